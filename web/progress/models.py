@@ -1,0 +1,141 @@
+"""Precompute runs, their per-shard progress, and which run is serving.
+
+The precompute job writes these rows (throttled to about once a second); the
+progress page and API only read them, so a redeploy of the web app loses
+nothing and a job that stops sending heartbeats shows up as stalled.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import connection, models
+from django.utils import timezone
+
+STALL_AFTER = timedelta(seconds=30)
+"""A running run whose heartbeat is older than this is shown as stalled."""
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Stage(models.TextChoices):
+    """The stages of a precompute run, in the order they happen."""
+
+    QUEUED = "queued"
+    LOAD = "load", "load ratings"
+    MATRIX = "matrix", "build matrix"
+    FIT = "fit"
+    COMPUTE = "compute"
+    WRITE = "write"
+    INDEX = "index"
+    PUBLISH = "publish"
+    DONE = "done"
+
+
+class RunQuerySet(models.QuerySet):
+    def active(self) -> Run | None:
+        """The run whose scores are being served, or None before the first run is published."""
+        return self.filter(activerun__id=ActiveRun.SINGLETON_ID).first()
+
+
+class Run(models.Model):
+    """One precompute run: what produced it, how far it got, and how it ended."""
+
+    algorithm = models.CharField(max_length=40)
+    parameters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.PENDING)
+    stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.QUEUED)
+    shards = models.PositiveSmallIntegerField(default=1)
+    users_total = models.PositiveIntegerField(default=0)
+    users_done = models.PositiveIntegerField(default=0)
+    rows_written = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Timings and quality figures the run recorded.")
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.algorithm}, {self.status})"
+
+    @property
+    def is_stalled(self) -> bool:
+        """A running run that has not sent a heartbeat for :data:`STALL_AFTER`."""
+        if self.status != RunStatus.RUNNING or self.heartbeat_at is None:
+            return False
+        return timezone.now() - self.heartbeat_at > STALL_AFTER
+
+    @property
+    def display_status(self) -> str:
+        return "stalled" if self.is_stalled else self.status
+
+    @property
+    def fraction_done(self) -> float:
+        if self.status == RunStatus.SUCCEEDED:
+            return 1.0
+        return self.users_done / self.users_total if self.users_total else 0.0
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+    def activate(self) -> None:
+        """Make this run the one that is served: a single UPDATE, so readers see the old run or the new one."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {ActiveRun._meta.db_table} SET run_id = %s, activated_at = now() WHERE id = %s",
+                [self.pk, ActiveRun.SINGLETON_ID],
+            )
+            if cursor.rowcount != 1:
+                raise RuntimeError("the active-run row is missing; run `python manage.py migrate`")
+
+
+class ShardProgress(models.Model):
+    """Progress of one shard (one pod of an Indexed Job) of a run."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="shard_progress")
+    shard = models.PositiveSmallIntegerField()
+    host = models.CharField(max_length=255, blank=True, help_text="Pod or host name that runs the shard.")
+    status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.QUEUED)
+    users_total = models.PositiveIntegerField(default=0)
+    users_done = models.PositiveIntegerField(default=0)
+    rows_written = models.PositiveBigIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "shard"]
+        constraints = [models.UniqueConstraint(fields=["run", "shard"], name="shardprogress_run_shard_unique")]
+
+
+class ActiveRun(models.Model):
+    """The single row that names the serving run; switching it is one UPDATE."""
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID)
+    run = models.OneToOneField(Run, null=True, blank=True, on_delete=models.PROTECT)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="activerun_singleton")]
+
+    @classmethod
+    def current_run_id(cls) -> int | None:
+        return cls.objects.filter(id=cls.SINGLETON_ID).values_list("run_id", flat=True).first()
