@@ -1,3 +1,26 @@
-from django.urls import path
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path
+from django.views.defaults import page_not_found
 
-urlpatterns: list = []
+from web.health import healthz, readyz
+
+urlpatterns = [
+    path("", include("web.recommender.urls")),
+    path("progress/", include("web.progress.urls")),
+    path("api/", include("web.recommender.api.urls")),
+    path("api/", include("web.progress.api_urls")),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+]
+
+
+def not_found(request, exception=None):
+    """API clients get JSON for an unknown URL; browsers get the HTML page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": f"Not found: {request.path}", "status": 404}, status=404)
+    return page_not_found(request, exception)
+
+
+handler404 = not_found

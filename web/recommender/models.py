@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from web.progress.models import Run
@@ -47,6 +47,20 @@ class Movie(models.Model):
         return f"https://www.themoviedb.org/movie/{self.tmdb_id}" if self.tmdb_id else ""
 
 
+class RatingQuerySet(models.QuerySet):
+    def rate(self, user_id: int, movie: Movie, value: float) -> Rating:
+        """Store (or change) a rating now and queue the refresh of the user's recommendations after commit."""
+        from web.queue import enqueue_on_commit
+        from web.recommender.tasks import refresh_user
+
+        with transaction.atomic():
+            rating, _ = self.update_or_create(
+                user_id=user_id, movie=movie, defaults={"rating": value, "timestamp": timezone.now()}
+            )
+            enqueue_on_commit(refresh_user, user_id)
+        return rating
+
+
 class Rating(models.Model):
     """One user's rating of one movie; a user rates a movie at most once."""
 
@@ -54,6 +68,8 @@ class Rating(models.Model):
     movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="ratings")
     rating = models.FloatField()
     timestamp = models.DateTimeField(default=timezone.now)
+
+    objects = RatingQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -97,6 +113,13 @@ class ScoredMovie:
 
 
 class UserScoreQuerySet(models.QuerySet):
+    def knows_user(self, user_id: int) -> bool:
+        """A user exists for the site once they have rated something or the active run scored them."""
+        if Rating.objects.filter(user_id=user_id).exists():
+            return True
+        run = Run.objects.active()
+        return run is not None and self.filter(run=run, user_id=user_id).exists()
+
     def recommend(self, user_id: int, n: int) -> Recommendations:
         """The user's top ``n`` from the active run, minus what they rated since; else the popular list."""
         run = Run.objects.active()

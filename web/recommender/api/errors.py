@@ -1,0 +1,35 @@
+"""Every API error is JSON: ``{"error": message, "status": code, "fields": {...}}``."""
+
+from __future__ import annotations
+
+from django.db import DatabaseError
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            return f"{key}: {_first_message(value)}" if key != "non_field_errors" else _first_message(value)
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
+
+
+def json_exception_handler(exc, context):
+    """DRF's handler, reshaped; a database outage becomes a 503 instead of a 500."""
+    if isinstance(exc, DatabaseError):
+        return Response(
+            {"error": "The database is unavailable; try again shortly.", "status": 503},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    body = {"error": _first_message(response.data), "status": response.status_code}
+    if isinstance(exc, ValidationError) and isinstance(response.data, dict):
+        body["fields"] = response.data
+    response.data = body
+    return response

@@ -1,0 +1,50 @@
+# Web site, REST API and RQ worker image (`movielens-web`).
+#
+#   web:     gunicorn web.wsgi:application ... (the default CMD, port 8000)
+#   migrate: python manage.py migrate --noinput   (init container of the web Deployment)
+#   worker:  python manage.py rqworker
+#
+# The image is immutable at run time: the code under /app belongs to root and
+# the process runs as uid 10001, so it cannot rewrite itself. `skaffold dev`
+# runs this very image and syncs changed files into a writable copy of /app
+# (see k8s/app/dev/ and docs/kubernetes.md), never into the image.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+
+WORKDIR /app
+
+# A fixed numeric uid/gid, so that Kubernetes can check runAsNonRoot and
+# fsGroup-owned volumes (emptyDir) are writable by the app.
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --home-dir /home/app --create-home \
+        --shell /usr/sbin/nologin app
+
+# Dependencies first: this layer stays cached while only the code changes.
+COPY requirements.txt ./
+RUN pip install --no-cache-dir -r requirements.txt
+
+# The worker recomputes one user's scores with the same algorithm code as the
+# precompute job, so the web image carries jobs/ and scoring/ too.
+COPY manage.py ./
+COPY scoring/ scoring/
+COPY jobs/ jobs/
+COPY web/ web/
+
+# Static files are collected into the image and served by WhiteNoise. The
+# settings need these variables in production mode but do not connect to
+# anything at import time; the values exist on this one line only.
+RUN APP_ENV=production \
+    SECRET_KEY=build-only-not-a-secret \
+    DATABASE_URL=postgres://build@localhost/build \
+    REDIS_URL=redis://localhost:6379/0 \
+    python manage.py collectstatic --noinput
+
+USER 10001:10001
+
+EXPOSE 8000
+
+CMD ["gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-tmp-dir", "/dev/shm", "--graceful-timeout", "20", "--timeout", "60", "--access-logfile", "-"]

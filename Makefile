@@ -1,0 +1,47 @@
+# The two commands of the README: `make demo` and `make test`.
+# Everything else here is what those two are made of, plus `make bench`.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench install browser migrate stop clean-data help
+
+help:
+	@echo "make demo   - install, start embedded PostgreSQL + Redis, load MovieLens, precompute, serve"
+	@echo "make test   - install the test requirements (and Chromium) and run every test"
+	@echo "make bench  - time ingest and precompute (medians) and print the table"
+	@echo "make stop   - stop the embedded PostgreSQL and Redis (their data stays in .local/)"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(STAMP)
+
+browser:
+	@scripts/install-chromium.sh
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: install
+	@scripts/demo.sh
+
+test: install browser
+	$(PY) -m pytest
+
+bench: install
+	$(PY) -m bench
+
+stop:
+	$(PY) -m web.embedded stop
+
+clean-data: stop
+	rm -rf .local/services
+
+-include k8s/k8s.mk

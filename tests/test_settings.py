@@ -1,0 +1,51 @@
+"""Production settings refuse to start without real configuration."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _import_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "APP_ENV"}}
+    return subprocess.run(
+        [sys.executable, "-c", "import web.settings"], cwd=REPO, env=base | env, capture_output=True, text=True
+    )
+
+
+GOOD = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "x" * 50,
+    "DATABASE_URL": "postgres://u:p@db:5432/movielens",
+    "REDIS_URL": "redis://redis:6379/0",
+}
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ({"SECRET_KEY": ""}, "SECRET_KEY is required"),
+        ({"SECRET_KEY": "dev-only-insecure-secret-key-do-not-use-in-production"}, "real secret"),
+        ({"SECRET_KEY": "short"}, "real secret"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL is required"),
+        ({"REDIS_URL": ""}, "REDIS_URL is required"),
+        ({"DATABASE_URL": "sqlite:///db.sqlite3"}, "must be a PostgreSQL URL"),
+        ({"APP_ENV": "staging"}, "APP_ENV must be"),
+        ({"DEBUG": "maybe"}, "DEBUG must be"),
+    ],
+)
+def test_production_settings_refuse_bad_configuration(missing, message):
+    """Each missing or unsafe production setting stops the import with a message that says how to fix it."""
+    result = _import_settings(GOOD | missing)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_settings_start_with_real_configuration():
+    """With every required variable set, production settings import without touching any server."""
+    result = _import_settings(GOOD)
+    assert result.returncode == 0, result.stderr

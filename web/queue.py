@@ -1,0 +1,45 @@
+"""The RQ queue the web app fills and the worker empties.
+
+Jobs are enqueued only after the surrounding transaction commits, so the
+worker never runs before the rating that triggered it is visible (the same
+rule as django-rq's on-commit mode).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from rq import Queue
+
+logger = logging.getLogger(__name__)
+
+JOB_TIMEOUT = 600
+"""Seconds a queued job may run before the worker kills it."""
+
+
+def redis_connection() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+
+
+def get_queue() -> Queue:
+    return Queue(settings.RQ_QUEUE, connection=redis_connection(), default_timeout=JOB_TIMEOUT)
+
+
+def enqueue_on_commit(func: Callable, *args, job_id: str | None = None, **kwargs) -> None:
+    """Enqueue ``func(*args, **kwargs)`` once the current transaction commits.
+
+    A Redis outage must not lose the user's write: the data is already
+    committed, so the error is logged and the work waits for the next run.
+    """
+
+    def enqueue() -> None:
+        try:
+            get_queue().enqueue_call(func, args=args, kwargs=kwargs, job_id=job_id)
+        except redis.RedisError:
+            logger.warning("could not enqueue %s%r: Redis is unavailable", getattr(func, "__name__", func), args)
+
+    transaction.on_commit(enqueue)
