@@ -36,7 +36,7 @@ test: install browser
 	$(PY) -m pytest
 
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench --write
 
 stop:
 	$(PY) -m web.embedded stop

@@ -84,6 +84,9 @@ DATABASES = {
     )
 }
 
+PROGRESS_STALL_SECONDS = float(os.environ.get("PROGRESS_STALL_SECONDS", "30"))
+"""A running precompute whose heartbeat is older than this many seconds is shown as stalled."""
+
 RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")
 """Name of the RQ queue that the web app fills and the worker empties."""
 

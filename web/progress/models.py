@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection, models
 from django.utils import timezone
 
-STALL_AFTER = timedelta(seconds=30)
-"""A running run whose heartbeat is older than this is shown as stalled."""
+
+
+def stall_after() -> timedelta:
+    """A running run whose heartbeat is older than this is shown as stalled (``PROGRESS_STALL_SECONDS``)."""
+    return timedelta(seconds=settings.PROGRESS_STALL_SECONDS)
 
 
 class RunStatus(models.TextChoices):
@@ -72,10 +76,10 @@ class Run(models.Model):
 
     @property
     def is_stalled(self) -> bool:
-        """A running run that has not sent a heartbeat for :data:`STALL_AFTER`."""
+        """A running run that has not sent a heartbeat for :func:`stall_after`."""
         if self.status != RunStatus.RUNNING or self.heartbeat_at is None:
             return False
-        return timezone.now() - self.heartbeat_at > STALL_AFTER
+        return timezone.now() - self.heartbeat_at > stall_after()
 
     @property
     def display_status(self) -> str:

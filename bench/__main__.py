@@ -1,0 +1,149 @@
+"""``make bench``: time the ingest and the precompute as whole processes.
+
+Every figure is the median of several runs of the real command under
+``/usr/bin/time -v`` (wall seconds and peak resident memory), with a
+baseline measured in the same run so a ratio survives a noisy machine:
+
+* ingest of ml-latest-small vs. only parsing the same CSV files with pandas
+  (the floor any loader pays);
+* the precompute end to end with 2 worker processes vs. 1.
+
+It uses its own database (``movielens_bench``) on the embedded PostgreSQL,
+or ``BENCH_DATABASE_URL`` when set, so the demo's data is not touched.
+``--write`` stores the table in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SMALL = Path(os.environ.get("MOVIELENS_DIR", REPO.parent / "shared" / "data" / "movielens" / "ml-latest-small"))
+PY = sys.executable
+
+
+@dataclass
+class Timing:
+    wall: float
+    peak_mib: float
+
+
+@dataclass
+class Figure:
+    name: str
+    runs: list[Timing]
+
+    @property
+    def median_wall(self) -> float:
+        return statistics.median(t.wall for t in self.runs)
+
+    @property
+    def median_peak(self) -> float:
+        return statistics.median(t.peak_mib for t in self.runs)
+
+
+def _bench_env() -> dict[str, str]:
+    env = dict(os.environ)
+    if "BENCH_DATABASE_URL" in env:
+        env["DATABASE_URL"] = env["BENCH_DATABASE_URL"]
+    else:
+        sys.path.insert(0, str(REPO))
+        from web import embedded
+
+        data_dir = Path(env.get("EMBEDDED_DATA_DIR", embedded.default_data_dir()))
+        env["DATABASE_URL"] = embedded.postgres_url(data_dir, "movielens_bench")
+    env.setdefault("PYTHONPATH", str(REPO))
+    return env
+
+
+def timed(command: list[str], env: dict[str, str]) -> Timing:
+    """Run ``command`` under ``/usr/bin/time -v``; fail loudly if it fails."""
+    start = time.perf_counter()
+    result = subprocess.run(["/usr/bin/time", "-v", *command], cwd=REPO, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"benchmark command failed: {' '.join(command)}\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    peak_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr).group(1))
+    return Timing(wall=wall, peak_mib=peak_kib / 1024)
+
+
+def sql(env: dict[str, str], statement: str) -> None:
+    code = "import django, sys; django.setup(); from django.db import connection; connection.cursor().execute(sys.argv[1])"
+    subprocess.run([PY, "-c", code, statement], cwd=REPO, env=env | {"DJANGO_SETTINGS_MODULE": "web.settings"}, check=True)
+
+
+def bench_small(runs: int, env: dict[str, str]) -> list[tuple[Figure, Figure | None]]:
+    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=REPO, env=env, check=True)
+    parse_only = [
+        PY, "-c",
+        "import pandas as pd, sys; [pd.read_csv(f'{sys.argv[1]}/{n}.csv') for n in ('movies', 'ratings', 'tags', 'links')]",
+        str(SMALL),
+    ]
+    ingest, parse = Figure("ingest ml-latest-small (load_movielens, empty database)", []), Figure("baseline: pandas parse only", [])
+    for _ in range(runs):
+        sql(env, "TRUNCATE recommender_rating, recommender_tag, recommender_movie CASCADE")
+        ingest.runs.append(timed([PY, "manage.py", "load_movielens", str(SMALL), "-v", "0"], env))
+        parse.runs.append(timed(parse_only, env))
+
+    two, one = Figure("precompute ml-latest-small end to end, 2 processes", []), Figure("baseline: 1 process", [])
+    for _ in range(runs):
+        two.runs.append(timed([PY, "-m", "jobs.precompute", "--workers", "2"], env))
+        one.runs.append(timed([PY, "-m", "jobs.precompute", "--workers", "1"], env))
+    return [(ingest, parse), (two, one)]
+
+
+def table(rows: list[tuple[Figure, Figure | None]], runs: int) -> str:
+    lines = [
+        f"Machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}; "
+        f"median of {runs} runs each, measured {time.strftime('%Y-%m-%d')}.",
+        "",
+        "| what | median wall | peak memory | baseline | baseline median | ratio |",
+        "|---|---:|---:|---|---:|---:|",
+    ]
+    for figure, baseline in rows:
+        ratio = f"{figure.median_wall / baseline.median_wall:.2f}x" if baseline else ""
+        lines.append(
+            f"| {figure.name} | {figure.median_wall:.2f} s | {figure.median_peak:.0f} MiB | "
+            f"{baseline.name if baseline else ''} | {baseline.median_wall:.2f} s | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (the median is reported)")
+    parser.add_argument("--write", action="store_true", help="also write the table into docs/benchmarks.md")
+    args = parser.parse_args()
+    if not (SMALL / "ratings.csv").is_file():
+        raise SystemExit(f"ml-latest-small not found at {SMALL}; set MOVIELENS_DIR")
+    env = _bench_env()
+    rows = bench_small(args.runs, env)
+    text = table(rows, args.runs)
+    print(text)
+    if args.write:
+        _write_doc(text, args.runs)
+
+
+def _write_doc(text: str, runs: int) -> None:
+    doc = REPO / "docs" / "benchmarks.md"
+    doc.write_text(
+        "# Benchmarks\n\n"
+        "Made by `make bench` (that is `.venv/bin/python -m bench --runs "
+        f"{runs} --write`), which runs each command as a whole process under "
+        "`/usr/bin/time -v` and reports the median wall time and the peak resident memory of the "
+        "largest process. The ratio compares against a baseline measured in the same run, "
+        "alternating with it, so it holds on a noisy shared machine.\n\n" + text + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
