@@ -36,9 +36,10 @@ COPY web/ web/
 
 # Static files are collected into the image and served by WhiteNoise. The
 # settings need these variables in production mode but do not connect to
-# anything at import time; the values exist on this one line only.
+# anything at import time; the values exist on this one line only. (The
+# settings refuse a SECRET_KEY shorter than 32 characters, hence its length.)
 RUN APP_ENV=production \
-    SECRET_KEY=build-only-not-a-secret \
+    SECRET_KEY=build-only-not-a-secret-for-collectstatic \
     DATABASE_URL=postgres://build@localhost/build \
     REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --noinput

@@ -1,0 +1,739 @@
+"""The Kubernetes manifests under k8s/ and the targets of k8s/k8s.mk.
+
+Every manifest must pass kubernetes-validate in strict mode, and the set must
+hang together: the Secrets and ConfigMaps it reads exist with those keys, the
+containers run the contract commands as non-root, the database lives apart
+from the app, and the precompute CronJob is an Indexed Job whose shard count
+agrees with JOB_COMPLETIONS.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import re
+import shutil
+import subprocess
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from . import (
+    APP_SECRET,
+    CONFIGMAP,
+    DB_SECRET,
+    JOB_COMMAND,
+    JOB_IMAGE,
+    K8S_DIR,
+    K8S_MAKEFILE,
+    KUBERNETES_VERSION,
+    MIGRATE_COMMAND,
+    REPO,
+    WEB_COMMAND,
+    WEB_IMAGE,
+    WEB_PORT,
+    WORKER_COMMAND,
+    container,
+    containers,
+    env_value,
+    find_object,
+    find_tool,
+    full_command,
+    k8s_manifest_files,
+    load_objects,
+    load_yaml_documents,
+    makefile_secrets,
+    makefile_targets,
+    makefile_text,
+    pod_spec,
+    pod_template,
+)
+
+MANIFESTS = k8s_manifest_files()
+DB_DIR = K8S_DIR / "db"
+APP_DIR = K8S_DIR / "app"
+JOB_DIR = K8S_DIR / "job"
+DEV_DIR = APP_DIR / "dev"
+
+EXPECTED_FILES = {
+    "k8s/db/postgres-service.yaml",
+    "k8s/db/postgres-statefulset.yaml",
+    "k8s/db/redis-service.yaml",
+    "k8s/db/redis-deployment.yaml",
+    "k8s/app/configmap.yaml",
+    "k8s/app/web-service.yaml",
+    "k8s/app/web-deployment.yaml",
+    "k8s/app/worker-deployment.yaml",
+    "k8s/app/dev/web-deployment.yaml",
+    "k8s/app/dev/worker-deployment.yaml",
+    "k8s/job/precompute-cronjob.yaml",
+}
+
+# What the dev variants add to the production Deployments, and nothing else.
+DEV_COPY_CONTAINER = "copy-app"
+DEV_COPY_VOLUME = "app-code"
+
+
+def rel(path) -> str:
+    return str(path.relative_to(REPO))
+
+
+def objects_in(directory, *, recursive: bool = False) -> list[dict]:
+    paths = k8s_manifest_files(directory) if recursive else sorted(directory.glob("*.yaml"))
+    return load_objects(paths)
+
+
+def production_objects() -> list[dict]:
+    """The objects that `skaffold run` deploys (the dev variants left out)."""
+    return load_objects(p for p in MANIFESTS if DEV_DIR not in p.parents)
+
+
+def workloads(objects: list[dict]) -> list[dict]:
+    return [obj for obj in objects if pod_spec(obj) is not None]
+
+
+# --- checks that return problems, so that the negative tests can feed them
+# --- broken copies ----------------------------------------------------------
+
+
+def security_problems(obj: dict) -> list[str]:
+    """List how a workload falls short of the pod and container hardening rules."""
+    name = f"{obj['kind']}/{obj['metadata']['name']}"
+    spec = pod_spec(obj)
+    problems = []
+    pod_context = spec.get("securityContext", {})
+    if pod_context.get("runAsNonRoot") is not True:
+        problems.append(f"{name}: pod securityContext.runAsNonRoot is not true")
+    if not isinstance(pod_context.get("runAsUser"), int) or pod_context.get("runAsUser") == 0:
+        problems.append(f"{name}: pod securityContext.runAsUser is not a non-zero uid")
+    if spec.get("automountServiceAccountToken") is not False:
+        problems.append(f"{name}: automountServiceAccountToken is not false (no pod here calls the API)")
+    mounted_volumes = {v["name"] for v in spec.get("volumes", [])}
+    mounted_volumes |= {c["metadata"]["name"] for c in obj["spec"].get("volumeClaimTemplates", [])}
+    for item in containers(spec):
+        where = f"{name} container {item['name']}"
+        context = item.get("securityContext", {})
+        if context.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{where}: allowPrivilegeEscalation is not false")
+        if context.get("capabilities", {}).get("drop") != ["ALL"]:
+            problems.append(f"{where}: capabilities.drop is not [ALL]")
+        if context.get("readOnlyRootFilesystem") is not True:
+            problems.append(f"{where}: readOnlyRootFilesystem is not true")
+        if context.get("privileged"):
+            problems.append(f"{where}: privileged")
+        resources = item.get("resources", {})
+        for section in ("requests", "limits"):
+            for resource in ("cpu", "memory"):
+                if resource not in resources.get(section, {}):
+                    problems.append(f"{where}: no resources.{section}.{resource}")
+        for mount in item.get("volumeMounts", []):
+            if mount["name"] not in mounted_volumes:
+                problems.append(f"{where}: mounts undeclared volume {mount['name']}")
+    return problems
+
+
+def tmp_problems(obj: dict) -> list[str]:
+    """List the app containers whose read-only root has no writable /tmp."""
+    spec = pod_spec(obj)
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    problems = []
+    for item in containers(spec):
+        if item["image"] not in {WEB_IMAGE, JOB_IMAGE} or item["name"] == DEV_COPY_CONTAINER:
+            continue
+        mounts = {m["mountPath"]: m["name"] for m in item.get("volumeMounts", [])}
+        volume = volumes.get(mounts.get("/tmp"), {})
+        if "emptyDir" not in volume:
+            problems.append(f"{obj['metadata']['name']}/{item['name']}: no emptyDir at /tmp")
+    return problems
+
+
+def env_reference_problems(obj: dict) -> list[str]:
+    """List $(VAR) references that Kubernetes would leave unexpanded.
+
+    Kubernetes expands $(VAR) in env values, command and args only from
+    variables defined earlier in the env list, so order matters.
+    """
+    problems = []
+    for item in containers(pod_spec(obj)):
+        defined: set[str] = set()
+        for entry in item.get("env", []):
+            for ref in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", entry.get("value", "")):
+                if ref not in defined:
+                    problems.append(f"{item['name']}: env {entry['name']} uses $({ref}) before it is defined")
+            defined.add(entry["name"])
+        for word in full_command(item):
+            for ref in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", word):
+                if ref not in defined:
+                    problems.append(f"{item['name']}: command uses undefined $({ref})")
+    return problems
+
+
+def secret_references(objects: list[dict]) -> dict[str, set[str]]:
+    """Return {secret name: keys read} over every container and volume (None = whole secret)."""
+    refs: dict[str, set] = {}
+    for obj in workloads(objects):
+        spec = pod_spec(obj)
+        for item in containers(spec):
+            for entry in item.get("env", []):
+                ref = entry.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    refs.setdefault(ref["name"], set()).add(ref["key"])
+            for source in item.get("envFrom", []):
+                if "secretRef" in source:
+                    refs.setdefault(source["secretRef"]["name"], set()).add(None)
+        for volume in spec.get("volumes", []):
+            if "secret" in volume:
+                refs.setdefault(volume["secret"]["secretName"], set()).add(None)
+    return refs
+
+
+def secret_problems(objects: list[dict], created: dict[str, set[str]]) -> list[str]:
+    """List Secret names or keys the manifests read but k8s.mk does not create."""
+    problems = []
+    for name, keys in sorted(secret_references(objects).items()):
+        if name not in created:
+            problems.append(f"secret {name} is read but `make k8s-secrets` does not create it")
+            continue
+        for key in sorted(k for k in keys if k is not None):
+            if key not in created[name]:
+                problems.append(f"secret {name} has no key {key} in k8s.mk")
+    return problems
+
+
+def configmap_problems(objects: list[dict], available: list[dict]) -> list[str]:
+    """List ConfigMap names or keys that containers read but `available` lacks."""
+    maps = {obj["metadata"]["name"]: obj.get("data", {}) for obj in available if obj["kind"] == "ConfigMap"}
+    problems = []
+    for obj in workloads(objects):
+        for item in containers(pod_spec(obj)):
+            for source in item.get("envFrom", []):
+                name = source.get("configMapRef", {}).get("name")
+                if name and name not in maps and not source["configMapRef"].get("optional"):
+                    problems.append(f"{item['name']}: envFrom ConfigMap {name} is not in the same module")
+            for entry in item.get("env", []):
+                ref = entry.get("valueFrom", {}).get("configMapKeyRef")
+                if ref and (ref["name"] not in maps or ref["key"] not in maps[ref["name"]]):
+                    problems.append(f"{item['name']}: ConfigMap {ref['name']} has no key {ref['key']}")
+    return problems
+
+
+def service_problems(objects: list[dict]) -> list[str]:
+    """List Services that select no pod template, or target a port no container names."""
+    templates = [pod_template(obj) for obj in workloads(objects)]
+    problems = []
+    for service in (obj for obj in objects if obj["kind"] == "Service"):
+        name = service["metadata"]["name"]
+        selector = service["spec"].get("selector", {})
+        matches = [
+            t for t in templates
+            if selector and all(t["metadata"].get("labels", {}).get(k) == v for k, v in selector.items())
+        ]
+        if not matches:
+            problems.append(f"Service {name} selects no pod template in its module")
+            continue
+        for port in service["spec"]["ports"]:
+            target = port.get("targetPort", port["port"])
+            for template in matches:
+                ports = [p for c in template["spec"]["containers"] for p in c.get("ports", [])]
+                if not any(target in (p.get("name"), p["containerPort"]) for p in ports):
+                    problems.append(f"Service {name} port {port['port']} targets {target!r}, which no container exposes")
+    return problems
+
+
+def selector_problems(obj: dict) -> list[str]:
+    """List workloads whose selector does not match their own pod template."""
+    if obj["kind"] not in {"Deployment", "StatefulSet"}:
+        return []
+    labels = obj["spec"]["template"]["metadata"].get("labels", {})
+    selector = obj["spec"]["selector"]["matchLabels"]
+    return [
+        f"{obj['kind']}/{obj['metadata']['name']}: selector {k}={v} not on the pod template"
+        for k, v in selector.items() if labels.get(k) != v
+    ]
+
+
+def strip_dev_copy(obj: dict) -> dict:
+    """Remove the dev-only writable copy of /app from a dev Deployment."""
+    stripped = copy.deepcopy(obj)
+    spec = pod_spec(stripped)
+    spec["initContainers"] = [c for c in spec.get("initContainers", []) if c["name"] != DEV_COPY_CONTAINER]
+    if not spec["initContainers"]:
+        del spec["initContainers"]
+    spec["volumes"] = [v for v in spec.get("volumes", []) if v["name"] != DEV_COPY_VOLUME]
+    for item in containers(spec):
+        item["volumeMounts"] = [m for m in item.get("volumeMounts", []) if m["name"] != DEV_COPY_VOLUME]
+    return stripped
+
+
+def dev_variant_problems(production: dict, dev: dict) -> list[str]:
+    """List how a dev Deployment differs from production beyond the /app copy."""
+    if strip_dev_copy(dev) == production:
+        return []
+    left = yaml.safe_dump(production, sort_keys=True).splitlines()
+    right = yaml.safe_dump(strip_dev_copy(dev), sort_keys=True).splitlines()
+    diff = "\n".join(difflib.unified_diff(left, right, "production", "dev", lineterm="", n=1))
+    return [f"{dev['metadata']['name']}: dev variant drifted from production:\n{diff}"]
+
+
+# --- schema validation -------------------------------------------------------
+
+
+def test_expected_manifests_exist():
+    """k8s/ holds the database, app and job manifests in separate folders."""
+    found = {rel(p) for p in MANIFESTS}
+    assert EXPECTED_FILES <= found, f"missing: {sorted(EXPECTED_FILES - found)}"
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=[rel(p) for p in MANIFESTS])
+def test_manifest_passes_strict_kubernetes_schema(path):
+    """Each document validates in strict mode (unknown fields rejected)."""
+    documents = load_yaml_documents(path)
+    assert documents, f"{rel(path)} holds no document"
+    for document in documents:
+        try:
+            kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{rel(path)} {document.get('kind')}: {error.message} at {list(error.path)}")
+
+
+def test_kubernetes_validate_cli_passes_every_manifest():
+    """The kubernetes-validate CLI, as a developer would run it, accepts all manifests."""
+    tool = find_tool("kubernetes-validate")
+    assert tool, "kubernetes-validate is not installed (pip install kubernetes-validate)"
+    result = subprocess.run(
+        [tool, "--strict", "--quiet", "-k", KUBERNETES_VERSION, *map(str, MANIFESTS)],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_strict_validation_rejects_unknown_and_mistyped_fields(tmp_path):
+    """A misspelt field or a wrong type in a copy of the web Deployment is refused."""
+    web = find_object(production_objects(), "Deployment", "web")
+    misspelt = copy.deepcopy(web)
+    container(pod_spec(misspelt), "web")["securityContext"]["runAsNonroot"] = True
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(misspelt, KUBERNETES_VERSION, strict=True)
+
+    mistyped = copy.deepcopy(web)
+    mistyped["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(mistyped, KUBERNETES_VERSION, strict=True)
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(misspelt))
+    result = subprocess.run(
+        [find_tool("kubernetes-validate"), "--strict", "--quiet", "-k", KUBERNETES_VERSION, str(broken)],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode != 0, "the CLI accepted a misspelt field"
+
+
+# --- layout: the database apart from the app ---------------------------------
+
+
+def test_no_namespace_objects():
+    """No module creates a Namespace, so deleting a module never deletes one with the data in it."""
+    kinds = {(obj["kind"], obj["metadata"]["name"]) for obj in load_objects(MANIFESTS)}
+    assert not [k for k in kinds if k[0] == "Namespace"]
+
+
+def test_no_secret_objects_in_repository():
+    """Secrets are generated by `make k8s-secrets`, never committed as manifests."""
+    assert not [obj for obj in load_objects(MANIFESTS) if obj["kind"] == "Secret"]
+
+
+def test_every_object_is_labelled_part_of_movielens():
+    """`kubectl get -l app.kubernetes.io/part-of=movielens` finds everything deployed."""
+    for obj in load_objects(MANIFESTS):
+        labels = obj["metadata"].get("labels", {})
+        assert labels.get("app.kubernetes.io/part-of") == "movielens", obj["metadata"]["name"]
+
+
+def test_database_module_holds_postgres_and_redis_only():
+    """k8s/db/ has the Postgres StatefulSet, its headless Service and Redis; the app folders have none of them."""
+    db = objects_in(DB_DIR)
+    assert {(o["kind"], o["metadata"]["name"]) for o in db} == {
+        ("StatefulSet", "postgres"), ("Service", "postgres"), ("Deployment", "redis"), ("Service", "redis"),
+    }
+    elsewhere = objects_in(APP_DIR, recursive=True) + objects_in(JOB_DIR)
+    assert not [o for o in elsewhere if o["kind"] in {"StatefulSet", "PersistentVolumeClaim"}]
+
+
+def test_postgres_statefulset_keeps_its_volume():
+    """Postgres 16 keeps its data in a volume claim that outlives the StatefulSet."""
+    db = objects_in(DB_DIR)
+    postgres = find_object(db, "StatefulSet", "postgres")
+    spec = postgres["spec"]
+    assert spec["serviceName"] == "postgres"
+    assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    claims = {claim["metadata"]["name"] for claim in spec["volumeClaimTemplates"]}
+    main = container(pod_spec(postgres), "postgres")
+    assert main["image"].startswith("postgres:16"), main["image"]
+    data_mount = next(m for m in main["volumeMounts"] if m["mountPath"] == "/var/lib/postgresql/data")
+    assert data_mount["name"] in claims
+    assert env_value(main, "PGDATA")["value"].startswith("/var/lib/postgresql/data/")
+    readiness = " ".join(main["readinessProbe"]["exec"]["command"])
+    assert "pg_isready" in readiness
+
+    service = find_object(db, "Service", "postgres")
+    assert service["spec"]["clusterIP"] == "None", "the StatefulSet's governing Service must be headless"
+    assert [p["port"] for p in service["spec"]["ports"]] == [5432]
+
+
+def test_redis_service_matches_redis_url():
+    """The Redis Service is where REDIS_URL (ConfigMap and job) points: redis:6379."""
+    db = objects_in(DB_DIR)
+    redis = find_object(db, "Deployment", "redis")
+    assert container(pod_spec(redis), "redis")["image"].startswith("redis:7")
+    assert [p["port"] for p in find_object(db, "Service", "redis")["spec"]["ports"]] == [6379]
+    config = find_object(objects_in(APP_DIR), "ConfigMap", CONFIGMAP)
+    assert config["data"]["REDIS_URL"].startswith("redis://redis:6379/")
+    job = container(pod_spec(find_object(objects_in(JOB_DIR), "CronJob", "precompute")), "precompute")
+    assert env_value(job, "REDIS_URL")["value"] == config["data"]["REDIS_URL"]
+
+
+@pytest.mark.parametrize("directory", [DB_DIR, APP_DIR, DEV_DIR, JOB_DIR], ids=rel)
+def test_services_select_their_pods(directory):
+    """Each Service selects a pod template in its own folder, on a port a container names."""
+    objects = objects_in(directory)
+    if directory == DEV_DIR:
+        objects += [o for o in objects_in(APP_DIR) if o["kind"] != "Deployment"]
+    assert service_problems(objects) == []
+    assert [p for o in objects for p in selector_problems(o)] == []
+
+
+def test_service_check_catches_a_wrong_target_port():
+    """The Service check fails when targetPort names no container port."""
+    objects = copy.deepcopy(objects_in(APP_DIR))
+    find_object(objects, "Service", "web")["spec"]["ports"][0]["targetPort"] = "https"
+    assert service_problems(objects)
+
+
+# --- secrets, config and environment ----------------------------------------
+
+
+def test_secrets_read_are_created_by_the_makefile():
+    """Every Secret name and key the pods read is one `make k8s-secrets` creates."""
+    created = makefile_secrets()
+    assert created.get(DB_SECRET) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
+    assert created.get(APP_SECRET) == {"SECRET_KEY"}
+    assert secret_problems(load_objects(MANIFESTS), created) == []
+
+
+def test_secret_check_catches_an_unknown_secret_or_key():
+    """The Secret check fails for a name or a key the Makefile does not create."""
+    objects = copy.deepcopy(production_objects())
+    web = container(pod_spec(find_object(objects, "Deployment", "web")), "web")
+    env_value(web, "SECRET_KEY")["valueFrom"]["secretKeyRef"]["key"] = "DJANGO_SECRET_KEY"
+    env_value(web, "POSTGRES_USER")["valueFrom"]["secretKeyRef"]["name"] = "postgres-credentials"
+    problems = secret_problems(objects, makefile_secrets())
+    assert any("DJANGO_SECRET_KEY" in p for p in problems)
+    assert any("postgres-credentials" in p for p in problems)
+
+
+def test_configmap_has_the_settings_keys():
+    """movielens-config carries the non-secret settings and nothing secret."""
+    config = find_object(objects_in(APP_DIR), "ConfigMap", CONFIGMAP)
+    data = config["data"]
+    assert {"APP_ENV", "ALLOWED_HOSTS", "DEBUG", "REDIS_URL"} <= set(data)
+    assert data["APP_ENV"] == "production"
+    assert data["DEBUG"] in {"0", "1"}
+    assert not {"SECRET_KEY", "DATABASE_URL", "POSTGRES_PASSWORD"} & set(data)
+
+
+@pytest.mark.parametrize("directory", [APP_DIR, DEV_DIR, JOB_DIR, DB_DIR], ids=rel)
+def test_configmaps_read_exist_in_the_same_module(directory):
+    """A ConfigMap a pod reads is deployed by the same module (or it would vanish with another)."""
+    objects = objects_in(directory)
+    available = objects_in(APP_DIR) if directory in {APP_DIR, DEV_DIR} else objects
+    assert configmap_problems(objects, available) == []
+
+
+def test_configmap_check_catches_a_missing_map():
+    """The ConfigMap check fails when the map is not in the module."""
+    app = objects_in(APP_DIR)
+    without = [o for o in app if o["kind"] != "ConfigMap"]
+    assert configmap_problems(app, without)
+
+
+@pytest.mark.parametrize("obj", workloads(load_objects(MANIFESTS)), ids=lambda o: o["metadata"]["name"])
+def test_env_references_are_defined_first(obj):
+    """$(VAR) in env values and args only refers to variables defined above it."""
+    assert env_reference_problems(obj) == []
+
+
+def test_env_reference_check_catches_wrong_order():
+    """Moving DATABASE_URL above the POSTGRES_* variables it uses is caught."""
+    web = copy.deepcopy(find_object(production_objects(), "Deployment", "web"))
+    item = container(pod_spec(web), "web")
+    item["env"].sort(key=lambda entry: entry["name"] != "DATABASE_URL")
+    assert env_reference_problems(web)
+
+
+def test_app_containers_build_database_url_from_the_secret():
+    """DATABASE_URL is expanded from movielens-db's keys and points at the postgres Service."""
+    for obj in workloads(production_objects()):
+        for item in containers(pod_spec(obj)):
+            if item["image"] not in {WEB_IMAGE, JOB_IMAGE}:
+                continue
+            url = env_value(item, "DATABASE_URL")
+            assert url, f"{item['name']} has no DATABASE_URL"
+            assert url["value"] == "postgres://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@postgres:5432/$(POSTGRES_DB)"
+            key = env_value(item, "SECRET_KEY")["valueFrom"]["secretKeyRef"]
+            assert key == {"name": APP_SECRET, "key": "SECRET_KEY"}
+
+
+# --- hardening ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("obj", workloads(load_objects(MANIFESTS)), ids=lambda o: o["metadata"]["name"])
+def test_workloads_are_hardened(obj):
+    """Non-root, no privilege escalation, no capabilities, read-only root, requests and limits."""
+    assert security_problems(obj) == []
+    assert tmp_problems(obj) == []
+
+
+def test_hardening_check_catches_a_weak_container():
+    """The hardening check fails for escalation, a writable root or missing limits."""
+    worker = copy.deepcopy(find_object(production_objects(), "Deployment", "worker"))
+    item = container(pod_spec(worker), "worker")
+    item["securityContext"]["allowPrivilegeEscalation"] = True
+    item["securityContext"]["readOnlyRootFilesystem"] = False
+    del item["resources"]["limits"]
+    problems = security_problems(worker)
+    assert len(problems) == 4, problems
+
+
+def test_app_images_run_as_the_image_user():
+    """Pods of the project's images run as uid/gid 10001, the user the Dockerfiles create."""
+    for obj in workloads(load_objects(MANIFESTS)):
+        spec = pod_spec(obj)
+        if any(c["image"] in {WEB_IMAGE, JOB_IMAGE} for c in containers(spec)):
+            context = spec["securityContext"]
+            assert (context["runAsUser"], context["runAsGroup"], context["fsGroup"]) == (10001, 10001, 10001)
+
+
+# --- the web app, the worker and the job -------------------------------------
+
+
+def test_web_deployment_runs_the_contract_commands():
+    """web runs gunicorn on port 8000 after a migrate init container, both from movielens-web."""
+    web = find_object(objects_in(APP_DIR), "Deployment", "web")
+    spec = pod_spec(web)
+    migrate = container(spec, "migrate")
+    assert migrate in spec["initContainers"]
+    assert full_command(migrate) == MIGRATE_COMMAND
+    main = container(spec, "web")
+    assert full_command(main) == WEB_COMMAND
+    assert main["image"] == migrate["image"] == WEB_IMAGE
+    assert main["ports"] == [{"name": "http", "containerPort": WEB_PORT}]
+    for item in (migrate, main):
+        assert {"configMapRef": {"name": CONFIGMAP}} in item["envFrom"]
+
+
+def test_web_probes_use_health_endpoints_with_an_allowed_host():
+    """startup+liveness probe /healthz, readiness /readyz, with a Host header in ALLOWED_HOSTS."""
+    main = container(pod_spec(find_object(objects_in(APP_DIR), "Deployment", "web")), "web")
+    allowed = find_object(objects_in(APP_DIR), "ConfigMap", CONFIGMAP)["data"]["ALLOWED_HOSTS"].split(",")
+    expected = {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
+    for probe, path in expected.items():
+        http = main[probe]["httpGet"]
+        assert http["path"] == path, probe
+        assert http["port"] in ("http", WEB_PORT), probe
+        hosts = [h["value"] for h in http.get("httpHeaders", []) if h["name"].lower() == "host"]
+        assert hosts and hosts[0] in allowed, f"{probe} Host header {hosts} not in ALLOWED_HOSTS {allowed}"
+
+
+def test_web_service_exposes_port_8000_as_http():
+    """The web Service maps port 8000 (name http) to the container port named http."""
+    service = find_object(objects_in(APP_DIR), "Service", "web")
+    assert service["spec"]["ports"] == [{"name": "http", "port": WEB_PORT, "targetPort": "http"}]
+
+
+def test_worker_runs_rqworker_from_the_web_image():
+    """The worker runs `python manage.py rqworker` from movielens-web, with no HTTP probes."""
+    worker = find_object(objects_in(APP_DIR), "Deployment", "worker")
+    main = container(pod_spec(worker), "worker")
+    assert full_command(main) == WORKER_COMMAND
+    assert main["image"] == WEB_IMAGE
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert "httpGet" not in main.get(probe, {})
+    assert {"configMapRef": {"name": CONFIGMAP}} in main["envFrom"]
+
+
+def test_precompute_cronjob_is_a_suspended_indexed_job():
+    """precompute: suspended CronJob of an Indexed Job with per-index retries and a TTL."""
+    cronjob = find_object(objects_in(JOB_DIR), "CronJob", "precompute")
+    assert cronjob["spec"]["suspend"] is True
+    assert len(cronjob["spec"]["schedule"].split()) == 5
+    job = cronjob["spec"]["jobTemplate"]["spec"]
+    assert job["completionMode"] == "Indexed"
+    assert job["completions"] >= 1 and 1 <= job["parallelism"] <= job["completions"]
+    assert job["backoffLimitPerIndex"] >= 0
+    assert job["ttlSecondsAfterFinished"] > 0
+    assert job["template"]["spec"]["restartPolicy"] == "Never"
+
+
+def test_precompute_container_matches_the_contract():
+    """The job runs `python -m jobs.precompute` from movielens-job, pool sized by the CPU limit."""
+    cronjob = find_object(objects_in(JOB_DIR), "CronJob", "precompute")
+    job = cronjob["spec"]["jobTemplate"]["spec"]
+    spec = pod_spec(cronjob)
+    assert [c["name"] for c in spec["containers"]] == ["precompute"]
+    main = spec["containers"][0]
+    assert main["image"] == JOB_IMAGE
+    command = full_command(main)
+    assert command[:3] == JOB_COMMAND
+    assert command[command.index("--algorithm") + 1]
+    assert int(command[command.index("--top-n") + 1]) > 0
+    assert command[command.index("--workers") + 1] == "$(PRECOMPUTE_WORKERS)"
+
+    # JOB_COMPLETIONS first (k8s-precompute patches env/0) and equal to completions.
+    assert main["env"][0] == {"name": "JOB_COMPLETIONS", "value": str(job["completions"])}
+    workers = env_value(main, "PRECOMPUTE_WORKERS")["valueFrom"]["resourceFieldRef"]
+    assert workers["resource"] == "limits.cpu"
+    assert workers.get("containerName", main["name"]) == main["name"]
+    assert "cpu" in main["resources"]["limits"]
+
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    shm = next(m for m in main["volumeMounts"] if m["mountPath"] == "/dev/shm")
+    assert volumes[shm["name"]]["emptyDir"]["medium"] == "Memory"
+
+
+def test_precompute_job_does_not_depend_on_the_app_module():
+    """The job reads no ConfigMap: deleting the app module must not break the next run."""
+    main = pod_spec(find_object(objects_in(JOB_DIR), "CronJob", "precompute"))["containers"][0]
+    assert not main.get("envFrom")
+    for name in ("APP_ENV", "REDIS_URL", "DATABASE_URL", "SECRET_KEY"):
+        assert env_value(main, name), name
+    assert env_value(main, "APP_ENV")["value"] == "production"
+
+
+# --- the dev variants --------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["web", "worker"])
+def test_dev_variant_only_adds_a_writable_copy_of_app(name):
+    """k8s/app/dev/<name> equals k8s/app/<name> plus the copy-app init container and volume."""
+    production = find_object(objects_in(APP_DIR), "Deployment", name)
+    dev = find_object(objects_in(DEV_DIR), "Deployment", name)
+    assert dev_variant_problems(production, dev) == []
+
+    spec = pod_spec(dev)
+    copier = container(spec, DEV_COPY_CONTAINER)
+    assert spec["initContainers"][0] is copier, "copy-app must run before anything reads /app"
+    assert copier["image"] == WEB_IMAGE
+    assert copier["command"][:2] == ["cp", "-R"] and copier["command"][2] == "/app/."
+    copy_target = next(m["mountPath"] for m in copier["volumeMounts"] if m["name"] == DEV_COPY_VOLUME)
+    assert copier["command"][3].rstrip("/") == copy_target
+    main = container(spec, name)
+    assert {"name": DEV_COPY_VOLUME, "mountPath": "/app"} in main["volumeMounts"]
+    assert "emptyDir" in next(v for v in spec["volumes"] if v["name"] == DEV_COPY_VOLUME)
+
+
+def test_dev_variant_check_catches_drift():
+    """A change made to the production Deployment only is reported."""
+    production = copy.deepcopy(find_object(objects_in(APP_DIR), "Deployment", "web"))
+    dev = find_object(objects_in(DEV_DIR), "Deployment", "web")
+    container(pod_spec(production), "web")["resources"]["limits"]["memory"] = "1Gi"
+    assert dev_variant_problems(production, dev)
+
+
+# --- k8s/k8s.mk --------------------------------------------------------------
+
+
+def test_makefile_has_the_deploy_targets():
+    """k8s.mk defines the targets docs/kubernetes.md walks through."""
+    targets = makefile_targets()
+    for name in ("k8s-secrets", "k8s-db", "k8s-dev", "k8s-job", "k8s-precompute", "k8s-delete"):
+        assert name in targets, f"k8s/k8s.mk has no target {name}"
+
+
+def test_makefile_targets_run_the_documented_commands():
+    """db once with a fixed run id, dev of the app module, jobs from the CronJob."""
+    targets = makefile_targets()
+    text = makefile_text()
+    db = re.sub(r"\s+", " ", targets["k8s-db"])
+    assert "run -m db" in db
+    assert re.search(r"--label[ =]skaffold\.dev/run-id=\S+", db), "k8s-db needs a fixed run id"
+    assert re.search(r"^K8S_DB_RUN_ID \?= \S+", text, re.MULTILINE)
+    assert "dev -m app" in targets["k8s-dev"]
+    assert "-m db" not in targets["k8s-dev"] and "db" not in targets["k8s-delete"].split("-m", 1)[1]
+    assert "--from=cronjob/precompute" in targets["k8s-precompute"]
+    assert "precompute-$$(date +%s)" in targets["k8s-precompute"]
+
+
+def test_makefile_never_overwrites_or_embeds_secrets():
+    """Secrets are created only when absent, from generated values, applied idempotently."""
+    recipe = makefile_targets()["k8s-secrets"]
+    assert recipe.count("--ignore-not-found") == 2, "each Secret is checked for before it is created"
+    assert recipe.count("--dry-run=client -o yaml") == 2
+    assert recipe.count("apply") >= 2
+    for literal in re.findall(r"--from-literal=(\w+)=(\S+)", recipe):
+        key, value = literal
+        if key in {"POSTGRES_PASSWORD", "SECRET_KEY"}:
+            assert value.startswith('"$$'), f"{key} must come from a generated value, got {value}"
+    assert "openssl rand" in makefile_text() or "secrets.token" in makefile_text()
+
+
+def test_makefile_parses_with_make():
+    """make reads k8s.mk (tabs, continuations) and prints the recipes without running them."""
+    make = shutil.which("make")
+    assert make, "GNU make is not installed"
+    result = subprocess.run(
+        [make, "-n", "-f", str(K8S_MAKEFILE), "k8s-secrets", "k8s-db", "k8s-dev", "k8s-precompute"],
+        capture_output=True, text=True, check=False, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "skaffold run -m db" in result.stdout
+
+
+def json_patch(document: dict, operations: list[dict]) -> dict:
+    """Apply RFC 6902 `test` and `replace` operations (all the Makefile uses)."""
+    patched = copy.deepcopy(document)
+    for operation in operations:
+        *parents, last = operation["path"].lstrip("/").split("/")
+        node = patched
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        key = int(last) if isinstance(node, list) else last
+        if operation["op"] == "test":
+            assert node[key] == operation["value"], f"test failed at {operation['path']}"
+        elif operation["op"] == "replace":
+            node[key] = operation["value"]
+        else:
+            raise AssertionError(f"unexpected op {operation['op']}")
+    return patched
+
+
+def sharding_patch(shards: int, parallelism: int) -> list[dict]:
+    recipe = makefile_targets()["k8s-precompute"]
+    match = re.search(r"-p '(\[.*?\])'", recipe.replace("\\\n", " "))
+    assert match, "k8s-precompute has no JSON patch"
+    text = match.group(1).replace("$(SHARDS)", str(shards)).replace("$(PARALLELISM)", str(parallelism))
+    return json.loads(text)
+
+
+def test_sharding_patch_sets_completions_and_job_completions_together():
+    """`make k8s-precompute SHARDS=4` gives a Job of 4 indexes with JOB_COMPLETIONS=4."""
+    cronjob = find_object(objects_in(JOB_DIR), "CronJob", "precompute")
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "precompute-1"},
+           "spec": copy.deepcopy(cronjob["spec"]["jobTemplate"]["spec"])}
+    patched = json_patch(job, sharding_patch(4, 2))
+    assert patched["spec"]["completions"] == 4
+    assert patched["spec"]["parallelism"] == 2
+    main = patched["spec"]["template"]["spec"]["containers"][0]
+    assert env_value(main, "JOB_COMPLETIONS")["value"] == "4"
+    kubernetes_validate.validate(patched, KUBERNETES_VERSION, strict=True)
+
+
+def test_sharding_patch_refuses_a_reordered_env():
+    """If JOB_COMPLETIONS stops being env/0, the patch's test operation fails instead of patching another variable."""
+    cronjob = copy.deepcopy(find_object(objects_in(JOB_DIR), "CronJob", "precompute"))
+    job = {"spec": cronjob["spec"]["jobTemplate"]["spec"]}
+    job["spec"]["template"]["spec"]["containers"][0]["env"].reverse()
+    with pytest.raises(AssertionError, match="test failed"):
+        json_patch(job, sharding_patch(4, 4))

@@ -1,0 +1,289 @@
+"""skaffold.yaml: valid against the v4beta14 schema and true to the repository.
+
+The file holds three configs (modules): `db`, `app` and `job`. Each is
+validated on its own against ../shared/schemas/skaffold-v4beta14.json, then
+checked against what it names: manifests, Dockerfiles, images, sync
+destinations and the forwarded port, with each profile applied as Skaffold
+would apply it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+
+import jsonschema
+import pytest
+
+from . import (
+    K8S_DIR,
+    REPO,
+    SKAFFOLD_API_VERSION,
+    SKAFFOLD_SCHEMA,
+    WEB_PORT,
+    containers,
+    dockerfile_stages,
+    effective_configs,
+    k8s_manifest_files,
+    load_objects,
+    pod_spec,
+    skaffold_configs,
+)
+
+MODULES = {"db", "app", "job"}
+MODULE_FOLDERS = {"db": K8S_DIR / "db", "app": K8S_DIR / "app", "job": K8S_DIR / "job"}
+GLOB = re.compile(r"[*?\[]")
+
+
+def schema_validator() -> jsonschema.protocols.Validator:
+    path = SKAFFOLD_SCHEMA.resolve()
+    if not path.exists():
+        pytest.fail(f"Skaffold schema not found at {path}: the repository expects ../shared beside it")
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def schema_errors(document: dict) -> list[str]:
+    return [
+        f"{'/'.join(map(str, error.absolute_path)) or '<root>'}: {error.message[:300]}"
+        for error in schema_validator().iter_errors(document)
+    ]
+
+
+def configs_by_name(configs: list[dict]) -> dict[str, dict]:
+    return {c.get("metadata", {}).get("name"): c for c in configs}
+
+
+def artifacts(config: dict) -> list[dict]:
+    return config.get("build", {}).get("artifacts", [])
+
+
+def raw_yaml(config: dict) -> list[str]:
+    return config.get("manifests", {}).get("rawYaml", [])
+
+
+def final_workdir(dockerfile) -> str | None:
+    """The WORKDIR in force at the end of the last stage (what `sync` writes next to)."""
+    workdir = None
+    for stage in dockerfile_stages(dockerfile):
+        workdir = next((rest for key, rest in reversed(stage["instructions"]) if key == "WORKDIR"), workdir)
+    return workdir
+
+
+def consistency_problems(configs: list[dict], repo=REPO) -> list[str]:
+    """List everything in skaffold.yaml that does not match the repository."""
+    problems = []
+    by_name = configs_by_name(configs)
+    if set(by_name) != MODULES or len(configs) != len(MODULES):
+        problems.append(f"modules are {sorted(map(str, by_name))}, expected {sorted(MODULES)} once each")
+    app = by_name.get("app", {})
+    for where in [app, *app.get("profiles", [])]:
+        if where.get("requires"):
+            problems.append("the app module must not `require` another (it would deploy and delete db)")
+    for config in configs:
+        for label, effective in effective_configs(config):
+            problems += module_problems(label, effective, repo)
+    return problems
+
+
+def module_problems(label: str, config: dict, repo) -> list[str]:
+    """Problems of one module with one set of profiles applied."""
+    problems = []
+    paths = raw_yaml(config)
+    if not paths:
+        problems.append(f"{label}: no manifests.rawYaml")
+    objects = []
+    for entry in paths:
+        if GLOB.search(entry):
+            problems.append(f"{label}: {entry} is a glob; list each manifest")
+            continue
+        path = repo / entry
+        if not path.is_file():
+            problems.append(f"{label}: manifest {entry} does not exist")
+            continue
+        objects += load_objects([path])
+    images_used = {c["image"] for obj in objects if pod_spec(obj) for c in containers(pod_spec(obj))}
+
+    for artifact in artifacts(config):
+        image = artifact["image"]
+        context = repo / artifact.get("context", ".")
+        dockerfile = context / artifact.get("docker", {}).get("dockerfile", "Dockerfile")
+        if not dockerfile.is_file():
+            problems.append(f"{label}: {image} builds from missing {dockerfile.relative_to(repo)}")
+            continue
+        if image not in images_used:
+            problems.append(f"{label}: builds {image} but no container in its manifests runs it")
+        target = artifact.get("docker", {}).get("target")
+        stages = dockerfile_stages(dockerfile)
+        if target and target not in {s["name"] for s in stages}:
+            problems.append(f"{label}: {image} targets stage {target!r}, which {dockerfile.name} lacks")
+        workdir = final_workdir(dockerfile)
+        for rule in artifact.get("sync", {}).get("manual", []):
+            if rule["dest"].rstrip("/") != (workdir or "").rstrip("/"):
+                problems.append(f"{label}: sync {rule['src']} -> {rule['dest']}, but {dockerfile.name} WORKDIR is {workdir}")
+    built = {a["image"] for a in artifacts(config)}
+    for image in sorted(i for i in images_used if i.startswith("movielens-") and i not in built):
+        problems.append(f"{label}: manifests run {image}, which this module does not build (its tag would never be set)")
+
+    services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
+    for forward in config.get("portForward", []):
+        if forward.get("resourceType", "").lower() != "service":
+            continue
+        service = services.get(forward.get("resourceName"))
+        if service is None:
+            problems.append(f"{label}: port-forward of service {forward.get('resourceName')}, not in its manifests")
+        elif forward.get("port") not in {p["port"] for p in service["spec"]["ports"]} | {
+            p.get("name") for p in service["spec"]["ports"]
+        }:
+            problems.append(f"{label}: port-forward port {forward.get('port')} is not a port of service {service['metadata']['name']}")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def configs() -> list[dict]:
+    return skaffold_configs()
+
+
+# --- schema ------------------------------------------------------------------
+
+
+def test_is_a_multi_config_file_of_named_modules(configs):
+    """skaffold.yaml holds the db, app and job configs, each with apiVersion skaffold/v4beta14."""
+    assert [c["metadata"]["name"] for c in configs] == ["db", "app", "job"]
+    for config in configs:
+        assert config["apiVersion"] == SKAFFOLD_API_VERSION
+        assert config["kind"] == "Config"
+
+
+def test_each_config_validates_against_the_schema(configs):
+    """Each document passes the v4beta14 JSON schema (which describes one config)."""
+    for config in configs:
+        assert schema_errors(config) == [], config["metadata"]["name"]
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        pytest.param(lambda c: c["deploy"]["kubectl"].update(manifests=["k8s/app/*.yaml"]), id="v1-style-kubectl-manifests"),
+        pytest.param(lambda c: c.update(portForward=[{"resourceType": "service", "port": [8000]}]), id="port-as-list"),
+        pytest.param(lambda c: c["build"]["artifacts"][0].update(dockerfile="Dockerfile"), id="dockerfile-outside-docker"),
+        pytest.param(lambda c: c["profiles"][0]["activation"][0].update(command=["dev"]), id="activation-command-list"),
+    ],
+)
+def test_schema_rejects_a_broken_config(configs, breakage):
+    """The schema check fails for a misplaced or mistyped field in a copy of the app config."""
+    broken = copy.deepcopy(configs_by_name(configs)["app"])
+    breakage(broken)
+    assert schema_errors(broken)
+
+
+# --- consistency with the repository ----------------------------------------
+
+
+def test_everything_named_exists_and_matches(configs):
+    """Manifests, Dockerfiles, images, sync destinations and the forwarded port all exist and agree."""
+    assert consistency_problems(configs) == []
+
+
+@pytest.mark.parametrize(
+    "breakage, expected",
+    [
+        (lambda c: c[1]["manifests"]["rawYaml"].append("k8s/app/missing.yaml"), "does not exist"),
+        (lambda c: c[1]["manifests"]["rawYaml"].append("k8s/app/*.yaml"), "glob"),
+        (lambda c: c[1].update(requires=[{"configs": ["db"]}]), "must not `require`"),
+        (lambda c: c[1]["portForward"][0].update(port=8080), "not a port of service web"),
+        (lambda c: c[1]["build"]["artifacts"][0].update(image="movielens-site"), "no container"),
+        (lambda c: c[2]["build"]["artifacts"][0]["docker"].update(dockerfile="Dockerfile.jobs"), "missing"),
+        (lambda c: c[1]["profiles"][0]["build"]["artifacts"][0]["sync"]["manual"][0].update(dest="/srv"), "WORKDIR"),
+        (lambda c: c[1]["profiles"][0]["build"]["artifacts"][0]["docker"].update(target="dev"), "lacks"),
+        (lambda c: c[2]["manifests"]["rawYaml"].append("k8s/app/worker-deployment.yaml"), "does not build"),
+        (lambda c: c.pop(0), "expected"),
+    ],
+)
+def test_consistency_check_catches_mismatches(configs, breakage, expected):
+    """Each kind of mismatch between skaffold.yaml and the repository is reported."""
+    broken = copy.deepcopy(configs)
+    breakage(broken)
+    problems = consistency_problems(broken)
+    assert any(expected in p for p in problems), problems
+
+
+def test_modules_deploy_their_own_folders_only(configs):
+    """db deploys k8s/db/, app k8s/app/ (its dev variants in the dev profile), job k8s/job/."""
+    listed: dict[str, str] = {}
+    for config in configs:
+        name = config["metadata"]["name"]
+        folder = MODULE_FOLDERS[name]
+        for label, effective in effective_configs(config):
+            for entry in raw_yaml(effective):
+                path = (REPO / entry).resolve()
+                assert folder in path.parents, f"{label} deploys {entry}, outside {folder.relative_to(REPO)}"
+                assert listed.setdefault(entry, name) == name, f"{entry} is deployed by two modules"
+    every = {str(p.relative_to(REPO)) for p in k8s_manifest_files()}
+    assert every == set(listed), f"manifests no module deploys: {sorted(every - set(listed))}"
+
+
+def test_db_module_builds_nothing_and_holds_the_statefulset(configs):
+    """db deploys Postgres (StatefulSet) and Redis and has no build and no profile."""
+    db = configs_by_name(configs)["db"]
+    assert not artifacts(db)
+    assert not db.get("profiles")
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in load_objects(REPO / p for p in raw_yaml(db))}
+    assert ("StatefulSet", "postgres") in kinds and ("Deployment", "redis") in kinds
+    assert not [k for k in kinds if k[0] == "Namespace"]
+
+
+def test_app_module_builds_the_web_image_and_forwards_its_port(configs):
+    """app builds movielens-web from Dockerfile and forwards service web:8000 to localhost:8000."""
+    app = configs_by_name(configs)["app"]
+    assert [(a["image"], a.get("docker", {}).get("dockerfile", "Dockerfile")) for a in artifacts(app)] == [
+        ("movielens-web", "Dockerfile")
+    ]
+    assert app["portForward"] == [
+        {"resourceType": "service", "resourceName": "web", "port": WEB_PORT, "address": "127.0.0.1", "localPort": WEB_PORT}
+    ]
+
+
+def test_job_module_builds_the_job_image(configs):
+    """job builds movielens-job from Dockerfile.job and deploys the CronJob."""
+    job = configs_by_name(configs)["job"]
+    assert [(a["image"], a["docker"]["dockerfile"]) for a in artifacts(job)] == [("movielens-job", "Dockerfile.job")]
+    assert raw_yaml(job) == ["k8s/job/precompute-cronjob.yaml"]
+
+
+def test_dev_profile_syncs_code_and_reloads_gunicorn(configs):
+    """The dev profile, active for `skaffold dev`, syncs Python, templates and static files and HUPs gunicorn."""
+    app = configs_by_name(configs)["app"]
+    profiles = {p["name"]: p for p in app["profiles"]}
+    dev = profiles["dev"]
+    assert dev["activation"] == [{"command": "dev"}]
+    (artifact,) = artifacts(dev)
+    assert artifact["image"] == "movielens-web"
+    assert "target" not in artifact.get("docker", {}), "dev runs the production image"
+    sources = {rule["src"] for rule in artifact["sync"]["manual"]}
+    assert "**/*.py" in sources
+    assert any("templates" in s for s in sources) and any("static" in s for s in sources)
+    (hook,) = artifact["sync"]["hooks"]["after"]
+    script = " ".join(hook["container"]["command"])
+    assert "kill -HUP 1" in script and "gunicorn" in script and "collectstatic" in script
+    assert all(entry.startswith("k8s/app/") for entry in raw_yaml(dev))
+    assert {e for e in raw_yaml(dev) if "/dev/" in e} == {
+        "k8s/app/dev/web-deployment.yaml", "k8s/app/dev/worker-deployment.yaml"
+    }
+
+
+def test_sync_hook_script_is_valid_shell(configs):
+    """The after-sync hook parses as POSIX sh."""
+    sh = shutil.which("sh")
+    assert sh, "no sh on PATH"
+    app = configs_by_name(configs)["app"]
+    (artifact,) = artifacts(app["profiles"][0])
+    command = artifact["sync"]["hooks"]["after"][0]["container"]["command"]
+    assert command[:2] == ["sh", "-c"]
+    result = subprocess.run([sh, "-n", "-c", command[2]], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
