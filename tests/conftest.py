@@ -10,7 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from tests.helpers import N_MOVIES, N_USERS, drop_run_tables
+from web.progress.models import ActiveRun
+from web.recommender.models import Movie, Rating
 
 REPO = Path(__file__).resolve().parent.parent
 MOVIELENS_SMALL = Path(os.environ.get("MOVIELENS_DIR", REPO.parent / "shared" / "data" / "movielens" / "ml-latest-small"))
@@ -36,3 +41,24 @@ def redis_conn(settings):
     settings.REDIS_URL = test_url
     yield conn
     conn.flushdb()
+
+
+@pytest.fixture
+def catalogue(transactional_db):
+    """30 users (ids 101..130) who rated about 30 % of 25 movies (ids 10, 20, ... 250) in half stars."""
+    drop_run_tables()
+    # A transactional test before this one may have flushed the singleton row the migration created.
+    ActiveRun.objects.get_or_create(id=ActiveRun.SINGLETON_ID)
+    rng = np.random.default_rng(42)
+    movie_ids = np.arange(1, N_MOVIES + 1) * 10
+    Movie.objects.bulk_create(Movie(movie_id=int(m), title=f"Movie {m}") for m in movie_ids)
+    rated = rng.random((N_USERS, N_MOVIES)) < 0.3
+    rated[:, 0] = True  # everyone rated movie 10, so no user is without ratings
+    users, movies = np.nonzero(rated)
+    values = rng.integers(1, 11, size=len(users)) / 2
+    Rating.objects.bulk_create(
+        Rating(user_id=int(u) + 101, movie_id=int(movie_ids[m]), rating=float(v))
+        for u, m, v in zip(users, movies, values, strict=True)
+    )
+    yield {"user_ids": np.arange(101, 101 + N_USERS), "movie_ids": movie_ids}
+    drop_run_tables()

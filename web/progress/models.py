@@ -98,14 +98,17 @@ class Run(models.Model):
         return (self.finished_at or timezone.now()) - self.started_at
 
     def activate(self) -> None:
-        """Make this run the one that is served: a single UPDATE, so readers see the old run or the new one."""
+        """Make this run the one that is served: one statement, so readers see the old run or the new one.
+
+        An upsert rather than an UPDATE, so a missing singleton row (a flushed
+        test database, a hand-cleaned table) cannot make publishing fail.
+        """
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {ActiveRun._meta.db_table} SET run_id = %s, activated_at = now() WHERE id = %s",
-                [self.pk, ActiveRun.SINGLETON_ID],
+                f"INSERT INTO {ActiveRun._meta.db_table} (id, run_id, activated_at) VALUES (%s, %s, now()) "
+                "ON CONFLICT (id) DO UPDATE SET run_id = EXCLUDED.run_id, activated_at = EXCLUDED.activated_at",
+                [ActiveRun.SINGLETON_ID, self.pk],
             )
-            if cursor.rowcount != 1:
-                raise RuntimeError("the active-run row is missing; run `python manage.py migrate`")
 
 
 class ShardProgress(models.Model):

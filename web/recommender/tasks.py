@@ -5,10 +5,9 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-import scipy.sparse as sp
 from django.db import close_old_connections, connection, transaction
 
-from scoring.topn import top_n
+from scoring.topn import rated_matrix, top_n
 from web.pgcopy import copy_columns
 from web.progress.models import Run
 from web.recommender.models import FittedModel, Rating, UserScore
@@ -32,31 +31,24 @@ def refresh_user(user_id: int) -> int:
     model = pickle.loads(fitted.data)
     n = int(run.parameters.get("top_n", DEFAULT_TOP_N))
 
-    history = np.array(Rating.objects.filter(user_id=user_id).values_list("movie_id", "rating"), dtype=np.float64)
-    movie_ids = history[:, 0].astype(np.int64) if len(history) else np.empty(0, np.int64)
-    ratings = history[:, 1].astype(np.float32) if len(history) else np.empty(0, np.float32)
-    known_ids = model.movie_ids_
-    position = np.searchsorted(known_ids, movie_ids)
-    position[position == len(known_ids)] = 0
-    known = known_ids[position] == movie_ids if len(known_ids) else np.zeros(len(movie_ids), bool)
-    item_index, item_ratings = position[known], ratings[known]
+    history = list(Rating.objects.filter(user_id=user_id).values_list("movie_id", "rating"))
+    movie_ids = np.array([movie for movie, _ in history], dtype=np.int64)
+    values = np.array([value for _, value in history], dtype=np.float32)
+    item_index, item_ratings = model.history_index(movie_ids, values)
 
     scores = model.score_history(item_index, item_ratings)[np.newaxis, :]
-    rated = sp.csr_matrix(
-        (np.ones(len(item_index), np.float32), (np.zeros(len(item_index), np.int32), item_index)),
-        shape=(1, len(known_ids)),
-    )
-    items, item_scores = top_n(scores, rated, n)
+    items, item_scores = top_n(scores, rated_matrix(item_index, len(model.movie_ids_)), n)
     keep = items[0] >= 0
     columns = {
         "run_id": np.full(keep.sum(), run.pk, np.int64),
         "user_id": np.full(keep.sum(), user_id, np.int32),
-        "movie_id": known_ids[items[0][keep]].astype(np.int32),
+        "movie_id": model.movie_ids_[items[0][keep]].astype(np.int32),
         "score": item_scores[0][keep].astype(np.float32),
         "rank": np.arange(1, keep.sum() + 1, dtype=np.int16),
     }
     types = {"run_id": "bigint", "user_id": "integer", "movie_id": "integer", "score": "real", "rank": "smallint"}
+    table = UserScore._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        UserScore.objects.filter(run=run, user_id=user_id).delete()
-        copy_columns(cursor.cursor, UserScore._meta.db_table, columns, types)
+        cursor.execute(f"DELETE FROM {table} WHERE run_id = %s AND user_id = %s", [run.pk, user_id])
+        copy_columns(cursor.cursor, table, columns, types)
     return int(keep.sum())

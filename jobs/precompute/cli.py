@@ -1,0 +1,133 @@
+"""``python -m jobs.precompute``: parse the options, set up Django, run, and exit 0 or non-zero.
+
+Exit codes: 0 the run succeeded and is active; 1 the run failed or was
+cancelled (the error is printed and stored in ``Run.error``); 2 the command
+line or ``--run-id`` was refused before any run started.
+
+SIGTERM (Kubernetes stopping the pod) and SIGINT become an exception in the
+main thread, so the run is marked failed with a clear error and its table
+dropped before the process exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from jobs.precompute import options as defaults
+from jobs.precompute.resources import WORKERS_ENV, default_workers
+
+
+class JobTerminated(Exception):
+    """The process received SIGTERM or SIGINT while a run was in progress."""
+
+
+def command(run_id: int | None = None, *args: str, python: str | None = None) -> list[str]:
+    """The argv that runs the job, e.g. ``command(5)`` for the pending run 5 (what the RQ job executes)."""
+    argv = [python or sys.executable, "-m", "jobs.precompute"]
+    if run_id is not None:
+        argv += ["--run-id", str(int(run_id))]
+    return argv + list(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from scoring.registry import ALGORITHMS
+
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.precompute",
+        description="Compute every user's top-N unrated movies into a new run and publish it atomically.",
+        epilog="Docs: docs/precompute.md. The database comes from the Django settings (DATABASE_URL, "
+        "else the embedded PostgreSQL).",
+    )
+    parser.add_argument("--algorithm", choices=sorted(ALGORITHMS),
+                        help=f"scoring algorithm (default: the pending run's, else {defaults.DEFAULT_ALGORITHM})")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", type=_param,
+                        help="algorithm hyperparameter, e.g. damping=10 (JSON value); repeatable")
+    parser.add_argument("--top-n", type=int, help=f"movies stored per user (default {defaults.DEFAULT_TOP_N})")
+    parser.add_argument("--popular", type=int,
+                        help=f"length of the cold-start list (default {defaults.DEFAULT_POPULAR})")
+    parser.add_argument("--workers", type=int,
+                        help=f"worker processes (default: ${WORKERS_ENV}, else the CPUs of the container's quota)")
+    parser.add_argument("--chunk-size", type=int, default=defaults.DEFAULT_CHUNK_SIZE,
+                        help=f"users per pool task (default {defaults.DEFAULT_CHUNK_SIZE})")
+    parser.add_argument("--run-id", type=int, help="start this pending run (e.g. one created by the progress page)")
+    parser.add_argument("--keep-runs", type=int, default=defaults.DEFAULT_KEEP_RUNS,
+                        help=f"finished runs whose scores are kept, besides the active one "
+                        f"(default {defaults.DEFAULT_KEEP_RUNS})")
+    return parser
+
+
+def _param(text: str) -> tuple[str, Any]:
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE; got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw  # a bare word is a string
+    return name.strip(), value
+
+
+def parse_options(argv: Sequence[str] | None = None) -> defaults.JobOptions:
+    """Parse and check the command line; exits with status 2 and a message on a bad value."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        workers = args.workers if args.workers is not None else default_workers()
+        options = defaults.JobOptions(
+            algorithm=args.algorithm,
+            params=dict(args.param),
+            top_n=args.top_n,
+            popular=args.popular,
+            workers=workers,
+            chunk_size=args.chunk_size,
+            run_id=args.run_id,
+            keep_runs=args.keep_runs,
+        )
+        if options.run_id is None:
+            # Nothing is recorded yet: refuse a bad parameter before a run row exists for it.
+            defaults.resolve(options).make_model()
+    except ValueError as exc:
+        parser.error(str(exc))
+    return options
+
+
+def _raise_on_signal(signum: int, frame) -> None:
+    # Cleanup must not be interrupted by a second signal; Kubernetes follows with SIGKILL if it takes too long.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    name = signal.Signals(signum).name
+    reason = "the pod or process was stopped" if signum == signal.SIGTERM else "interrupted from the keyboard"
+    raise JobTerminated(f"received {name} ({reason})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the job; returns the process exit code."""
+    options = parse_options(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "web.settings")
+    import django
+
+    django.setup()
+    from jobs.precompute.run import JobFailed, run_job
+    from jobs.precompute.store import RunNotPending
+
+    signal.signal(signal.SIGTERM, _raise_on_signal)
+    signal.signal(signal.SIGINT, _raise_on_signal)
+    try:
+        run_id = run_job(options)
+    except RunNotPending as exc:
+        print(f"precompute: {exc}", file=sys.stderr)
+        return 2
+    except JobFailed as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except JobTerminated as exc:  # before the run existed
+        print(f"precompute: {exc}", file=sys.stderr)
+        return 1
+    print(f"precompute run {run_id} succeeded and is active")
+    return 0

@@ -1,0 +1,163 @@
+"""The run's progress in PostgreSQL: a background thread writes it about once a second.
+
+The progress page only reads ``progress_run`` and ``progress_shardprogress``,
+so it survives a redeploy of the web app and shows a job that stops writing
+(killed, node lost) as stalled once ``heartbeat_at`` is older than
+``web.progress.models.STALL_AFTER``.
+
+Why a thread: the beat must continue while the main thread is busy for
+minutes inside one call (loading 25M ratings, fitting a kNN model), or the
+run would look stalled while it works. The thread owns a connection of its
+own in autocommit, so each beat is a short transaction of its own, visible at
+once, and never part of the job's other work. It writes only the progress
+columns (never ``status``); the main thread writes the final status after
+:meth:`DbHeartbeat.close`, so a late beat can never overwrite it.
+
+The beat also reads the run's status back: an operator who sets it to
+``cancelled`` (the progress page) makes :meth:`DbHeartbeat.raise_if_cancelled`
+raise in the main thread at the next chunk or stage.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from jobs.precompute.progress import ProgressReporter
+
+logger = logging.getLogger("jobs.precompute")
+
+HEARTBEAT_SECONDS = 1.0
+"""Seconds between two progress writes (a stage change is written at once)."""
+ERROR_LOG_SECONDS = 30.0
+"""Seconds between two log lines about failing progress writes."""
+
+
+class RunCancelled(Exception):
+    """An operator cancelled the run (its status became ``cancelled``) while the job worked on it."""
+
+
+class DbHeartbeat(ProgressReporter):
+    """Writes stage, counts and ``heartbeat_at`` of run ``run_id`` and its shard row, from a thread.
+
+    ``connect`` returns a new DB-API connection (the job passes Django's
+    settings through ``DatabaseWrapper.get_new_connection``).
+    """
+
+    def __init__(
+        self,
+        run_id: int,
+        connect: Callable[[], object],
+        *,
+        run_table: str,
+        shard_table: str,
+        shard: int = 0,
+        interval: float = HEARTBEAT_SECONDS,
+    ) -> None:
+        self.run_id, self.shard, self.interval = run_id, shard, interval
+        self._connect = connect
+        self._sql = (
+            f"UPDATE {shard_table} SET stage = %(stage)s, users_total = %(total)s, users_done = %(done)s, "
+            f"rows_written = %(rows)s, heartbeat_at = now() WHERE run_id = %(run)s AND shard = %(shard)s; "
+            f"UPDATE {run_table} SET stage = %(stage)s, users_total = %(total)s, users_done = %(done)s, "
+            f"rows_written = %(rows)s, heartbeat_at = now() WHERE id = %(run)s RETURNING status"
+        )
+        self.current_stage: str | None = None
+        self.users_total = self.users_done = self.rows_written = 0
+        self._state_lock = threading.Lock()  # guards the counters between the two threads
+        self._io_lock = threading.Lock()  # held while writing, and while the job forks
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._cancelled = threading.Event()
+        self._connection = None
+        self._last_error_log = 0.0
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-run-{run_id}", daemon=True)
+
+    # -- ProgressReporter ---------------------------------------------------
+    def start(self) -> DbHeartbeat:
+        self._thread.start()
+        return self
+
+    def stage(self, stage: str, total: int | None = None) -> None:
+        with self._state_lock:
+            self.current_stage = stage
+            if total is not None:
+                self.users_total = total
+        self._wake.set()
+
+    def advance(self, done: int, rows: int = 0) -> None:
+        with self._state_lock:
+            self.users_done += done
+            self.rows_written += rows
+
+    def close(self) -> None:
+        """Stop the thread after one last write of the latest counts."""
+        if self._thread.is_alive():
+            self._stopping.set()
+            self._wake.set()
+            self._thread.join()
+        with self._io_lock:
+            self._disconnect()
+
+    # -- cancellation -------------------------------------------------------
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`RunCancelled` if a beat saw the run's status become ``cancelled``."""
+        if self._cancelled.is_set():
+            raise RunCancelled(f"run {self.run_id} was cancelled by an operator")
+
+    # -- fork safety --------------------------------------------------------
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No write in flight and no open connection while the block runs (the job forks its pool in it)."""
+        with self._io_lock:
+            self._disconnect()
+            yield
+
+    # -- the thread ---------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self._beat()
+            if self._stopping.is_set():
+                return
+
+    def _beat(self) -> None:
+        with self._state_lock:
+            values = {
+                "stage": self.current_stage,
+                "total": self.users_total,
+                "done": self.users_done,
+                "rows": self.rows_written,
+                "run": self.run_id,
+                "shard": self.shard,
+            }
+        if values["stage"] is None:
+            return
+        with self._io_lock:
+            try:
+                if self._connection is None:
+                    self._connection = self._connect()
+                    self._connection.autocommit = True
+                with self._connection.cursor() as cursor:
+                    cursor.execute(self._sql, values)
+                    row = cursor.fetchone()
+                if row is not None and row[0] == "cancelled":
+                    self._cancelled.set()
+            except Exception as exc:  # a lost beat must not stop the job: the next one retries
+                self._disconnect()
+                now = time.monotonic()
+                if now - self._last_error_log >= ERROR_LOG_SECONDS:
+                    self._last_error_log = now
+                    logger.warning("run %s: could not write progress: %s", self.run_id, exc)
+
+    def _disconnect(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+                pass
+            self._connection = None

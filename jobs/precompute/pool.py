@@ -1,0 +1,182 @@
+"""Score chunks of users in a pool of forked processes and hand back their rows as NumPy arrays.
+
+The fitted model and the ratings matrix are module globals set *before* the
+pool forks, so every worker shares the parent's pages copy-on-write: nothing
+big is pickled per task, a task is only ``(start, stop)`` and its result only
+the chunk's rows. The pool is a ``ProcessPoolExecutor`` on the ``fork``
+context rather than ``multiprocessing.Pool`` because a worker that dies (OOM
+kill) breaks the executor with an error instead of hanging the job forever.
+
+Each worker pins BLAS to one thread (two processes beat two BLAS threads,
+PERFORMANCE.md); the caller closes its database connections before the fork
+(``fork_guard``), since a socket shared by two processes corrupts both.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from itertools import islice
+
+import numpy as np
+
+from scoring.base import Scorer
+from scoring.matrix import RatingsMatrix
+from scoring.topn import top_n
+
+TEST_CHUNK_DELAY_ENV = "PRECOMPUTE_TEST_CHUNK_DELAY"
+"""Test hook only: seconds each chunk sleeps, so tests can stop a job mid-compute. Unset in real runs."""
+
+TASKS_PER_WORKER = 2
+"""Chunks in flight per worker: enough to keep workers busy, few enough to bound the parent's memory."""
+
+
+@dataclass
+class ChunkRows:
+    """The result rows of one chunk of users, one array per column, all of length n_rows."""
+
+    users: int
+    """How many users the chunk held (users with no candidate have no rows but still count)."""
+    user_id: np.ndarray  # int32
+    movie_id: np.ndarray  # int32
+    score: np.ndarray  # float32
+    rank: np.ndarray  # int16, 1..top_n per user
+
+    def __len__(self) -> int:
+        return len(self.user_id)
+
+
+@dataclass
+class _State:
+    model: Scorer
+    ratings: RatingsMatrix
+    n: int
+    delay: float
+
+
+_STATE: _State | None = None
+"""Set by :func:`compute` in the parent before the fork; workers read their inherited copy."""
+_BLAS_LIMIT = None  # keeps threadpoolctl's limit alive in a worker
+
+
+def chunk_bounds(n_users: int, chunk_size: int) -> list[tuple[int, int]]:
+    """Row ranges ``[start, stop)`` of at most ``chunk_size`` users covering ``0..n_users``."""
+    starts = range(0, n_users, chunk_size)
+    return [(start, min(start + chunk_size, n_users)) for start in starts]
+
+
+def score_chunk(start: int, stop: int) -> ChunkRows:
+    """Top-N rows of users (matrix rows) ``start..stop-1``: scores, minus rated movies, ranked."""
+    state = _STATE
+    if state is None:
+        raise RuntimeError("score_chunk runs only inside compute(): the model global is not set")
+    if state.delay:
+        time.sleep(state.delay)
+    scores = state.model.score_users(np.arange(start, stop))  # (b, n_items)
+    rated = state.ratings.matrix[start:stop]  # (b, n_items), the candidates' exclusion
+    items, values = top_n(scores, rated, state.n)  # (b, n) each, -1/NaN padding at the end of a row
+    valid = items >= 0
+    per_user = valid.sum(axis=1)
+    ranks = np.broadcast_to(np.arange(1, state.n + 1, dtype=np.int16), items.shape)
+    return ChunkRows(
+        users=stop - start,
+        user_id=np.repeat(state.ratings.user_ids[start:stop], per_user),
+        movie_id=state.ratings.movie_ids[items[valid]],
+        score=values[valid],
+        rank=ranks[valid],
+    )
+
+
+def _init_worker() -> None:
+    global _BLAS_LIMIT
+    # The parent turns SIGTERM into an exception; a worker must simply die when the parent stops it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
+    from threadpoolctl import threadpool_limits
+
+    _BLAS_LIMIT = threadpool_limits(limits=1)
+
+
+def chunk_delay_from_env() -> float:
+    """The :data:`TEST_CHUNK_DELAY_ENV` test hook's seconds (0 when unset)."""
+    value = os.environ.get(TEST_CHUNK_DELAY_ENV, "").strip()
+    return float(value) if value else 0.0
+
+
+def compute(
+    model: Scorer,
+    ratings: RatingsMatrix,
+    n: int,
+    chunks: list[tuple[int, int]],
+    workers: int,
+    fork_guard: AbstractContextManager | None = None,
+) -> Iterator[ChunkRows]:
+    """Yield each chunk's :class:`ChunkRows` as soon as it is ready (in any order).
+
+    With one worker (or one chunk) the chunks run inline, without a pool.
+    ``fork_guard`` is entered around the fork (the job closes its DB
+    connections and pauses its heartbeat in it). Close the generator (or
+    exhaust it) to stop: an early close cancels the queued chunks and
+    terminates the workers.
+    """
+    global _STATE
+    _STATE = _State(model=model, ratings=ratings, n=n, delay=chunk_delay_from_env())
+    try:
+        if workers <= 1 or len(chunks) <= 1:
+            for start, stop in chunks:
+                yield score_chunk(start, stop)
+            return
+        yield from _pooled(chunks, min(workers, len(chunks)), fork_guard or nullcontext())
+    finally:
+        _STATE = None
+
+
+def _pooled(chunks: list[tuple[int, int]], workers: int, fork_guard: AbstractContextManager) -> Iterator[ChunkRows]:
+    todo = iter(chunks)
+    pending: set[Future] = set()
+    with fork_guard:
+        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker)
+        try:
+            # The fork context starts every worker at the first submit, so all forks happen inside the guard.
+            pending.add(executor.submit(score_chunk, *next(todo)))
+        except BaseException:
+            _stop(executor)
+            raise
+    finished = False
+    try:
+        for bounds in _take(todo, workers * TASKS_PER_WORKER - 1):
+            pending.add(executor.submit(score_chunk, *bounds))
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                rows = future.result()  # re-raises a worker's exception (or BrokenProcessPool)
+                for bounds in _take(todo, 1):
+                    pending.add(executor.submit(score_chunk, *bounds))
+                yield rows
+        finished = True
+    finally:
+        if finished:
+            executor.shutdown(wait=True)
+        else:
+            _stop(executor)
+
+
+def _take(iterator: Iterator, count: int) -> list:
+    return list(islice(iterator, count))
+
+
+def _stop(executor: ProcessPoolExecutor) -> None:
+    """Cancel what is queued and terminate the workers now (a failed or stopped run)."""
+    executor.shutdown(wait=False, cancel_futures=True)
+    # The job starts no other multiprocessing children, so these are the pool's workers.
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(timeout=5)

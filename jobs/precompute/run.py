@@ -1,0 +1,196 @@
+"""One precompute run, stage by stage, and what a failure leaves behind.
+
+Stages (``Run.stage``): queued (check the parameters) -> load -> matrix ->
+fit -> compute (score chunks in the pool; the parent COPYs each chunk into
+the run's table as it arrives) -> write (cold-start list, fitted model) ->
+index (primary key, attach as partition) -> publish (activate + succeeded,
+one transaction) -> done. Retention runs after the publish.
+
+On any exception - SIGTERM included, turned into one by the CLI - the run is
+marked failed with ``"<stage>: <ExceptionType>: <message>"``, its table and
+fitted model are dropped, the active run is left alone, and
+:class:`JobFailed` is raised. A SIGKILL leaves the run ``running`` with a
+heartbeat that stops advancing: the progress page shows it as stalled.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from typing import Any
+
+from django.db import connection, connections
+
+from jobs.precompute import pool, store
+from jobs.precompute.heartbeat import DbHeartbeat
+from jobs.precompute.options import JobOptions, resolve
+from jobs.precompute.progress import FanOut, ProgressReporter, console_reporter
+from scoring.matrix import RatingsMatrix
+from scoring.popularity import Popularity
+from scoring.topn import top_n
+from web.progress.models import Run, RunStatus, ShardProgress, Stage
+
+logger = logging.getLogger("jobs.precompute")
+
+
+class JobFailed(Exception):
+    """The run did not succeed; ``status`` is what it was left as (failed or cancelled)."""
+
+    def __init__(self, run_id: int, status: str, error: str) -> None:
+        super().__init__(f"precompute run {run_id} {status}: {error}")
+        self.run_id, self.status, self.error = run_id, status, error
+
+
+def run_job(options: JobOptions, *, console: ProgressReporter | None = None) -> int:
+    """Run a precompute end to end and return its run id; raise :class:`JobFailed` if it did not succeed.
+
+    Creates the run, or claims the pending run ``options.run_id``
+    (:class:`jobs.precompute.store.RunNotPending` if it cannot). ``console``
+    replaces the terminal bar / log lines (tests pass a silent reporter).
+    """
+    run = store.start_run(options)
+    return _Job(run, options, console).execute()
+
+
+def _new_connection():
+    """A fresh DB-API connection from the Django settings, for the heartbeat thread."""
+    wrapper = connections["default"]
+    return wrapper.get_new_connection(wrapper.get_connection_params())
+
+
+class _Job:
+    def __init__(self, run: Run, options: JobOptions, console: ProgressReporter | None) -> None:
+        self.run, self.options = run, options
+        self.run_id: int = run.pk
+        self.heartbeat = DbHeartbeat(
+            self.run_id,
+            _new_connection,
+            run_table=Run._meta.db_table,
+            shard_table=ShardProgress._meta.db_table,
+            shard=store.SHARD,
+        ).start()
+        label = f"precompute run {self.run_id}"
+        self.progress = FanOut([self.heartbeat, console if console is not None else console_reporter(label)])
+        self.current = Stage.QUEUED
+        self.seconds: dict[str, float] = {}
+        self.facts: dict[str, Any] = {"workers": 1, "chunk_size": options.chunk_size}
+        self.counts = store.Counts(users_total=0, users_done=0, rows_written=0)
+        self.copy_seconds = 0.0
+        self.started = time.perf_counter()
+        self.progress.stage(Stage.QUEUED)
+
+    # -- the stages ---------------------------------------------------------
+    def execute(self) -> int:
+        try:
+            self._run_stages()
+        except BaseException as exc:  # SIGTERM/Ctrl+C arrive as exceptions too and must fail the run
+            self._fail(exc)
+        self.progress.close()
+        try:
+            dropped = store.apply_retention(self.options.keep_runs)
+            if dropped:
+                logger.info("precompute run %s: retention dropped runs %s", self.run_id, dropped)
+        except Exception as exc:  # housekeeping: the run is published whatever happens here
+            logger.warning("precompute run %s: retention failed (the run is published): %s", self.run_id, exc)
+        return self.run_id
+
+    def _run_stages(self) -> None:
+        recorded = (self.run.algorithm, self.run.parameters) if self.options.run_id else ("", {})
+        spec = resolve(self.options, *recorded)
+        model = spec.make_model()  # a bad parameter fails here, before the load
+        store.record_spec(self.run_id, spec, model)
+
+        with self.stage(Stage.LOAD):
+            users, movies, values = store.load_ratings()
+        with self.stage(Stage.MATRIX):
+            ratings = RatingsMatrix.from_arrays(users, movies, values)
+            del users, movies, values
+            self.facts.update(users=ratings.n_users, movies=ratings.n_items, ratings=ratings.nnz)
+        with self.stage(Stage.FIT):
+            model.fit(ratings)
+            # The cold-start list always comes from popularity, whatever the run's algorithm.
+            popular = model if isinstance(model, Popularity) else Popularity().fit(ratings)
+
+        chunks = pool.chunk_bounds(ratings.n_users, self.options.chunk_size)
+        self.counts.users_total = ratings.n_users
+        self.facts.update(chunks=len(chunks), workers=max(1, min(self.options.workers, len(chunks))))
+        with self.stage(Stage.COMPUTE, total=ratings.n_users):
+            store.create_run_table(self.run_id)
+            results = pool.compute(model, ratings, spec.top_n, chunks, self.facts["workers"], self._fork_guard())
+            with closing(results):
+                for rows in results:
+                    started = time.perf_counter()
+                    store.write_scores(self.run_id, rows)
+                    self.copy_seconds += time.perf_counter() - started
+                    self.counts.users_done += rows.users
+                    self.counts.rows_written += len(rows)
+                    self.progress.advance(rows.users, len(rows))
+                    self.heartbeat.raise_if_cancelled()
+
+        with self.stage(Stage.WRITE):
+            items, scores = top_n(popular.scores_[None, :], None, spec.popular)
+            found = items[0] >= 0
+            store.write_popular(self.run_id, ratings.movie_ids[items[0][found]], scores[0][found])
+            self.facts["model_bytes"] = store.write_fitted_model(self.run_id, model)
+        with self.stage(Stage.INDEX):
+            store.index_and_attach(self.run_id)
+        with self.stage(Stage.PUBLISH):
+            self.heartbeat.close()  # no beat may land after the final status
+            store.publish(self.run_id, self.counts, self.metrics())
+        logger.info(
+            "precompute run %s succeeded: %s users, %s rows in %.1f s; it is now the active run",
+            self.run_id, f"{self.counts.users_done:,}", f"{self.counts.rows_written:,}", self._elapsed(),
+        )
+
+    @contextmanager
+    def stage(self, stage: str, total: int | None = None) -> Iterator[None]:
+        """Enter ``stage``: report it, time it, and stop here if an operator cancelled the run."""
+        self.heartbeat.raise_if_cancelled()
+        self.current = stage
+        self.progress.stage(stage, total)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = round(time.perf_counter() - started, 3)
+
+    @contextmanager
+    def _fork_guard(self) -> Iterator[None]:
+        # A forked child must not inherit an open connection: two processes on one socket corrupt it.
+        with self.heartbeat.paused():
+            connections.close_all()
+            yield
+
+    def metrics(self) -> dict[str, Any]:
+        """What the run records in ``Run.metrics``: seconds per stage, sizes and how it was computed."""
+        return {
+            "seconds": dict(self.seconds),
+            "copy_seconds": round(self.copy_seconds, 3),
+            "total_seconds": round(self._elapsed(), 3),
+            "rows": self.counts.rows_written,
+            **self.facts,
+        }
+
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    # -- failure ------------------------------------------------------------
+    def _fail(self, exc: BaseException) -> None:
+        error = f"{self.current}: {type(exc).__name__}: {exc}"
+        status = RunStatus.FAILED
+        self.heartbeat.close()
+        self.progress.close()
+        try:
+            # The exception may have hit mid-statement; start the bookkeeping on a fresh connection.
+            connection.close()
+            status = store.fail(self.run_id, self.current, error, self.metrics())
+            if status == RunStatus.SUCCEEDED:
+                logger.warning("precompute run %s was stopped after it was published: %s", self.run_id, error)
+                return
+            store.drop_run_data(self.run_id)
+        except Exception as cleanup:  # report the original error; this one goes to the log
+            logger.error("precompute run %s: could not record the failure or drop its data: %s", self.run_id, cleanup)
+        logger.error("precompute run %s %s: %s", self.run_id, status, error)
+        raise JobFailed(self.run_id, status, error) from exc

@@ -1,0 +1,183 @@
+"""The interface every recommendation algorithm follows, in the scikit-learn estimator shape.
+
+* The constructor only stores keyword hyperparameters (no validation, no work),
+  so ``get_params()`` returns exactly what was asked for and is recorded with
+  the run.
+* :meth:`Scorer.fit` validates them, then sets the learned state as attributes
+  with a trailing underscore (``movie_ids_``, ...). Nothing in a scorer does
+  I/O: the job and the RQ worker own the database.
+* Scoring before fitting raises :class:`NotFittedError`.
+* A scorer that cannot score a movie for a user returns NaN there; it never
+  raises and never drops rated movies itself - that is :func:`scoring.topn.top_n`'s
+  one job, so "never recommend a rated movie" lives in exactly one place.
+
+A fitted scorer is pickled into the run's ``FittedModel`` row; the RQ worker
+unpickles it and calls :meth:`Scorer.score_history` for one user whose
+ratings may be newer than the fit.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from typing import Any, Self
+
+import numpy as np
+
+from scoring.matrix import RatingsMatrix, index_of
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A scorer was used before :meth:`Scorer.fit` (a ValueError and an AttributeError, as in scikit-learn)."""
+
+
+class Scorer(ABC):
+    """Base class of the algorithms: fit on a :class:`RatingsMatrix`, then score users.
+
+    Learned attributes common to every scorer (set by :meth:`fit`):
+
+    movie_ids_ : ndarray of shape (n_items,), int32
+        The movie ids of the columns the scorer was fitted on, ascending;
+        every score vector is indexed like this.
+    user_ids_ : ndarray of shape (n_users,), int32
+        The user ids of the rows it was fitted on, ascending; ``score_users``
+        takes row indices into this.
+    """
+
+    name: str = ""
+    """The registry name (``--algorithm``)."""
+
+    # -- parameters ---------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [p.name for p in signature.parameters.values() if p.name != "self" and p.kind == p.KEYWORD_ONLY]
+
+    def get_params(self) -> dict[str, Any]:
+        """The hyperparameters as given to the constructor, JSON-friendly, to record with the run."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    @abstractmethod
+    def validate_params(self) -> None:
+        """Raise ``ValueError`` naming the parameter and the value received if one is invalid.
+
+        :meth:`fit` calls it first; the job also calls it before loading any
+        data so a bad ``--param`` fails in a second, not after the load.
+        """
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    # -- fitting ------------------------------------------------------------
+    def fit(self, ratings: RatingsMatrix) -> Self:
+        """Validate the hyperparameters and learn from ``ratings`` (users × movies); returns ``self``."""
+        self.validate_params()
+        if not isinstance(ratings, RatingsMatrix):
+            raise TypeError(f"fit expects a scoring.RatingsMatrix; got {type(ratings).__name__}")
+        if ratings.nnz == 0:
+            raise ValueError(
+                f"fit needs at least one rating; got an empty {ratings.n_users} × {ratings.n_items} matrix"
+            )
+        self._fit(ratings)
+        # Set last: their presence is what "fitted" means (see check_fitted).
+        self.user_ids_ = ratings.user_ids.copy()
+        self.movie_ids_ = ratings.movie_ids.copy()
+        return self
+
+    @abstractmethod
+    def _fit(self, ratings: RatingsMatrix) -> None:
+        """Learn the algorithm's own state from the validated ``ratings``."""
+
+    def check_fitted(self) -> None:
+        """Raise :class:`NotFittedError` unless :meth:`fit` has run."""
+        if not hasattr(self, "movie_ids_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(ratings) before scoring"
+            )
+
+    @property
+    def n_items_(self) -> int:
+        self.check_fitted()
+        return len(self.movie_ids_)
+
+    # -- scoring ------------------------------------------------------------
+    def score_users(self, user_index: np.ndarray) -> np.ndarray:
+        """Scores of every movie for the fitted users ``user_index`` (b,) (row indices, not ids).
+
+        Returns an ndarray of shape (b, n_items), float32; NaN where the
+        scorer cannot score a movie for that user. Rated movies are not
+        removed here (see :func:`scoring.topn.top_n`).
+        """
+        self.check_fitted()
+        user_index = np.asarray(user_index)
+        if user_index.ndim != 1 or not np.issubdtype(user_index.dtype, np.integer):
+            raise ValueError(f"user_index must be a 1-D integer array; got {user_index.dtype} of shape {user_index.shape}")
+        n_users = len(self.user_ids_)
+        if len(user_index) and (user_index.min() < 0 or user_index.max() >= n_users):
+            bad = user_index[(user_index < 0) | (user_index >= n_users)]
+            raise ValueError(f"user_index must be row indices in [0, {n_users}); got {bad[:5].tolist()}")
+        return self._score_users(user_index)
+
+    @abstractmethod
+    def _score_users(self, user_index: np.ndarray) -> np.ndarray:
+        """:meth:`score_users` after the checks."""
+
+    def score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        """Scores of every movie for one user known only by their history.
+
+        ``item_index`` (k,) are column indices into ``movie_ids_`` of the
+        movies they rated and ``ratings`` (k,) their ratings; the history may
+        be newer than the fit (the RQ worker's one-user refresh) or empty.
+        Returns (n_items,) float32, NaN where the movie cannot be scored.
+        For a fitted user with their fitted history it equals that user's
+        row of :meth:`score_users`.
+        """
+        self.check_fitted()
+        item_index, ratings = self._check_history(item_index, ratings)
+        return self._score_history(item_index, ratings)
+
+    @abstractmethod
+    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        """:meth:`score_history` after the checks."""
+
+    def explain(self, item: int, item_index: np.ndarray, ratings: np.ndarray) -> str | None:
+        """A short reason why movie column ``item`` suits a user with this history, or None if there is none."""
+        self.check_fitted()
+        if not 0 <= int(item) < self.n_items_:
+            raise ValueError(f"item must be a column index in [0, {self.n_items_}); got {item}")
+        item_index, ratings = self._check_history(item_index, ratings)
+        return self._explain(int(item), item_index, ratings)
+
+    @abstractmethod
+    def _explain(self, item: int, item_index: np.ndarray, ratings: np.ndarray) -> str | None:
+        """:meth:`explain` after the checks."""
+
+    # -- helpers for callers that hold movie ids ----------------------------
+    def history_index(self, movie_ids: np.ndarray, ratings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Turn a history by movie id into (item_index, ratings), dropping movies the fit never saw."""
+        self.check_fitted()
+        movie_ids, ratings = np.asarray(movie_ids), np.asarray(ratings, dtype=np.float32)
+        if movie_ids.shape != ratings.shape or movie_ids.ndim != 1:
+            raise ValueError(f"movie_ids and ratings must be 1-D of equal length; got {movie_ids.shape} and {ratings.shape}")
+        position = index_of(self.movie_ids_, movie_ids)
+        known = position >= 0
+        return position[known], ratings[known]
+
+    def _check_history(self, item_index: np.ndarray, ratings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        item_index, ratings = np.asarray(item_index), np.asarray(ratings, dtype=np.float32)
+        if item_index.ndim != 1 or item_index.shape != ratings.shape:
+            raise ValueError(
+                f"item_index and ratings must be 1-D of equal length; got shapes {item_index.shape} and {ratings.shape}"
+            )
+        if len(item_index) == 0:
+            return item_index.astype(np.int64), ratings
+        if not np.issubdtype(item_index.dtype, np.integer):
+            raise ValueError(f"item_index must hold integer column indices; got dtype {item_index.dtype}")
+        out_of_range = (item_index < 0) | (item_index >= self.n_items_)
+        if out_of_range.any():
+            raise ValueError(
+                f"item_index must be column indices in [0, {self.n_items_}) (map ids with history_index); "
+                f"got {item_index[out_of_range][:5].tolist()}"
+            )
+        return item_index, ratings

@@ -1,0 +1,71 @@
+"""Helpers shared by the tests: run the precompute job in or out of process, poll, reach the test DB.
+
+The job commits (COPY, DDL, the publish), so tests that run it use
+transactional databases; the score partitions are not Django tables and are
+dropped by :func:`drop_run_tables`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from jobs.precompute.options import JobOptions
+from jobs.precompute.progress import ProgressReporter
+from jobs.precompute.run import run_job
+from jobs.precompute.store import SCORE_TABLE, run_tables
+from web.progress.models import Run
+
+REPO = Path(__file__).resolve().parents[1]
+N_USERS, N_MOVIES = 30, 25
+"""The shape of the ``catalogue`` fixture (tests/conftest.py)."""
+
+
+def drop_run_tables() -> None:
+    """Drop every run's score table: they are not Django tables, so test flushes leave them."""
+    with connection.cursor() as cursor:
+        for run_id in run_tables():
+            cursor.execute(f"DROP TABLE IF EXISTS {SCORE_TABLE}_r{run_id}")
+
+
+def run(**options) -> Run:
+    """Run the job in this process, quietly, and return its run (raises JobFailed if it fails)."""
+    options.setdefault("workers", 1)
+    run_id = run_job(JobOptions(**options), console=ProgressReporter())
+    return Run.objects.get(pk=run_id)
+
+
+def database_url() -> str:
+    """A URL to the test database (after pytest-django renamed it), for a job started as a subprocess."""
+    db = settings.DATABASES["default"]
+    auth = quote(db["USER"] or "", safe="") + (":" + quote(db["PASSWORD"], safe="") if db.get("PASSWORD") else "")
+    host = quote(db["HOST"] or "", safe="") + (f":{db['PORT']}" if db.get("PORT") else "")
+    return f"postgres://{auth}@{host}/{db['NAME']}"
+
+
+def start_job(*args: str, chunk_delay: float) -> subprocess.Popen:
+    """``python -m jobs.precompute ARGS`` on the test database, in a new process group, chunks slowed down."""
+    env = dict(os.environ, DATABASE_URL=database_url(), PRECOMPUTE_TEST_CHUNK_DELAY=str(chunk_delay), PYTHONPATH=str(REPO))
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobs.precompute", *args],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")

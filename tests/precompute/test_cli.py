@@ -1,0 +1,46 @@
+"""The command line: options, parameters, and refusals before any run exists."""
+
+import sys
+
+import pytest
+
+from jobs.precompute.cli import command, parse_options
+
+
+def test_options_and_params_are_parsed():
+    """Every option lands in JobOptions; --param values are JSON where they parse."""
+    options = parse_options(["--algorithm", "popularity", "--param", "damping=7.5", "--top-n", "20",
+                             "--popular", "50", "--workers", "3", "--chunk-size", "10", "--keep-runs", "1"])
+    assert (options.algorithm, options.params, options.top_n, options.popular) == ("popularity", {"damping": 7.5}, 20, 50)
+    assert (options.workers, options.chunk_size, options.keep_runs, options.run_id) == (3, 10, 1, None)
+
+
+def test_unset_options_stay_unset_for_a_pending_run():
+    """Without --algorithm/--top-n the pending run's recorded values can apply (None here)."""
+    options = parse_options(["--run-id", "5", "--workers", "1"])
+    assert (options.run_id, options.algorithm, options.top_n, options.popular) == (5, None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--param", "damping=-1"], "damping must be a finite number >= 0; got -1"),
+        (["--param", "k=3"], "popularity does not take parameter(s) k; it accepts: damping"),
+        (["--top-n", "0"], "top_n must be a whole number in [1, 32767]; got 0"),
+        (["--workers", "0"], "workers must be a whole number >= 1; got 0"),
+        (["--algorithm", "svd"], "invalid choice: 'svd'"),
+        (["--param", "damping"], "expected NAME=VALUE; got 'damping'"),
+    ],
+)
+def test_bad_options_exit_2_with_the_reason(argv, message, capsys):
+    """A bad option exits with status 2 and says what was wrong, before touching the database."""
+    with pytest.raises(SystemExit) as exit_info:
+        parse_options(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_command_builds_the_argv_for_a_pending_run():
+    """command(run_id) is what an RQ job runs to start a pending run."""
+    assert command(12) == [sys.executable, "-m", "jobs.precompute", "--run-id", "12"]
+    assert command(None, "--workers", "2", python="python") == ["python", "-m", "jobs.precompute", "--workers", "2"]

@@ -1,0 +1,286 @@
+"""The precompute job end to end on a tiny catalogue in the real test database."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import time
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from jobs.precompute import store
+from jobs.precompute.cli import command
+from jobs.precompute.run import JobFailed
+from jobs.precompute.store import RunNotPending, create_pending_run, run_table, run_tables
+from scoring.popularity import Popularity
+from scoring.registry import ALGORITHMS
+from scoring.topn import rated_matrix, top_n
+from tests.helpers import N_MOVIES, N_USERS, run, start_job, wait_for
+from web.progress.models import ActiveRun, Run, RunStatus, ShardProgress, Stage, stall_after
+from web.recommender.models import FittedModel, PopularMovie, Rating, UserScore
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def score_rows(run_id: int) -> list[tuple]:
+    return list(UserScore.objects.filter(run_id=run_id).order_by("user_id", "rank").values_list(
+        "user_id", "movie_id", "score", "rank"))
+
+
+def table_exists(run_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [run_table(run_id)])
+        return cursor.fetchone()[0]
+
+
+def test_run_succeeds_and_becomes_the_active_run(catalogue):
+    """A run succeeds, is activated, records its parameters, metrics and progress."""
+    result = run(top_n=5, chunk_size=7, popular=10)
+    assert (result.status, result.stage, result.error) == (RunStatus.SUCCEEDED, Stage.DONE, "")
+    assert ActiveRun.current_run_id() == result.pk
+    assert result.parameters == {"top_n": 5, "popular": 10, "damping": 20.0}
+    assert (result.users_total, result.users_done, result.rows_written) == (N_USERS, N_USERS, N_USERS * 5)
+    assert {"load", "matrix", "fit", "compute", "write", "index"} <= set(result.metrics["seconds"])
+    assert result.metrics["users"] == N_USERS and result.metrics["chunks"] == 5
+    shard = ShardProgress.objects.get(run=result)
+    assert (shard.shard, shard.status, shard.users_done, shard.host) == (0, RunStatus.SUCCEEDED, N_USERS, os.uname().nodename)
+
+
+def test_every_user_gets_top_n_unrated_movies_ranked_from_one(catalogue):
+    """Each user has exactly n rows ranked 1..n, best score first, and none of them is a movie they rated."""
+    result = run(top_n=6, chunk_size=4)
+    rows = score_rows(result.pk)
+    by_user: dict[int, list[tuple]] = {}
+    for user, movie, score, rank in rows:
+        by_user.setdefault(user, []).append((movie, score, rank))
+    assert sorted(by_user) == catalogue["user_ids"].tolist()
+    for items in by_user.values():
+        assert [rank for _, _, rank in items] == [1, 2, 3, 4, 5, 6]
+        assert [score for _, score, _ in items] == sorted((score for _, score, _ in items), reverse=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM recommender_userscore s JOIN recommender_rating r "
+            "ON r.user_id = s.user_id AND r.movie_id = s.movie_id WHERE s.run_id = %s",
+            [result.pk],
+        )
+        assert cursor.fetchone()[0] == 0
+
+
+def test_cold_start_list_and_fitted_model_are_stored(catalogue):
+    """The run stores its popular list (best first) and a pickled model that scores a new history."""
+    result = run(top_n=5, popular=500)
+    popular = list(PopularMovie.objects.filter(run=result).order_by("rank").values_list("rank", "score"))
+    assert [rank for rank, _ in popular] == list(range(1, N_MOVIES + 1))  # every movie: fewer than 500 exist
+    assert [score for _, score in popular] == sorted((score for _, score in popular), reverse=True)
+    model = pickle.loads(FittedModel.objects.get(run=result).data)
+    assert isinstance(model, Popularity) and FittedModel.objects.get(run=result).algorithm == "popularity"
+    # What the RQ worker does for one user: their history by movie id -> scores -> top-n minus rated.
+    items, values = model.history_index(np.array([10, 20, 999_999]), np.array([4.0, 3.0, 5.0]))
+    best, _ = top_n(model.score_history(items, values)[None, :], rated_matrix(items, len(model.movie_ids_)), 3)
+    assert not set(model.movie_ids_[best[0]].tolist()) & {10, 20}
+
+
+def test_two_workers_write_the_same_rows_as_one(catalogue):
+    """The forked pool (2 workers, 8 chunks) writes exactly the rows of the inline run."""
+    one = run(top_n=5, chunk_size=4, workers=1)
+    two = run(top_n=5, chunk_size=4, workers=2)
+    assert two.metrics["workers"] == 2 and one.metrics["workers"] == 1
+    assert score_rows(one.pk) == score_rows(two.pk)
+    assert len(score_rows(two.pk)) == N_USERS * 5
+
+
+def test_failed_fit_is_recorded_and_the_previous_run_keeps_serving(catalogue, monkeypatch):
+    """A fit that raises fails the run with stage and error; the active run and its rows stay as they were."""
+    good = run(top_n=5)
+    before = UserScore.objects.recommend(101, 5)
+
+    def broken_fit(self, ratings):
+        raise ValueError("the fit broke")
+
+    monkeypatch.setattr(Popularity, "_fit", broken_fit)
+    with pytest.raises(JobFailed, match="fit: ValueError: the fit broke") as failure:
+        run(top_n=5)
+    failed = Run.objects.get(pk=failure.value.run_id)
+    assert (failed.status, failed.stage, failed.error) == (RunStatus.FAILED, Stage.FIT, "fit: ValueError: the fit broke")
+    assert failed.finished_at is not None
+    assert ActiveRun.current_run_id() == good.pk
+    after = UserScore.objects.recommend(101, 5)
+    assert (after.source, after.run.pk) == ("personal", good.pk)
+    assert [(i.movie.pk, i.rank) for i in after.items] == [(i.movie.pk, i.rank) for i in before.items]
+
+
+def test_failure_mid_compute_drops_the_runs_table(catalogue, monkeypatch):
+    """A failure after some chunks were written drops the run's unattached table and writes no model."""
+    written = []
+    real_write = store.write_scores
+
+    def write_then_fail(run_id, rows):
+        if written:
+            raise OSError("disk full")
+        written.append(real_write(run_id, rows))
+        return written[-1]
+
+    monkeypatch.setattr(store, "write_scores", write_then_fail)
+    with pytest.raises(JobFailed) as failure:
+        run(top_n=5, chunk_size=5)
+    failed = Run.objects.get(pk=failure.value.run_id)
+    assert failed.error == "compute: OSError: disk full" and failed.stage == Stage.COMPUTE
+    assert not table_exists(failed.pk)
+    assert not FittedModel.objects.filter(run=failed).exists()
+    assert ActiveRun.current_run_id() is None
+
+
+def test_pending_run_is_started_with_its_recorded_parameters(catalogue):
+    """--run-id takes a pending run and uses the top_n and hyperparameters recorded on it."""
+    pending = create_pending_run("popularity", {"top_n": 3, "damping": 0})
+    assert (pending.status, pending.stage) == (RunStatus.PENDING, Stage.QUEUED)
+    result = run(run_id=pending.pk)
+    assert result.pk == pending.pk and result.status == RunStatus.SUCCEEDED
+    assert result.parameters == {"top_n": 3, "popular": 500, "damping": 0}
+    assert len(score_rows(result.pk)) == N_USERS * 3
+
+
+def test_invalid_recorded_parameter_fails_the_run_before_loading(catalogue):
+    """A pending run with a bad hyperparameter fails in the queued stage with the parameter named."""
+    pending = Run.objects.create(algorithm="popularity", parameters={"damping": -1})
+    with pytest.raises(JobFailed):
+        run(run_id=pending.pk)
+    failed = Run.objects.get(pk=pending.pk)
+    assert failed.status == RunStatus.FAILED
+    assert failed.error == "queued: ValueError: damping must be a finite number >= 0; got -1"
+    assert "load" not in failed.metrics["seconds"]
+
+
+def test_only_a_pending_run_can_be_started(catalogue):
+    """--run-id of a finished or missing run is refused and changes nothing."""
+    done = run(top_n=2)
+    with pytest.raises(RunNotPending, match=f"run {done.pk} is succeeded; only a pending run can be started"):
+        run(run_id=done.pk)
+    with pytest.raises(RunNotPending, match="run 999999 does not exist"):
+        run(run_id=999_999)
+    assert Run.objects.get(pk=done.pk).status == RunStatus.SUCCEEDED
+
+
+def test_create_pending_run_refuses_bad_parameters(catalogue):
+    """The progress page's helper refuses an unknown algorithm or parameter before a run exists."""
+    with pytest.raises(ValueError, match="unknown algorithm 'knn'"):
+        create_pending_run("knn")
+    with pytest.raises(ValueError, match="top_n must be a whole number in \\[1, 32767\\]; got 0"):
+        create_pending_run("popularity", {"top_n": 0})
+    assert not Run.objects.exists()
+
+
+def test_retention_keeps_the_newest_runs_and_drops_the_rest(catalogue):
+    """With --keep-runs 2, older runs lose their partition, rows, cold-start list and fitted model."""
+    runs = [run(top_n=2, keep_runs=2) for _ in range(4)]
+    ids = [r.pk for r in runs]
+    assert run_tables() == ids[2:]
+    assert not UserScore.objects.filter(run_id__in=ids[:2]).exists()
+    assert set(FittedModel.objects.values_list("run_id", flat=True)) == set(ids[2:])
+    assert set(PopularMovie.objects.values_list("run_id", flat=True)) == set(ids[2:])
+    assert Run.objects.filter(pk__in=ids).count() == 4  # the history stays
+    assert ActiveRun.current_run_id() == ids[-1]
+
+
+def test_retention_never_drops_the_active_run(catalogue):
+    """Even with --keep-runs 0 the active run keeps its scores."""
+    first = run(top_n=2)
+    second = run(top_n=2, keep_runs=0)
+    assert run_tables() == [second.pk]
+    assert not table_exists(first.pk)
+
+
+def test_job_parameters_do_not_clash_with_hyperparameters():
+    """No algorithm has a hyperparameter named like a job parameter of Run.parameters."""
+    from jobs.precompute.options import JOB_PARAMETERS
+
+    for cls in ALGORITHMS.values():
+        assert not set(cls._param_names()) & set(JOB_PARAMETERS)
+
+
+# -- the job as a process: kill, terminate, cancel ------------------------------
+def _start_slow(run_id: int):
+    # 30 users in chunks of 2 on 2 workers at 1 s a chunk: about 8 s of compute to interrupt.
+    return start_job(*command(run_id, "--workers", "2", "--chunk-size", "2", "--top-n", "3")[3:], chunk_delay=1.0)
+
+
+def _computing(run_id: int):
+    run_row = Run.objects.get(pk=run_id)
+    return run_row if run_row.stage == Stage.COMPUTE and run_row.users_done > 0 else None
+
+
+def _process_group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_sigkill_leaves_the_run_running_with_a_stale_heartbeat(catalogue):
+    """A job killed mid-compute keeps the previous run active; its run stays running and goes stalled."""
+    good = run(top_n=3)
+    pending = create_pending_run("popularity")
+    job = _start_slow(pending.pk)
+    try:
+        wait_for(lambda: _computing(pending.pk), what="the job to report compute progress")
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)  # the whole pod dies: parent and pool workers
+        job.communicate(timeout=10)
+    killed = Run.objects.get(pk=pending.pk)
+    time.sleep(2.5)  # more than two heartbeat intervals
+    later = Run.objects.get(pk=pending.pk)
+    assert (later.status, later.stage) == (RunStatus.RUNNING, Stage.COMPUTE)
+    assert later.heartbeat_at == killed.heartbeat_at
+    assert ActiveRun.current_run_id() == good.pk
+    assert UserScore.objects.recommend(101, 3).run.pk == good.pk
+    assert not later.is_stalled
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timezone, "now", lambda: later.heartbeat_at + stall_after() + timedelta(seconds=1))
+        assert later.is_stalled and later.display_status == "stalled"
+
+
+def test_sigterm_fails_the_run_and_stops_the_workers(catalogue):
+    """SIGTERM (a pod stopped) exits non-zero, fails the run with the signal named, drops its table and workers."""
+    good = run(top_n=3)
+    pending = create_pending_run("popularity")
+    job = _start_slow(pending.pk)
+    try:
+        wait_for(lambda: _computing(pending.pk), what="the job to report compute progress")
+        job.send_signal(signal.SIGTERM)  # Kubernetes signals only the main process
+        _, stderr = job.communicate(timeout=30)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    assert job.returncode == 1, stderr
+    assert "received SIGTERM" in stderr
+    failed = Run.objects.get(pk=pending.pk)
+    assert failed.status == RunStatus.FAILED and failed.stage == Stage.COMPUTE
+    assert failed.error.startswith("compute: JobTerminated: received SIGTERM")
+    assert not table_exists(pending.pk)
+    assert ActiveRun.current_run_id() == good.pk
+    wait_for(lambda: _process_group_gone(job.pid), timeout=10, what="the pool workers to exit")
+
+
+def test_operator_cancel_stops_the_job(catalogue):
+    """Setting a running run's status to cancelled stops the job at the next chunk; the run stays cancelled."""
+    pending = create_pending_run("popularity")
+    job = _start_slow(pending.pk)
+    try:
+        wait_for(lambda: _computing(pending.pk), what="the job to report compute progress")
+        Run.objects.filter(pk=pending.pk).update(status=RunStatus.CANCELLED)
+        _, stderr = job.communicate(timeout=30)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    assert job.returncode == 1, stderr
+    cancelled = Run.objects.get(pk=pending.pk)
+    assert cancelled.status == RunStatus.CANCELLED
+    assert cancelled.error == f"compute: RunCancelled: run {pending.pk} was cancelled by an operator"
+    assert not table_exists(pending.pk) and ActiveRun.current_run_id() is None
+    assert Rating.objects.exists()

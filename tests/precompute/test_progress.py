@@ -1,0 +1,105 @@
+"""Progress reporters: the log lines stay few, the heartbeat writes the run's rows."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from jobs.precompute import progress
+from jobs.precompute.heartbeat import DbHeartbeat, RunCancelled
+from jobs.precompute.progress import FanOut, LogLines, ProgressReporter, TerminalBar, console_reporter
+from jobs.precompute.run import _new_connection
+from web.progress.models import Run, RunStatus, ShardProgress
+
+
+class Recorder(ProgressReporter):
+    def __init__(self):
+        self.calls = []
+
+    def stage(self, stage, total=None):
+        self.calls.append(("stage", stage, total))
+
+    def advance(self, done, rows=0):
+        self.calls.append(("advance", done, rows))
+
+    def close(self):
+        self.calls.append(("close",))
+
+
+def test_log_lines_are_bounded_by_time_and_fraction(caplog):
+    """A thousand one-user advances in a second log one line per 10 % passed, not one per advance."""
+    caplog.set_level(logging.INFO, logger="jobs.precompute")
+    reporter = LogLines("run 1", every_seconds=3600)
+    reporter.stage("compute", total=1_000)
+    caplog.clear()
+    for _ in range(1_000):
+        reporter.advance(1, rows=10)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 10
+    assert lines[-1].startswith("run 1: compute 1,000/1,000 (100%) users, 10,000 rows")
+
+
+def test_log_lines_also_come_after_enough_seconds(caplog, monkeypatch):
+    """Without a 10 % step, a line still comes once the interval has passed."""
+    caplog.set_level(logging.INFO, logger="jobs.precompute")
+    reporter = LogLines("run 1", every_seconds=10)
+    reporter.stage("compute", total=1_000_000)
+    caplog.clear()
+    clock = [time.monotonic()]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    reporter.advance(1)
+    clock[0] += 11
+    reporter.advance(1)
+    assert len(caplog.records) == 1 and "2/1,000,000" in caplog.records[0].getMessage()
+
+
+def test_console_reporter_picks_the_bar_only_for_a_terminal():
+    """A TTY gets the tqdm bar; a pipe (container logs) gets log lines."""
+
+    class Stream:
+        def __init__(self, tty):
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    assert isinstance(console_reporter("run 1", Stream(True)), TerminalBar)
+    assert isinstance(console_reporter("run 1", Stream(False)), LogLines)
+
+
+def test_fan_out_forwards_every_report():
+    """FanOut passes stage, advance and close to each reporter in turn."""
+    first, second = Recorder(), Recorder()
+    fan = FanOut([first, second])
+    fan.stage("compute", 5)
+    fan.advance(2, 20)
+    fan.close()
+    assert first.calls == second.calls == [("stage", "compute", 5), ("advance", 2, 20), ("close",)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_heartbeat_writes_the_run_and_shard_rows_and_sees_a_cancel():
+    """The heartbeat thread writes stage and counts to the run and its shard, and notices a cancel."""
+    run = Run.objects.create(algorithm="popularity", status=RunStatus.RUNNING)
+    ShardProgress.objects.create(run=run, shard=0)
+    beat = DbHeartbeat(run.pk, _new_connection, run_table=Run._meta.db_table,
+                       shard_table=ShardProgress._meta.db_table, interval=0.05).start()
+    try:
+        beat.stage("compute", total=10)
+        beat.advance(4, rows=40)
+        time.sleep(0.3)
+        run.refresh_from_db()
+        shard = ShardProgress.objects.get(run=run)
+        assert (run.stage, run.users_total, run.users_done, run.rows_written) == ("compute", 10, 4, 40)
+        assert (shard.stage, shard.users_done, shard.rows_written) == ("compute", 4, 40)
+        assert run.heartbeat_at is not None
+        beat.raise_if_cancelled()  # not cancelled yet: no error
+        Run.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED)
+        time.sleep(0.3)
+        with pytest.raises(RunCancelled, match=f"run {run.pk} was cancelled by an operator"):
+            beat.raise_if_cancelled()
+    finally:
+        beat.close()
+    assert Run.objects.get(pk=run.pk).status == RunStatus.CANCELLED  # the beat never writes the status

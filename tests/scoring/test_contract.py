@@ -1,0 +1,95 @@
+"""The contract every algorithm in the registry keeps; a new algorithm joins by being registered."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from scoring import ALGORITHMS, NotFittedError, make_scorer
+from scoring.matrix import RatingsMatrix
+
+ALL = sorted(ALGORITHMS)
+
+
+@pytest.fixture(params=ALL)
+def algorithm(request) -> str:
+    return request.param
+
+
+def test_score_history_equals_score_users_for_a_fitted_user(algorithm, ratings):
+    """For users in the matrix, scoring their fitted history gives their score_users row."""
+    model = make_scorer(algorithm).fit(ratings)
+    users = np.array([0, 7, ratings.n_users - 1])
+    batch = model.score_users(users)
+    for row, user in enumerate(users):
+        np.testing.assert_allclose(model.score_history(*ratings.history(user)), batch[row], rtol=1e-6, equal_nan=True)
+
+
+def test_shapes_and_dtypes(algorithm, ratings):
+    """score_users is (b, n_items) float32 and score_history (n_items,) float32, also for an empty history."""
+    model = make_scorer(algorithm).fit(ratings)
+    assert model.score_users(np.arange(4)).shape == (4, ratings.n_items)
+    assert model.score_users(np.arange(4)).dtype == np.float32
+    empty = model.score_history(np.array([], dtype=np.int64), np.array([], dtype=np.float32))
+    assert empty.shape == (ratings.n_items,) and empty.dtype == np.float32
+
+
+def test_unfitted_model_raises_not_fitted(algorithm):
+    """Every scoring method of an unfitted model raises NotFittedError."""
+    model = make_scorer(algorithm)
+    for call in (
+        lambda: model.score_users(np.array([0])),
+        lambda: model.score_history(np.array([0]), np.array([3.0])),
+        lambda: model.explain(0, np.array([0]), np.array([3.0])),
+    ):
+        with pytest.raises(NotFittedError):
+            call()
+
+
+def test_fit_keeps_params_and_is_repeatable(algorithm, ratings):
+    """fit does not change get_params, and fitting twice gives the same scores."""
+    model = make_scorer(algorithm)
+    params = model.get_params()
+    first = model.fit(ratings).score_users(np.arange(5))
+    assert model.get_params() == params
+    np.testing.assert_array_equal(model.fit(ratings).score_users(np.arange(5)), first)
+
+
+def test_pickle_round_trip_scores_the_same(algorithm, ratings):
+    """A fitted model survives pickling (the FittedModel row) with identical scores."""
+    model = make_scorer(algorithm).fit(ratings)
+    clone = pickle.loads(pickle.dumps(model))
+    items, values = ratings.history(3)
+    np.testing.assert_array_equal(clone.score_history(items, values), model.score_history(items, values))
+
+
+def test_out_of_range_indices_are_refused(algorithm, ratings):
+    """A user row or a movie column outside the fit is a ValueError naming the bad index."""
+    model = make_scorer(algorithm).fit(ratings)
+    with pytest.raises(ValueError, match=rf"\[0, {ratings.n_users}\); got \[{ratings.n_users}\]"):
+        model.score_users(np.array([0, ratings.n_users]))
+    with pytest.raises(ValueError, match=r"map ids with history_index\); got \[-1\]"):
+        model.score_history(np.array([-1]), np.array([4.0]))
+
+
+def test_history_index_drops_unknown_movies(algorithm, ratings):
+    """Mapping a history by movie id keeps known movies and drops movies the fit never saw."""
+    model = make_scorer(algorithm).fit(ratings)
+    known = ratings.movie_ids[[2, 5]]
+    items, values = model.history_index(np.array([known[0], -7, known[1]]), np.array([1.0, 2.0, 3.0]))
+    assert items.tolist() == [2, 5] and values.tolist() == [1.0, 3.0]
+
+
+def test_fit_refuses_an_empty_matrix(algorithm):
+    """Fitting on no ratings is a ValueError, not NaN scores."""
+    empty = RatingsMatrix.from_arrays(np.array([], np.int32), np.array([], np.int32), np.array([], np.float32))
+    with pytest.raises(ValueError, match="at least one rating; got an empty 0 × 0 matrix"):
+        make_scorer(algorithm).fit(empty)
+
+
+def test_registry_refuses_unknown_names_and_parameters():
+    """An unknown algorithm lists the choices; an unknown parameter lists the accepted ones."""
+    with pytest.raises(ValueError, match="unknown algorithm 'svd'; choose from: popularity"):
+        make_scorer("svd")
+    with pytest.raises(ValueError, match="popularity does not take parameter\\(s\\) k; it accepts: damping"):
+        make_scorer("popularity", {"k": 3})

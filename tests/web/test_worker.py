@@ -1,0 +1,55 @@
+"""The RQ worker's refresh of one user, through a real Redis queue."""
+
+from __future__ import annotations
+
+import pytest
+from rq import SimpleWorker
+
+from tests.helpers import run
+from web.queue import get_queue
+from web.recommender.models import Rating, UserScore
+from web.recommender.tasks import refresh_user
+
+USER = 101
+
+
+@pytest.fixture
+def published(catalogue):
+    return run(algorithm="popularity", top_n=10)
+
+
+def _rows(run, user_id: int) -> list[tuple[int, int]]:
+    return list(UserScore.objects.filter(run=run, user_id=user_id).order_by("rank").values_list("rank", "movie_id"))
+
+
+def test_worker_rewrites_the_users_rows_without_the_newly_rated_movie(client, published, redis_conn, django_capture_on_commit_callbacks):
+    """After a rating, the queued job run by a real RQ worker replaces the user's rows, ranked 1..n, without that movie."""
+    before = _rows(published, USER)
+    top = before[0][1]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/api/users/{USER}/ratings", {"movie_id": top, "rating": 1.0}, content_type="application/json")
+    queue = get_queue()
+    assert queue.count == 1
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert queue.count == 0 and queue.failed_job_registry.count == 0
+
+    after = _rows(published, USER)
+    assert top not in [movie for _, movie in after]
+    assert [rank for rank, _ in after] == list(range(1, len(after) + 1))
+    rated = set(Rating.objects.filter(user_id=USER).values_list("movie_id", flat=True))
+    assert not rated & {movie for _, movie in after}
+
+
+def test_refresh_of_a_new_user_creates_their_rows(published, catalogue):
+    """A user the run never saw gets personal rows once the worker has run."""
+    Rating.objects.create(user_id=7000, movie_id=int(catalogue["movie_ids"][0]), rating=5.0)
+    assert _rows(published, 7000) == []
+    written = refresh_user(7000)
+    rows = _rows(published, 7000)
+    assert written == len(rows) > 0
+    assert int(catalogue["movie_ids"][0]) not in [movie for _, movie in rows]
+
+
+def test_refresh_without_a_published_run_does_nothing(catalogue):
+    """Before the first run there is nothing to refresh, and no error."""
+    assert refresh_user(USER) == 0
