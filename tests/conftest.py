@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import N_MOVIES, N_USERS, drop_run_tables
+from tests.helpers import N_MOVIES, N_USERS, drop_run_tables, redis_url_with_db
 from web.progress.models import ActiveRun
 from web.recommender.models import Movie, Rating
 
@@ -29,16 +29,19 @@ def movielens_small() -> Path:
     return MOVIELENS_SMALL
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def redis_conn(settings):
-    """A real Redis (database 15 of the embedded server), empty before and after the test."""
+    """A real Redis (database 15 of the embedded server), empty before and after every test.
+
+    Autouse: a transactional test runs on-commit hooks at once, and a
+    rating's refresh job must land here, not in the demo's queue.
+    """
     import redis
 
-    url = settings.REDIS_URL
-    test_url = url.rsplit("db=", 1)[0] + "db=15" if url.startswith("unix://") else url.rsplit("/", 1)[0] + "/15"
-    conn = redis.Redis.from_url(test_url)
+    # Database 15 of the same Redis: tests never see or feed the demo's queue (database 0).
+    settings.REDIS_URL = redis_url_with_db(settings.REDIS_URL, 15)
+    conn = redis.Redis.from_url(settings.REDIS_URL)
     conn.flushdb()
-    settings.REDIS_URL = test_url
     yield conn
     conn.flushdb()
 

@@ -36,6 +36,13 @@ def drop_run_tables() -> None:
             cursor.execute(f"DROP TABLE IF EXISTS {SCORE_TABLE}_r{run_id}")
 
 
+def redis_url_with_db(url: str, db: int) -> str:
+    """``url`` (``unix://...?db=N`` or ``redis://host:port/N``) pointing at database ``db`` instead."""
+    if url.startswith("unix://"):
+        return url.rsplit("db=", 1)[0] + f"db={db}"
+    return url.rsplit("/", 1)[0] + f"/{db}"
+
+
 def run(**options) -> Run:
     """Run the job in this process, quietly, and return its run (raises JobFailed if it fails)."""
     options.setdefault("workers", 1)
