@@ -77,7 +77,6 @@ class Rating(models.Model):
             models.CheckConstraint(condition=models.Q(rating__in=RATING_VALUES), name="rating_half_stars_0_5_to_5"),
             models.CheckConstraint(condition=models.Q(user_id__gt=0), name="rating_user_id_positive"),
         ]
-        indexes = [models.Index(fields=["movie"], name="rating_movie_idx")]
 
     def __str__(self) -> str:
         return f"user {self.user_id} rated {self.movie_id}: {self.rating}"
@@ -88,11 +87,8 @@ class Tag(models.Model):
 
     user_id = models.IntegerField()
     movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="tags")
-    tag = models.CharField(max_length=255)
+    tag = models.TextField(help_text="MovieLens does not bound a tag's length.")
     timestamp = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        indexes = [models.Index(fields=["movie"], name="tag_movie_idx")]
 
 
 @dataclass
