@@ -119,7 +119,9 @@ def bench_small(runs: int, env: dict[str, str]) -> list[tuple[Figure, Figure | N
         (metrics,), = sql(env, "SELECT metrics FROM progress_run WHERE status = 'succeeded' ORDER BY id DESC LIMIT 1")
         stages.append(metrics["seconds"] | {"inside the job": metrics["total_seconds"]})
     global STAGE_SECONDS
-    STAGE_SECONDS = {name: statistics.median(s.get(name, 0.0) for s in stages) for name in stages[0]}
+    order = ["queued", "load", "matrix", "fit", "compute", "write", "index", "publish", "inside the job"]
+    names = sorted(stages[0], key=lambda name: order.index(name) if name in order else len(order))
+    STAGE_SECONDS = {name: statistics.median(s.get(name, 0.0) for s in stages) for name in names}
     return [(ingest, parse), (job, floor)]
 
 

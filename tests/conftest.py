@@ -31,7 +31,7 @@ def movielens_small() -> Path:
 
 @pytest.fixture(autouse=True)
 def redis_conn(settings):
-    """A real Redis (database 15 of the embedded server), empty before and after every test.
+    """A real Redis (database ``TEST_REDIS_DB``, default 15), empty before and after every test.
 
     Autouse: a transactional test runs on-commit hooks at once, and a
     rating's refresh job must land here, not in the demo's queue.
@@ -39,7 +39,7 @@ def redis_conn(settings):
     import redis
 
     # Database 15 of the same Redis: tests never see or feed the demo's queue (database 0).
-    settings.REDIS_URL = redis_url_with_db(settings.REDIS_URL, 15)
+    settings.REDIS_URL = redis_url_with_db(settings.REDIS_URL, int(os.environ.get("TEST_REDIS_DB", "15")))
     conn = redis.Redis.from_url(settings.REDIS_URL)
     conn.flushdb()
     yield conn

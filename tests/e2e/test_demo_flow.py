@@ -149,7 +149,7 @@ def stack(movielens_small):
     host = urllib.parse.quote(db["HOST"], safe="")
     database_url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{server['port']}/{name}"
 
-    redis_url = redis_url_with_db(settings.REDIS_URL, 14)
+    redis_url = redis_url_with_db(settings.REDIS_URL, int(os.environ.get("E2E_REDIS_DB", "14")))
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()

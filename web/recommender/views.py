@@ -47,7 +47,9 @@ def movie(request: HttpRequest, movie_id: int) -> HttpResponse:
     """A movie with its average rating and a form to rate it as a user."""
     film = get_object_or_404(Movie, movie_id=movie_id)
     stats = film.ratings.aggregate(average=Avg("rating"), count=Count("id"))
-    form = RatingForm(initial={"user_id": request.GET.get("user", "")})
+    user_id = request.GET.get("user", "")
+    current = film.ratings.filter(user_id=int(user_id)).values_list("rating", flat=True).first() if user_id.isdigit() else None
+    form = RatingForm(initial={"user_id": user_id, "rating": str(current if current is not None else 4.0)})
     return render(request, "recommender/movie.html", {"movie": film, "stats": stats, "form": form})
 
 
