@@ -160,6 +160,25 @@ class UserScore(models.Model):
         db_table = "recommender_userscore"
 
 
+class SimilarMovie(models.Model):
+    """A run's ``rank``-th most similar movie to ``movie`` (item-item neighbours, for "similar movies").
+
+    Like :class:`UserScore`, a table partitioned by run (migration 0004) that
+    the job fills with COPY and attaches before it publishes the run.
+    """
+
+    pk = models.CompositePrimaryKey("run_id", "movie_id", "rank")
+    run = models.ForeignKey(Run, on_delete=models.DO_NOTHING, db_constraint=False)
+    movie = models.ForeignKey(Movie, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    neighbour = models.ForeignKey(Movie, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    score = models.FloatField()
+    rank = models.SmallIntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "recommender_similarmovie"
+
+
 class PopularMovie(models.Model):
     """A run's cold-start list: the movies everyone is shown before the run knows them."""
 
