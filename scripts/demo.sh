@@ -33,12 +33,17 @@ $PY manage.py load_movielens "$data"
 echo "Precomputing per-user scores"
 $PY -m jobs.precompute
 
+# The progress page is for operators (staff users): make one, and show how to sign in.
+operator_login=$($PY manage.py ensure_operator)
+
 $PY manage.py rqworker &
 worker=$!
 trap 'kill "$worker" 2>/dev/null || true' EXIT INT TERM
 
 echo
 echo "  The site is at http://$HOST:$PORT/  (precompute runs: http://$HOST:$PORT/progress/)"
+echo "  Operators sign in at http://$HOST:$PORT/accounts/login/?next=/progress/ with:"
+echo "$operator_login" | sed 's/^/    /'
 echo "  Stop with Ctrl+C; the data stays in .local/services (make stop stops the databases)."
 echo
 $PY -m gunicorn web.wsgi:application --bind "$HOST:$PORT" --workers 2 --access-logfile - --reload

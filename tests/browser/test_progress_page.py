@@ -3,38 +3,73 @@
 import pytest
 from django.utils import timezone
 
-from web.progress.models import Run, RunStatus, Stage
+from web.progress.models import Run, RunStatus, ShardProgress, Stage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_progress_bar_moves_without_reloading_the_page(live_server, page):
-    """A run's bar, counts and stage follow the database while the page stays loaded."""
+@pytest.fixture
+def operator_page(live_server, page, django_user_model):
+    """The page's browser, signed in as a staff user through the login form."""
+    django_user_model.objects.create_user("op", password="op-test-password", is_staff=True)
+    page.goto(f"{live_server.url}/accounts/login/?next=/progress/")
+    page.fill("input[name=username]", "op")
+    page.fill("input[name=password]", "op-test-password")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    return page
+
+
+def test_progress_bar_moves_without_reloading_the_page(live_server, operator_page):
+    """A run's bar, counts, stage and shard follow the database while the page stays loaded."""
+    page = operator_page
     run = Run.objects.create(
         algorithm="popularity", status=RunStatus.RUNNING, stage=Stage.COMPUTE,
         users_total=200, users_done=20, started_at=timezone.now(), heartbeat_at=timezone.now(),
     )
-    page.goto(f"{live_server.url}/progress/")
+    ShardProgress.objects.create(run=run, shard=0, host="precompute-abc", users_total=200, users_done=20)
+    page.reload()
     row = page.locator(f"tr[data-run='{run.pk}']")
     assert row.locator(".users").inner_text() == "20 / 200"
+    assert page.locator("#now .shard .host").inner_text() == "#0 precompute-abc"
     page.evaluate("window.__sameDocument = true")
 
     Run.objects.filter(pk=run.pk).update(users_done=150, stage=Stage.WRITE, heartbeat_at=timezone.now())
+    ShardProgress.objects.filter(run=run).update(users_done=150, heartbeat_at=timezone.now())
     page.wait_for_function(
         f"document.querySelector(\"tr[data-run='{run.pk}'] .users\").textContent === '150 / 200'", timeout=10_000
     )
-    assert row.locator(".stage").inner_text() == "write"
-    assert float(row.locator("progress").get_attribute("value")) == pytest.approx(0.75)
+    assert page.locator("#now .stage").inner_text() == "Write"
+    assert page.locator("#now li.stage-current").get_attribute("data-stage") == "write"
+    assert float(page.locator("#now progress.main").get_attribute("value")) == pytest.approx(0.75)
+    assert page.locator("#now .shard .count").inner_text() == "150 / 200"
     assert page.evaluate("window.__sameDocument") is True
 
 
-def test_failed_run_shows_its_error(live_server, page):
+def test_failed_run_shows_its_error(live_server, operator_page):
     """A failed run is shown as failed with the stage and exception, not a bare status."""
+    page = operator_page
     run = Run.objects.create(
         algorithm="popularity", status=RunStatus.FAILED, stage=Stage.COMPUTE,
         error="compute: ValueError: boom", started_at=timezone.now(), finished_at=timezone.now(),
     )
-    page.goto(f"{live_server.url}/progress/")
+    page.wait_for_selector(f"tr[data-run='{run.pk}']", timeout=10_000)
     row = page.locator(f"tr[data-run='{run.pk}']")
     assert row.locator(".status").inner_text() == "failed"
     assert "ValueError: boom" in row.locator(".error").inner_text()
+    assert page.locator("#now .now-error").inner_text() == "Error in stage compute: compute: ValueError: boom"
+
+
+def test_charts_are_inline_svg_from_the_app(live_server, operator_page):
+    """Both charts load as SVG images from the app itself (no CDN), for the run in the Now panel."""
+    page = operator_page
+    run = Run.objects.create(algorithm="popularity", status=RunStatus.SUCCEEDED, stage=Stage.DONE,
+                             started_at=timezone.now(), finished_at=timezone.now())
+    page.reload()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#charts img')].every((img) => img.complete && img.naturalWidth > 0)",
+        timeout=10_000,
+    )
+    sources = page.eval_on_selector_all("#charts img", "imgs => imgs.map((img) => img.src)")
+    assert sources[0].startswith(f"{live_server.url}/progress/runs/{run.pk}/throughput.svg")
+    assert sources[1].startswith(f"{live_server.url}/progress/durations.svg")

@@ -1,11 +1,12 @@
 """Runs as the progress page and /api/runs show them."""
 
+import json
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from web.progress.models import ActiveRun, Run, RunStatus, Stage
+from web.progress.models import ActiveRun, Run, RunStatus, ShardProgress, Stage
 
 pytestmark = pytest.mark.django_db
 
@@ -35,24 +36,71 @@ def test_activate_switches_the_serving_run_in_one_update(django_assert_num_queri
     assert Run.objects.active() == second
 
 
-def test_runs_feed_names_the_serving_run_and_the_stalled_one(client, settings):
-    """/api/runs lists runs newest first with status, progress and which one is serving."""
+def test_runs_feed_names_the_serving_run_and_the_stalled_one(operator_client, settings):
+    """/api/runs lists runs newest first with status, progress, heartbeat age and which one is serving."""
     settings.PROGRESS_STALL_SECONDS = 5
-    serving = _run(status=RunStatus.SUCCEEDED, users_total=10, users_done=10)
+    serving = _run(status=RunStatus.SUCCEEDED, stage=Stage.DONE, users_total=10, users_done=10)
     serving.activate()
     stalled = _run(users_total=10, users_done=4, heartbeat_at=timezone.now() - timedelta(seconds=60))
-    body = client.get("/api/runs").json()
+    ShardProgress.objects.create(run=stalled, shard=0, host="pod-a", users_total=10, users_done=4,
+                                 heartbeat_at=timezone.now() - timedelta(seconds=60))
+    body = operator_client.get("/api/runs").json()
     assert body["active_run_id"] == serving.pk
+    assert body["now_run_id"] == stalled.pk
     by_id = {run["id"]: run for run in body["runs"]}
     assert [run["id"] for run in body["runs"]] == [stalled.pk, serving.pk]
     assert by_id[stalled.pk]["status"] == "stalled" and by_id[stalled.pk]["fraction_done"] == pytest.approx(0.4)
+    assert by_id[stalled.pk]["heartbeat_age_seconds"] == pytest.approx(60, abs=2)
+    assert by_id[stalled.pk]["shard_progress"][0] | {"heartbeat_at": None, "heartbeat_age_seconds": None} == {
+        "shard": 0, "host": "pod-a", "status": "stalled", "stage": "queued", "users_total": 10, "users_done": 4,
+        "rows_written": 0, "heartbeat_at": None, "heartbeat_age_seconds": None}
+    assert by_id[stalled.pk]["can_cancel"] is True and by_id[serving.pk]["can_cancel"] is False
     assert by_id[serving.pk]["is_active"] is True
-    assert client.get(f"/api/runs/{stalled.pk}").json()["users_done"] == 4
-    assert client.get("/api/runs/999999").status_code == 404
+    assert operator_client.get(f"/api/runs/{stalled.pk}").json()["users_done"] == 4
+    assert operator_client.get("/api/runs/999999").status_code == 404
 
 
-def test_progress_page_lists_runs(client):
-    """/progress/ renders every recent run with its status."""
+def test_stage_bars_mark_done_current_and_waiting_stages(operator_client):
+    """Each work stage has an entry: the ones before the run's stage done, its own current, the rest waiting."""
+    run = _run(stage=Stage.COMPUTE, users_total=8, users_done=2)
+    failed = _run(status=RunStatus.FAILED, stage=Stage.INDEX, error="index: OSError: disk full")
+    body = operator_client.get("/api/runs").json()
+    stages = {r["id"]: r["stages"] for r in body["runs"]}
+    assert [(s["stage"], s["state"]) for s in stages[run.pk]] == [
+        ("load", "done"), ("matrix", "done"), ("fit", "done"), ("compute", "current"),
+        ("write", "waiting"), ("index", "waiting"), ("publish", "waiting")]
+    assert stages[run.pk][3]["fraction"] == pytest.approx(0.25)
+    assert [s["state"] for s in stages[failed.pk]][5] == "failed"
+
+
+def test_quality_figures_come_from_the_runs_evaluation_metrics(operator_client):
+    """The history shows the numbers a run recorded under metrics["evaluation"], and nothing for a run without."""
+    evaluated = _run(status=RunStatus.SUCCEEDED, metrics={"evaluation": {"ndcg@10": 0.21, "note": "text"}})
+    plain = _run(status=RunStatus.SUCCEEDED, metrics={"seconds": {"compute": 2.0}})
+    by_id = {r["id"]: r for r in operator_client.get("/api/runs").json()["runs"]}
+    assert by_id[evaluated.pk]["quality"] == {"ndcg@10": 0.21}
+    assert by_id[plain.pk]["quality"] == {}
+
+
+def test_progress_page_embeds_the_feed_and_the_registered_algorithms(operator_client):
+    """/progress/ renders the runs (with a failed run's error) and the start form's choices from scoring.registry."""
+    from scoring.registry import ALGORITHMS
+
     run = _run(status=RunStatus.FAILED, error="compute: MemoryError")
-    html = client.get("/progress/").content.decode()
-    assert f'data-run="{run.pk}"' in html and "compute: MemoryError" in html
+    response = operator_client.get("/progress/")
+    html = response.content.decode()
+    feed = json.loads(html.split('<script id="initial-feed" type="application/json">', 1)[1].split("</script>", 1)[0])
+    assert feed["runs"][0]["id"] == run.pk and feed["runs"][0]["error"] == "compute: MemoryError"
+    for name in ALGORITHMS:
+        assert f'<option value="{name}"' in html
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_kubernetes_launcher_shows_the_make_target_instead_of_the_form(operator_client, settings):
+    """With PRECOMPUTE_LAUNCHER=kubernetes the page shows `make k8s-precompute` and POST /api/runs refuses."""
+    settings.PRECOMPUTE_LAUNCHER = "kubernetes"
+    html = operator_client.get("/progress/").content.decode()
+    assert "make k8s-precompute" in html and 'id="start-form"' not in html
+    response = operator_client.post("/api/runs", {"algorithm": "popularity"}, content_type="application/json")
+    assert response.status_code == 409 and "make k8s-precompute" in response.json()["error"]
+    assert not Run.objects.exists()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 
@@ -42,10 +42,21 @@ class Stage(models.TextChoices):
     DONE = "done"
 
 
+UNFINISHED = (RunStatus.PENDING, RunStatus.RUNNING)
+"""Statuses of a run that an operator can still cancel."""
+
+WORK_STAGES = [Stage.LOAD, Stage.MATRIX, Stage.FIT, Stage.COMPUTE, Stage.WRITE, Stage.INDEX, Stage.PUBLISH]
+"""The stages that get a bar of their own on the progress page, in order."""
+
+
 class RunQuerySet(models.QuerySet):
     def active(self) -> Run | None:
         """The run whose scores are being served, or None before the first run is published."""
         return self.filter(activerun__id=ActiveRun.SINGLETON_ID).first()
+
+    def unfinished(self) -> RunQuerySet:
+        """Pending and running runs (stalled ones included: they are still ``running``)."""
+        return self.filter(status__in=UNFINISHED)
 
 
 class Run(models.Model):
@@ -97,6 +108,26 @@ class Run(models.Model):
             return None
         return (self.finished_at or timezone.now()) - self.started_at
 
+    @property
+    def can_cancel(self) -> bool:
+        return self.status in UNFINISHED
+
+    def cancel(self) -> bool:
+        """Ask the job to stop: one conditional UPDATE; True if the run was still pending or running.
+
+        Cooperative: the job reads the status back with every heartbeat and
+        stops at the next chunk or stage (docs/precompute.md); a pending run is
+        never started. The serving run is not touched.
+        """
+        cancelled = Run.objects.filter(pk=self.pk, status__in=UNFINISHED).update(status=RunStatus.CANCELLED)
+        if cancelled:
+            self.status = RunStatus.CANCELLED
+        return bool(cancelled)
+
+    def has_scores(self) -> bool:
+        """True while the run's score partition is attached (retention has not dropped it)."""
+        return self.pk in attached_run_ids()
+
     def activate(self) -> None:
         """Make this run the one that is served: one statement, so readers see the old run or the new one.
 
@@ -109,6 +140,68 @@ class Run(models.Model):
                 "ON CONFLICT (id) DO UPDATE SET run_id = EXCLUDED.run_id, activated_at = EXCLUDED.activated_at",
                 [ActiveRun.SINGLETON_ID, self.pk],
             )
+
+
+def attached_run_ids() -> set[int]:
+    """Ids of the runs whose score table is attached to ``recommender_userscore`` (servable runs).
+
+    Read from the catalogue rather than imported from the job, so the web app
+    does not depend on ``jobs/``; the partition names are ``<parent>_r<run id>``.
+    """
+    from web.recommender.models import UserScore
+
+    parent = UserScore._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = to_regclass(%s)",
+            [parent],
+        )
+        names = [name for (name,) in cursor.fetchall()]
+    prefix = f"{parent}_r"
+    return {int(name[len(prefix):]) for name in names if name.startswith(prefix) and name[len(prefix):].isdigit()}
+
+
+class RollbackRefused(Exception):
+    """The run cannot be served again: it did not succeed, or its scores were dropped by retention."""
+
+
+def roll_back_to(run_id: int) -> Run:
+    """Serve an older successful run again, in one transaction around the single upsert of :meth:`Run.activate`.
+
+    The run row is locked first, so its status cannot change underneath; the
+    partition check and the switch then happen in the same transaction.
+    """
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            raise RollbackRefused(f"run {run_id} does not exist")
+        if run.status != RunStatus.SUCCEEDED:
+            raise RollbackRefused(f"run {run_id} is {run.status}; only a succeeded run can be served")
+        if not run.has_scores():
+            raise RollbackRefused(f"run {run_id}'s scores were dropped by retention; start a new run instead")
+        run.activate()
+    return run
+
+
+class RunSample(models.Model):
+    """One point of a run's throughput chart: its counts at a moment.
+
+    Written by a PostgreSQL trigger on ``progress_run`` (migration 0003), not
+    by the job or a web process: the heartbeat's UPDATE leaves a sample at
+    most every second (sparser as the run gets older), so the history exists
+    whether or not anyone has the page open, and the job stays unaware of it.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="samples")
+    at = models.DateTimeField()
+    stage = models.CharField(max_length=12, choices=Stage.choices)
+    users_done = models.PositiveIntegerField()
+    rows_written = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["run", "at"]
+        indexes = [models.Index(fields=["run", "at"], name="runsample_run_at")]
 
 
 class ShardProgress(models.Model):

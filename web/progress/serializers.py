@@ -1,31 +1,168 @@
+"""The runs as the progress page and ``/api/runs`` show them, and the start form's validation.
+
+The list serializer needs a few facts about all runs at once; the view puts
+them in the context (see :func:`feed_context`) so a page of runs costs a
+fixed number of queries: ``now``, ``active_run_id``, ``servable`` (runs whose
+partition is attached) and ``samples`` (run id -> samples, unfinished runs only).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.utils import timezone
 from rest_framework import serializers
 
-from web.progress.models import Run, ShardProgress
+from web.progress.algorithms import catalogue
+from web.progress.models import (
+    UNFINISHED, WORK_STAGES, ActiveRun, Run, RunSample, ShardProgress, Stage, attached_run_ids, stall_after,
+)
+from web.progress.throughput import measure
+
+
+def feed_context(runs: list[Run], extra_sample_runs: tuple[int, ...] = ()) -> dict[str, Any]:
+    """What :class:`RunSerializer` needs for ``runs``: read once, not once per run."""
+    ids = [run.pk for run in runs if run.status in UNFINISHED] + list(extra_sample_runs)
+    samples: dict[int, list[RunSample]] = defaultdict(list)
+    for sample in RunSample.objects.filter(run_id__in=ids).order_by("at"):
+        samples[sample.run_id].append(sample)
+    return {"now": timezone.now(), "active_run_id": ActiveRun.current_run_id(),
+            "servable": attached_run_ids(), "samples": samples}
+
+
+def _age(context: dict, at) -> float | None:
+    return None if at is None else round((context.get("now") or timezone.now()).timestamp() - at.timestamp(), 1)
 
 
 class ShardProgressSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    heartbeat_age_seconds = serializers.SerializerMethodField()
+
     class Meta:
         model = ShardProgress
-        fields = ["shard", "host", "status", "stage", "users_total", "users_done", "rows_written", "heartbeat_at"]
+        fields = ["shard", "host", "status", "stage", "users_total", "users_done", "rows_written", "heartbeat_at",
+                  "heartbeat_age_seconds"]
+
+    def get_status(self, shard: ShardProgress) -> str:
+        age = _age(self.context, shard.heartbeat_at)
+        stalled = shard.status == "running" and age is not None and age > stall_after().total_seconds()
+        return "stalled" if stalled else shard.status
+
+    def get_heartbeat_age_seconds(self, shard: ShardProgress) -> float | None:
+        return _age(self.context, shard.heartbeat_at)
 
 
 class RunSerializer(serializers.ModelSerializer):
     status = serializers.CharField(source="display_status")
+    stage_label = serializers.CharField(source="get_stage_display")
     fraction_done = serializers.FloatField()
     duration_seconds = serializers.SerializerMethodField()
+    heartbeat_age_seconds = serializers.SerializerMethodField()
+    throughput = serializers.SerializerMethodField()
+    stages = serializers.SerializerMethodField()
+    quality = serializers.SerializerMethodField()
     is_active = serializers.SerializerMethodField()
+    can_cancel = serializers.BooleanField()
+    can_activate = serializers.SerializerMethodField()
     shard_progress = ShardProgressSerializer(many=True)
 
     class Meta:
         model = Run
         fields = [
-            "id", "algorithm", "parameters", "status", "stage", "shards", "users_total", "users_done",
+            "id", "algorithm", "parameters", "status", "stage", "stage_label", "shards", "users_total", "users_done",
             "rows_written", "fraction_done", "created_at", "started_at", "finished_at", "heartbeat_at",
-            "duration_seconds", "error", "metrics", "is_active", "shard_progress",
+            "heartbeat_age_seconds", "duration_seconds", "throughput", "stages", "error", "metrics", "quality",
+            "is_active", "can_cancel", "can_activate", "shard_progress",
         ]
 
     def get_duration_seconds(self, run: Run) -> float | None:
         return run.duration.total_seconds() if run.duration is not None else None
 
+    def get_heartbeat_age_seconds(self, run: Run) -> float | None:
+        return _age(self.context, run.heartbeat_at)
+
+    def get_throughput(self, run: Run) -> dict[str, float | None]:
+        samples = self.context.get("samples", {}).get(run.pk, [])
+        figures = measure(run, samples, now=self.context.get("now"))
+        return {name: (round(value, 1) if value is not None else None) for name, value in vars(figures).items()}
+
+    def get_stages(self, run: Run) -> list[dict[str, Any]]:
+        """One entry per work stage: done, current or waiting, with its fraction and recorded seconds."""
+        order = [stage.value for stage in WORK_STAGES]
+        seconds = run.metrics.get("seconds", {}) if isinstance(run.metrics, dict) else {}
+        if run.stage == Stage.DONE:
+            position = len(order)
+        elif run.stage in order:
+            position = order.index(run.stage)
+        else:
+            position = -1 if run.stage == Stage.QUEUED else len(order)
+        stages = []
+        for index, stage in enumerate(WORK_STAGES):
+            if index < position:
+                state, fraction = "done", 1.0
+            elif index == position:
+                state = "current" if run.status in UNFINISHED else run.status
+                fraction = run.fraction_done if stage == Stage.COMPUTE else None
+            else:
+                state, fraction = "waiting", 0.0
+            stages.append({"stage": stage.value, "label": stage.label, "state": state, "fraction": fraction,
+                           "seconds": seconds.get(stage.value)})
+        return stages
+
+    def get_quality(self, run: Run) -> dict[str, float]:
+        """The evaluation figures the run recorded (``metrics["evaluation"]``), numbers only; empty before evaluation exists."""
+        evaluation = run.metrics.get("evaluation") if isinstance(run.metrics, dict) else None
+        if not isinstance(evaluation, dict):
+            return {}
+        return {str(k): v for k, v in evaluation.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
     def get_is_active(self, run: Run) -> bool:
         return run.pk == self.context.get("active_run_id")
+
+    def get_can_activate(self, run: Run) -> bool:
+        servable = self.context.get("servable")
+        if servable is None:
+            servable = attached_run_ids()
+        return run.status == "succeeded" and run.pk != self.context.get("active_run_id") and run.pk in servable
+
+
+class StartRunSerializer(serializers.Serializer):
+    """What the start form sends: the algorithm (from ``scoring.registry``), its hyperparameters, job options."""
+
+    algorithm = serializers.ChoiceField(choices=[])
+    parameters = serializers.DictField(required=False, default=dict, help_text="the algorithm's hyperparameters")
+    top_n = serializers.IntegerField(required=False, min_value=1, max_value=32_767)
+    popular = serializers.IntegerField(required=False, min_value=1)
+    chunk_size = serializers.IntegerField(required=False, min_value=1, help_text="users per pool task")
+    workers = serializers.IntegerField(required=False, min_value=1, max_value=256)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["algorithm"].choices = sorted(catalogue())  # read at run time: new algorithms appear by themselves
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The same check as the job's (``resolve(...).make_model()``), so a bad value is refused here, not later."""
+        from jobs.precompute.options import JobOptions, resolve
+
+        recorded = {**data.get("parameters", {}), **{k: data[k] for k in ("top_n", "popular") if k in data}}
+        try:
+            resolve(JobOptions(), data["algorithm"], recorded).make_model()
+        except ValueError as exc:
+            raise serializers.ValidationError({"parameters": [str(exc)]}) from exc
+        data["recorded"] = recorded
+        return data
+
+    def create(self, validated_data: dict[str, Any]) -> Run:
+        from jobs.precompute.store import create_pending_run
+
+        return create_pending_run(validated_data["algorithm"], validated_data["recorded"])
+
+    def job_args(self) -> list[str]:
+        """Options that change how the run is computed, not its result (so they are not in ``Run.parameters``)."""
+        args = []
+        if "chunk_size" in self.validated_data:
+            args += ["--chunk-size", str(self.validated_data["chunk_size"])]
+        if "workers" in self.validated_data:
+            args += ["--workers", str(self.validated_data["workers"])]
+        return args

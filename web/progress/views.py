@@ -1,39 +1,136 @@
-"""The progress page and its JSON feed; all state is read from PostgreSQL."""
+"""The progress page, its charts and its JSON feed and actions; all state is read from PostgreSQL.
+
+Staff only (:mod:`web.progress.access`). Thin views: the queries live on the
+models, the figures in :mod:`~web.progress.throughput`, the validation in
+:mod:`~web.progress.serializers`, the start in :mod:`~web.progress.launcher`.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import never_cache
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from web.progress.models import ActiveRun, Run
-from web.progress.serializers import RunSerializer
+from web.progress import charts, launcher
+from web.progress.access import OperatorsOnly, staff_required
+from web.progress.algorithms import JOB_DEFAULTS, catalogue
+from web.progress.models import RollbackRefused, Run, RunSample, roll_back_to
+from web.progress.serializers import RunSerializer, StartRunSerializer, feed_context
 
 RUNS_SHOWN = 50
+DURATION_CHART_RUNS = 30
 
 
-def _recent_runs():
-    return Run.objects.prefetch_related("shard_progress")[:RUNS_SHOWN]
+def _recent_runs() -> list[Run]:
+    return list(Run.objects.prefetch_related("shard_progress")[:RUNS_SHOWN])
 
 
+def runs_feed() -> dict[str, Any]:
+    """Everything the page shows, as JSON: the runs newest first, the serving run, the run for the Now panel."""
+    runs = _recent_runs()
+    context = feed_context(runs)
+    data = RunSerializer(runs, many=True, context=context).data
+    # The Now panel: the newest run that is working, else the newest pending or stalled one, else the newest.
+    candidates = [run["id"] for run in data if run["status"] == "running"] or [
+        run["id"] for run in data if run["can_cancel"]] or [run["id"] for run in data[:1]]
+    active = context["active_run_id"]
+    if active is not None and all(run["id"] != active for run in data):  # an old run rolled back to
+        older = Run.objects.prefetch_related("shard_progress").filter(pk=active)
+        data = data + RunSerializer(older, many=True, context=context).data
+    return {
+        "active_run_id": active,
+        "now_run_id": candidates[0] if candidates else None,
+        "stall_after_seconds": settings.PROGRESS_STALL_SECONDS,
+        "server_time": context["now"].isoformat(),
+        "runs": data,
+    }
+
+
+@never_cache
+@staff_required
 def progress_page(request: HttpRequest) -> HttpResponse:
-    """Runs with their status and a bar; ``progress.js`` refreshes them from ``/api/runs``."""
-    return render(request, "progress/runs.html", {"runs": _recent_runs(), "active_run_id": ActiveRun.current_run_id()})
+    """The operators' page; ``progress.js`` redraws it from ``/api/runs`` every second."""
+    return render(request, "progress/runs.html", {
+        "feed": runs_feed(),
+        "algorithms": catalogue(),
+        "job_defaults": JOB_DEFAULTS,
+        "can_start": launcher.can_start_from_page(),
+        "launcher": settings.PRECOMPUTE_LAUNCHER,
+        "kubernetes_hint": launcher.KUBERNETES_HINT,
+    })
 
 
-class RunListView(APIView):
-    """``GET /api/runs``: the latest runs, newest first, and which one is serving."""
+@never_cache
+@staff_required
+def throughput_chart(request: HttpRequest, run_id: int) -> HttpResponse:
+    """``/progress/runs/<id>/throughput.svg``: users/s over the run's time."""
+    run = get_object_or_404(Run, pk=run_id)
+    samples = list(RunSample.objects.filter(run=run).order_by("at"))
+    return HttpResponse(charts.throughput_svg(run, samples), content_type="image/svg+xml")
+
+
+@never_cache
+@staff_required
+def durations_chart(request: HttpRequest) -> HttpResponse:
+    """``/progress/durations.svg``: durations of the recent finished runs, oldest left."""
+    runs = list(Run.objects.exclude(finished_at=None)[:DURATION_CHART_RUNS])[::-1]
+    return HttpResponse(charts.durations_svg(runs), content_type="image/svg+xml")
+
+
+class RunListView(OperatorsOnly, APIView):
+    """``GET /api/runs``: the latest runs and which one is serving; ``POST /api/runs``: start a run."""
 
     def get(self, request):
-        active = ActiveRun.current_run_id()
-        runs = RunSerializer(_recent_runs(), many=True, context={"active_run_id": active}).data
-        return Response({"active_run_id": active, "runs": runs})
+        return Response(runs_feed())
+
+    def post(self, request):
+        form = StartRunSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        if not launcher.can_start_from_page():
+            return Response({"error": f"Runs are not started from this page here: run `{launcher.KUBERNETES_HINT}`.",
+                             "status": 409}, status=status.HTTP_409_CONFLICT)
+        run = form.save()
+        try:
+            launcher.launch(run, form.job_args())
+        except launcher.LaunchFailed as exc:
+            return Response({"error": str(exc), "status": 503, "run_id": run.pk},
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        run.refresh_from_db()
+        return Response(RunSerializer(run, context=feed_context([run])).data, status=status.HTTP_201_CREATED)
 
 
-class RunDetailView(APIView):
+class RunDetailView(OperatorsOnly, APIView):
     """``GET /api/runs/<id>``."""
 
     def get(self, request, run_id: int):
         run = get_object_or_404(Run.objects.prefetch_related("shard_progress"), pk=run_id)
-        return Response(RunSerializer(run, context={"active_run_id": ActiveRun.current_run_id()}).data)
+        return Response(RunSerializer(run, context=feed_context([run], extra_sample_runs=(run.pk,))).data)
+
+
+class RunCancelView(OperatorsOnly, APIView):
+    """``POST /api/runs/<id>/cancel``: cooperative; the job stops at its next chunk or stage."""
+
+    def post(self, request, run_id: int):
+        run = get_object_or_404(Run, pk=run_id)
+        if not run.cancel():
+            return Response({"error": f"run {run_id} is {run.status}; only a pending or running run can be cancelled",
+                             "status": 409}, status=status.HTTP_409_CONFLICT)
+        return Response({"id": run.pk, "status": run.status})
+
+
+class RunActivateView(OperatorsOnly, APIView):
+    """``POST /api/runs/<id>/activate``: serve this older successful run again (roll back)."""
+
+    def post(self, request, run_id: int):
+        get_object_or_404(Run, pk=run_id)
+        try:
+            run = roll_back_to(run_id)
+        except RollbackRefused as exc:
+            return Response({"error": str(exc), "status": 409}, status=status.HTTP_409_CONFLICT)
+        return Response({"id": run.pk, "active_run_id": run.pk})

@@ -1,55 +1,267 @@
-// Polls /api/runs and redraws the runs table in place: no full page reload.
+// The operators' progress page: draws the Now panel and the history from /api/runs, polls it every
+// second and redraws in place (never a page reload). All state comes from the server, so a redeploy
+// of the web pods only shows up as a missed poll or two.
 (function () {
   "use strict";
-  const table = document.getElementById("runs");
-  if (!table) return;
-  const feed = table.dataset.feed;
-  const body = table.querySelector("tbody");
-  const POLL_MS = 2000;
+  const app = document.getElementById("progress-app");
+  if (!app) return;
+  const POLL_MS = 1000;
+  const feedUrl = app.dataset.feed;
+  const runUrl = (id, action) => app.dataset.runUrl.replace(/0$/, String(id)) + (action ? "/" + action : "");
+  const chartUrl = (id) => app.dataset.throughputChart.replace("/0/", "/" + id + "/");
+  const csrf = () => (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
+  let chosenRun = null; // the run whose throughput chart is shown; null = the Now panel's run
+  let lastDurationsKey = "";
+  let lastChart = "";
 
-  function cell(text, className) {
-    const td = document.createElement("td");
-    if (className) td.className = className;
-    td.textContent = text;
-    return td;
-  }
-
-  function row(run) {
-    const tr = document.createElement("tr");
-    tr.dataset.run = run.id;
-    tr.className = "status-" + run.status;
-    const id = cell(String(run.id));
-    if (run.is_active) {
-      const badge = document.createElement("span");
-      badge.className = "badge";
-      badge.textContent = "serving";
-      id.append(" ", badge);
+  // -- small DOM helpers -----------------------------------------------------
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else if (key in node && key !== "list") node[key] = value;
+      else node.setAttribute(key, value);
     }
-    const bar = document.createElement("progress");
-    bar.max = 1;
-    bar.value = run.fraction_done;
-    const barCell = document.createElement("td");
-    barCell.append(bar);
-    const duration = run.duration_seconds === null ? "" : run.duration_seconds.toFixed(1) + " s";
-    tr.append(id, cell(run.algorithm), cell(run.status, "status"), cell(run.stage, "stage"), barCell,
-      cell(run.users_done + " / " + run.users_total, "users"), cell(String(run.rows_written), "rows"),
-      cell(duration, "duration"), cell(run.error, "error"));
-    return tr;
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : String(child));
+    }
+    return node;
+  }
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "–";
+    seconds = Math.max(0, Math.round(seconds));
+    if (seconds < 60) return seconds + " s";
+    const m = Math.floor(seconds / 60), s = seconds % 60;
+    if (m < 60) return m + " min " + String(s).padStart(2, "0") + " s";
+    return Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0") + " min";
+  }
+  const number = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en"));
+  const rate = (n) => (n === null || n === undefined ? "–" : (n >= 100 ? Math.round(n).toLocaleString("en") : n.toFixed(1)));
+  const when = (iso) => (iso ? new Date(iso).toLocaleString("en-GB", { dateStyle: "short", timeStyle: "medium" }) : "–");
+  const params = (p) => Object.entries(p || {}).map(([k, v]) => k + "=" + JSON.stringify(v)).join(", ");
+  const percent = (f) => Math.round(f * 1000) / 10 + " %";
+
+  function bar(fraction, label, className) {
+    const progress = el("progress", { max: 1, class: className || null, "aria-label": label });
+    if (fraction !== null && fraction !== undefined) progress.value = fraction;
+    return progress;
+  }
+  function statusText(run) {
+    if (run.status === "stalled") return "stalled, last heard " + duration(run.heartbeat_age_seconds) + " ago";
+    return run.status;
   }
 
-  async function refresh() {
+  // -- actions -----------------------------------------------------------------
+  function say(text, kind) {
+    const box = document.getElementById("action-message");
+    box.textContent = text;
+    box.className = "message " + (kind || "");
+    box.hidden = !text;
+  }
+  async function post(url, payload) {
+    const response = await fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf() },
+      body: JSON.stringify(payload || {}),
+    });
+    let body = {};
+    try { body = await response.json(); } catch (err) { body = { error: "HTTP " + response.status }; }
+    return { ok: response.ok, status: response.status, body };
+  }
+  async function act(runId, action, question) {
+    if (question && !window.confirm(question)) return;
+    const result = await post(runUrl(runId, action));
+    if (result.ok) say(action === "cancel" ? "Run " + runId + " cancelled: it stops at its next chunk." : "Run " + runId + " is serving again.", "success");
+    else say(result.body.error || "HTTP " + result.status, "error");
+    refresh(false);
+  }
+  function actionButtons(run) {
+    const buttons = [];
+    if (run.can_cancel) buttons.push(el("button", { type: "button", class: "cancel", onclick: () => act(run.id, "cancel", "Cancel run " + run.id + "?") }, "Cancel"));
+    if (run.can_activate) buttons.push(el("button", { type: "button", class: "activate", onclick: () => act(run.id, "activate", "Serve run " + run.id + " again instead of the current run?") }, "Serve again"));
+    return buttons;
+  }
+
+  // -- the Now panel -------------------------------------------------------------
+  function renderNow(feed, byId) {
+    const panel = document.getElementById("now");
+    const run = byId.get(feed.now_run_id);
+    if (!run) {
+      panel.replaceChildren(el("h2", {}, "Now"), el("p", {}, "No runs yet. Start one below."));
+      return;
+    }
+    const working = run.can_cancel;
+    const t = run.throughput;
+    const heading = el("h2", {}, working ? "Now: run " + run.id : "Last run: run " + run.id,
+      run.is_active ? el("span", { class: "badge" }, "serving") : null);
+    const status = el("p", { class: "now-status status-" + run.status },
+      el("strong", { class: "status" }, statusText(run)), " · ", el("span", { class: "algorithm" }, run.algorithm),
+      " · ", el("code", { class: "parameters" }, params(run.parameters)));
+    const problem = run.error ? el("p", { class: "message error now-error" }, "Error in stage " + run.stage + ": " + run.error) : null;
+    const stalled = run.status === "stalled" ? el("p", { class: "message error now-stalled" },
+      "No heartbeat for " + duration(run.heartbeat_age_seconds) + " (threshold " + feed.stall_after_seconds + " s): the job may have been killed or its node lost.") : null;
+    const stages = el("ol", { class: "stages" }, run.stages.map((s) => el("li", { class: "stage-" + s.state, dataset: { stage: s.stage } },
+      el("span", { class: "label" }, s.label.toLowerCase()), bar(s.state === "current" && s.fraction === null ? null : s.fraction, s.label),
+      el("span", { class: "seconds" }, s.seconds !== null && s.seconds !== undefined ? duration(s.seconds) : (s.state === "current" ? "now" : "")))));
+    const main = el("div", { class: "now-bar" }, bar(run.fraction_done, "users done", "main"),
+      el("span", { class: "users" }, number(run.users_done) + " / " + number(run.users_total) + " users"),
+      el("span", { class: "percent" }, percent(run.fraction_done)));
+    const figures = el("dl", { class: "figures" },
+      el("dt", {}, "users/s"), el("dd", { class: "users-rate" }, rate(t.users_per_second)),
+      el("dt", {}, "rows/s"), el("dd", { class: "rows-rate" }, rate(t.rows_per_second)),
+      el("dt", {}, "rows"), el("dd", { class: "rows" }, number(run.rows_written)),
+      el("dt", {}, "elapsed"), el("dd", { class: "elapsed" }, duration(t.elapsed_seconds)),
+      el("dt", {}, "ETA"), el("dd", { class: "eta" }, working ? duration(t.eta_seconds) : "–"),
+      el("dt", {}, "stage"), el("dd", { class: "stage" }, run.stage_label));
+    const shards = run.shard_progress.length ? el("div", { class: "shards" }, el("h3", {}, "Shards"),
+      el("ul", {}, run.shard_progress.map((s) => el("li", { class: "shard status-" + s.status, dataset: { shard: s.shard } },
+        el("span", { class: "host" }, "#" + s.shard + " " + (s.host || "?")),
+        bar(s.users_total ? s.users_done / s.users_total : 0, "shard " + s.shard),
+        el("span", { class: "count" }, number(s.users_done) + " / " + number(s.users_total)),
+        el("span", { class: "age" }, s.status === "stalled" ? "stalled, last heard " + duration(s.heartbeat_age_seconds) + " ago"
+          : (working ? "heartbeat " + duration(s.heartbeat_age_seconds) + " ago" : s.status)))))) : null;
+    panel.replaceChildren(...[heading, status, problem, stalled, main, stages, figures, shards,
+      el("div", { class: "actions" }, actionButtons(run))].filter(Boolean));
+    panel.dataset.run = run.id;
+    panel.dataset.status = run.status;
+  }
+
+  // -- the serving line and the history ---------------------------------------------
+  function renderServing(feed, byId) {
+    const target = document.getElementById("serving");
+    const run = byId.get(feed.active_run_id);
+    if (!run) {
+      target.replaceChildren("Serving: ", el("strong", { id: "active-run" }, feed.active_run_id ?? "no run yet"),
+        feed.active_run_id ? "" : " (users get no personal lists until a run succeeds)");
+      return;
+    }
+    target.replaceChildren("Serving: ", el("strong", { id: "active-run" }, String(run.id)),
+      " (" + run.algorithm + ", finished " + when(run.finished_at) + ", " + number(run.users_done) + " users) — users see this run whatever happens to the others.");
+  }
+  function qualityText(quality) {
+    return Object.entries(quality || {}).map(([k, v]) => k + " " + (Math.abs(v) < 10 ? v.toFixed(3) : v)).join(", ");
+  }
+  function renderHistory(feed) {
+    const body = document.querySelector("#runs tbody");
+    if (!feed.runs.length) {
+      body.replaceChildren(el("tr", {}, el("td", { colSpan: 10 }, "No runs yet.")));
+      return;
+    }
+    body.replaceChildren(...feed.runs.map((run) => el("tr", { dataset: { run: run.id }, class: "status-" + run.status },
+      el("td", {}, String(run.id), run.is_active ? [" ", el("span", { class: "badge" }, "serving")] : null),
+      el("td", { class: "algorithm", title: params(run.parameters) }, run.algorithm),
+      el("td", { class: "start" }, when(run.started_at)),
+      el("td", { class: "duration" }, duration(run.duration_seconds)),
+      el("td", {}, bar(run.fraction_done, "run " + run.id)),
+      el("td", { class: "users" }, run.users_done + " / " + run.users_total),
+      el("td", { class: "rows" }, number(run.rows_written)),
+      el("td", {}, el("span", { class: "status" }, statusText(run)), run.can_cancel ? el("span", { class: "stage muted" }, " (" + run.stage + ")") : null,
+        run.error ? el("div", { class: "error" }, run.error) : null),
+      el("td", { class: "quality" }, qualityText(run.quality)),
+      el("td", { class: "actions" }, actionButtons(run),
+        el("button", { type: "button", class: "link chart", onclick: () => { chosenRun = run.id; refresh(false); } }, "chart")))));
+  }
+  function renderCharts(feed, byId) {
+    const id = chosenRun && byId.has(chosenRun) ? chosenRun : feed.now_run_id;
+    const img = document.getElementById("throughput-chart");
+    if (id) {
+      const run = byId.get(id);
+      const key = id + ":" + run.users_done + ":" + run.status;
+      if (key !== lastChart) {
+        img.src = chartUrl(id) + "?v=" + encodeURIComponent(key);
+        lastChart = key;
+      }
+      document.getElementById("chart-run").textContent = String(id);
+    }
+    const finished = feed.runs.filter((r) => r.finished_at).map((r) => r.id + r.status).join(",");
+    if (finished !== lastDurationsKey) {
+      document.getElementById("durations-chart").src = app.dataset.durationsChart + "?v=" + encodeURIComponent(finished.length + ":" + finished.slice(0, 40));
+      lastDurationsKey = finished;
+    }
+  }
+
+  function render(feed) {
+    const byId = new Map(feed.runs.map((run) => [run.id, run]));
+    renderServing(feed, byId);
+    renderNow(feed, byId);
+    renderHistory(feed);
+    renderCharts(feed, byId);
+    app.dataset.updated = feed.server_time;
+  }
+
+  // -- polling -----------------------------------------------------------------------
+  let timer = null;
+  async function refresh(schedule = true) {
+    const state = document.getElementById("feed-state");
     try {
-      const response = await fetch(feed, { headers: { Accept: "application/json" } });
-      if (!response.ok) throw new Error(response.status);
-      const data = await response.json();
-      body.replaceChildren(...data.runs.map(row));
-      document.getElementById("active-run").textContent = data.active_run_id ?? "none yet";
-      table.dataset.updated = new Date().toISOString();
+      const response = await fetch(feedUrl, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" });
+      if (response.status === 403) throw new Error("signed out or not an operator: reload to sign in");
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      render(await response.json());
+      state.textContent = "Updated " + new Date().toLocaleTimeString("en-GB") + ".";
+      state.className = "";
+      delete app.dataset.error;
     } catch (err) {
-      table.dataset.error = String(err);
+      // A redeploy or a network blip: keep what is shown, say so, and keep polling.
+      state.textContent = "Could not update (" + err.message + "); retrying.";
+      state.className = "stale";
+      app.dataset.error = String(err.message || err);
     } finally {
-      setTimeout(refresh, POLL_MS);
+      if (schedule) timer = setTimeout(refresh, POLL_MS);
     }
   }
-  setTimeout(refresh, POLL_MS);
+
+  // -- the start form ----------------------------------------------------------------
+  const form = document.getElementById("start-form");
+  if (form) {
+    const algorithms = JSON.parse(document.getElementById("algorithms").textContent);
+    const select = document.getElementById("start-algorithm");
+    const drawParams = () => {
+      const algorithm = algorithms[select.value] || { params: {}, summary: "" };
+      document.getElementById("start-params").replaceChildren(...Object.entries(algorithm.params).map(([name, value]) =>
+        el("label", {}, name, " ", el("input", { name: "param:" + name, placeholder: value === null ? "" : String(value), size: 8 }))));
+      document.getElementById("start-summary").textContent = algorithm.summary;
+    };
+    select.addEventListener("change", drawParams);
+    drawParams();
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const payload = { algorithm: select.value, parameters: {} };
+      for (const input of form.querySelectorAll("input")) {
+        const value = input.value.trim();
+        if (!value || input.type === "hidden") continue;
+        if (input.name.startsWith("param:")) {
+          let parsed = value;
+          try { parsed = JSON.parse(value); } catch (err) { parsed = value; } // a bare word is a string, as on the command line
+          payload.parameters[input.name.slice(6)] = parsed;
+        } else {
+          payload[input.name] = Number(value);
+        }
+      }
+      const errors = document.getElementById("start-errors");
+      errors.replaceChildren();
+      const button = document.getElementById("start-button");
+      button.disabled = true;
+      try {
+        const result = await post(feedUrl, payload);
+        if (result.ok) {
+          say("Run " + result.body.id + " queued for the worker.", "success");
+          chosenRun = null;
+        } else {
+          const fields = result.body.fields || {};
+          const messages = Object.entries(fields).flatMap(([k, v]) => (Array.isArray(v) ? v : [JSON.stringify(v)]).map((m) => k + ": " + m));
+          errors.replaceChildren(...(messages.length ? messages : [result.body.error || "HTTP " + result.status]).map((m) => el("li", {}, m)));
+        }
+      } finally {
+        button.disabled = false;
+        refresh(false);
+      }
+    });
+  }
+
+  render(JSON.parse(document.getElementById("initial-feed").textContent));
+  timer = setTimeout(refresh, POLL_MS);
 })();

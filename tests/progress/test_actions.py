@@ -1,0 +1,85 @@
+"""Start, cancel and roll back from the page's JSON endpoints."""
+
+import pytest
+from django.utils import timezone
+from rq import Queue
+
+from tests.helpers import run as run_job_in_process
+from web.progress.models import ActiveRun, Run, RunStatus, Stage
+
+START = "/api/runs"
+
+
+@pytest.mark.django_db
+def test_start_creates_a_pending_run_and_queues_the_job_with_a_long_timeout(operator_client, redis_conn, settings):
+    """A valid start records the run's parameters and queues run_precompute(run id, job args) with the job timeout."""
+    settings.PRECOMPUTE_JOB_TIMEOUT = 7200
+    response = operator_client.post(START, {"algorithm": "popularity", "parameters": {"damping": 5}, "top_n": 20,
+                                            "chunk_size": 50}, content_type="application/json")
+    assert response.status_code == 201, response.json()
+    run = Run.objects.get(pk=response.json()["id"])
+    assert (run.status, run.algorithm, run.parameters) == ("pending", "popularity", {"top_n": 20, "popular": 500, "damping": 5})
+    jobs = Queue(settings.RQ_QUEUE, connection=redis_conn).jobs
+    assert len(jobs) == 1
+    assert jobs[0].func_name == "web.progress.tasks.run_precompute"
+    assert jobs[0].args == (run.pk, ["--chunk-size", "50"]) and jobs[0].timeout == 7200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("payload, field", [
+    ({"algorithm": "no-such-algorithm"}, "algorithm"),
+    ({"algorithm": "popularity", "parameters": {"damping": -1}}, "parameters"),
+    ({"algorithm": "popularity", "parameters": {"neighbours": 5}}, "parameters"),
+    ({"algorithm": "popularity", "top_n": 0}, "top_n"),
+    ({"algorithm": "popularity", "chunk_size": "many"}, "chunk_size"),
+])
+def test_bad_start_requests_are_refused_and_nothing_is_queued(operator_client, redis_conn, settings, payload, field):
+    """A bad algorithm, hyperparameter or option is a 400 naming the field; no run is created and nothing queued."""
+    response = operator_client.post(START, payload, content_type="application/json")
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
+    assert not Run.objects.exists()
+    assert Queue(settings.RQ_QUEUE, connection=redis_conn).count == 0
+
+
+@pytest.mark.django_db
+def test_start_with_redis_down_marks_the_run_failed_and_says_so(operator_client, settings):
+    """If the queue is unreachable the answer is 503 and the run is failed in 'queued', not left pending."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = operator_client.post(START, {"algorithm": "popularity"}, content_type="application/json")
+    assert response.status_code == 503
+    run = Run.objects.get(pk=response.json()["run_id"])
+    assert run.status == "failed" and run.error.startswith("queued: ")
+
+
+@pytest.mark.django_db
+def test_cancel_marks_an_unfinished_run_and_refuses_a_finished_one(operator_client):
+    """Cancel turns a running run cancelled (the job stops itself) and answers 409 for a succeeded run."""
+    running = Run.objects.create(algorithm="popularity", status=RunStatus.RUNNING, stage=Stage.COMPUTE,
+                                 started_at=timezone.now(), heartbeat_at=timezone.now())
+    done = Run.objects.create(algorithm="popularity", status=RunStatus.SUCCEEDED, stage=Stage.DONE)
+    assert operator_client.post(f"/api/runs/{running.pk}/cancel").json() == {"id": running.pk, "status": "cancelled"}
+    running.refresh_from_db()
+    assert running.status == "cancelled"
+    response = operator_client.post(f"/api/runs/{done.pk}/cancel")
+    assert response.status_code == 409 and "succeeded" in response.json()["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_roll_back_serves_an_older_run_whose_partition_exists(operator_client, catalogue):
+    """'Serve again' switches the active run to an older succeeded run; a run without scores is refused."""
+    first = run_job_in_process(top_n=5)
+    second = run_job_in_process(top_n=5)
+    assert ActiveRun.current_run_id() == second.pk
+    feed = {r["id"]: r for r in operator_client.get("/api/runs").json()["runs"]}
+    assert feed[first.pk]["can_activate"] is True and feed[second.pk]["can_activate"] is False
+
+    assert operator_client.post(f"/api/runs/{first.pk}/activate").json() == {"id": first.pk, "active_run_id": first.pk}
+    assert ActiveRun.current_run_id() == first.pk
+
+    no_scores = Run.objects.create(algorithm="popularity", status=RunStatus.SUCCEEDED, stage=Stage.DONE)
+    response = operator_client.post(f"/api/runs/{no_scores.pk}/activate")
+    assert response.status_code == 409 and "retention" in response.json()["error"]
+    failed = Run.objects.create(algorithm="popularity", status=RunStatus.FAILED)
+    assert operator_client.post(f"/api/runs/{failed.pk}/activate").status_code == 409
+    assert ActiveRun.current_run_id() == first.pk

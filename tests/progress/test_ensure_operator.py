@@ -1,0 +1,51 @@
+"""``manage.py ensure_operator``: the local operator account that ``make demo`` creates."""
+
+import io
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import CommandError, call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def _call(**kwargs) -> str:
+    out = io.StringIO()
+    call_command("ensure_operator", stdout=out, **kwargs)
+    return out.getvalue()
+
+
+def test_creates_a_staff_user_with_a_random_password_printed_once(monkeypatch):
+    """Without OPERATOR_PASSWORD the command prints a new random password that signs the staff user in."""
+    monkeypatch.delenv("OPERATOR_PASSWORD", raising=False)
+    output = _call()
+    password = output.split("password:", 1)[1].strip()
+    user = authenticate(username="operator", password=password)
+    assert user is not None and user.is_staff
+    again = _call().split("password:", 1)[1].strip()
+    assert again != password and authenticate(username="operator", password=password) is None
+
+
+def test_uses_operator_password_and_does_not_print_it(monkeypatch):
+    """With OPERATOR_PASSWORD set the account gets that password and the output does not contain it."""
+    monkeypatch.setenv("OPERATOR_PASSWORD", "a-long-operator-secret-42")
+    output = _call(username="ops")
+    assert "a-long-operator-secret-42" not in output
+    assert authenticate(username="ops", password="a-long-operator-secret-42").is_staff
+
+
+def test_refuses_in_production_without_an_explicit_password(monkeypatch, settings, django_user_model):
+    """APP_ENV=production without OPERATOR_PASSWORD is an error and creates nobody."""
+    monkeypatch.delenv("OPERATOR_PASSWORD", raising=False)
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="OPERATOR_PASSWORD"):
+        _call()
+    assert not django_user_model.objects.exists()
+
+
+def test_refuses_a_weak_password(monkeypatch, django_user_model):
+    """A password Django's validators reject is refused with their reason."""
+    monkeypatch.setenv("OPERATOR_PASSWORD", "1234")
+    with pytest.raises(CommandError, match="too short"):
+        _call()
+    assert not django_user_model.objects.exists()

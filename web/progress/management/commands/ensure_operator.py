@@ -1,0 +1,48 @@
+"""``python manage.py ensure_operator``: create or update the staff account that may use the progress page.
+
+The password is ``$OPERATOR_PASSWORD`` if set, else a new random one that is
+printed once (``make demo`` shows it). In production (``APP_ENV=production``)
+a password must be given explicitly: a printed random password would end up
+in the pod's logs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+PASSWORD_ENV = "OPERATOR_PASSWORD"
+
+
+class Command(BaseCommand):
+    help = "Create or update a staff user for the progress page (password from $OPERATOR_PASSWORD, else random and printed)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default="operator", help="the operator's user name (default: operator)")
+
+    def handle(self, *args, username: str, **options):
+        given = os.environ.get(PASSWORD_ENV, "")
+        if settings.PRODUCTION and not given:
+            raise CommandError(f"APP_ENV=production: set {PASSWORD_ENV} to the operator's password; "
+                               "a random one would be printed into the logs.")
+        password = given or secrets.token_urlsafe(12)
+        User = get_user_model()
+        user = User.objects.filter(username=username).first() or User(username=username)
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise CommandError(f"{PASSWORD_ENV} is too weak: {' '.join(exc.messages)}") from exc
+        created = user.pk is None
+        user.is_staff = True
+        user.is_active = True
+        user.set_password(password)
+        user.save()
+        self.stdout.write(f"{'Created' if created else 'Updated'} operator {username!r} (staff).")
+        if not given:
+            self.stdout.write(f"  user name: {username}\n  password:  {password}")
