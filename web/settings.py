@@ -90,6 +90,14 @@ PROGRESS_STALL_SECONDS = float(os.environ.get("PROGRESS_STALL_SECONDS", "30"))
 RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")
 """Name of the RQ queue that the web app fills and the worker empties."""
 
+PRECOMPUTE_LAUNCHER = os.environ.get("PRECOMPUTE_LAUNCHER", "rq").strip().lower()
+"""How the progress page's "start" runs the job: ``rq`` (the worker runs ``python -m jobs.precompute``)
+or ``kubernetes`` (the page shows ``make k8s-precompute``; see docs/progress.md)."""
+if PRECOMPUTE_LAUNCHER not in {"rq", "kubernetes"}:
+    raise ImproperlyConfigured(f"PRECOMPUTE_LAUNCHER must be 'rq' or 'kubernetes'; got {PRECOMPUTE_LAUNCHER!r}.")
+PRECOMPUTE_JOB_TIMEOUT = int(os.environ.get("PRECOMPUTE_JOB_TIMEOUT", str(6 * 3600)))
+"""Seconds the RQ worker lets one precompute run before stopping it (RQ's default of 180 s is far too short)."""
+
 # -- Django -------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -98,7 +106,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "web.recommender",
     "web.progress",
 ]
@@ -148,6 +160,7 @@ STATIC_URL = "static/"
 # collectstatic fills STATIC_ROOT in the image; locally WhiteNoise serves straight from the apps.
 STATIC_ROOT = BASE_DIR / "staticfiles" if PRODUCTION else None
 STATICFILES_DIRS = [BASE_DIR / "web" / "static"]
+WHITENOISE_USE_FINDERS = not PRODUCTION  # locally, static files are served from the apps even with DEBUG=0
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -172,6 +185,20 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI document at /api/schema/ and Swagger UI at /api/docs/; the UI's
+# JavaScript comes from drf-spectacular-sidecar's static files, never a CDN.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MovieLens recommender API",
+    "DESCRIPTION": "Recommendations from precomputed per-user scores, ratings, the movie catalogue and precompute runs.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 if PRODUCTION:

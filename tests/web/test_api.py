@@ -16,6 +16,12 @@ def published(catalogue):
     return run(algorithm="popularity", top_n=10)
 
 
+@pytest.fixture
+def auth(staff_token):
+    """Headers of a staff account's API token (staff may rate for MovieLens users)."""
+    return {"HTTP_AUTHORIZATION": f"Token {staff_token}"}
+
+
 def _served(client, user_id: int, n: int = 10) -> list[int]:
     response = client.get(f"/api/users/{user_id}/recommendations?n={n}")
     assert response.status_code == 200, response.content
@@ -39,11 +45,11 @@ def test_no_recommended_movie_is_already_rated(client, published, catalogue):
         assert not rated & set(_served(client, int(user_id), 100))
 
 
-def test_a_movie_rated_after_the_run_is_filtered_at_once(client, published, django_capture_on_commit_callbacks):
+def test_a_movie_rated_after_the_run_is_filtered_at_once(client, auth, published, django_capture_on_commit_callbacks):
     """A rating made since the run removes the movie from the served list before any worker runs."""
     top = _served(client, USER)[0]
     with django_capture_on_commit_callbacks(execute=False):
-        response = client.post(f"/api/users/{USER}/ratings", {"movie_id": top, "rating": 3.5}, content_type="application/json")
+        response = client.post(f"/api/users/{USER}/ratings", {"movie_id": top, "rating": 3.5}, content_type="application/json", **auth)
     assert response.status_code == 201, response.content
     assert top not in _served(client, USER)
 
@@ -63,23 +69,23 @@ def test_bad_n_is_400_in_json(client, published, n):
     assert response.json()["error"].startswith("n:")
 
 
-def test_a_user_the_run_does_not_know_gets_the_popular_list(client, published, catalogue, django_capture_on_commit_callbacks):
+def test_a_user_the_run_does_not_know_gets_the_popular_list(client, auth, published, catalogue, django_capture_on_commit_callbacks):
     """A new user with a rating but no scores in the run sees the run's popular list, minus what they rated."""
     movie = int(catalogue["movie_ids"][3])
     with django_capture_on_commit_callbacks(execute=False):
-        client.post("/api/users/5000/ratings", {"movie_id": movie, "rating": 4}, content_type="application/json")
+        client.post("/api/users/5000/ratings", {"movie_id": movie, "rating": 4}, content_type="application/json", **auth)
     body = client.get("/api/users/5000/recommendations?n=5").json()
     assert body["source"] == "popular" and len(body["recommendations"]) == 5
     assert movie not in [item["movie"]["movie_id"] for item in body["recommendations"]]
 
 
-def test_posting_a_rating_stores_it_and_queues_the_refresh(client, published, redis_conn, django_capture_on_commit_callbacks):
+def test_posting_a_rating_stores_it_and_queues_the_refresh(client, auth, published, redis_conn, django_capture_on_commit_callbacks):
     """A valid rating is stored at once and one refresh job for the user lands in the real Redis queue."""
     from web.queue import get_queue
 
     movie = int(published.popular_movies.order_by("rank").first().movie_id)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/api/users/{USER}/ratings", {"movie_id": movie, "rating": 4.5}, content_type="application/json")
+        response = client.post(f"/api/users/{USER}/ratings", {"movie_id": movie, "rating": 4.5}, content_type="application/json", **auth)
     assert response.status_code == 201
     assert response.json()["refresh"] == "queued"
     assert Rating.objects.get(user_id=USER, movie_id=movie).rating == 4.5
@@ -101,19 +107,19 @@ def test_posting_a_rating_stores_it_and_queues_the_refresh(client, published, re
         ({"movie_id": 123456, "rating": 4}, "movie_id"),
     ],
 )
-def test_bad_ratings_are_refused_and_nothing_changes(client, published, payload, field):
+def test_bad_ratings_are_refused_and_nothing_changes(client, auth, published, payload, field):
     """Out-of-range, non-half-star, non-numeric or missing values and unknown movies are a 400 naming the field."""
     before = list(Rating.objects.order_by("id").values_list("user_id", "movie_id", "rating"))
-    response = client.post(f"/api/users/{USER}/ratings", payload, content_type="application/json")
+    response = client.post(f"/api/users/{USER}/ratings", payload, content_type="application/json", **auth)
     assert response.status_code == 400
     assert field in response.json()["fields"]
     assert list(Rating.objects.order_by("id").values_list("user_id", "movie_id", "rating")) == before
 
 
-def test_malformed_json_and_wrong_content_type_are_refused(client, published):
+def test_malformed_json_and_wrong_content_type_are_refused(client, auth, published):
     """A body that is not JSON is a 400, a form-encoded body a 415, both as JSON errors."""
-    bad_json = client.post(f"/api/users/{USER}/ratings", "{not json", content_type="application/json")
-    form = client.post(f"/api/users/{USER}/ratings", {"movie_id": 10, "rating": 4})
+    bad_json = client.post(f"/api/users/{USER}/ratings", "{not json", content_type="application/json", **auth)
+    form = client.post(f"/api/users/{USER}/ratings", {"movie_id": 10, "rating": 4}, **auth)
     assert (bad_json.status_code, form.status_code) == (400, 415)
     assert "error" in bad_json.json() and "error" in form.json()
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.helpers import run
-from web.recommender.models import Rating
+from tests.web.similar import add_similar
+from web.recommender.models import Movie, Rating, Tag, UserScore
+from web.recommender.views import users as user_views
 
 USER = 101
 
 
 @pytest.fixture
 def published(catalogue):
-    return run(algorithm="popularity", top_n=10)
+    return run(algorithm="popularity", top_n=20)
 
 
 def _movie_links(html: str, list_id: str) -> list[int]:
@@ -30,12 +33,59 @@ def test_user_page_shows_the_same_list_as_the_api(client, published):
     assert _movie_links(html, "recommendations") == [item["movie"]["movie_id"] for item in api["recommendations"]]
 
 
-def test_home_page_shows_popular_movies_and_finds_titles(client, published, catalogue):
-    """The home page lists the run's popular movies and searches titles."""
+def test_each_recommendation_shows_a_reason_and_stars(client, published, similar_tables):
+    """Every card has a reason; with similar-movie rows it names the user's best-rated neighbour."""
+    top = UserScore.objects.filter(run=published, user_id=USER).order_by("rank").first().movie_id
+    liked = Rating.objects.filter(user_id=USER).order_by("-rating", "movie_id").first()
+    Rating.objects.filter(pk=liked.pk).update(rating=5.0)
+    add_similar(published.pk, [(top, liked.movie_id, 0.9)])
+    html = client.get(f"/users/{USER}/").content.decode()
+    section = html.split('id="recommendations"', 1)[1].split("</ol>", 1)[0]
+    assert section.count('class="reason"') == section.count('class="card"') > 1
+    assert f"Because you rated {liked.movie.title} 5 stars" in section
+    assert "One of the best-liked movies you have not rated yet" in section  # the popularity run's general reason
+    assert section.count('class="stars-fill"') == section.count('class="card"')
+
+
+def test_genre_filter_and_paging(client, published, monkeypatch):
+    """The genre filter keeps only that genre's movies; pages continue the ranking without overlap."""
+    monkeypatch.setattr(user_views, "PAGE_SIZE", 3)
+    ranked = list(UserScore.objects.filter(run=published, user_id=USER).order_by("rank").values_list("movie_id", flat=True))
+    comedies = ranked[1::2]
+    Movie.objects.filter(movie_id__in=comedies).update(genres=["Comedy"])
+    first = _movie_links(client.get(f"/users/{USER}/").content.decode(), "recommendations")
+    second = _movie_links(client.get(f"/users/{USER}/?page=2").content.decode(), "recommendations")
+    assert first == ranked[:3] and second == ranked[3:6]
+    filtered = _movie_links(client.get(f"/users/{USER}/?genre=Comedy").content.decode(), "recommendations")
+    assert filtered == comedies[:3]
+
+
+def test_home_page_shows_popular_movies_and_the_catalogue_search_finds_titles(client, published):
+    """The home page lists the run's popular movies; /movies/ finds titles by word prefixes."""
     html = client.get("/").content.decode()
-    assert "Popular now" in html and "Movie " in html
-    found = client.get("/?q=Movie 250").content.decode()
-    assert 'href="/movies/250/' in found
+    assert "Popular now" in html and len(_movie_links(html, "popular")) == 12
+    found = client.get("/movies/?q=movie 2").content.decode()
+    assert sorted(_movie_links(found, "results")) == [20, 200, 210, 220, 230, 240, 250]
+    assert _movie_links(client.get("/movies/?q=zzz").content.decode(), "results") == []
+
+
+def test_catalogue_filters_by_genre_and_year(client, published):
+    """Genre and year filters narrow the catalogue; a bad year is ignored with a message."""
+    Movie.objects.filter(movie_id__in=[10, 20]).update(genres=["Western"], year=1995)
+    Movie.objects.filter(movie_id=30).update(genres=["Western"], year=1996)
+    assert sorted(_movie_links(client.get("/movies/?genre=Western").content.decode(), "results")) == [10, 20, 30]
+    assert sorted(_movie_links(client.get("/movies/?genre=Western&year=1995").content.decode(), "results")) == [10, 20]
+    assert "ignored" in client.get("/movies/?year=soon").content.decode()
+
+
+def test_user_picker_lists_movielens_users_with_their_rating_counts(client, published):
+    """The picker shows MovieLens users from an id on, with how many ratings each has."""
+    html = client.get("/users/?from=105").content.decode()
+    rows = re.findall(r'href="/users/(\d+)/">user \d+</a></td><td class="num">(\d+)<', html)
+    assert [int(u) for u, _ in rows][:3] == [105, 106, 107]
+    for user_id, count in rows:
+        assert int(count) == Rating.objects.filter(user_id=int(user_id)).count()
+    assert client.get("/users/?user=107").url == "/users/107/"
 
 
 def test_unknown_user_and_movie_pages_are_404(client, published):
@@ -44,26 +94,92 @@ def test_unknown_user_and_movie_pages_are_404(client, published):
     assert client.get("/movies/999999/").status_code == 404
 
 
-def test_rating_form_stores_the_rating_and_says_so(client, published, django_capture_on_commit_callbacks):
-    """Posting the movie page's form stores the rating and the user page says it is updating."""
-    with django_capture_on_commit_callbacks(execute=False):
-        response = client.post("/movies/250/rate", {"user_id": USER, "rating": "4.5"}, follow=True)
+def test_movie_page_shows_summary_chart_tags_links_and_similar_movies(client, published, similar_tables):
+    """The movie page has average, count, one chart bar per half star, tags, external links and similar movies."""
+    Movie.objects.filter(movie_id=250).update(imdb_id="0114709", tmdb_id=862)
+    Tag.objects.create(user_id=101, movie_id=250, tag="Funny")
+    Tag.objects.create(user_id=102, movie_id=250, tag="funny")
+    add_similar(published.pk, [(250, 30, 0.8), (250, 40, 0.7)])
+    ratings = list(Rating.objects.filter(movie_id=250).values_list("rating", flat=True))
+    html = client.get("/movies/250/").content.decode()
+    assert f"{sum(ratings) / len(ratings):.2f}</strong> average from <span class=\"count\">{len(ratings)}</span>" in html
+    assert html.count("<rect ") == 10
+    assert "funny <span class=\"muted\">×2</span>" in html
+    assert "https://www.imdb.com/title/tt0114709/" in html and "https://www.themoviedb.org/movie/862" in html
+    assert _movie_links(html, "similar") == [30, 40]
+
+
+def test_signed_in_rating_is_stored_under_the_profile_and_says_so(client, member, published, django_capture_on_commit_callbacks):
+    """A signed-in account's star rating is stored under its profile id and the page says it is updating."""
+    account, profile, _ = member
+    client.force_login(account)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/movies/250/rate", {"rating": "4.5", "next": f"/users/{profile.user_id}/"}, follow=True)
     assert response.status_code == 200
-    assert Rating.objects.get(user_id=USER, movie_id=250).rating == 4.5
+    assert Rating.objects.get(user_id=profile.user_id, movie_id=250).rating == 4.5
     assert "recommendations are updating" in response.content.decode()
 
 
-def test_rating_form_refuses_bad_values(client, published):
-    """An out-of-range rating re-renders the form with an error and stores nothing."""
+def test_rating_can_be_changed_and_removed(client, member, published):
+    """The widget changes a rating and removes it; JSON answers for the page's script."""
+    account, profile, _ = member
+    client.force_login(account)
+    for value in ("3.0", "0.5"):
+        body = client.post("/movies/250/rate", {"rating": value}, HTTP_ACCEPT="application/json").json()
+        assert body["rating"] == float(value) == Rating.objects.get(user_id=profile.user_id, movie_id=250).rating
+    body = client.post("/movies/250/rate", {"remove": "1"}, HTTP_ACCEPT="application/json").json()
+    assert body["rating"] is None and not Rating.objects.filter(user_id=profile.user_id, movie_id=250).exists()
+
+
+def test_rating_needs_a_signed_in_profile(client, published):
+    """An anonymous rating is sent to the sign-in page and nothing is stored."""
     count = Rating.objects.count()
-    response = client.post("/movies/250/rate", {"user_id": USER, "rating": "6"})
-    assert response.status_code == 400
+    response = client.post("/movies/250/rate", {"rating": "4"})
+    assert response.status_code == 302 and response.url.startswith("/accounts/login/")
+    assert client.post("/movies/250/rate", {"rating": "4"}, HTTP_ACCEPT="application/json").status_code == 401
     assert Rating.objects.count() == count
 
 
-def test_rating_form_without_csrf_token_is_refused(published):
+def test_rating_form_refuses_bad_values(client, member, published):
+    """An out-of-range rating is refused with a message and stores nothing."""
+    client.force_login(member[0])
+    count = Rating.objects.count()
+    response = client.post("/movies/250/rate", {"rating": "6"}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 400 and "rating" in response.json()["fields"]
+    followed = client.post("/movies/250/rate", {"rating": "6"}, follow=True).content.decode()
+    assert "Select a valid choice" in followed
+    assert Rating.objects.count() == count
+
+
+def test_rating_form_without_csrf_token_is_refused(member, published):
     """A form post without the CSRF token is rejected and stores nothing."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(member[0])
     count = Rating.objects.count()
-    response = Client(enforce_csrf_checks=True).post("/movies/250/rate", {"user_id": USER, "rating": "4"})
-    assert response.status_code == 403
+    assert browser.post("/movies/250/rate", {"rating": "4"}).status_code == 403
     assert Rating.objects.count() == count
+
+
+def test_movielens_users_are_read_only_and_profiles_private(client, member, published):
+    """A MovieLens user's page has no rating widgets; a profile's page is a 404 for other accounts."""
+    account, profile, _ = member
+    client.force_login(account)
+    assert 'class="stars"' not in client.get(f"/users/{USER}/").content.decode()
+    assert client.get(f"/users/{profile.user_id}/").status_code == 200
+    other = Client()
+    other.force_login(User.objects.create_user("bob", password="bob-pass-123"))
+    assert other.get(f"/users/{profile.user_id}/").status_code == 404
+    assert Client().get(f"/users/{profile.user_id}/ratings/").status_code == 404
+
+
+def test_rating_history_sorts(client, published):
+    """The history page sorts by rating, date and title."""
+    def order(sort):
+        html = client.get(f"/users/{USER}/ratings/?sort={sort}").content.decode()
+        return _movie_links(html, "ratings")
+
+    ratings = Rating.objects.filter(user_id=USER)
+    highest = [r.movie_id for r in ratings.order_by("-rating", "-timestamp")]
+    assert order("highest") == highest
+    assert order("title") == [r.movie_id for r in ratings.order_by("movie__title", "movie_id")]
+    assert sorted(order("recent")) == sorted(highest)

@@ -10,15 +10,61 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.core.cache import cache
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
-from django.db import models, transaction
+from django.contrib.postgres.search import SearchQuery, SearchVectorField
+from django.db import connection, models, transaction
+from django.db.models import Func, Value
 from django.utils import timezone
 
-from web.progress.models import Run
+from web.progress.models import ActiveRun, Run
 
 RATING_VALUES = tuple(x / 2 for x in range(1, 11))
 """The ratings MovieLens allows: 0.5 to 5.0 in half stars."""
+
+
+GENRE_CACHE_SECONDS = 60
+"""How long the list of genre names is cached per process."""
+
+PROFILE_USER_ID_START = 1_000_000_000
+"""First user id of a site profile; MovieLens user ids stay far below (ml-latest: ~330,000).
+
+Profiles draw their ids from the PostgreSQL sequence ``recommender_profile_user_id_seq``
+(migration 0005), which starts here and ends at the largest ``integer``, so a profile
+can never take an id that a MovieLens file uses, whichever set is loaded later.
+"""
+
+
+class MovieQuerySet(models.QuerySet):
+    def search(self, text: str) -> MovieQuerySet:
+        """Movies whose title has a word starting with each word of ``text`` ("star wa" finds Star Wars).
+
+        Uses the GIN index on ``to_tsvector('simple', title)`` (migration 0005):
+        a prefix full-text match, fast on 60k titles, no trigram extension needed.
+        """
+        words = [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
+        if not words:
+            return self.none()
+        query = " & ".join(f"{w}:*" for w in words)
+        title_words = Func(Value("simple"), "title", function="to_tsvector", output_field=SearchVectorField())
+        return self.alias(title_words=title_words).filter(
+            title_words=SearchQuery(query, search_type="raw", config=Value("simple"))
+        )
+
+    def in_genre(self, genre: str | None) -> MovieQuerySet:
+        return self.filter(genres__contains=[genre]) if genre else self
+
+    def genre_names(self) -> list[str]:
+        """Every genre in the catalogue, sorted; cached for a minute (a scan of the catalogue)."""
+
+        def query() -> list[str]:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT DISTINCT unnest(genres) AS g FROM {Movie._meta.db_table} ORDER BY g")
+                return [g for (g,) in cursor.fetchall() if g and g != "(no genres listed)"]
+
+        return cache.get_or_set(f"genre-names:{connection.settings_dict['NAME']}", query, GENRE_CACHE_SECONDS)
 
 
 class Movie(models.Model):
@@ -30,6 +76,8 @@ class Movie(models.Model):
     genres = ArrayField(models.CharField(max_length=40), default=list, blank=True)
     imdb_id = models.CharField(max_length=16, blank=True, help_text="IMDb number without the 'tt', as MovieLens gives it.")
     tmdb_id = models.IntegerField(null=True, blank=True)
+
+    objects = MovieQuerySet.as_manager()
 
     class Meta:
         ordering = ["movie_id"]
@@ -46,19 +94,82 @@ class Movie(models.Model):
     def tmdb_url(self) -> str:
         return f"https://www.themoviedb.org/movie/{self.tmdb_id}" if self.tmdb_id else ""
 
+    def rating_summary(self) -> RatingSummary:
+        """Average, count and the number of ratings at each half star, in one grouped query."""
+        counts = dict(self.ratings.values_list("rating").annotate(n=models.Count("id")).values_list("rating", "n"))
+        histogram = [counts.get(value, 0) for value in RATING_VALUES]
+        total = sum(histogram)
+        average = sum(v * c for v, c in zip(RATING_VALUES, histogram, strict=True)) / total if total else None
+        return RatingSummary(average=average, count=total, histogram=histogram)
+
+    def top_tags(self, n: int = 20) -> list[tuple[str, int]]:
+        """The movie's most used tags (case-folded) with how many times users gave them."""
+        rows = (
+            self.tags.annotate(text=models.functions.Lower("tag"))
+            .values("text")
+            .annotate(n=models.Count("id"))
+            .order_by("-n", "text")
+            .values_list("text", "n")[:n]
+        )
+        return list(rows)
+
+
+@dataclass
+class RatingSummary:
+    average: float | None
+    count: int
+    histogram: list[int]
+    """Number of ratings at 0.5, 1.0, ... 5.0 (the order of :data:`RATING_VALUES`)."""
+
+    @property
+    def bars(self) -> list[dict]:
+        """The histogram as bars for the inline SVG chart: value, count, height in percent of the largest."""
+        peak = max(self.histogram) or 1
+        bars = []
+        for i, (value, count) in enumerate(zip(RATING_VALUES, self.histogram, strict=True)):
+            height = round(CHART_HEIGHT * count / peak, 1)
+            bars.append({"value": value, "count": count, "x": i * 10 + 1, "y": CHART_HEIGHT - height, "height": height,
+                         "label": value == int(value)})
+        return bars
+
+
+CHART_HEIGHT = 30
+"""Height of the tallest bar in the movie page's SVG chart (viewBox units; the box is 100 wide)."""
+
 
 class RatingQuerySet(models.QuerySet):
     def rate(self, user_id: int, movie: Movie, value: float) -> Rating:
-        """Store (or change) a rating now and queue the refresh of the user's recommendations after commit."""
-        from web.queue import enqueue_on_commit
-        from web.recommender.tasks import refresh_user
+        """Store (or change) a rating now and queue the refresh of the user's recommendations after commit.
+
+        ``rating.refresh`` is the :class:`~web.recommender.refresh.RefreshTicket`
+        saying whether the refresh was queued (``None`` until the commit).
+        """
+        from web.recommender.refresh import request_refresh
 
         with transaction.atomic():
             rating, _ = self.update_or_create(
                 user_id=user_id, movie=movie, defaults={"rating": value, "timestamp": timezone.now()}
             )
-            enqueue_on_commit(refresh_user, user_id)
+            rating.refresh = request_refresh(user_id)
         return rating
+
+    def unrate(self, user_id: int, movie: Movie):
+        """Remove a rating (a no-op if there is none) and queue the refresh; returns the ticket or None."""
+        from web.recommender.refresh import request_refresh
+
+        with transaction.atomic():
+            deleted, _ = self.filter(user_id=user_id, movie=movie).delete()
+            return request_refresh(user_id) if deleted else None
+
+    def user_counts(self, start: int = 1, limit: int = 50) -> list[tuple[int, int]]:
+        """``(user_id, number of ratings)`` of MovieLens users from ``start`` on, by id (an index range scan)."""
+        return list(
+            self.filter(user_id__gte=start, user_id__lt=PROFILE_USER_ID_START)
+            .values("user_id")
+            .annotate(n=models.Count("id"))
+            .order_by("user_id")
+            .values_list("user_id", "n")[:limit]
+        )
 
 
 class Rating(models.Model):
@@ -92,6 +203,14 @@ class Tag(models.Model):
 
 
 @dataclass
+class ScoredMovie:
+    movie: Movie
+    score: float
+    rank: int
+    reason: str = ""
+
+
+@dataclass
 class Recommendations:
     """What the site and the API show a user: the list, where it came from, and which run made it."""
 
@@ -99,43 +218,102 @@ class Recommendations:
     source: str  # "personal" (the user's PCS rows) or "popular" (cold-start fallback)
     run: Run | None
     items: list[ScoredMovie] = field(default_factory=list)
+    has_more: bool = False
+    """Whether rows follow the last item (for paging)."""
 
 
-@dataclass
-class ScoredMovie:
-    movie: Movie
-    score: float
-    rank: int
+POPULAR_REASON = "popular with everyone: among the most-rated, best-liked movies"
+PERSONAL_REASON = "people who rate like you loved it"
+ALGORITHM_REASONS = {"popularity": "one of the best-liked movies you have not rated yet"}
+"""The general reason of a personal list by the run's algorithm, when no similar movie explains an item."""
+
+
+def _stars(value: float) -> str:
+    return f"{value:g} star" + ("" if value == 1 else "s")
 
 
 class UserScoreQuerySet(models.QuerySet):
     def knows_user(self, user_id: int) -> bool:
-        """A user exists for the site once they have rated something or the active run scored them."""
-        if Rating.objects.filter(user_id=user_id).exists():
+        """A user exists for the site once they have rated something, has a profile, or the active run scored them."""
+        if Rating.objects.filter(user_id=user_id).exists() or Profile.objects.filter(user_id=user_id).exists():
             return True
         run = Run.objects.active()
         return run is not None and self.filter(run=run, user_id=user_id).exists()
 
-    def recommend(self, user_id: int, n: int) -> Recommendations:
-        """The user's top ``n`` from the active run, minus what they rated since; else the popular list."""
+    def recommend(self, user_id: int, n: int, genre: str | None = None, offset: int = 0) -> Recommendations:
+        """The user's top ``n`` (after ``offset``) from the active run, minus what they rated since; else the popular list.
+
+        ``genre`` keeps only movies of that genre. Each item carries a reason.
+        A user the run scored costs one query (:meth:`_personal`); the popular
+        fallback a few more.
+        """
+        run, rows = self._personal(user_id, n + 1, genre, offset)
+        if rows:
+            general = ALGORITHM_REASONS.get(run.algorithm, PERSONAL_REASON)
+            items = [
+                ScoredMovie(movie, score, offset + i + 1,
+                            f"because you rated {why[0]} {_stars(why[1])}" if why else general)
+                for i, (movie, score, why) in enumerate(rows[:n])
+            ]
+            return Recommendations(user_id=user_id, source="personal", run=run, items=items, has_more=len(rows) > n)
         run = Run.objects.active()
         if run is None:
             return Recommendations(user_id=user_id, source="popular", run=None)
+        if offset and self.filter(run=run, user_id=user_id).exists():
+            return Recommendations(user_id=user_id, source="personal", run=run)  # paged past the end of the list
         rated = Rating.objects.filter(user_id=user_id).values("movie_id")
-        personal = list(
-            self.filter(run=run, user_id=user_id)
+        popular = list(
+            PopularMovie.objects.filter(run=run)
             .exclude(movie_id__in=rated)
+            .filter(**({"movie__genres__contains": [genre]} if genre else {}))
             .select_related("movie")
-            .order_by("rank")[:n]
+            .order_by("rank")[offset : offset + n + 1]
         )
-        if personal:
-            items = [ScoredMovie(row.movie, row.score, i + 1) for i, row in enumerate(personal)]
-            return Recommendations(user_id=user_id, source="personal", run=run, items=items)
-        popular = (
-            PopularMovie.objects.filter(run=run).exclude(movie_id__in=rated).select_related("movie").order_by("rank")[:n]
-        )
-        items = [ScoredMovie(row.movie, row.score, i + 1) for i, row in enumerate(popular)]
-        return Recommendations(user_id=user_id, source="popular", run=run, items=items)
+        items = [ScoredMovie(row.movie, row.score, offset + i + 1, POPULAR_REASON) for i, row in enumerate(popular[:n])]
+        return Recommendations(user_id=user_id, source="popular", run=run, items=items, has_more=len(popular) > n)
+
+    @staticmethod
+    def _personal(user_id: int, limit: int, genre: str | None, offset: int) -> tuple[Run | None, list]:
+        """The active run's rows for the user, minus rated movies, with their movies and reasons: one query.
+
+        The reason of a row is the user's best-rated movie (3.5 stars or more)
+        among the row's movie's similar movies in the same run, if any.
+        """
+        genre_filter = "AND m.genres @> ARRAY[%s]::varchar(40)[]" if genre else ""
+        sql = f"""
+            SELECT run.id, run.algorithm, s.score, m.movie_id, m.title, m.year, m.genres, m.imdb_id, m.tmdb_id,
+                   why.title, why.rating
+            FROM {ActiveRun._meta.db_table} active
+            JOIN {Run._meta.db_table} run ON run.id = active.run_id
+            JOIN {UserScore._meta.db_table} s ON s.run_id = active.run_id AND s.user_id = %s
+            JOIN {Movie._meta.db_table} m ON m.movie_id = s.movie_id
+            LEFT JOIN LATERAL (
+                SELECT wm.title, r.rating
+                FROM {SimilarMovie._meta.db_table} sm
+                JOIN {Rating._meta.db_table} r ON r.user_id = s.user_id AND r.movie_id = sm.neighbour_id
+                JOIN {Movie._meta.db_table} wm ON wm.movie_id = sm.neighbour_id
+                WHERE sm.run_id = s.run_id AND sm.movie_id = s.movie_id AND r.rating >= 3.5
+                ORDER BY r.rating DESC, sm.rank
+                LIMIT 1
+            ) why ON true
+            WHERE active.id = %s
+              AND NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table} rr WHERE rr.user_id = s.user_id AND rr.movie_id = s.movie_id)
+              {genre_filter}
+            ORDER BY s.rank
+            LIMIT %s OFFSET %s"""
+        params = [user_id, ActiveRun.SINGLETON_ID, *([genre] if genre else []), limit, offset]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            fetched = cursor.fetchall()
+        if not fetched:
+            return None, []
+        run = Run(id=fetched[0][0], algorithm=fetched[0][1])
+        rows = [
+            (Movie(movie_id=movie_id, title=title, year=year, genres=genres, imdb_id=imdb_id, tmdb_id=tmdb_id),
+             score, (why_title, why_rating) if why_title is not None else None)
+            for _, _, score, movie_id, title, year, genres, imdb_id, tmdb_id, why_title, why_rating in fetched
+        ]
+        return run, rows
 
 
 class UserScore(models.Model):
@@ -160,6 +338,15 @@ class UserScore(models.Model):
         db_table = "recommender_userscore"
 
 
+class SimilarMovieQuerySet(models.QuerySet):
+    def of(self, movie_id: int, n: int = 10) -> list[SimilarMovie]:
+        """The active run's ``n`` nearest neighbours of ``movie_id``, most similar first (empty before item-item runs)."""
+        run = Run.objects.active()
+        if run is None:
+            return []
+        return list(self.filter(run=run, movie_id=movie_id).select_related("neighbour").order_by("rank")[:n])
+
+
 class SimilarMovie(models.Model):
     """A run's ``rank``-th most similar movie to ``movie`` (item-item neighbours, for "similar movies").
 
@@ -173,6 +360,8 @@ class SimilarMovie(models.Model):
     neighbour = models.ForeignKey(Movie, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     score = models.FloatField()
     rank = models.SmallIntegerField()
+
+    objects = SimilarMovieQuerySet.as_manager()
 
     class Meta:
         managed = False
@@ -199,3 +388,50 @@ class FittedModel(models.Model):
     data = models.BinaryField()
     created_at = models.DateTimeField(default=timezone.now)
 
+
+
+def next_profile_user_id() -> int:
+    """The next id from the profile sequence (>= :data:`PROFILE_USER_ID_START`)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('recommender_profile_user_id_seq')")
+        return int(cursor.fetchone()[0])
+
+
+class ProfileManager(models.Manager):
+    def for_account(self, account) -> Profile:
+        """The signed-in account's profile, created on first use (a superuser made by ``createsuperuser`` too)."""
+        try:
+            return account.profile
+        except Profile.DoesNotExist:
+            profile, _ = self.get_or_create(account=account)
+            return profile
+
+
+class Profile(models.Model):
+    """A site account's own rating identity: ``user_id`` is what its ratings and scores are stored under.
+
+    Ids come from a sequence that starts at :data:`PROFILE_USER_ID_START`, far
+    above any MovieLens user id, so own profiles and MovieLens users never share
+    an id (a CHECK constraint enforces the range).
+    """
+
+    account = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    user_id = models.IntegerField(unique=True, default=next_profile_user_id, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ProfileManager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user_id__gte=PROFILE_USER_ID_START), name="profile_user_id_above_movielens"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} (user {self.user_id})"
+
+
+def is_profile_id(user_id: int) -> bool:
+    """Whether ``user_id`` belongs to a site profile (not a MovieLens user)."""
+    return user_id >= PROFILE_USER_ID_START

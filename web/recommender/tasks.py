@@ -11,8 +11,27 @@ from scoring.topn import rated_matrix, top_n
 from web.pgcopy import copy_columns
 from web.progress.models import Run
 from web.recommender.models import FittedModel, Rating, UserScore
+from web.recommender.refresh import running
 
 DEFAULT_TOP_N = 100
+
+_MODEL_CACHE: dict[tuple, object] = {}
+"""The active run's unpickled model, by (run id, when the model was stored): at ml-25m scale an item-item model is tens of MB,
+and reading plus unpickling it costs more than the refresh itself, so a worker process keeps the latest one."""
+
+
+def _fitted_model(run: Run):
+    """The run's fitted scorer (cached per worker process), or None if the run stored none."""
+    stored_at = FittedModel.objects.filter(run=run).values_list("created_at", flat=True).first()  # no model bytes
+    if stored_at is None:
+        return None
+    key = (run.pk, stored_at)
+    model = _MODEL_CACHE.get(key)
+    if model is None:
+        model = pickle.loads(FittedModel.objects.get(run=run).data)
+        _MODEL_CACHE.clear()  # only the active run's model is worth its memory
+        _MODEL_CACHE[key] = model
+    return model
 
 
 def refresh_user(user_id: int) -> int:
@@ -20,15 +39,22 @@ def refresh_user(user_id: int) -> int:
 
     The rows are replaced in one transaction, so a reader sees the old list
     or the new one, never a mix or none. Returns the number of rows written.
+    While it runs the user counts as "updating"; starting it clears the
+    user's pending flag, so ratings made from now on queue the next refresh
+    (see :mod:`web.recommender.refresh`).
     """
+    with running(user_id):
+        return _refresh_user(user_id)
+
+
+def _refresh_user(user_id: int) -> int:
     close_old_connections()
     run = Run.objects.active()
     if run is None:
         return 0
-    fitted = FittedModel.objects.filter(run=run).first()
-    if fitted is None:
+    model = _fitted_model(run)
+    if model is None:
         return 0
-    model = pickle.loads(fitted.data)
     n = int(run.parameters.get("top_n", DEFAULT_TOP_N))
 
     history = list(Rating.objects.filter(user_id=user_id).values_list("movie_id", "rating"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from web.recommender.models import RATING_VALUES, Movie, Rating
@@ -12,8 +13,36 @@ MAX_RECOMMENDATIONS = 100
 """The most recommendations one request may ask for (the job stores the top 100 per user)."""
 
 
+class GenreField(serializers.CharField):
+    """A genre of the catalogue, e.g. ``Comedy``; an unknown one is refused with the list of known ones."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not Movie.objects.filter(genres__contains=[value]).exists():
+            known = ", ".join(Movie.objects.genre_names())
+            raise serializers.ValidationError(f"unknown genre {value!r}; choose from: {known}.")
+        return value
+
+
 class RecommendationQuerySerializer(serializers.Serializer):
-    n = serializers.IntegerField(min_value=1, max_value=MAX_RECOMMENDATIONS, default=10)
+    n = serializers.IntegerField(min_value=1, max_value=MAX_RECOMMENDATIONS, default=10, help_text="How many (1-100).")
+    genre = GenreField(required=False, help_text="Only movies of this genre, e.g. Comedy.")
+
+
+class SimilarQuerySerializer(serializers.Serializer):
+    n = serializers.IntegerField(min_value=1, max_value=MAX_RECOMMENDATIONS, default=10, help_text="How many (1-100).")
+
+
+class MovieQuerySerializer(serializers.Serializer):
+    search = serializers.CharField(required=False, max_length=200, help_text="Words the title starts words with.")
+    genre = GenreField(required=False, help_text="Only movies of this genre, e.g. Comedy.")
+    year = serializers.IntegerField(required=False, min_value=1800, max_value=2100, help_text="Release year.")
+
+
+class RatingListQuerySerializer(serializers.Serializer):
+    sort = serializers.ChoiceField(
+        choices=["recent", "oldest", "highest", "lowest", "title"], default="recent", help_text="Order of the list."
+    )
 
 
 class MovieSerializer(serializers.ModelSerializer):
@@ -22,9 +51,48 @@ class MovieSerializer(serializers.ModelSerializer):
         fields = ["movie_id", "title", "year", "genres", "imdb_id", "tmdb_id"]
 
 
+class TagCountSerializer(serializers.Serializer):
+    tag = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class MovieDetailSerializer(MovieSerializer):
+    """A movie with its links, rating summary and most used tags."""
+
+    imdb_url = serializers.CharField()
+    tmdb_url = serializers.CharField()
+    average_rating = serializers.FloatField(allow_null=True, source="summary.average")
+    rating_count = serializers.IntegerField(source="summary.count")
+    rating_histogram = serializers.DictField(
+        child=serializers.IntegerField(), source="histogram", help_text="Number of ratings per value, '0.5' to '5.0'."
+    )
+    tags = serializers.SerializerMethodField()
+
+    class Meta(MovieSerializer.Meta):
+        fields = [*MovieSerializer.Meta.fields, "imdb_url", "tmdb_url", "average_rating", "rating_count",
+                  "rating_histogram", "tags"]
+
+    @extend_schema_field(TagCountSerializer(many=True))
+    def get_tags(self, movie) -> list[dict]:
+        return [{"tag": text, "count": n} for text, n in movie.top_tags()]
+
+
+class SimilarMovieSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    score = serializers.FloatField()
+    movie = MovieSerializer(source="neighbour")
+
+
+class SimilarMoviesSerializer(serializers.Serializer):
+    movie_id = serializers.IntegerField()
+    run_id = serializers.IntegerField(allow_null=True)
+    similar = SimilarMovieSerializer(many=True)
+
+
 class RecommendedMovieSerializer(serializers.Serializer):
     rank = serializers.IntegerField()
     score = serializers.FloatField()
+    reason = serializers.CharField(help_text="Why it is recommended.")
     movie = MovieSerializer()
 
 
@@ -33,6 +101,14 @@ class RecommendationsSerializer(serializers.Serializer):
     run_id = serializers.IntegerField(source="run.pk", allow_null=True, default=None)
     source = serializers.ChoiceField(choices=["personal", "popular"])
     recommendations = RecommendedMovieSerializer(many=True, source="items")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every API error: a message, the status, and for validation errors the messages per field."""
+
+    error = serializers.CharField()
+    status = serializers.IntegerField()
+    fields = serializers.DictField(required=False)
 
 
 class RatingValueField(serializers.FloatField):
@@ -55,6 +131,12 @@ class RatingInputSerializer(serializers.Serializer):
         return value
 
 
+class RatingValueSerializer(serializers.Serializer):
+    """The body of ``PUT /api/users/<id>/ratings/<movie>``."""
+
+    rating = RatingValueField()
+
+
 class RatingSerializer(serializers.ModelSerializer):
     movie_id = serializers.IntegerField(source="movie.movie_id")
     title = serializers.CharField(source="movie.title")
@@ -62,3 +144,14 @@ class RatingSerializer(serializers.ModelSerializer):
     class Meta:
         model = Rating
         fields = ["user_id", "movie_id", "title", "rating", "timestamp"]
+
+
+class RatingWrittenSerializer(RatingSerializer):
+    refresh = serializers.ChoiceField(
+        choices=["queued", "unavailable"],
+        help_text="'queued': the user's recommendations refresh in the background; "
+        "'unavailable': the queue is down, the next batch run picks the rating up.",
+    )
+
+    class Meta(RatingSerializer.Meta):
+        fields = [*RatingSerializer.Meta.fields, "refresh"]

@@ -1,8 +1,15 @@
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from web.recommender.api import views
 
 urlpatterns = [
     path("users/<int:user_id>/recommendations", views.UserRecommendationsView.as_view(), name="api-user-recommendations"),
     path("users/<int:user_id>/ratings", views.UserRatingsView.as_view(), name="api-user-ratings"),
+    path("users/<int:user_id>/ratings/<int:movie_id>", views.UserRatingView.as_view(), name="api-user-rating"),
+    path("movies", views.MovieListView.as_view(), name="api-movies"),
+    path("movies/<int:movie_id>", views.MovieDetailView.as_view(), name="api-movie"),
+    path("movies/<int:movie_id>/similar", views.MovieSimilarView.as_view(), name="api-movie-similar"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,53 +1,236 @@
-"""The recommendation API: thin views over the model methods and serializers."""
+"""The recommendation API: thin views over the model methods and serializers.
+
+Reads of public data need no authentication; writes take a token
+(``Authorization: Token <key>``, for programs) or the site's session (with
+its CSRF token). See :mod:`web.recommender.api.permissions` for who may do what.
+"""
 
 from __future__ import annotations
 
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Length
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from web.progress.models import ActiveRun, Run
+from web.recommender.api.pagination import Pages
+from web.recommender.api.permissions import UserDataPermission
 from web.recommender.api.serializers import (
+    ErrorSerializer,
+    MovieDetailSerializer,
+    MovieQuerySerializer,
+    MovieSerializer,
     RatingInputSerializer,
+    RatingListQuerySerializer,
     RatingSerializer,
+    RatingValueSerializer,
+    RatingWrittenSerializer,
     RecommendationQuerySerializer,
     RecommendationsSerializer,
+    SimilarMoviesSerializer,
+    SimilarQuerySerializer,
 )
-from web.recommender.models import Movie, Rating, UserScore
+from web.recommender.models import PROFILE_USER_ID_START, RATING_VALUES, Movie, PopularMovie, Profile, Rating, SimilarMovie, UserScore, is_profile_id
+
+RATING_ORDER = {
+    "recent": ["-timestamp", "movie_id"],
+    "oldest": ["timestamp", "movie_id"],
+    "highest": ["-rating", "-timestamp"],
+    "lowest": ["rating", "-timestamp"],
+    "title": ["movie__title", "movie_id"],
+}
+"""The ``sort`` choices of a rating history, shared with the site's history page."""
+
+
+def _errors(*codes: int) -> dict:
+    described = {
+        400: "A parameter or the body is invalid; `fields` says which and why.",
+        401: "Writing needs authentication (a token or the site's session).",
+        403: "The account may not act for this user.",
+        404: "Unknown user, movie or rating.",
+        415: "The body is not JSON.",
+    }
+    return {code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in codes}
 
 
 def _known_user(user_id: int) -> int:
     if not UserScore.objects.knows_user(user_id):
-        raise NotFound(f"No user with id {user_id}: they have no ratings and no precomputed scores.")
+        raise NotFound(f"No user with id {user_id}: they have no ratings, no profile and no precomputed scores.")
     return user_id
 
 
-class UserRecommendationsView(APIView):
-    """``GET /api/users/<id>/recommendations?n=``: the user's top-n from the active run."""
+def _writable_user(user_id: int) -> int:
+    """Ratings may be written for any positive MovieLens id (that is how a MovieLens-style user starts) or an existing profile."""
+    if user_id < 1 or (is_profile_id(user_id) and not Profile.objects.filter(user_id=user_id).exists()):
+        raise NotFound(f"No user with id {user_id} can be rated for: ids are positive, and ids from "
+                       f"{PROFILE_USER_ID_START:,} on belong to site profiles.")
+    return user_id
 
+
+def _written(rating: Rating, ticket) -> dict:
+    refresh = "unavailable" if ticket is not None and ticket.queued is False else "queued"
+    return RatingSerializer(rating).data | {"refresh": refresh}
+
+
+class UserDataView(GenericAPIView):
+    """A view of one user's data: token or session authentication, :class:`UserDataPermission`."""
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [UserDataPermission]
+
+
+class UserRecommendationsView(UserDataView):
+    @extend_schema(
+        parameters=[RecommendationQuerySerializer],
+        responses={200: RecommendationsSerializer, **_errors(400, 401, 403, 404)},
+        summary="A user's top recommendations from the active run, with a reason each",
+    )
     def get(self, request, user_id: int):
+        """The active run's top ``n`` for the user, minus movies rated since; the popular list if the run does not know them."""
         query = RecommendationQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        _known_user(user_id)
-        recommendations = UserScore.objects.recommend(user_id, query.validated_data["n"])
+        recommendations = UserScore.objects.recommend(
+            user_id, query.validated_data["n"], genre=query.validated_data.get("genre")
+        )
+        if recommendations.source != "personal":  # a personal list proves the user exists; else ask
+            _known_user(user_id)
         return Response(RecommendationsSerializer(recommendations).data)
 
 
-class UserRatingsView(APIView):
-    """``GET`` the user's ratings; ``POST {"movie_id", "rating"}`` stores one and queues the refresh."""
+class UserRatingsView(UserDataView):
+    serializer_class = RatingSerializer
+    pagination_class = Pages
 
+    def get_queryset(self):
+        query = RatingListQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        order = RATING_ORDER[query.validated_data["sort"]]
+        return Rating.objects.filter(user_id=self.kwargs["user_id"]).select_related("movie").order_by(*order)
+
+    @extend_schema(
+        parameters=[RatingListQuerySerializer],
+        responses={200: RatingSerializer(many=True), **_errors(400, 401, 403, 404)},
+        summary="A user's ratings, newest first (paginated)",
+    )
     def get(self, request, user_id: int):
         _known_user(user_id)
-        ratings = Rating.objects.filter(user_id=user_id).select_related("movie").order_by("-timestamp")[:500]
-        return Response(RatingSerializer(ratings, many=True).data)
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(RatingSerializer(page, many=True).data)
 
+    @extend_schema(
+        request=RatingInputSerializer,
+        responses={201: RatingWrittenSerializer, **_errors(400, 401, 403, 415)},
+        summary="Rate a movie (or change the rating) and queue the refresh of the user's list",
+    )
     def post(self, request, user_id: int):
-        if user_id < 1:
-            raise NotFound(f"User ids are positive integers; got {user_id}.")
+        _writable_user(user_id)
         data = RatingInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         movie = get_object_or_404(Movie, movie_id=data.validated_data["movie_id"])
         rating = Rating.objects.rate(user_id, movie, data.validated_data["rating"])
-        body = RatingSerializer(rating).data | {"refresh": "queued"}
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(_written(rating, rating.refresh), status=status.HTTP_201_CREATED)
+
+
+class UserRatingView(UserDataView):
+    serializer_class = RatingSerializer
+
+    def _movie(self, movie_id: int) -> Movie:
+        try:
+            return Movie.objects.get(movie_id=movie_id)
+        except Movie.DoesNotExist:
+            raise NotFound(f"No movie with id {movie_id}.") from None
+
+    @extend_schema(responses={200: RatingSerializer, **_errors(401, 403, 404)}, summary="One rating")
+    def get(self, request, user_id: int, movie_id: int):
+        rating = Rating.objects.filter(user_id=user_id, movie_id=movie_id).select_related("movie").first()
+        if rating is None:
+            raise NotFound(f"User {user_id} has not rated movie {movie_id}.")
+        return Response(RatingSerializer(rating).data)
+
+    @extend_schema(
+        request=RatingValueSerializer,
+        responses={200: RatingWrittenSerializer, 201: RatingWrittenSerializer, **_errors(400, 401, 403, 404, 415)},
+        summary="Set the rating of this movie (201 if new, 200 if changed)",
+    )
+    def put(self, request, user_id: int, movie_id: int):
+        _writable_user(user_id)
+        movie = self._movie(movie_id)
+        data = RatingValueSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        existed = Rating.objects.filter(user_id=user_id, movie=movie).exists()
+        rating = Rating.objects.rate(user_id, movie, data.validated_data["rating"])
+        return Response(_written(rating, rating.refresh), status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None, **_errors(401, 403, 404)}, summary="Remove the rating")
+    def delete(self, request, user_id: int, movie_id: int):
+        movie = self._movie(movie_id)
+        if Rating.objects.unrate(user_id, movie) is None:
+            raise NotFound(f"User {user_id} has not rated movie {movie_id}.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MovieListView(GenericAPIView):
+    serializer_class = MovieSerializer
+    pagination_class = Pages
+
+    def get_queryset(self):
+        query = MovieQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return catalogue(**query.validated_data)
+
+    @extend_schema(
+        parameters=[MovieQuerySerializer],
+        responses={200: MovieSerializer(many=True), **_errors(400, 404)},
+        summary="Search and filter the catalogue (paginated)",
+    )
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(MovieSerializer(page, many=True).data)
+
+
+def catalogue(search: str = "", genre: str | None = None, year: int | None = None):
+    """Movies matching a title search, genre and year: the short titles first when searching, else by id."""
+    movies = Movie.objects.in_genre(genre)
+    if year is not None:
+        movies = movies.filter(year=year)
+    if search.strip():
+        # Best known first: the active run's popularity rank, then the shorter (more exact) title.
+        popular_rank = PopularMovie.objects.filter(run_id=ActiveRun.current_run_id(), movie_id=OuterRef("movie_id"))
+        movies = (
+            movies.search(search)
+            .annotate(popular_rank=Subquery(popular_rank.values("rank")[:1]))
+            .order_by(F("popular_rank").asc(nulls_last=True), Length("title"), "movie_id")
+        )
+    return movies
+
+
+class MovieDetailView(APIView):
+    @extend_schema(responses={200: MovieDetailSerializer, **_errors(404)}, summary="A movie with its rating summary and tags")
+    def get(self, request, movie_id: int):
+        movie = get_object_or_404(Movie, movie_id=movie_id)
+        movie.summary = movie.rating_summary()
+        movie.histogram = {f"{v:.1f}": c for v, c in zip(RATING_VALUES, movie.summary.histogram, strict=True)}
+        return Response(MovieDetailSerializer(movie).data)
+
+
+class MovieSimilarView(APIView):
+    @extend_schema(
+        parameters=[SimilarQuerySerializer],
+        responses={200: SimilarMoviesSerializer, **_errors(400, 404)},
+        summary="Movies most similar to this one (item-item neighbours of the active run; empty if it has none)",
+    )
+    def get(self, request, movie_id: int):
+        query = SimilarQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        get_object_or_404(Movie, movie_id=movie_id)
+        run = Run.objects.active()
+        similar = SimilarMovie.objects.of(movie_id, query.validated_data["n"])
+        body = {"movie_id": movie_id, "run_id": run.pk if run else None, "similar": similar}
+        return Response(SimilarMoviesSerializer(body).data)
+

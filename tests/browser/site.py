@@ -1,0 +1,52 @@
+"""What the site's browser tests share: ml-latest-small with a published run, an RQ worker process, screenshots."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+
+from tests.helpers import REPO, database_url, run
+from web.progress.models import ActiveRun, Run
+
+# The browser tests photograph the main pages; `SCREENSHOTS_DIR=docs/screenshots make test`
+# refreshes the pictures linked from the README, a plain run keeps the work tree clean.
+SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "movielens-screenshots")
+"""Where the tests save pictures of the main pages (linked from the README)."""
+
+
+def load_site(movielens: Path) -> Run:
+    """ml-latest-small in the test database and one published popularity run."""
+    ActiveRun.objects.get_or_create(id=ActiveRun.SINGLETON_ID)
+    call_command("load_movielens", str(movielens), quiet=True)
+    return run(algorithm="popularity")
+
+
+def start_worker() -> subprocess.Popen:
+    """``python manage.py rqworker`` on the test database and the tests' Redis database, as the deployment runs it."""
+    env = dict(os.environ, DATABASE_URL=database_url(), REDIS_URL=settings.REDIS_URL, PYTHONPATH=str(REPO))
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "rqworker"], cwd=REPO, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+
+
+def screenshot(page, name: str, full_page: bool = False) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)

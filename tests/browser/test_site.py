@@ -1,0 +1,160 @@
+"""The recommendation site in real headless Chromium: sign-up, onboarding, live updates, search, movie pages, phone width."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import expect
+
+from tests.browser.site import load_site, screenshot, start_worker, stop_worker
+from tests.helpers import drop_run_tables
+from tests.web.similar import add_similar, drop_similar_tables
+from web.recommender.models import Profile, Rating
+from web.recommender.tasks import refresh_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.movielens, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "a-long-test-passw0rd"
+
+
+@pytest.fixture
+def site(movielens_small, redis_conn):
+    """ml-latest-small and a published run in the test database (the live server's)."""
+    drop_run_tables()
+    published = load_site(movielens_small)
+    yield published
+    drop_similar_tables()
+    drop_run_tables()
+
+
+@pytest.fixture
+def worker():
+    """Start the RQ worker process when the test says so; it is stopped after the test."""
+    started = []
+
+    def start():
+        started.append(start_worker())
+
+    yield start
+    for process in started:
+        stop_worker(process)
+
+
+def _listed(page) -> list[int]:
+    hrefs = page.locator("#recommendations li.card a.title").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    return [int(re.search(r"/movies/(\d+)/", h).group(1)) for h in hrefs]
+
+
+def _sign_in(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]:has-text('Sign in')")
+    page.wait_for_url(f"{live_server.url}/")
+
+
+def test_sign_up_onboarding_and_the_personal_list_appears_without_reload(live_server, page, site, worker):
+    """A new visitor signs up, rates onboarding movies, and their personal list replaces the popular one in place."""
+    page.goto(f"{live_server.url}/")
+    screenshot(page, "home")
+    page.click("text=Create your profile")
+    page.fill("#id_username", "newcomer")
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    page.click("button:has-text('Sign up')")
+    page.wait_for_url(f"{live_server.url}/welcome/")
+    profile = Profile.objects.get(account__username="newcomer")
+
+    cards = page.locator("#onboarding li.card")
+    assert cards.count() >= 8
+    rated = []
+    for i in range(5):
+        card = cards.nth(i)
+        card.locator("button.half[value='4.5']").click()
+        expect(card.locator(".stars-status")).to_have_text("Saved 4.5★")
+        rated.append(int(card.get_attribute("data-movie")))
+    expect(page.locator("#rated-count")).to_have_text("5")
+    screenshot(page, "onboarding")
+    assert sorted(Rating.objects.filter(user_id=profile.user_id).values_list("movie_id", flat=True)) == sorted(rated)
+
+    page.click("#done")
+    page.wait_for_url(f"{live_server.url}/users/{profile.user_id}/")
+    expect(page.locator("#recs")).to_have_attribute("data-source", "popular")
+    expect(page.locator("#updating")).to_be_visible()
+    assert "Popular picks" in page.locator("#recs .label").inner_text()
+    page.evaluate("window.__sameDocument = true")
+
+    worker()  # the refresh was queued by the ratings; now a worker takes it
+    expect(page.locator("#recs")).to_have_attribute("data-source", "personal", timeout=30_000)
+    expect(page.locator("#updating")).to_be_hidden()
+    assert page.evaluate("window.__sameDocument") is True
+    listed = _listed(page)
+    assert len(listed) == 20 and not set(listed) & set(rated)
+    screenshot(page, "recommendations")
+
+
+def test_rating_a_recommended_movie_removes_it_from_the_list(live_server, page, site, worker):
+    """Rating a card on the recommendations page removes it at once, and the refreshed list leaves it out."""
+    account = User.objects.create_user("rater", password=PASSWORD)
+    profile = Profile.objects.for_account(account)
+    for movie_id in (1, 260, 296, 318, 356):
+        Rating.objects.create(user_id=profile.user_id, movie_id=movie_id, rating=4.0)
+    refresh_user(profile.user_id)
+    worker()
+    _sign_in(page, live_server, "rater")
+    page.goto(f"{live_server.url}/me/")
+    expect(page.locator("#recs")).to_have_attribute("data-source", "personal")
+    first = page.locator("#recommendations li.card").first
+    movie_id = int(first.get_attribute("data-movie"))
+    first.locator("button.half[value='2.0']").click()
+    expect(page.locator(f"#recommendations li.card[data-movie='{movie_id}']")).to_have_count(0)
+    expect(page.locator("#updating")).to_be_hidden(timeout=30_000)
+    assert movie_id not in _listed(page)
+    assert Rating.objects.get(user_id=profile.user_id, movie_id=movie_id).rating == 2.0
+    page.reload()
+    assert movie_id not in _listed(page) and len(_listed(page)) == 20
+
+
+def test_search_finds_titles_from_the_home_page(live_server, page, site):
+    """Typing words of a title on the home page lists the best-known match first."""
+    page.goto(f"{live_server.url}/")
+    page.fill("#q", "star wars")
+    page.press("#q", "Enter")
+    page.wait_for_url(re.compile(r".*/movies/\?q=star\+wars.*"))
+    titles = page.locator("#results li.card a.title").all_inner_texts()
+    assert titles and titles[0] == "Star Wars: Episode IV - A New Hope (1977)"
+    assert all("star" in t.lower() and "wars" in t.lower() for t in titles)
+    screenshot(page, "search")
+
+
+def test_movie_page_shows_chart_tags_and_similar_movies(live_server, page, site):
+    """The movie page draws the rating distribution, lists tags and links to similar movies."""
+    add_similar(site.pk, [(260, 1196, 0.92), (260, 1210, 0.88), (260, 2571, 0.61)])
+    page.goto(f"{live_server.url}/movies/260/")
+    expect(page.locator("svg.chart rect")).to_have_count(10)
+    expect(page.locator("#similar li.card")).to_have_count(3)
+    assert "Empire Strikes Back" in page.locator("#similar").inner_text()
+    screenshot(page, "movie", full_page=True)
+    page.locator("#similar a.title").first.click()
+    page.wait_for_url(f"{live_server.url}/movies/1196/")
+
+
+def test_pages_fit_a_phone_screen(live_server, browser, site):
+    """At phone width the main pages have no horizontal scrolling and the stars stay usable."""
+    User.objects.create_user("phone", password=PASSWORD)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        _sign_in(page, live_server, "phone")
+        for path, name in [("/", None), ("/users/1/", "phone-recommendations"), ("/movies/1/", "phone-movie"), ("/movies/?q=toy", None)]:
+            page.goto(f"{live_server.url}{path}")
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
+            if name:
+                screenshot(page, name)
+        box = page.locator("form.stars button.half").first.bounding_box()
+        assert box["width"] >= 14 and box["height"] >= 24
+    finally:
+        context.close()

@@ -1,0 +1,36 @@
+"""Template helpers of the site: the star widget, predicted-score stars, dictionary lookups."""
+
+from __future__ import annotations
+
+from django import template
+
+from web.recommender.models import RATING_VALUES
+
+register = template.Library()
+
+
+@register.inclusion_tag("recommender/_stars.html", takes_context=True)
+def star_widget(context, movie, current=None):
+    """The 0.5-5 star rating form for ``movie``, filled up to ``current`` (the viewer's rating, or None)."""
+    request = context["request"]
+    return {
+        "movie": movie,
+        "current": current,
+        "halves": [(value, "l" if i % 2 == 0 else "r", current is not None and value <= current) for i, value in enumerate(RATING_VALUES)],
+        "next": request.get_full_path(),
+        "csrf_token": context.get("csrf_token"),
+    }
+
+
+@register.filter
+def star_percent(score) -> float:
+    """A predicted score (0-5) as the filled width of five stars, in percent, clamped to 0-100."""
+    try:
+        return round(max(0.0, min(100.0, float(score) * 20)), 1)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if mapping else None

@@ -1,0 +1,48 @@
+"""Catalogue search and the movie page."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from web.recommender.api.views import catalogue
+from web.recommender.models import Movie, SimilarMovie
+from web.recommender.views.access import ratings_of, viewer_user_id
+
+SEARCH_PAGE = 20
+SIMILAR_SHOWN = 10
+
+
+def movies(request: HttpRequest) -> HttpResponse:
+    """Search titles (word prefixes, indexed) and filter by genre and year."""
+    query = request.GET.get("q", "").strip()[:200]
+    genres = Movie.objects.genre_names()
+    genre = request.GET.get("genre") if request.GET.get("genre") in genres else None
+    year_text = request.GET.get("year", "").strip()
+    year = int(year_text) if year_text.isdigit() and 1800 <= int(year_text) <= 2100 else None
+    found = catalogue(search=query, genre=genre, year=year)
+    page = Paginator(found, SEARCH_PAGE).get_page(request.GET.get("page"))
+    me = viewer_user_id(request)
+    context = {
+        "query": query, "genre": genre or "", "genres": genres, "year": year or "", "bad_year": bool(year_text) and year is None,
+        "page": page, "searched": bool(query or genre or year),
+        "my_ratings": ratings_of(me, [m.movie_id for m in page]), "can_rate": me is not None,
+    }
+    return render(request, "recommender/movies.html", context)
+
+
+def movie(request: HttpRequest, movie_id: int) -> HttpResponse:
+    """A movie: average, count and distribution of its ratings, tags, links, similar movies, your rating."""
+    film = get_object_or_404(Movie, movie_id=movie_id)
+    me = viewer_user_id(request)
+    similar = SimilarMovie.objects.of(movie_id, SIMILAR_SHOWN)
+    context = {
+        "movie": film,
+        "summary": film.rating_summary(),
+        "tags": film.top_tags(),
+        "similar": similar,
+        "my_ratings": ratings_of(me, [movie_id, *[row.neighbour_id for row in similar]]),
+        "can_rate": me is not None,
+    }
+    return render(request, "recommender/movie.html", context)

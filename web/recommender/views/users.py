@@ -1,0 +1,93 @@
+"""Pick a MovieLens user; a user's recommendations and rating history."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from web.recommender.api.views import RATING_ORDER
+from web.recommender.models import Movie, Rating, UserScore, is_profile_id
+from web.recommender.refresh import is_updating
+from web.recommender.views.access import viewer_user_id, visible_user
+
+PAGE_SIZE = 20
+PICKER_PAGE = 50
+MAX_PAGES = 5
+"""The job keeps a user's top 100: five pages of 20."""
+
+
+def _int(value: str | None, default: int, low: int = 1) -> int:
+    try:
+        return max(low, int(value)) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+def user_picker(request: HttpRequest) -> HttpResponse:
+    """MovieLens users by id with how many ratings each has; ``?user=<id>`` opens one, ``?from=<id>`` pages on."""
+    if "user" in request.GET:
+        try:
+            user_id = int(request.GET["user"])
+        except ValueError:
+            messages.error(request, "A user id is a whole number, such as 1.")
+            return redirect("user-picker")
+        return redirect("user", user_id=user_id)
+    start = _int(request.GET.get("from"), 1)
+    users = Rating.objects.user_counts(start, PICKER_PAGE + 1)
+    context = {
+        "users": users[:PICKER_PAGE],
+        "start": start,
+        "next_from": users[PICKER_PAGE][0] if len(users) > PICKER_PAGE else None,
+    }
+    return render(request, "recommender/user_picker.html", context)
+
+
+def user(request: HttpRequest, user_id: int) -> HttpResponse:
+    """A user's recommendations with reasons, paged and filtered by genre; ``?fragment=1`` renders just the list."""
+    visible_user(request, user_id)
+    page = min(_int(request.GET.get("page"), 1), MAX_PAGES)
+    genres = Movie.objects.genre_names()
+    genre = request.GET.get("genre") or None
+    if genre not in genres:
+        genre = None
+    recs = UserScore.objects.recommend(user_id, PAGE_SIZE, genre=genre, offset=(page - 1) * PAGE_SIZE)
+    me = viewer_user_id(request)
+    context = {
+        "user_id": user_id,
+        "recs": recs,
+        "page": page,
+        "genre": genre or "",
+        "genres": genres,
+        "has_next": recs.has_more and page < MAX_PAGES,
+        "own": me == user_id,
+        "can_rate": me == user_id,
+        "is_profile": is_profile_id(user_id),
+        "updating": is_updating(user_id),
+        "rated_count": Rating.objects.filter(user_id=user_id).count(),
+        "status_url": reverse("refresh-status", args=[user_id]),
+    }
+    template = "recommender/_recommendations.html" if request.GET.get("fragment") else "recommender/user.html"
+    return render(request, template, context)
+
+
+def refresh_status(request: HttpRequest, user_id: int) -> JsonResponse:
+    """``{"updating": true|false|null}`` for the page's poller (null: the queue cannot be asked)."""
+    visible_user(request, user_id)
+    return JsonResponse({"user_id": user_id, "updating": is_updating(user_id)})
+
+
+SORTS = {"recent": "newest first", "oldest": "oldest first", "highest": "highest first", "lowest": "lowest first", "title": "by title"}
+
+
+def user_ratings(request: HttpRequest, user_id: int) -> HttpResponse:
+    """The user's rating history, sortable, 50 a page."""
+    visible_user(request, user_id)
+    sort = request.GET.get("sort") if request.GET.get("sort") in RATING_ORDER else "recent"
+    ratings = Rating.objects.filter(user_id=user_id).select_related("movie").order_by(*RATING_ORDER[sort])
+    page = Paginator(ratings, 50).get_page(request.GET.get("page"))
+    me = viewer_user_id(request)
+    context = {"user_id": user_id, "page": page, "sort": sort, "sorts": SORTS, "can_rate": me == user_id}
+    return render(request, "recommender/ratings.html", context)

@@ -1,0 +1,89 @@
+/* The site's only script: star ratings without a reload, and the "updating…" banner that
+   swaps in the refreshed list once the worker is done. Pages work without it (plain forms). */
+(function () {
+  "use strict";
+
+  var POLL_MS = 500;
+  var POLL_LIMIT_MS = 60000;
+
+  function paint(form, value) {
+    form.querySelectorAll("button.half").forEach(function (button) {
+      button.classList.toggle("on", value !== null && parseFloat(button.value) <= value);
+    });
+    var remove = form.querySelector("button.remove");
+    if (remove) remove.hidden = value === null;
+    form.dataset.current = value === null ? "" : String(value);
+  }
+
+  function countRated() {
+    var counter = document.getElementById("rated-count");
+    if (!counter) return;
+    var rated = document.querySelectorAll('form.stars:not([data-current=""])').length;
+    counter.textContent = String(Math.max(rated, parseInt(counter.dataset.base || counter.textContent, 10) || 0));
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches("form.stars") || !window.fetch) return;
+    event.preventDefault();
+    var data = new FormData(form);
+    if (event.submitter && event.submitter.name) data.set(event.submitter.name, event.submitter.value);
+    var status = form.querySelector(".stars-status");
+    status.textContent = "Saving…";
+    fetch(form.action, {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRFToken": data.get("csrfmiddlewaretoken") }
+    }).then(function (response) {
+      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+    }).then(function (result) {
+      if (!result.ok) { status.textContent = result.body.error || "Could not save."; return; }
+      var body = result.body;
+      paint(form, body.rating);
+      status.textContent = body.rating === null ? "Removed" : "Saved " + body.rating + "★";
+      var card = form.closest("[data-recommended]");
+      if (card && body.rating !== null) card.remove();
+      countRated();
+      updating(body.queued === false ? "unavailable" : "start");
+    }).catch(function () { status.textContent = "Network error: not saved, try again."; });
+  });
+
+  /* The banner: shown while the user's refresh is queued or running; then the list is re-fetched. */
+  var banner = document.getElementById("updating");
+  var polling = false;
+
+  function swapList() {
+    var url = new URL(window.location.href);
+    url.searchParams.set("fragment", "1");
+    return fetch(url, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+      var current = document.getElementById("recs");
+      if (current) current.outerHTML = html;
+    });
+  }
+
+  function poll(started) {
+    fetch(banner.dataset.statusUrl, { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { return r.json(); })
+      .then(function (body) {
+        if (body.updating === null) { updating("unavailable"); polling = false; return; }
+        if (body.updating && Date.now() - started < POLL_LIMIT_MS) { setTimeout(function () { poll(started); }, POLL_MS); return; }
+        polling = false;
+        if (body.updating) { banner.textContent = "Still updating: reload the page in a while."; return; }
+        swapList().then(function () { banner.hidden = true; banner.dataset.updating = ""; });
+      })
+      .catch(function () { setTimeout(function () { poll(started); }, POLL_MS * 4); });
+  }
+
+  function updating(state) {
+    if (!banner) return;
+    banner.hidden = false;
+    if (state === "unavailable") {
+      banner.textContent = "Recommendations will update later: the background queue is unavailable.";
+      return;
+    }
+    banner.textContent = "Updating your recommendations…";
+    banner.dataset.updating = "1";
+    if (!polling) { polling = true; poll(Date.now()); }
+  }
+
+  if (banner && banner.dataset.updating === "1") updating("start");
+})();
