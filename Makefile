@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make demo   - install, start embedded PostgreSQL + Redis, load MovieLens, precompute, serve"
 	@echo "make test   - install the test requirements (and Chromium) and run every test"
-	@echo "make bench  - time ingest and precompute (medians) and print the table"
+	@echo "make bench  - time ingest, precompute and the API under load (medians) and print the tables"
 	@echo "make stop   - stop the embedded PostgreSQL and Redis (their data stays in .local/)"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -32,11 +32,11 @@ migrate: install
 demo: install
 	@scripts/demo.sh
 
-test: install browser
+test: install browser check-k8s-tools
 	$(PY) -m pytest
 
 bench: install
-	$(PY) -m bench --write
+	$(PY) -m bench --write --api
 
 stop:
 	$(PY) -m web.embedded stop

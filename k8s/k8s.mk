@@ -7,6 +7,7 @@
 #   make k8s-load           # load a MovieLens folder into the cluster's database
 #   make k8s-job            # deploy the (suspended) precompute CronJob
 #   make k8s-precompute     # start one precompute run now (SHARDS=N to split it)
+#   make check-k8s          # check all of it without a cluster (part of make test)
 #
 # Nothing here deletes the database: `k8s-delete` removes the app and the
 # CronJob only.
@@ -41,8 +42,33 @@ K8S_MOVIELENS_DIR ?= $(or $(MOVIELENS_DIR),../shared/data/movielens/ml-latest-sm
 # A random hex string of $(1) bytes: openssl, else Python's secrets module.
 k8s_random_hex = { openssl rand -hex $(1) 2>/dev/null || python3 -c 'import secrets; print(secrets.token_hex($(1)))'; }
 
-.PHONY: k8s-cluster k8s-secrets k8s-db k8s-dev k8s-run k8s-job k8s-precompute \
+# `make check-k8s`: the cluster files checked without a cluster. The
+# Kubernetes versions are those tests/deploy validates against
+# (KUBERNETES_VERSIONS there; a test keeps the two lists equal).
+K8S_VALIDATE_VERSIONS := 1.33.0 1.37.0
+K8S_MANIFESTS = $(sort $(wildcard k8s/*/*.yaml k8s/*/*/*.yaml))
+SKAFFOLD_SCHEMA ?= ../shared/schemas/skaffold-v4beta14.json
+
+.PHONY: check-k8s check-k8s-tools k8s-cluster k8s-secrets k8s-db k8s-dev k8s-run k8s-job k8s-precompute \
         k8s-load k8s-manage k8s-dev-restart-worker k8s-status k8s-delete
+
+## Check every manifest, both Dockerfiles and skaffold.yaml, no cluster
+## needed: kubernetes-validate --strict (newest and oldest supported
+## Kubernetes), hadolint at every severity, the Skaffold v4beta14 schema for
+## each module, then tests/deploy (the same checks plus the consistency of
+## manifests, skaffold.yaml, Dockerfiles and the code). Part of `make test`.
+check-k8s: check-k8s-tools
+	$(PY) -m pytest -q -p no:cacheprovider tests/deploy
+
+## The command-line half of check-k8s; `make test` runs it and then every
+## test, tests/deploy included, so nothing runs twice.
+check-k8s-tools: install
+	@set -e; for version in $(K8S_VALIDATE_VERSIONS); do \
+		echo "kubernetes-validate --strict -k $$version: $(words $(K8S_MANIFESTS)) manifests"; \
+		$(VENV)/bin/kubernetes-validate --strict --quiet -k $$version $(K8S_MANIFESTS); \
+	done
+	$(VENV)/bin/hadolint --no-color --failure-threshold info Dockerfile Dockerfile.job
+	$(PY) -m tests.deploy.skaffold_schema $(SKAFFOLD_SCHEMA) skaffold.yaml
 
 ## Start minikube with room for Postgres, the app and a 2-CPU precompute pod.
 k8s-cluster:

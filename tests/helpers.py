@@ -43,6 +43,33 @@ def redis_url_with_db(url: str, db: int) -> str:
     return url.rsplit("/", 1)[0] + f"/{db}"
 
 
+OPERATOR_SESSION_SCRIPT = """
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+user = get_user_model().objects.get(username="e2e-operator")
+session = import_module(settings.SESSION_ENGINE).SessionStore()
+session[SESSION_KEY] = str(user.pk)
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+session.create()
+print(f"{settings.SESSION_COOKIE_NAME}={session.session_key}")
+"""
+"""Signs the staff user e2e-operator in, as the login page would, and prints the session cookie."""
+
+
+def operator_session_cookie(env: dict[str, str]) -> str:
+    """Create the staff user ``e2e-operator`` in ``env``'s database and return a signed-in session cookie."""
+    manage = [sys.executable, "manage.py"]
+    for argv in (
+        [*manage, "createsuperuser", "--noinput", "--username", "e2e-operator", "--email", "e2e@example.com"],
+        [*manage, "shell", "-c", OPERATOR_SESSION_SCRIPT],
+    ):
+        result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"{argv}:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    return result.stdout.strip().splitlines()[-1]
+
+
 def run(**options) -> Run:
     """Run the job in this process, quietly, and return its run (raises JobFailed if it fails)."""
     options.setdefault("workers", 1)

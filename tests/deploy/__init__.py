@@ -30,9 +30,14 @@ SKAFFOLD_FILE = REPO / "skaffold.yaml"
 SKAFFOLD_SCHEMA = REPO / ".." / "shared" / "schemas" / "skaffold-v4beta14.json"
 SKAFFOLD_API_VERSION = "skaffold/v4beta14"
 
-# The Kubernetes version the manifests are validated against: the one
-# minikube deploys by default, and one kubernetes-validate ships schemas for.
-KUBERNETES_VERSION = "1.34.0"
+# The Kubernetes versions the manifests are validated against (strict
+# schemas shipped by kubernetes-validate): the newest release it knows, and
+# the oldest the manifests support: 1.33, where backoffLimitPerIndex (the
+# per-shard retries of the precompute Job) became GA. `make check-k8s` runs
+# the CLI against the same two (K8S_VALIDATE_VERSIONS in k8s/k8s.mk).
+KUBERNETES_VERSION = "1.37.0"
+OLDEST_KUBERNETES_VERSION = "1.33.0"
+KUBERNETES_VERSIONS = (OLDEST_KUBERNETES_VERSION, KUBERNETES_VERSION)
 
 WEB_IMAGE = "movielens-web"
 JOB_IMAGE = "movielens-job"

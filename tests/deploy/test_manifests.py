@@ -29,6 +29,7 @@ from . import (
     K8S_DIR,
     K8S_MAKEFILE,
     KUBERNETES_VERSION,
+    KUBERNETES_VERSIONS,
     MIGRATE_COMMAND,
     REPO,
     WEB_COMMAND,
@@ -63,6 +64,7 @@ EXPECTED_FILES = {
     "k8s/db/redis-service.yaml",
     "k8s/db/redis-deployment.yaml",
     "k8s/app/configmap.yaml",
+    "k8s/app/rbac.yaml",
     "k8s/app/web-service.yaml",
     "k8s/app/web-deployment.yaml",
     "k8s/app/worker-deployment.yaml",
@@ -286,27 +288,38 @@ def test_expected_manifests_exist():
     assert EXPECTED_FILES <= found, f"missing: {sorted(EXPECTED_FILES - found)}"
 
 
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("path", MANIFESTS, ids=[rel(p) for p in MANIFESTS])
-def test_manifest_passes_strict_kubernetes_schema(path):
-    """Each document validates in strict mode (unknown fields rejected)."""
+def test_manifest_passes_strict_kubernetes_schema(path, version):
+    """Each document validates in strict mode (unknown fields rejected) against the newest and oldest supported Kubernetes."""
     documents = load_yaml_documents(path)
     assert documents, f"{rel(path)} holds no document"
     for document in documents:
         try:
-            kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+            kubernetes_validate.validate(document, version, strict=True)
         except kubernetes_validate.ValidationError as error:
             pytest.fail(f"{rel(path)} {document.get('kind')}: {error.message} at {list(error.path)}")
 
 
-def test_kubernetes_validate_cli_passes_every_manifest():
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_kubernetes_validate_cli_passes_every_manifest(version):
     """The kubernetes-validate CLI, as a developer would run it, accepts all manifests."""
     tool = find_tool("kubernetes-validate")
     assert tool, "kubernetes-validate is not installed (pip install kubernetes-validate)"
     result = subprocess.run(
-        [tool, "--strict", "--quiet", "-k", KUBERNETES_VERSION, *map(str, MANIFESTS)],
+        [tool, "--strict", "--quiet", "-k", version, *map(str, MANIFESTS)],
         capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_validated_version_is_the_newest_the_validator_knows():
+    """KUBERNETES_VERSION is kubernetes-validate's default, i.e. the newest release it ships schemas for."""
+    tool = find_tool("kubernetes-validate")
+    result = subprocess.run([tool, "--help"], capture_output=True, text=True, check=False)
+    match = re.search(r"Defaults to\s+(\d+\.\d+\.\d+)", result.stdout)
+    assert match, result.stdout
+    assert match.group(1) == KUBERNETES_VERSION
 
 
 def test_strict_validation_rejects_unknown_and_mistyped_fields(tmp_path):
@@ -603,6 +616,135 @@ def test_precompute_container_matches_the_contract():
     assert volumes[shm["name"]]["emptyDir"]["medium"] == "Memory"
 
 
+def test_precompute_run_name_is_the_job_name():
+    """PRECOMPUTE_RUN_NAME comes from the pod's batch.kubernetes.io/job-name label, so all shards (and retries) share it."""
+    main = pod_spec(find_object(objects_in(JOB_DIR), "CronJob", "precompute"))["containers"][0]
+    field = env_value(main, "PRECOMPUTE_RUN_NAME")["valueFrom"]["fieldRef"]
+    assert field["fieldPath"] == "metadata.labels['batch.kubernetes.io/job-name']"
+    assert not env_value(main, "JOB_COMPLETION_INDEX"), "Kubernetes sets JOB_COMPLETION_INDEX in Indexed Jobs"
+
+
+# --- RBAC: the web app may start precompute runs, nothing more ---------------
+
+# (apiGroup, resource) -> (verbs, resourceNames or None for any name)
+LAUNCHER_RULES = {("batch", "cronjobs"): ({"get"}, ["precompute"]), ("batch", "jobs"): ({"create"}, None)}
+TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+TOKEN_MAX_SECONDS = 3600
+
+
+def rbac_problems(objects: list[dict]) -> list[str]:
+    """List RBAC objects that grant more than starting precompute runs, or that do not fit together."""
+    problems = []
+    by_kind: dict[str, dict[str, dict]] = {}
+    for obj in objects:
+        by_kind.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
+    for kind in ("ClusterRole", "ClusterRoleBinding"):
+        problems += [f"{kind}/{name}: cluster-wide rights are not needed" for name in by_kind.get(kind, {})]
+    for name, role in by_kind.get("Role", {}).items():
+        for rule in role.get("rules", []):
+            for group in rule.get("apiGroups", []):
+                for resource in rule.get("resources", []):
+                    allowed = LAUNCHER_RULES.get((group, resource))
+                    if allowed is None:
+                        problems.append(f"Role/{name}: grants {group}/{resource}")
+                        continue
+                    verbs, names = allowed
+                    if not set(rule.get("verbs", [])) <= verbs:
+                        problems.append(f"Role/{name}: {group}/{resource} verbs {rule['verbs']} beyond {sorted(verbs)}")
+                    if names is not None and rule.get("resourceNames") != names:
+                        problems.append(f"Role/{name}: {group}/{resource} not limited to {names}")
+    for name, binding in by_kind.get("RoleBinding", {}).items():
+        ref = binding["roleRef"]
+        if ref["kind"] != "Role" or ref["name"] not in by_kind.get("Role", {}):
+            problems.append(f"RoleBinding/{name}: binds {ref['kind']}/{ref['name']}, not a Role of this module")
+        for subject in binding["subjects"]:
+            if subject["kind"] != "ServiceAccount" or subject["name"] not in by_kind.get("ServiceAccount", {}):
+                problems.append(f"RoleBinding/{name}: subject {subject['kind']}/{subject['name']} is not a ServiceAccount of this module")
+            if subject.get("namespace"):
+                problems.append(f"RoleBinding/{name}: subject namespace is fixed; leave it out (the binding's own)")
+    for name, account in by_kind.get("ServiceAccount", {}).items():
+        if account.get("automountServiceAccountToken") is not False:
+            problems.append(f"ServiceAccount/{name}: mounts a token into every pod by default")
+    return problems
+
+
+def token_problems(obj: dict, accounts: set[str]) -> list[str]:
+    """List how a workload's API credentials differ from: none, or a short-lived token in the web container only."""
+    name = obj["metadata"]["name"]
+    spec = pod_spec(obj)
+    account = spec.get("serviceAccountName")
+    problems = []
+    if account and account not in accounts:
+        problems.append(f"{name}: serviceAccountName {account} is not in its module")
+    token_volumes = {
+        v["name"]: source["serviceAccountToken"]
+        for v in spec.get("volumes", []) for source in v.get("projected", {}).get("sources", [])
+        if "serviceAccountToken" in source
+    }
+    for volume, token in token_volumes.items():
+        if token.get("expirationSeconds", 3607) > TOKEN_MAX_SECONDS:
+            problems.append(f"{name}: token in {volume} lives longer than {TOKEN_MAX_SECONDS} s")
+    for item in containers(spec):
+        mounts = [m for m in item.get("volumeMounts", []) if m["name"] in token_volumes]
+        wanted = (obj["kind"], name, item["name"]) == ("Deployment", "web", "web")
+        if mounts and not wanted:
+            problems.append(f"{name}/{item['name']}: mounts an API token it does not need")
+        for mount in mounts:
+            if mount["mountPath"] != TOKEN_PATH or mount.get("readOnly") is not True:
+                problems.append(f"{name}/{item['name']}: token mounted at {mount['mountPath']}, not read-only at {TOKEN_PATH}")
+        if wanted and (not mounts or account != "web"):
+            problems.append(f"{name}/{item['name']}: runs as {account}, token mounted: {bool(mounts)}")
+    return problems
+
+
+def test_rbac_allows_starting_precompute_runs_only():
+    """The Role lets the web app read the CronJob precompute and create Jobs, nothing else; its binding fits."""
+    app = objects_in(APP_DIR)
+    assert rbac_problems(app) == []
+    role = find_object(app, "Role", "precompute-launcher")
+    granted = {(g, r) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+    assert granted == set(LAUNCHER_RULES)
+    assert find_object(objects_in(JOB_DIR), "CronJob", LAUNCHER_RULES[("batch", "cronjobs")][1][0])
+
+
+@pytest.mark.parametrize(
+    "breakage, expected",
+    [
+        (lambda objs: find_object(objs, "Role", "precompute-launcher")["rules"][1]["verbs"].append("delete"), "beyond"),
+        (lambda objs: find_object(objs, "Role", "precompute-launcher")["rules"][0].pop("resourceNames"), "not limited"),
+        (lambda objs: find_object(objs, "Role", "precompute-launcher")["rules"].append(
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}), "grants /secrets"),
+        (lambda objs: find_object(objs, "RoleBinding", "web-precompute-launcher")["subjects"][0].update(name="default"), "not a ServiceAccount"),
+        (lambda objs: find_object(objs, "ServiceAccount", "web").pop("automountServiceAccountToken"), "by default"),
+        (lambda objs: objs.append({"kind": "ClusterRoleBinding", "metadata": {"name": "x"}}), "cluster-wide"),
+    ],
+)
+def test_rbac_check_catches_wider_rights(breakage, expected):
+    """More verbs, any-name reads, other resources, a wrong subject or a cluster-wide grant are reported."""
+    objects = copy.deepcopy(objects_in(APP_DIR))
+    breakage(objects)
+    problems = rbac_problems(objects)
+    assert any(expected in p for p in problems), problems
+
+
+@pytest.mark.parametrize("obj", workloads(load_objects(MANIFESTS)), ids=lambda o: o["metadata"]["name"])
+def test_only_the_web_container_holds_an_api_token(obj):
+    """web runs as ServiceAccount web with a short-lived token in the web container alone; no other pod has one."""
+    accounts = {o["metadata"]["name"] for o in objects_in(APP_DIR) if o["kind"] == "ServiceAccount"}
+    assert token_problems(obj, accounts) == []
+
+
+def test_token_check_catches_a_token_in_the_wrong_container():
+    """Mounting the token into the migrate init container, or a long-lived token, is reported."""
+    web = copy.deepcopy(find_object(production_objects(), "Deployment", "web"))
+    spec = pod_spec(web)
+    container(spec, "migrate")["volumeMounts"].append({"name": "kube-api-access", "mountPath": TOKEN_PATH, "readOnly": True})
+    next(v for v in spec["volumes"] if v["name"] == "kube-api-access")["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"] = 86400
+    problems = token_problems(web, {"web"})
+    assert any("migrate: mounts an API token" in p for p in problems), problems
+    assert any("lives longer" in p for p in problems), problems
+
+
 def test_precompute_job_does_not_depend_on_the_app_module():
     """The job reads no ConfigMap: deleting the app module must not break the next run."""
     main = pod_spec(find_object(objects_in(JOB_DIR), "CronJob", "precompute"))["containers"][0]
@@ -650,6 +792,28 @@ def test_makefile_has_the_deploy_targets():
     targets = makefile_targets()
     for name in ("k8s-secrets", "k8s-db", "k8s-dev", "k8s-job", "k8s-precompute", "k8s-delete"):
         assert name in targets, f"k8s/k8s.mk has no target {name}"
+
+
+def test_check_k8s_runs_every_static_check():
+    """`make check-k8s` runs kubernetes-validate --strict for the tested versions, hadolint, the schema check and tests/deploy.
+
+    The command-line checks sit in `check-k8s-tools`, which `make test` runs before the whole suite.
+    """
+    targets = makefile_targets()
+    recipe = re.sub(r"\s+", " ", targets["check-k8s-tools"] + " " + targets["check-k8s"])
+    assert "check-k8s-tools" in re.search(r"^test:.*$", makefile_text(REPO / "Makefile"), re.MULTILINE).group(0)
+    variables = dict(re.findall(r"^(K8S_VALIDATE_VERSIONS) := (.*)$", makefile_text(), re.MULTILINE))
+    assert tuple(variables["K8S_VALIDATE_VERSIONS"].split()) == KUBERNETES_VERSIONS
+    assert "kubernetes-validate --strict" in recipe and "$(K8S_MANIFESTS)" in recipe
+    assert "hadolint" in recipe and "Dockerfile Dockerfile.job" in recipe
+    assert "-m tests.deploy.skaffold_schema $(SKAFFOLD_SCHEMA) skaffold.yaml" in recipe
+    assert "-m pytest" in recipe and "tests/deploy" in recipe
+    result = subprocess.run(
+        [shutil.which("make"), "-n", "check-k8s"], capture_output=True, text=True, check=False, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    for path in MANIFESTS:
+        assert rel(path) in result.stdout, f"check-k8s does not validate {rel(path)}"
 
 
 def test_makefile_targets_run_the_documented_commands():

@@ -271,6 +271,7 @@ def test_dev_profile_syncs_code_and_reloads_gunicorn(configs):
     (hook,) = artifact["sync"]["hooks"]["after"]
     script = " ".join(hook["container"]["command"])
     assert "kill -HUP 1" in script and "gunicorn" in script and "collectstatic" in script
+    assert re.search(r"rqworker /proc/1/cmdline.*then kill -TERM 1", script), "the worker must restart its loop"
     assert all(entry.startswith("k8s/app/") for entry in raw_yaml(dev))
     assert {e for e in raw_yaml(dev) if "/dev/" in e} == {
         "k8s/app/dev/web-deployment.yaml", "k8s/app/dev/worker-deployment.yaml"
@@ -287,3 +288,17 @@ def test_sync_hook_script_is_valid_shell(configs):
     assert command[:2] == ["sh", "-c"]
     result = subprocess.run([sh, "-n", "-c", command[2]], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_schema_cli_validates_each_module(tmp_path):
+    """`python -m tests.deploy.skaffold_schema` (used by make check-k8s) passes skaffold.yaml and fails a broken module."""
+    import sys
+
+    command = [sys.executable, "-m", "tests.deploy.skaffold_schema", str(SKAFFOLD_SCHEMA.resolve())]
+    good = subprocess.run([*command, str(REPO / "skaffold.yaml")], capture_output=True, text=True, check=False, cwd=REPO)
+    assert good.returncode == 0, good.stderr
+    broken = tmp_path / "skaffold.yaml"
+    broken.write_text((REPO / "skaffold.yaml").read_text().replace("statusCheckDeadlineSeconds: 300", "statusCheckDeadlineSeconds: soon"))
+    bad = subprocess.run([*command, str(broken)], capture_output=True, text=True, check=False, cwd=REPO)
+    assert bad.returncode == 1
+    assert "config app: deploy/statusCheckDeadlineSeconds" in bad.stderr, bad.stderr

@@ -1,0 +1,468 @@
+"""End to end: the precompute CronJob's command, sharded as Kubernetes runs it, as local processes.
+
+Each "pod" is a local process started with the command and the environment
+that k8s/job/precompute-cronjob.yaml gives the container: the plain values,
+DATABASE_URL expanded from the Secret's keys, the pool size from the CPU
+limit, PRECOMPUTE_RUN_NAME from the Job's name, and JOB_COMPLETION_INDEX and
+JOB_COMPLETIONS as an Indexed Job of N completions sets them. Only the
+cluster's service addresses (postgres:5432, redis:6379) are replaced by the
+embedded PostgreSQL and Redis. The web process is the web Deployment's
+gunicorn command with its ConfigMap and Secret environment.
+
+ml-latest-small is loaded into a fresh database; a 1-shard run is the
+reference that the 2-shard runs must reproduce exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg2
+import pytest
+import yaml
+
+from tests.e2e.test_demo_flow import K8S, REPO, Stack, _free_port, _wait_until
+from tests.helpers import operator_session_cookie, redis_url_with_db
+
+pytestmark = [pytest.mark.e2e, pytest.mark.movielens]
+
+CRONJOB = K8S / "job" / "precompute-cronjob.yaml"
+WEB = K8S / "app" / "web-deployment.yaml"
+CONFIGMAP = K8S / "app" / "configmap.yaml"
+JOB_NAME_LABEL = "metadata.labels['batch.kubernetes.io/job-name']"
+PUBLISHED = "it is now the active run"
+# Slows each pool task so that a shard can be killed, or the web restarted, mid-run.
+SLOW = {"PRECOMPUTE_TEST_CHUNK_DELAY": "0.3"}
+SMALL_CHUNKS = ["--chunk-size", "20"]
+SAMPLE_USERS = (1, 2, 7, 100, 305, 306, 609, 610)
+
+
+def _document(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _pod(document: dict) -> dict:
+    spec = document["spec"]
+    if document["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return spec["template"]["spec"]
+
+
+def _main_container(document: dict, name: str) -> dict:
+    return next(c for c in _pod(document)["containers"] if c["name"] == name)
+
+
+def _expand(value: str, env: dict[str, str]) -> str:
+    """Kubernetes' $(VAR) expansion: only variables defined before this one."""
+    return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), value)
+
+
+def pod_env(container: dict, *, secrets_: dict, configmaps: dict, services: dict, job_name: str | None = None) -> dict[str, str]:
+    """The environment Kubernetes gives `container`, with the cluster's service addresses made local."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(configmaps[source["configMapRef"]["name"]])
+    for entry in container.get("env", []):
+        if "value" in entry:
+            value = _expand(entry["value"], env)
+        else:
+            source = entry["valueFrom"]
+            if "secretKeyRef" in source:
+                value = secrets_[source["secretKeyRef"]["name"]][source["secretKeyRef"]["key"]]
+            elif "fieldRef" in source:
+                assert source["fieldRef"]["fieldPath"] == JOB_NAME_LABEL, source
+                assert job_name, "the container reads the Job's name"
+                value = job_name
+            elif "resourceFieldRef" in source:
+                assert source["resourceFieldRef"]["resource"] == "limits.cpu"
+                value = str(math.ceil(float(container["resources"]["limits"]["cpu"])))
+            else:
+                raise AssertionError(f"unknown env source {source}")
+        env[entry["name"]] = value
+    for name, value in env.items():
+        for cluster_address, local in services.items():
+            value = value.replace(cluster_address, local)
+        env[name] = value
+    return env
+
+
+def local_argv(container: dict, env: dict[str, str], *extra: str) -> list[str]:
+    """The container's command + args with $(VAR) expanded, run by this virtualenv's Python."""
+    argv = [_expand(word, env) for word in [*container.get("command", []), *container.get("args", [])]]
+    if argv[0] == "python":
+        return [sys.executable, *argv[1:], *extra]
+    return [sys.executable, "-m", argv[0], *argv[1:], *extra]
+
+
+@dataclass
+class Cluster:
+    """The fresh database, the manifest-derived environments, and the processes started on it."""
+
+    stack: Stack
+    job_container: dict
+    secrets_: dict
+    configmaps: dict
+    services: dict
+    logs: Path
+    base_env: dict[str, str]
+    web_argv: list[str] = field(default_factory=list)
+    web_env: dict[str, str] = field(default_factory=dict)
+    session_cookie: str = ""
+    web: subprocess.Popen | None = None
+    reference: dict = field(default_factory=dict)
+
+    def shard_env(self, job_name: str, index: int, completions: int, **extra: str) -> dict[str, str]:
+        """What pod `index` of an Indexed Job of `completions` gets (as `make k8s-precompute SHARDS=n` sets it)."""
+        env = pod_env(self.job_container, secrets_=self.secrets_, configmaps=self.configmaps,
+                      services=self.services, job_name=job_name)
+        assert env["JOB_COMPLETIONS"] == "1", "the manifest's shard count, patched below like k8s-precompute does"
+        env["JOB_COMPLETIONS"] = str(completions)
+        env["JOB_COMPLETION_INDEX"] = str(index)  # set by Kubernetes in an Indexed Job
+        return self.base_env | env | extra
+
+    def start_shard(self, job_name: str, index: int, completions: int, *extra_args: str, **extra_env: str) -> subprocess.Popen:
+        env = self.shard_env(job_name, index, completions, **extra_env)
+        argv = local_argv(self.job_container, env, *extra_args)
+        log = open(self.logs / f"{job_name}-{index}-{uuid.uuid4().hex[:6]}.log", "w")
+        process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process.log_path = Path(log.name)
+        return process
+
+    def finish(self, process: subprocess.Popen, timeout: float = 300) -> str:
+        """Wait for a shard; assert it exited 0; return its output."""
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+        output = process.log_path.read_text()
+        assert process.returncode == 0, f"shard exited {process.returncode}:\n{output[-4000:]}"
+        return output
+
+    def run_ids(self, job_name: str) -> list[int]:
+        return [r for (r,) in self.stack.sql(
+            "SELECT id FROM progress_run WHERE metrics->>'run_name' = %s ORDER BY id", (job_name,))]
+
+    def rows(self, run_id: int) -> list[tuple]:
+        """Every score row of a run: (user, rank, movie, score), in order."""
+        return self.stack.sql(
+            "SELECT user_id, rank, movie_id, score FROM recommender_userscore WHERE run_id = %s ORDER BY user_id, rank",
+            (run_id,),
+        )
+
+    def start_web(self) -> None:
+        log = open(self.logs / f"web-{uuid.uuid4().hex[:6]}.log", "w")
+        self.web = subprocess.Popen(self.web_argv, cwd=REPO, env=self.web_env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        _wait_until(self._web_answers, 30, "gunicorn to answer /healthz")
+
+    def stop_web(self) -> None:
+        if self.web is None:
+            return
+        os.killpg(self.web.pid, signal.SIGTERM)
+        try:
+            self.web.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.web.pid, signal.SIGKILL)
+            self.web.wait()
+        self.web = None
+
+    def _web_answers(self) -> bool:
+        try:
+            return self.stack.get("/healthz")[0] == 200
+        except OSError:
+            return False
+
+    def run_json(self, run_id: int) -> dict:
+        """GET /api/runs/<id> as the operator."""
+        request = urllib.request.Request(
+            f"{self.stack.url}/api/runs/{run_id}", headers={"Host": "localhost", "Cookie": self.session_cookie})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def served(self, user_id: int) -> list[int]:
+        return self.stack.served_movie_ids(user_id, 100)
+
+
+def _same_rows(actual: list[tuple], expected: list[tuple]) -> None:
+    assert len(actual) == len(expected)
+    assert [row[:3] for row in actual] == [row[:3] for row in expected]
+    assert all(math.isclose(a[3], e[3], rel_tol=1e-6, abs_tol=1e-9) for a, e in zip(actual, expected, strict=True))
+
+
+@pytest.fixture(scope="module")
+def cluster(movielens_small, tmp_path_factory):
+    """A fresh database with ml-latest-small migrated by the init container's command, the web process, and a 1-shard reference run."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    name = f"e2e_k8s_{uuid.uuid4().hex[:8]}"
+    server = {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "password": db["PASSWORD"]}
+    admin = psycopg2.connect(dbname="postgres", **server)
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    redis_url = redis_url_with_db(settings.REDIS_URL, int(os.environ.get("E2E_REDIS_DB", "14")))
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+
+    # What `make k8s-secrets` would create, with the embedded server's credentials.
+    secrets_ = {
+        "movielens-db": {"POSTGRES_USER": db["USER"], "POSTGRES_PASSWORD": db["PASSWORD"] or "", "POSTGRES_DB": name},
+        "movielens-app": {"SECRET_KEY": f"e2e-only-{secrets.token_hex(24)}"},
+    }
+    configmap = _document(CONFIGMAP)
+    configmaps = {configmap["metadata"]["name"]: configmap["data"]}
+    host = urllib.parse.quote(db["HOST"], safe="")
+    cluster_redis = configmap["data"]["REDIS_URL"]
+    services = {"@postgres:5432/": f"@{host}:{server['port']}/", cluster_redis: redis_url}
+    # PATH, HOME and the like; nothing of the test process's Django settings.
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "APP_ENV"))}
+    psql = f"dbname={name} host={db['HOST']} port={server['port']} user={db['USER']}" + (
+        f" password={db['PASSWORD']}" if db["PASSWORD"] else "")
+    port = _free_port()
+    logs = tmp_path_factory.mktemp("k8s-commands")
+    cronjob = _document(CRONJOB)
+    cluster = Cluster(
+        stack=Stack(url=f"http://127.0.0.1:{port}", env={}, database_url=psql),
+        session_cookie="",
+        job_container=_main_container(cronjob, "precompute"),
+        secrets_=secrets_, configmaps=configmaps, services=services, logs=logs, base_env=base_env,
+    )
+
+    web_pod = _pod(_document(WEB))
+    migrate = next(c for c in web_pod["initContainers"] if c["name"] == "migrate")
+    migrate_env = base_env | pod_env(migrate, secrets_=secrets_, configmaps=configmaps, services=services)
+    assert migrate_env["APP_ENV"] == "production" and migrate_env["DATABASE_URL"].endswith(f"/{name}")
+    manage = [sys.executable, "manage.py"]
+    for argv in (
+        local_argv(migrate, migrate_env),
+        [*manage, "load_movielens", str(movielens_small)],
+    ):
+        result = subprocess.run(argv, cwd=REPO, env=migrate_env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, f"{argv}:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    # The runs API is for signed-in operators: a staff account and a session of it.
+    session_cookie = operator_session_cookie(migrate_env)
+
+    web = next(c for c in web_pod["containers"] if c["name"] == "web")
+    cluster.session_cookie = session_cookie
+    cluster.web_env = base_env | pod_env(web, secrets_=secrets_, configmaps=configmaps, services=services)
+    cluster.web_argv = [port_word.replace("0.0.0.0:8000", f"127.0.0.1:{port}") for port_word in local_argv(web, cluster.web_env)]
+    try:
+        reference = cluster.start_shard("precompute-e2e-one", 0, 1)
+        output = cluster.finish(reference)
+        assert output.count(PUBLISHED) == 1, output[-3000:]
+        (run_id,) = cluster.run_ids("precompute-e2e-one")
+        cluster.reference = {"run": run_id, "rows": cluster.rows(run_id)}
+        cluster.start_web()
+        cluster.reference["served"] = {user: cluster.served(user) for user in SAMPLE_USERS}
+        yield cluster
+    finally:
+        cluster.stop_web()
+        admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_reference_run_covers_every_user(cluster):
+    """The 1-shard run from the CronJob's command scored all 610 users and is serving them."""
+    rows = cluster.reference["rows"]
+    assert len({row[0] for row in rows}) == 610
+    assert all(len(served) == 100 for served in cluster.reference["served"].values())
+
+
+def test_two_shards_publish_one_run_equal_to_one_shard(cluster):
+    """JOB_COMPLETION_INDEX 0 and 1 of 2 both finish, the run is published once, and its rows and served lists equal the 1-shard run's."""
+    name = "precompute-e2e-two"
+    shards = [cluster.start_shard(name, index, 2) for index in (0, 1)]
+    outputs = [cluster.finish(shard) for shard in shards]
+    assert sum(output.count(PUBLISHED) for output in outputs) == 1, "exactly one shard publishes"
+    (run_id,) = cluster.run_ids(name)
+    assert cluster.stack.active_run_id() == run_id
+    assert cluster.stack.sql("SELECT status, shards FROM progress_run WHERE id = %s", (run_id,)) == [("succeeded", 2)]
+    assert cluster.stack.sql(
+        "SELECT shard, status FROM progress_shardprogress WHERE run_id = %s ORDER BY shard", (run_id,)
+    ) == [(0, "succeeded"), (1, "succeeded")]
+    _same_rows(cluster.rows(run_id), cluster.reference["rows"])
+    assert {user: cluster.served(user) for user in SAMPLE_USERS} == cluster.reference["served"]
+
+
+def test_a_killed_shard_started_again_gives_the_same_rows(cluster):
+    """Shard 1 killed mid-run and started again (same Job name and index) completes the run with exactly the 1-shard rows."""
+    name = "precompute-e2e-kill"
+    first = cluster.start_shard(name, 0, 2, *SMALL_CHUNKS, **SLOW)
+    doomed = cluster.start_shard(name, 1, 2, *SMALL_CHUNKS, **SLOW)
+
+    def shard_1_has_written() -> bool:
+        return bool(cluster.stack.sql(
+            """SELECT 1 FROM progress_shardprogress p JOIN progress_run r ON r.id = p.run_id
+               WHERE r.metrics->>'run_name' = %s AND p.shard = 1 AND p.rows_written > 0""", (name,)))
+
+    try:
+        _wait_until(shard_1_has_written, 120, "shard 1 to write its first rows")
+    finally:
+        os.killpg(doomed.pid, signal.SIGKILL)
+        doomed.wait()
+    (run_id,) = cluster.run_ids(name)
+    assert cluster.stack.active_run_id() != run_id, "a run with a dead shard is not published"
+
+    again = cluster.start_shard(name, 1, 2, *SMALL_CHUNKS)
+    outputs = [cluster.finish(first), cluster.finish(again)]
+    assert sum(output.count(PUBLISHED) for output in outputs) == 1
+    assert cluster.run_ids(name) == [run_id], "the restarted shard joined the same run"
+    assert cluster.stack.active_run_id() == run_id
+    _same_rows(cluster.rows(run_id), cluster.reference["rows"])
+
+
+def test_web_restarted_mid_run_keeps_data_and_progress(cluster):
+    """gunicorn stopped and started again during a 2-shard run serves the same lists and the run's progress, and then the new run."""
+    name = "precompute-e2e-web"
+    serving = cluster.stack.active_run_id()
+    before = {user: cluster.served(user) for user in SAMPLE_USERS}
+    shards = [cluster.start_shard(name, index, 2, *SMALL_CHUNKS, **SLOW) for index in (0, 1)]
+    try:
+        _wait_until(lambda: bool(cluster.run_ids(name)) and cluster.stack.sql(
+            "SELECT users_done FROM progress_run WHERE id = %s", (cluster.run_ids(name)[0],))[0][0] > 0,
+            120, "the run to report progress")
+        (run_id,) = cluster.run_ids(name)
+        # Hold the shards still while gunicorn restarts, so the restart is
+        # surely mid-run however loaded the machine is (well within the stall threshold).
+        for shard in shards:
+            os.killpg(shard.pid, signal.SIGSTOP)
+        progress_before = cluster.run_json(run_id)
+        assert progress_before["status"] == "running", progress_before["status"]
+
+        cluster.stop_web()
+        cluster.start_web()
+
+        progress_after = cluster.run_json(run_id)
+        assert progress_after["status"] == "running"
+        assert progress_after["users_done"] == progress_before["users_done"] > 0
+        def without_age(shards: list[dict]) -> list[dict]:
+            return [{k: v for k, v in shard.items() if k != "heartbeat_age_seconds"} for shard in shards]
+
+        assert without_age(progress_after["shard_progress"]) == without_age(progress_before["shard_progress"])
+        assert cluster.stack.active_run_id() == serving
+        assert {user: cluster.served(user) for user in SAMPLE_USERS} == before
+    finally:
+        for shard in shards:
+            os.killpg(shard.pid, signal.SIGCONT)
+        outputs = [cluster.finish(shard) for shard in shards]
+    assert sum(output.count(PUBLISHED) for output in outputs) == 1
+    finished = cluster.run_json(run_id)
+    assert finished["status"] == "succeeded" and finished["is_active"] is True
+    assert finished["users_done"] == 610
+    _same_rows(cluster.rows(run_id), cluster.reference["rows"])
+    assert {user: cluster.served(user) for user in SAMPLE_USERS} == cluster.reference["served"]
+
+
+# --- the `skaffold dev` loop -------------------------------------------------
+
+
+def _after_sync_hook(pid: int, app_dir: Path) -> str:
+    """The dev profile's after-sync hook, aimed at `pid` and `app_dir` instead of PID 1 and /app."""
+    config = next(c for c in yaml.safe_load_all((REPO / "skaffold.yaml").read_text()) if c["metadata"]["name"] == "app")
+    dev = next(p for p in config["profiles"] if p["name"] == "dev")
+    (hook,) = dev["build"]["artifacts"][0]["sync"]["hooks"]["after"]
+    command = hook["container"]["command"]
+    assert command[:2] == ["sh", "-c"]
+    script = command[2]
+    for old, new in [("/proc/1/", f"/proc/{pid}/"), ("kill -HUP 1", f"kill -HUP {pid}"),
+                     ("kill -TERM 1", f"kill -TERM {pid}"), ("cd /app", f"cd {app_dir}")]:
+        assert old in script, f"the hook no longer contains {old!r}"
+        script = script.replace(old, new)
+    return script
+
+
+def _copy_app(destination: Path) -> Path:
+    """What the dev init container copy-app does: a writable copy of the image's /app (the Dockerfile's COPYs)."""
+    import shutil
+
+    destination.mkdir(parents=True)
+    for name in ("manage.py", "web", "jobs", "scoring"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def test_dev_sync_hook_makes_gunicorn_serve_the_synced_code(cluster, tmp_path):
+    """A file changed in the writable copy of /app is served after the after-sync hook HUPs gunicorn, with no restart of the process."""
+    app = _copy_app(tmp_path / "app")
+    port = _free_port()
+    argv = [w.replace(cluster.stack.url.rsplit(":", 1)[1], str(port)) for w in cluster.web_argv]
+    log = open(tmp_path / "web.log", "w")
+    web = subprocess.Popen(argv, cwd=app, env=cluster.web_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    stack = Stack(url=f"http://127.0.0.1:{port}", env={}, database_url="")
+    try:
+        _wait_until(lambda: _status(stack, "/healthz") == 200, 30, "gunicorn in the copy to answer")
+        assert json.loads(stack.get("/healthz")[1]) == {"status": "ok"}
+        health = app / "web" / "health.py"
+        health.write_text(health.read_text().replace('JsonResponse({"status": "ok"})', 'JsonResponse({"status": "ok", "synced": True})', 1))
+        assert "synced" in health.read_text(), "web/health.py changed shape; update this test's edit"
+
+        # `kubectl exec` runs the hook with the container's environment; `python` is this virtualenv's.
+        hook_env = cluster.web_env | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        result = subprocess.run(["sh", "-c", _after_sync_hook(web.pid, app)], capture_output=True, text=True,
+                                timeout=120, env=hook_env)
+        assert result.returncode == 0, result.stderr
+        assert "collectstatic failed" not in result.stderr, result.stderr[-2000:]
+        _wait_until(lambda: _body(stack, "/healthz").get("synced") is True, 30, "fresh gunicorn workers with the synced code")
+        assert web.poll() is None, "the master process kept running"
+        assert (app / "staticfiles").is_dir(), "the hook collected the static files again"
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=30)
+
+
+def test_dev_sync_hook_restarts_the_worker_loop(cluster, tmp_path):
+    """In the worker container the after-sync hook makes rqworker shut down warmly (exit 0), so the kubelet restarts it on the synced code."""
+    worker_container = _main_container(_document(K8S / "app" / "worker-deployment.yaml"), "worker")
+    env = cluster.base_env | pod_env(worker_container, secrets_=cluster.secrets_, configmaps=cluster.configmaps,
+                                     services=cluster.services)
+    app = _copy_app(tmp_path / "app")
+    log = open(tmp_path / "worker.log", "w")
+    worker = subprocess.Popen(local_argv(worker_container, env), cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    try:
+        _wait_until(lambda: "Listening on" in (tmp_path / "worker.log").read_text() or worker.poll() is not None,
+                    30, "the worker to listen")
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+        hook_env = env | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        result = subprocess.run(["sh", "-c", _after_sync_hook(worker.pid, app)], capture_output=True, text=True,
+                                timeout=60, env=hook_env)
+        assert result.returncode == 0, result.stderr
+        assert worker.wait(timeout=30) == 0, (tmp_path / "worker.log").read_text()[-2000:]
+        assert not (app / "staticfiles").exists(), "collectstatic runs in the web container only"
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+
+
+def _status(stack: Stack, path: str) -> int:
+    try:
+        return stack.get(path)[0]
+    except OSError:
+        return 0
+
+
+def _body(stack: Stack, path: str) -> dict:
+    try:
+        status, body = stack.get(path)
+    except OSError:
+        return {}
+    return json.loads(body) if status == 200 else {}
