@@ -150,6 +150,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (the median is reported)")
     parser.add_argument("--write", action="store_true", help="also write the table into docs/benchmarks.md")
+    parser.add_argument("--large", action="store_true",
+                        help="also run the ml-25m-shape precompute benchmark (bench/large.py; about an hour)")
+    parser.add_argument("--api", action="store_true",
+                        help="also load-test the recommendation API under gunicorn (bench/api_load.py, 3 runs)")
     args = parser.parse_args()
     if not (SMALL / "ratings.csv").is_file():
         raise SystemExit(f"ml-latest-small not found at {SMALL}; set MOVIELENS_DIR")
@@ -159,10 +163,23 @@ def main() -> None:
     print(text)
     if args.write:
         _write_doc(text, args.runs)
+    if args.large:
+        from bench import large
+
+        large.main(["--write"] if args.write else [])
+    if args.api:
+        from bench import api_load
+
+        api_load.run_and_report(runs=3, write=args.write)  # replaces or appends its own section of the doc
 
 
 def _write_doc(text: str, runs: int) -> None:
     doc = REPO / "docs" / "benchmarks.md"
+    # Keep the ml-25m section that bench/large.py writes (a run of its own, about an hour).
+    from bench.large import HEADING
+
+    current = doc.read_text() if doc.exists() else ""
+    large_section = current[current.index(HEADING):] if HEADING in current else ""
     doc.write_text(
         "# Benchmarks\n\n"
         "Made by `make bench` (that is `.venv/bin/python -m bench --runs "
@@ -170,6 +187,7 @@ def _write_doc(text: str, runs: int) -> None:
         "`/usr/bin/time -v` and reports the median wall time and the peak resident memory of the "
         "largest process. The ratio compares against a baseline measured in the same run, "
         "alternating with it, so it holds on a noisy shared machine.\n\n" + text + "\n"
+        + ("\n" + large_section if large_section else "")
     )
 
 

@@ -25,6 +25,7 @@ from typing import Any, Self
 import numpy as np
 
 from scoring.matrix import RatingsMatrix, index_of
+from scoring.similarity import Mapper, serial_map
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -70,8 +71,13 @@ class Scorer(ABC):
         return f"{type(self).__name__}({params})"
 
     # -- fitting ------------------------------------------------------------
-    def fit(self, ratings: RatingsMatrix) -> Self:
-        """Validate the hyperparameters and learn from ``ratings`` (users × movies); returns ``self``."""
+    def fit(self, ratings: RatingsMatrix, *, mapper: Mapper | None = None) -> Self:
+        """Validate the hyperparameters and learn from ``ratings`` (users × movies); returns ``self``.
+
+        ``mapper`` runs the fit's independent chunks (e.g. in the job's forked
+        pool, :data:`scoring.similarity.Mapper`); without it they run here in turn.
+        Only algorithms whose fit is chunked use it.
+        """
         self.validate_params()
         if not isinstance(ratings, RatingsMatrix):
             raise TypeError(f"fit expects a scoring.RatingsMatrix; got {type(ratings).__name__}")
@@ -79,14 +85,17 @@ class Scorer(ABC):
             raise ValueError(
                 f"fit needs at least one rating; got an empty {ratings.n_users} × {ratings.n_items} matrix"
             )
-        self._fit(ratings)
+        if mapper is None:
+            self._fit(ratings)
+        else:
+            self._fit(ratings, mapper=mapper)
         # Set last: their presence is what "fitted" means (see check_fitted).
         self.user_ids_ = ratings.user_ids.copy()
         self.movie_ids_ = ratings.movie_ids.copy()
         return self
 
     @abstractmethod
-    def _fit(self, ratings: RatingsMatrix) -> None:
+    def _fit(self, ratings: RatingsMatrix, mapper: Mapper = serial_map) -> None:
         """Learn the algorithm's own state from the validated ``ratings``."""
 
     def check_fitted(self) -> None:

@@ -47,7 +47,7 @@ class Popularity(Scorer):
         if isinstance(damping, bool) or not isinstance(damping, Real) or not math.isfinite(damping) or damping < 0:
             raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
 
-    def _fit(self, ratings: RatingsMatrix) -> None:
+    def _fit(self, ratings: RatingsMatrix, mapper=None) -> None:  # one pass over the data: nothing to chunk
         matrix = ratings.matrix
         # Column sums and counts in float64: float32 sums of 80k ratings lose digits.
         counts = np.bincount(matrix.indices, minlength=ratings.n_items).astype(np.int64)

@@ -56,10 +56,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--chunk-size", type=int, default=defaults.DEFAULT_CHUNK_SIZE,
                         help=f"users per pool task (default {defaults.DEFAULT_CHUNK_SIZE})")
     parser.add_argument("--run-id", type=int, help="start this pending run (e.g. one created by the progress page)")
+    parser.add_argument("--shard", type=int, default=_env_int("JOB_COMPLETION_INDEX", 0),
+                        help="this process's shard, 0-based (default: $JOB_COMPLETION_INDEX, else 0)")
+    parser.add_argument("--shards", type=int, default=_env_int("JOB_COMPLETIONS", 1),
+                        help="how many shards score the run (default: $JOB_COMPLETIONS, else 1)")
+    parser.add_argument("--run-name", default=os.environ.get(RUN_NAME_ENV) or None,
+                        help=f"the run's name, shared by its shards and restarts: joins and resumes that run "
+                        f"(default: ${RUN_NAME_ENV}; the k8s Job passes its own name)")
     parser.add_argument("--keep-runs", type=int, default=defaults.DEFAULT_KEEP_RUNS,
                         help=f"finished runs whose scores are kept, besides the active one "
                         f"(default {defaults.DEFAULT_KEEP_RUNS})")
     return parser
+
+
+RUN_NAME_ENV = "PRECOMPUTE_RUN_NAME"
+
+
+def _env_int(name: str, default: int) -> int | str:
+    """An integer from the environment; a bad value is handed to argparse's int() and refused with the name."""
+    value = os.environ.get(name, "").strip()
+    return value if value else default
 
 
 def _param(text: str) -> tuple[str, Any]:
@@ -88,6 +104,9 @@ def parse_options(argv: Sequence[str] | None = None) -> defaults.JobOptions:
             chunk_size=args.chunk_size,
             run_id=args.run_id,
             keep_runs=args.keep_runs,
+            shard=args.shard,
+            shards=args.shards,
+            run_name=args.run_name,
         )
         if options.run_id is None:
             # Nothing is recorded yet: refuse a bad parameter before a run row exists for it.
@@ -129,5 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except JobTerminated as exc:  # before the run existed
         print(f"precompute: {exc}", file=sys.stderr)
         return 1
-    print(f"precompute run {run_id} succeeded and is active")
+    from web.progress.models import Run, RunStatus
+
+    if Run.objects.filter(pk=run_id, status=RunStatus.SUCCEEDED).exists():
+        print(f"precompute run {run_id} succeeded and is active")
+    else:
+        print(f"precompute run {run_id}: shard {options.shard} of {options.shards} is done; "
+              "the last shard to finish publishes the run")
     return 0

@@ -62,8 +62,12 @@ class DbHeartbeat(ProgressReporter):
         self._sql = (
             f"UPDATE {shard_table} SET stage = %(stage)s, users_total = %(total)s, users_done = %(done)s, "
             f"rows_written = %(rows)s, heartbeat_at = now() WHERE run_id = %(run)s AND shard = %(shard)s; "
-            f"UPDATE {run_table} SET stage = %(stage)s, users_total = %(total)s, users_done = %(done)s, "
-            f"rows_written = %(rows)s, heartbeat_at = now() WHERE id = %(run)s RETURNING status"
+            # The run's counts are the sums over its shards; a shard that has finished leaves the run's stage alone.
+            f"UPDATE {run_table} r SET stage = CASE WHEN %(stage)s = 'done' THEN r.stage ELSE %(stage)s END, "
+            f"users_total = s.total, users_done = s.done, rows_written = s.rows, heartbeat_at = now() "
+            f"FROM (SELECT coalesce(sum(users_total), 0) AS total, coalesce(sum(users_done), 0) AS done, "
+            f"coalesce(sum(rows_written), 0) AS rows FROM {shard_table} WHERE run_id = %(run)s) s "
+            f"WHERE r.id = %(run)s RETURNING r.status"
         )
         self.current_stage: str | None = None
         self.users_total = self.users_done = self.rows_written = 0

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scoring.base import Scorer
-from scoring.registry import make_scorer
+from scoring.registry import DEFAULT_ALGORITHM, make_scorer
 
-DEFAULT_ALGORITHM = "popularity"
+__all__ = ["DEFAULT_ALGORITHM", "JobOptions", "RunSpec", "resolve"]
 DEFAULT_TOP_N = 100
 """Movies stored per user."""
 MAX_TOP_N = 32_767
@@ -48,13 +48,30 @@ class JobOptions:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     run_id: int | None = None
     keep_runs: int = DEFAULT_KEEP_RUNS
+    shard: int = 0
+    """This process's shard, 0-based (an Indexed Job's ``JOB_COMPLETION_INDEX``)."""
+    shards: int = 1
+    """How many shards the run has (``JOB_COMPLETIONS``); shard i scores the users with ``user_id % shards == i``."""
+    run_name: str | None = None
+    """The name the shards and restarts of one run share (``--run-name`` / ``PRECOMPUTE_RUN_NAME``)."""
 
     def __post_init__(self) -> None:
         _check_int("workers", self.workers, 1)
         _check_int("chunk_size", self.chunk_size, 1)
         _check_int("keep_runs", self.keep_runs, 0)
+        _check_int("shards", self.shards, 1, 32_767)
+        _check_int("shard", self.shard, 0, self.shards - 1)
         if self.run_id is not None:
             _check_int("run_id", self.run_id, 1)
+        if self.run_name is not None and not (isinstance(self.run_name, str) and 0 < len(self.run_name.strip()) <= 200):
+            raise ValueError(f"run_name must be a non-blank name of at most 200 characters; got {self.run_name!r}")
+        if self.shards > 1 and self.run_name is None and self.run_id is None:
+            raise ValueError(
+                f"a run of {self.shards} shards needs --run-name (or PRECOMPUTE_RUN_NAME) or --run-id, "
+                "so that the shards agree on one run"
+            )
+        if self.run_name is not None and self.run_id is not None:
+            raise ValueError("give --run-name or --run-id, not both")
 
 
 @dataclass(frozen=True)

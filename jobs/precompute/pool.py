@@ -18,11 +18,12 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +48,8 @@ class ChunkRows:
     movie_id: np.ndarray  # int32
     score: np.ndarray  # float32
     rank: np.ndarray  # int16, 1..top_n per user
+    start: int = 0  # the chunk: positions start..stop-1 in the shard's list of user rows
+    stop: int = 0
 
     def __len__(self) -> int:
         return len(self.user_id)
@@ -58,6 +61,7 @@ class _State:
     ratings: RatingsMatrix
     n: int
     delay: float
+    rows: np.ndarray  # the matrix rows of the users this process scores (its shard), ascending
 
 
 _STATE: _State | None = None
@@ -72,24 +76,27 @@ def chunk_bounds(n_users: int, chunk_size: int) -> list[tuple[int, int]]:
 
 
 def score_chunk(start: int, stop: int) -> ChunkRows:
-    """Top-N rows of users (matrix rows) ``start..stop-1``: scores, minus rated movies, ranked."""
+    """Top-N rows of the users at positions ``start..stop-1`` of the shard's rows: scores, minus rated movies, ranked."""
     state = _STATE
     if state is None:
         raise RuntimeError("score_chunk runs only inside compute(): the model global is not set")
     if state.delay:
         time.sleep(state.delay)
-    scores = state.model.score_users(np.arange(start, stop))  # (b, n_items)
-    rated = state.ratings.matrix[start:stop]  # (b, n_items), the candidates' exclusion
+    users = state.rows[start:stop]
+    scores = state.model.score_users(users)  # (b, n_items)
+    rated = state.ratings.matrix[users]  # (b, n_items), the candidates' exclusion
     items, values = top_n(scores, rated, state.n)  # (b, n) each, -1/NaN padding at the end of a row
     valid = items >= 0
     per_user = valid.sum(axis=1)
     ranks = np.broadcast_to(np.arange(1, state.n + 1, dtype=np.int16), items.shape)
     return ChunkRows(
         users=stop - start,
-        user_id=np.repeat(state.ratings.user_ids[start:stop], per_user),
+        user_id=np.repeat(state.ratings.user_ids[users], per_user),
         movie_id=state.ratings.movie_ids[items[valid]],
         score=values[valid],
         rank=ranks[valid],
+        start=start,
+        stop=stop,
     )
 
 
@@ -116,8 +123,12 @@ def compute(
     chunks: list[tuple[int, int]],
     workers: int,
     fork_guard: AbstractContextManager | None = None,
+    rows: np.ndarray | None = None,
 ) -> Iterator[ChunkRows]:
     """Yield each chunk's :class:`ChunkRows` as soon as it is ready (in any order).
+
+    ``chunks`` are ``[start, stop)`` positions into ``rows``, the matrix rows
+    to score (default: every user).
 
     With one worker (or one chunk) the chunks run inline, without a pool.
     ``fork_guard`` is entered around the fork (the job closes its DB
@@ -126,38 +137,76 @@ def compute(
     terminates the workers.
     """
     global _STATE
-    _STATE = _State(model=model, ratings=ratings, n=n, delay=chunk_delay_from_env())
+    rows = np.arange(ratings.n_users) if rows is None else np.asarray(rows)
+    _STATE = _State(model=model, ratings=ratings, n=n, delay=chunk_delay_from_env(), rows=rows)
     try:
         if workers <= 1 or len(chunks) <= 1:
             for start, stop in chunks:
                 yield score_chunk(start, stop)
             return
-        yield from _pooled(chunks, min(workers, len(chunks)), fork_guard or nullcontext())
+        yield from _pooled(score_chunk, chunks, min(workers, len(chunks)), fork_guard or nullcontext())
     finally:
         _STATE = None
 
 
-def _pooled(chunks: list[tuple[int, int]], workers: int, fork_guard: AbstractContextManager) -> Iterator[ChunkRows]:
+_TASK: Callable[[int, int], Any] | None = None
+"""The task of :func:`map_forked`, set before the fork; workers call their inherited copy."""
+
+
+def _run_task(start: int, stop: int) -> Any:
+    if _TASK is None:
+        raise RuntimeError("_run_task runs only inside map_forked()")
+    return _TASK(start, stop)
+
+
+def map_forked(
+    task: Callable[[int, int], Any],
+    chunks: list[tuple[int, int]],
+    workers: int,
+    fork_guard: Callable[[], AbstractContextManager] | None = None,
+) -> Iterator[Any]:
+    """A :data:`scoring.similarity.Mapper` over the fork pool: ``task(start, stop)`` per chunk, results in any order.
+
+    ``task`` may be a closure over big arrays (a model's fit): it is a module
+    global when the pool forks, so only ``(start, stop)`` and the result cross
+    between processes.
+    """
+    global _TASK
+    _TASK = task
+    try:
+        if workers <= 1 or len(chunks) <= 1:
+            for start, stop in chunks:
+                yield task(start, stop)
+            return
+        guard = fork_guard() if fork_guard is not None else nullcontext()
+        yield from _pooled(_run_task, chunks, min(workers, len(chunks)), guard)
+    finally:
+        _TASK = None
+
+
+def _pooled(
+    function: Callable[[int, int], Any], chunks: list[tuple[int, int]], workers: int, fork_guard: AbstractContextManager
+) -> Iterator[Any]:
     todo = iter(chunks)
     pending: set[Future] = set()
     with fork_guard:
         executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker)
         try:
             # The fork context starts every worker at the first submit, so all forks happen inside the guard.
-            pending.add(executor.submit(score_chunk, *next(todo)))
+            pending.add(executor.submit(function, *next(todo)))
         except BaseException:
             _stop(executor)
             raise
     finished = False
     try:
         for bounds in _take(todo, workers * TASKS_PER_WORKER - 1):
-            pending.add(executor.submit(score_chunk, *bounds))
+            pending.add(executor.submit(function, *bounds))
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 rows = future.result()  # re-raises a worker's exception (or BrokenProcessPool)
                 for bounds in _take(todo, 1):
-                    pending.add(executor.submit(score_chunk, *bounds))
+                    pending.add(executor.submit(function, *bounds))
                 yield rows
         finished = True
     finally:

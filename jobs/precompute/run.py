@@ -1,16 +1,22 @@
 """One precompute run, stage by stage, and what a failure leaves behind.
 
 Stages (``Run.stage``): queued (check the parameters) -> load -> matrix ->
-fit -> compute (score chunks in the pool; the parent COPYs each chunk into
-the run's table as it arrives) -> write (cold-start list, fitted model) ->
-index (primary key, attach as partition) -> publish (activate + succeeded,
-one transaction) -> done. Retention runs after the publish.
+fit (item-item's similarity chunks run in the pool too) -> compute (score
+this shard's chunks in the pool, skipping chunks already recorded as done;
+the parent COPYs each chunk and records it in one transaction) -> then,
+only in the shard that finishes last: write (cold-start list, similar
+movies, fitted model) -> index (primary key, attach as partition) ->
+publish (activate + succeeded, one transaction) -> done. Retention runs
+after the publish.
 
 On any exception - SIGTERM included, turned into one by the CLI - the run is
-marked failed with ``"<stage>: <ExceptionType>: <message>"``, its table and
-fitted model are dropped, the active run is left alone, and
-:class:`JobFailed` is raised. A SIGKILL leaves the run ``running`` with a
-heartbeat that stops advancing: the progress page shows it as stalled.
+marked failed with ``"<stage>: <ExceptionType>: <message>"``, the active run
+is left alone, and :class:`JobFailed` is raised. An unnamed one-shard run
+also drops its table and fitted model; a named or sharded run keeps its
+finished chunks, so that a retried process of it resumes. A SIGKILL
+leaves the run ``running`` with a heartbeat that stops advancing: the
+progress page shows it as stalled, and a restart with the same run name
+resumes it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from typing import Any
 
+import numpy as np
 from django.db import connection, connections
 
 from jobs.precompute import pool, store
@@ -29,6 +36,7 @@ from jobs.precompute.options import JobOptions, resolve
 from jobs.precompute.progress import FanOut, ProgressReporter, console_reporter
 from scoring.matrix import RatingsMatrix
 from scoring.popularity import Popularity
+from scoring.similarity import chunk_bounds
 from scoring.topn import top_n
 from web.progress.models import Run, RunStatus, ShardProgress, Stage
 
@@ -54,6 +62,12 @@ def run_job(options: JobOptions, *, console: ProgressReporter | None = None) -> 
     return _Job(run, options, console).execute()
 
 
+def _chunk_key(ratings: RatingsMatrix, rows: np.ndarray, bounds: tuple[int, int]) -> tuple[int, int]:
+    """A chunk's identity across restarts: its first and last user id."""
+    start, stop = bounds
+    return int(ratings.user_ids[rows[start]]), int(ratings.user_ids[rows[stop - 1]])
+
+
 def _new_connection():
     """A fresh DB-API connection from the Django settings, for the heartbeat thread."""
     wrapper = connections["default"]
@@ -69,13 +83,19 @@ class _Job:
             _new_connection,
             run_table=Run._meta.db_table,
             shard_table=ShardProgress._meta.db_table,
-            shard=store.SHARD,
+            shard=options.shard,
         ).start()
-        label = f"precompute run {self.run_id}"
+        self.shard, self.shards = options.shard, run.shards
+        # A named or sharded run outlives one process (a retry resumes it), so a failure keeps its chunks.
+        self.keep_on_failure = options.run_name is not None or run.shards > 1
+        self.published = False
+        label = f"precompute run {self.run_id}" + (f" shard {self.shard}/{self.shards}" if self.shards > 1 else "")
         self.progress = FanOut([self.heartbeat, console if console is not None else console_reporter(label)])
         self.current = Stage.QUEUED
         self.seconds: dict[str, float] = {}
         self.facts: dict[str, Any] = {"workers": 1, "chunk_size": options.chunk_size}
+        if options.run_name is not None:
+            self.facts[store.RUN_NAME_KEY] = options.run_name
         self.counts = store.Counts(users_total=0, users_done=0, rows_written=0)
         self.copy_seconds = 0.0
         self.started = time.perf_counter()
@@ -88,6 +108,8 @@ class _Job:
         except BaseException as exc:  # SIGTERM/Ctrl+C arrive as exceptions too and must fail the run
             self._fail(exc)
         self.progress.close()
+        if not self.published:
+            return self.run_id  # another shard publishes, and applies the retention
         try:
             dropped = store.apply_retention(self.options.keep_runs)
             if dropped:
@@ -100,7 +122,7 @@ class _Job:
         recorded = (self.run.algorithm, self.run.parameters) if self.options.run_id else ("", {})
         spec = resolve(self.options, *recorded)
         model = spec.make_model()  # a bad parameter fails here, before the load
-        store.record_spec(self.run_id, spec, model)
+        store.record_spec(self.run_id, spec, model, joined=getattr(self.run, "joined", False))
 
         with self.stage(Stage.LOAD):
             users, movies, values = store.load_ratings()
@@ -109,36 +131,71 @@ class _Job:
             del users, movies, values
             self.facts.update(users=ratings.n_users, movies=ratings.n_items, ratings=ratings.nnz)
         with self.stage(Stage.FIT):
-            model.fit(ratings)
+            workers = self.options.workers
+            mapper = None
+            if workers > 1:
+                def mapper(task, chunks):
+                    return pool.map_forked(task, chunks, workers, self._fork_guard)
+            model.fit(ratings, mapper=mapper)
             # The cold-start list always comes from popularity, whatever the run's algorithm.
             popular = model if isinstance(model, Popularity) else Popularity().fit(ratings)
 
-        chunks = pool.chunk_bounds(ratings.n_users, self.options.chunk_size)
-        self.counts.users_total = ratings.n_users
-        self.facts.update(chunks=len(chunks), workers=max(1, min(self.options.workers, len(chunks))))
-        with self.stage(Stage.COMPUTE, total=ratings.n_users):
+        # This shard's users: a fixed rule on the user id, so every shard (and a restart) agrees without talking.
+        rows = np.flatnonzero(ratings.user_ids % self.shards == self.shard)
+        chunks = chunk_bounds(len(rows), self.options.chunk_size)
+        self.counts.users_total = len(rows)
+        self.facts.update(shard=self.shard, shards=self.shards)
+        with self.stage(Stage.COMPUTE, total=len(rows)):
             store.create_run_table(self.run_id)
-            results = pool.compute(model, ratings, spec.top_n, chunks, self.facts["workers"], self._fork_guard())
+            done = store.done_chunks(self.run_id, self.shard)
+            keys = {bounds: _chunk_key(ratings, rows, bounds) for bounds in chunks}
+            stale = sorted(set(done) - set(keys.values()))
+            if stale:  # the ratings changed since those chunks were written: redo their users
+                store.discard_chunks(self.run_id, self.shard, self.shards, stale)
+                done = {key: value for key, value in done.items() if key not in stale}
+            todo = [bounds for bounds in chunks if keys[bounds] not in done]
+            skipped = [done[keys[bounds]] for bounds in chunks if keys[bounds] in done]
+            if skipped:
+                users, written = (sum(column) for column in zip(*skipped, strict=True))
+                self.counts.users_done += users
+                self.counts.rows_written += written
+                self.progress.advance(users, written)
+                logger.info("precompute run %s shard %s: resuming, %s of %s chunks already done",
+                            self.run_id, self.shard, len(skipped), len(chunks))
+            self.facts.update(chunks=len(chunks), chunks_resumed=len(skipped),
+                              workers=max(1, min(self.options.workers, len(todo))))
+            results = pool.compute(model, ratings, spec.top_n, todo, self.facts["workers"], self._fork_guard(), rows)
             with closing(results):
-                for rows in results:
+                for chunk in results:
                     started = time.perf_counter()
-                    store.write_scores(self.run_id, rows)
+                    first, last = keys[(chunk.start, chunk.stop)]
+                    store.write_chunk(self.run_id, self.shard, chunk, first, last)
                     self.copy_seconds += time.perf_counter() - started
-                    self.counts.users_done += rows.users
-                    self.counts.rows_written += len(rows)
-                    self.progress.advance(rows.users, len(rows))
+                    self.counts.users_done += chunk.users
+                    self.counts.rows_written += len(chunk)
+                    self.progress.advance(chunk.users, len(chunk))
                     self.heartbeat.raise_if_cancelled()
 
+        if not store.finish_shard(self.run_id, self.shard, self.counts):
+            logger.info("precompute run %s: shard %s of %s done; the last shard to finish publishes the run",
+                        self.run_id, self.shard, self.shards)
+            self.progress.stage(Stage.DONE)
+            self.heartbeat.close()
+            return
         with self.stage(Stage.WRITE):
             items, scores = top_n(popular.scores_[None, :], None, spec.popular)
             found = items[0] >= 0
             store.write_popular(self.run_id, ratings.movie_ids[items[0][found]], scores[0][found])
+            if hasattr(model, "neighbours_"):
+                self.facts["similar_rows"] = store.write_similar(
+                    self.run_id, ratings.movie_ids, model.neighbours_, model.similarities_)
             self.facts["model_bytes"] = store.write_fitted_model(self.run_id, model)
         with self.stage(Stage.INDEX):
             store.index_and_attach(self.run_id)
         with self.stage(Stage.PUBLISH):
             self.heartbeat.close()  # no beat may land after the final status
             store.publish(self.run_id, self.counts, self.metrics())
+            self.published = True
         logger.info(
             "precompute run %s succeeded: %s users, %s rows in %.1f s; it is now the active run",
             self.run_id, f"{self.counts.users_done:,}", f"{self.counts.rows_written:,}", self._elapsed(),
@@ -185,11 +242,12 @@ class _Job:
         try:
             # The exception may have hit mid-statement; start the bookkeeping on a fresh connection.
             connection.close()
-            status = store.fail(self.run_id, self.current, error, self.metrics())
+            status = store.fail(self.run_id, self.current, error, self.metrics(), self.shard)
             if status == RunStatus.SUCCEEDED:
                 logger.warning("precompute run %s was stopped after it was published: %s", self.run_id, error)
                 return
-            store.drop_run_data(self.run_id)
+            if not self.keep_on_failure or status == RunStatus.CANCELLED:
+                store.drop_run_data(self.run_id)
         except Exception as cleanup:  # report the original error; this one goes to the log
             logger.error("precompute run %s: could not record the failure or drop its data: %s", self.run_id, cleanup)
         logger.error("precompute run %s %s: %s", self.run_id, status, error)

@@ -24,8 +24,12 @@ def test_unset_options_stay_unset_for_a_pending_run():
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--param", "damping=-1"], "damping must be a finite number >= 0; got -1"),
-        (["--param", "k=3"], "popularity does not take parameter(s) k; it accepts: damping"),
+        (["--algorithm", "popularity", "--param", "damping=-1"], "damping must be a finite number >= 0; got -1"),
+        (["--algorithm", "popularity", "--param", "k=3"], "popularity does not take parameter(s) k; it accepts: damping"),
+        (["--param", "k=0"], "k must be a whole number >= 1; got 0"),
+        (["--shards", "2"], "a run of 2 shards needs --run-name (or PRECOMPUTE_RUN_NAME) or --run-id"),
+        (["--shard", "2", "--shards", "2", "--run-name", "x"], "shard must be a whole number in [0, 1]; got 2"),
+        (["--run-name", "x", "--run-id", "3"], "give --run-name or --run-id, not both"),
         (["--top-n", "0"], "top_n must be a whole number in [1, 32767]; got 0"),
         (["--workers", "0"], "workers must be a whole number >= 1; got 0"),
         (["--algorithm", "svd"], "invalid choice: 'svd'"),
@@ -38,6 +42,16 @@ def test_bad_options_exit_2_with_the_reason(argv, message, capsys):
         parse_options(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_shard_and_run_name_come_from_the_indexed_job_environment(monkeypatch):
+    """JOB_COMPLETION_INDEX, JOB_COMPLETIONS and PRECOMPUTE_RUN_NAME fill --shard, --shards and --run-name."""
+    monkeypatch.setenv("JOB_COMPLETION_INDEX", "1")
+    monkeypatch.setenv("JOB_COMPLETIONS", "3")
+    monkeypatch.setenv("PRECOMPUTE_RUN_NAME", "precompute-20261125")
+    options = parse_options(["--workers", "1"])
+    assert (options.shard, options.shards, options.run_name) == (1, 3, "precompute-20261125")
+    assert parse_options(["--workers", "1", "--shard", "0"]).shard == 0  # the command line wins
 
 
 def test_command_builds_the_argv_for_a_pending_run():

@@ -20,11 +20,18 @@ from jobs.precompute.store import RunNotPending, create_pending_run, run_table, 
 from scoring.popularity import Popularity
 from scoring.registry import ALGORITHMS
 from scoring.topn import rated_matrix, top_n
-from tests.helpers import N_MOVIES, N_USERS, run, start_job, wait_for
+from tests.helpers import N_MOVIES, N_USERS, start_job, wait_for
+from tests.helpers import run as run_with_defaults
 from web.progress.models import ActiveRun, Run, RunStatus, ShardProgress, Stage, stall_after
 from web.recommender.models import FittedModel, PopularMovie, Rating, UserScore
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run(**options) -> Run:
+    """The job with popularity unless told otherwise: these tests are about the job, and popularity fills every top-n."""
+    options.setdefault("algorithm", "popularity")
+    return run_with_defaults(**options)
 
 
 def score_rows(run_id: int) -> list[tuple]:

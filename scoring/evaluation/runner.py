@@ -1,0 +1,153 @@
+"""Fit a scorer on a split's train part and measure its top-k lists on the test part.
+
+Anything with the estimator shape can be evaluated: a registered
+:class:`scoring.Scorer` or a benchmark anchor (``bench/anchors.py``) - it
+needs ``get_params()``, a constructor taking those params as keywords,
+``fit(RatingsMatrix)`` and ``score_users(rows) -> (b, n_items)`` with NaN
+for "cannot score". A class attribute ``predicts_ratings = True`` says the
+scores are ratings (1-5 stars), and then RMSE/MAE are reported too.
+
+The scorer given is never fitted itself: a fresh copy with the same
+parameters is, on the train part only, so the job's fitted model stays as
+it was. Users are scored in chunks (``score_users`` + :func:`scoring.topn.top_n`,
+movies in the train part excluded), as the job does.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from scoring.evaluation.data import Interactions
+from scoring.evaluation.metrics import catalogue_coverage, ranking_metrics, rating_errors
+from scoring.evaluation.splits import Split, split
+from scoring.matrix import RatingsMatrix
+from scoring.topn import top_n
+
+LIKED_THRESHOLD = 4.0
+"""The second relevance view: held-out ratings of at least this many stars ("liked")."""
+
+
+def clone(scorer: Any) -> Any:
+    """An unfitted copy of ``scorer`` with the same hyperparameters."""
+    return type(scorer)(**scorer.get_params())
+
+
+def scorer_name(scorer: Any) -> str:
+    return getattr(scorer, "name", "") or type(scorer).__name__
+
+
+def evaluate_scorer(
+    scorer: Any,
+    data: Interactions,
+    *,
+    protocol: str = "stratified",
+    seed: int = 0,
+    k: int = 10,
+    chunk_size: int = 1000,
+) -> dict[str, Any]:
+    """Split ``data`` by ``protocol`` with ``seed``, fit a copy of ``scorer`` on the train part, score the test part.
+
+    This is what a precompute run calls to record its own figures in
+    ``Run.metrics["evaluation"]`` (key names in docs/evaluation.md).
+    """
+    return evaluate_split(scorer, split(data, protocol, seed), k=k, chunk_size=chunk_size)
+
+
+def evaluate_split(scorer: Any, parts: Split, *, k: int = 10, chunk_size: int = 1000) -> dict[str, Any]:
+    """Fit a copy of ``scorer`` on ``parts.train`` only and measure its top-``k`` on ``parts.test``.
+
+    Returns a flat JSON-friendly dict: ``algorithm``, ``params``, ``protocol``,
+    ``seed``, ``k``, ``users``, ``fit_seconds``, ``score_seconds``, then
+    ``precision@k``, ``recall@k``, ``ndcg@k``, ``map@k``, ``coverage@k`` (every
+    held-out rating relevant), the same four with ``_liked`` appended (only
+    held-out ratings >= 4 relevant; ``users_liked`` counts those users), and
+    ``rmse``/``mae`` when the scorer predicts ratings.
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer >= 1; got {k!r}")
+    if len(parts.test) == 0:
+        raise ValueError("the test part is empty: nothing to evaluate")
+    train = parts.train.to_matrix()
+    model = clone(scorer)
+    started = time.perf_counter()
+    model.fit(train)
+    fit_seconds = time.perf_counter() - started
+
+    test = parts.test
+    rows = train.user_index(test.users)
+    cols = train.movie_index(test.movies)
+    liked = test.ratings >= LIKED_THRESHOLD
+    n_all = np.bincount(rows[rows >= 0], minlength=train.n_users)
+    n_liked = np.bincount(rows[(rows >= 0) & liked], minlength=train.n_users)
+    users = np.flatnonzero(n_all > 0)
+
+    started = time.perf_counter()
+    recommended, predictions = _rank(model, train, users, rows, cols, k, chunk_size)
+    score_seconds = time.perf_counter() - started
+
+    keys = users[:, np.newaxis].astype(np.int64) * train.n_items + recommended
+    known = (rows >= 0) & (cols >= 0)
+    result: dict[str, Any] = {
+        "algorithm": scorer_name(scorer),
+        "params": model.get_params(),
+        "protocol": parts.protocol,
+        "seed": parts.seed,
+        "k": int(k),
+        "users": int(len(users)),
+        "unknown_test_users": int(len(np.unique(test.users[rows < 0]))),
+        "fit_seconds": round(fit_seconds, 4),
+        "score_seconds": round(score_seconds, 4),
+    }
+    for suffix, relevant, counts in (("", known, n_all), ("_liked", known & liked, n_liked)):
+        relevant_keys = np.sort(rows[relevant].astype(np.int64) * train.n_items + cols[relevant])
+        hits = _isin_sorted(keys, relevant_keys) & (recommended >= 0)
+        has_relevant = counts[users] > 0
+        per_user = ranking_metrics(hits[has_relevant], counts[users][has_relevant])
+        for metric, values in per_user.items():
+            result[f"{metric}@{k}{suffix}"] = float(values.mean()) if len(values) else float("nan")
+        if suffix:
+            result[f"users{suffix}"] = int(has_relevant.sum())
+    result[f"coverage@{k}"] = catalogue_coverage(recommended, train.n_items)
+    if predictions is not None:
+        # A pair the model cannot score (NaN, a movie or user unseen in training) is predicted
+        # as the training mean, as rating libraries do, so every held-out rating counts.
+        fallback = float(train.matrix.data.astype(np.float64).mean())
+        filled = np.where(np.isnan(predictions), fallback, predictions)
+        result.update(rating_errors(filled, test.ratings))
+        result["predicted_share"] = float(np.mean(~np.isnan(predictions)))
+    return result
+
+
+def _rank(
+    model: Any,
+    train: RatingsMatrix,
+    users: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    k: int,
+    chunk_size: int,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Top-k of ``users`` without their training movies, and (for rating predictors) the score of every test pair."""
+    recommended = np.empty((len(users), k), dtype=np.int32)
+    predicts = bool(getattr(model, "predicts_ratings", False))
+    predictions = np.full(len(rows), np.nan, dtype=np.float64) if predicts else None
+    known = np.flatnonzero((rows >= 0) & (cols >= 0))
+    for start in range(0, len(users), chunk_size):
+        chunk = users[start : start + chunk_size]
+        scores = model.score_users(chunk)
+        recommended[start : start + len(chunk)], _ = top_n(scores, train.matrix[chunk], k)
+        if predictions is not None:
+            pairs = known[np.isin(rows[known], chunk)]
+            predictions[pairs] = scores[np.searchsorted(chunk, rows[pairs]), cols[pairs]]
+    return recommended, predictions
+
+
+def _isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_keys)`` for an ascending ``sorted_keys`` (binary search, any shape)."""
+    if len(sorted_keys) == 0:
+        return np.zeros(values.shape, dtype=bool)
+    position = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
+    return sorted_keys[position] == values
