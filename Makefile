@@ -7,12 +7,13 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench install browser migrate stop clean-data help
+.PHONY: demo test bench install browser migrate stop clean-data help evaluate
 
 help:
 	@echo "make demo   - install, start embedded PostgreSQL + Redis, load MovieLens, precompute, serve"
 	@echo "make test   - install the test requirements (and Chromium) and run every test"
 	@echo "make bench  - time ingest, precompute and the API under load (medians) and print the tables"
+	@echo "make evaluate - top-10 metrics of our algorithms and other libraries -> docs/evaluation.md"
 	@echo "make stop   - stop the embedded PostgreSQL and Redis (their data stays in .local/)"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -37,6 +38,11 @@ test: install browser check-k8s-tools
 
 bench: install
 	$(PY) -m bench --write --api
+
+# Offline evaluation against other libraries (docs/evaluation.md); their packages are only for this.
+evaluate: install
+	$(PIP) install --quiet -r requirements-bench.txt
+	$(PY) -m bench.evaluate --write
 
 stop:
 	$(PY) -m web.embedded stop

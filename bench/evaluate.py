@@ -222,11 +222,15 @@ How good are the lists? Every algorithm of ours (`scoring/`) and every
 fitted on the same training part and scored on the same held-out part of
 ml-latest-small ({n:,} ratings), top-10 with the movies seen in training
 removed. Mean ± std over {seeds} seeds. Machine: {machine}, shared with other
-work while it ran, so fit times are orders of magnitude.
+work while it ran. Each (protocol, seed) runs in a single-threaded process of
+its own, all at once, so the fit times are inflated several-fold and are
+only good for comparing rows: EASE's fit, for one, took 4-20 s in a single
+process with 2 BLAS threads on the same machine.
 
 Made with:
 
 ```sh
+make evaluate                                     # = the two lines below
 .venv/bin/pip install -r requirements-bench.txt   # the anchors and matplotlib, only for this
 {command}
 ```
