@@ -57,16 +57,17 @@ class Figure:
         return statistics.median(t.peak_mib for t in self.runs)
 
 
-def _bench_env() -> dict[str, str]:
+def bench_env(database: str = "movielens_bench", url_variable: str = "BENCH_DATABASE_URL") -> dict[str, str]:
+    """The environment of the benchmarked commands: ``url_variable`` if set, else ``database`` on the embedded server."""
     env = dict(os.environ)
-    if "BENCH_DATABASE_URL" in env:
-        env["DATABASE_URL"] = env["BENCH_DATABASE_URL"]
+    if url_variable in env:
+        env["DATABASE_URL"] = env[url_variable]
     else:
         sys.path.insert(0, str(REPO))
         from web import embedded
 
         data_dir = Path(env.get("EMBEDDED_DATA_DIR", embedded.default_data_dir()))
-        env["DATABASE_URL"] = embedded.postgres_url(data_dir, "movielens_bench")
+        env["DATABASE_URL"] = embedded.postgres_url(data_dir, database)
     env.setdefault("PYTHONPATH", str(REPO))
     return env
 
@@ -157,7 +158,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (SMALL / "ratings.csv").is_file():
         raise SystemExit(f"ml-latest-small not found at {SMALL}; set MOVIELENS_DIR")
-    env = _bench_env()
+    env = bench_env()
     rows = bench_small(args.runs, env)
     text = table(rows, args.runs)
     print(text)

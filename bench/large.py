@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.__main__ import PY, REPO, Figure, sql, timed
+from bench.__main__ import PY, REPO, Figure, bench_env, sql, timed
 
 DATA = Path(os.environ.get("BENCH_LARGE_DATA", REPO / ".local" / "bench" / "ml-25m-synthetic"))
 HEADING = "## ml-25m-shaped synthetic set (bench/large.py)"
@@ -69,16 +69,7 @@ print(json.dumps({"algorithm": run.algorithm, "users": len(users),
 
 
 def large_env() -> dict[str, str]:
-    env = dict(os.environ)
-    if "BENCH_LARGE_DATABASE_URL" in env:
-        env["DATABASE_URL"] = env["BENCH_LARGE_DATABASE_URL"]
-    else:
-        sys.path.insert(0, str(REPO))
-        from web import embedded
-
-        data_dir = Path(env.get("EMBEDDED_DATA_DIR", embedded.default_data_dir()))
-        env["DATABASE_URL"] = embedded.postgres_url(data_dir, "movielens_bench_large")
-    env.setdefault("PYTHONPATH", str(REPO))
+    env = bench_env("movielens_bench_large", "BENCH_LARGE_DATABASE_URL")
     env.pop("PRECOMPUTE_RUN_NAME", None)
     env.pop("JOB_COMPLETION_INDEX", None)
     env.pop("JOB_COMPLETIONS", None)

@@ -132,11 +132,11 @@ class _Job:
             self.facts.update(users=ratings.n_users, movies=ratings.n_items, ratings=ratings.nnz)
         with self.stage(Stage.FIT):
             workers = self.options.workers
-            mapper = None
-            if workers > 1:
-                def mapper(task, chunks):
-                    return pool.map_forked(task, chunks, workers, self._fork_guard)
-            model.fit(ratings, mapper=mapper)
+
+            def forked_map(task, chunks):
+                return pool.map_forked(task, chunks, workers, self._fork_guard)
+
+            model.fit(ratings, mapper=forked_map if workers > 1 else None)
             # The cold-start list always comes from popularity, whatever the run's algorithm.
             popular = model if isinstance(model, Popularity) else Popularity().fit(ratings)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 
-from tests.helpers import REPO, database_url, run
+from tests.helpers import REPO, database_url, run, stop_process_group
 from web.progress.models import ActiveRun, Run
 
 # The browser tests photograph the main pages; `SCREENSHOTS_DIR=docs/screenshots make test`
@@ -38,13 +37,7 @@ def start_worker() -> subprocess.Popen:
 
 
 def stop_worker(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
+    stop_process_group(worker, timeout=15)
 
 
 def screenshot(page, name: str, full_page: bool = False) -> None:

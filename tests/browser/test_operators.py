@@ -19,7 +19,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from tests.helpers import REPO, database_url, drop_run_tables, start_job, wait_for
+from tests.helpers import REPO, database_url, drop_run_tables, start_job, stop_process_group, wait_for
 from tests.helpers import run as run_job_in_process
 from web.progress.models import ActiveRun, Run
 
@@ -52,13 +52,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    stop_process_group(process)
 
 
 @pytest.fixture
