@@ -53,3 +53,20 @@ def test_refresh_of_a_new_user_creates_their_rows(published, catalogue):
 def test_refresh_without_a_published_run_does_nothing(catalogue):
     """Before the first run there is nothing to refresh, and no error."""
     assert refresh_user(USER) == 0
+
+
+def test_warm_model_cache_loads_the_active_runs_model(published):
+    """The worker's parent process loads the active run's model once, for its forks to inherit."""
+    from web.recommender import tasks
+
+    tasks._MODEL_CACHE.clear()
+    assert tasks.warm_model_cache() == published.pk
+    assert [run_id for run_id, _ in tasks._MODEL_CACHE] == [published.pk]
+
+
+def test_warm_model_cache_before_any_run_loads_nothing(catalogue):
+    """Before the first published run there is no model to load."""
+    from web.recommender import tasks
+
+    tasks._MODEL_CACHE.clear()
+    assert tasks.warm_model_cache() is None and tasks._MODEL_CACHE == {}

@@ -34,6 +34,21 @@ def _fitted_model(run: Run):
     return model
 
 
+def warm_model_cache() -> int | None:
+    """Load the active run's model into this process; returns the run id (None before the first run).
+
+    ``manage.py rqworker`` calls it before it starts forking: RQ runs every
+    job in a fresh fork of the worker, so a model cached only inside a job
+    would be read and unpickled again for every rating, while one cached in
+    the parent is inherited by each fork for free. After a new run is
+    published, forks load the new model themselves until the worker restarts.
+    """
+    run = Run.objects.active()
+    if run is None or _fitted_model(run) is None:
+        return None
+    return run.pk
+
+
 def refresh_user(user_id: int) -> int:
     """Recompute ``user_id``'s rows of the active run from their ratings as they are now.
 

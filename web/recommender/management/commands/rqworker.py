@@ -16,6 +16,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, burst: bool = False, max_jobs: int | None = None, **options):
         queue = get_queue()
+        # Every job runs in a fork of this process: the active run's model
+        # loaded here is inherited by each fork instead of being read and
+        # unpickled again for every rating.
+        from web.recommender.tasks import warm_model_cache
+
+        run_id = warm_model_cache()
+        if run_id is not None:
+            self.stdout.write(f"loaded the model of run {run_id}")
         # The worker forks a work horse per job: a DB connection opened in the
         # parent would be shared by the children, so none may stay open here.
         connections.close_all()
