@@ -19,13 +19,30 @@ ratings may be newer than the fit.
 from __future__ import annotations
 
 import inspect
+import math
 from abc import ABC, abstractmethod
+from numbers import Integral, Real
 from typing import Any, Self
 
 import numpy as np
 
 from scoring.matrix import RatingsMatrix, index_of
 from scoring.similarity import Mapper, serial_map
+
+
+def require_whole_number(name: str, value: Any, low: int, *, wording: str = "a whole number") -> None:
+    """A hyperparameter that must be an int (not a bool) of at least ``low``; else a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise ValueError(f"{name} must be {wording} >= {low}; got {value!r}")
+
+
+def require_number(name: str, value: Any, low: float, *, above: bool = False, finite: bool = True) -> None:
+    """A hyperparameter that must be a real number (not a bool) ``>= low`` (``> low`` with ``above``)."""
+    is_number = not isinstance(value, bool) and isinstance(value, Real)
+    ok = is_number and (not finite or math.isfinite(value)) and (value > low if above else value >= low)
+    if not ok:
+        kind = "a finite number" if finite else "a number"
+        raise ValueError(f"{name} must be {kind} {'>' if above else '>='} {low:g}; got {value!r}")
 
 
 class NotFittedError(ValueError, AttributeError):

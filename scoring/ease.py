@@ -21,14 +21,12 @@ refuses a catalogue that would not fit rather than swapping.
 
 from __future__ import annotations
 
-import math
-from numbers import Integral, Real
 
 import numpy as np
 import scipy.linalg.lapack as lapack
 import scipy.sparse as sp
 
-from scoring.base import Scorer
+from scoring.base import Scorer, require_number, require_whole_number
 from scoring.matrix import RatingsMatrix
 
 
@@ -64,13 +62,9 @@ class EASE(Scorer):
         self.max_items = max_items
 
     def validate_params(self) -> None:
-        l2 = self.l2
-        if isinstance(l2, bool) or not isinstance(l2, Real) or not math.isfinite(l2) or l2 <= 0:
-            raise ValueError(f"l2 must be a finite number > 0; got {l2!r}")
+        require_number("l2", self.l2, 0, above=True)
         for name in ("min_ratings", "max_items"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+            require_whole_number(name, getattr(self, name), 1, wording="an integer")
 
     def _fit(self, ratings: RatingsMatrix, mapper=None) -> None:  # one dense inverse: nothing to chunk
         counts = np.bincount(ratings.matrix.indices, minlength=ratings.n_items)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 
-from scoring.base import Scorer
+from scoring.base import Scorer, require_number, require_whole_number
 from scoring.matrix import RatingsMatrix
 from scoring.similarity import (
     Mapper,
@@ -65,11 +64,8 @@ class ItemKNN(Scorer):
 
     def validate_params(self) -> None:
         for name in ("k", "chunk_items"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-                raise ValueError(f"{name} must be a whole number >= 1; got {value!r}")
-        if isinstance(self.damping, bool) or not isinstance(self.damping, Real) or not self.damping >= 0:
-            raise ValueError(f"damping must be a number >= 0; got {self.damping!r}")
+            require_whole_number(name, getattr(self, name), 1)
+        require_number("damping", self.damping, 0, finite=False)
 
     def _fit(self, ratings: RatingsMatrix, mapper: Mapper = serial_map) -> None:
         matrix = ratings.matrix

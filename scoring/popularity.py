@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-from numbers import Real
 
 import numpy as np
 
-from scoring.base import Scorer
+from scoring.base import Scorer, require_number
 from scoring.matrix import RatingsMatrix
 
 
@@ -43,9 +41,7 @@ class Popularity(Scorer):
         self.damping = damping
 
     def validate_params(self) -> None:
-        damping = self.damping
-        if isinstance(damping, bool) or not isinstance(damping, Real) or not math.isfinite(damping) or damping < 0:
-            raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
+        require_number("damping", self.damping, 0)
 
     def _fit(self, ratings: RatingsMatrix, mapper=None) -> None:  # one pass over the data: nothing to chunk
         matrix = ratings.matrix

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 
-from scoring.base import Scorer
+from scoring.base import Scorer, require_number, require_whole_number
 from scoring.itemknn import history_row
 from scoring.matrix import RatingsMatrix
 from scoring.similarity import (
@@ -81,14 +80,9 @@ class UserKNN(Scorer):
 
     def validate_params(self) -> None:
         for name, low in (("k", 1), ("significance", 1), ("dense_items", 0), ("block_users", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-                raise ValueError(f"{name} must be a whole number >= {low}; got {value!r}")
-        candidates = self.candidates
-        if isinstance(candidates, bool) or not isinstance(candidates, Integral) or candidates < self.k:
-            raise ValueError(f"candidates must be a whole number >= k ({self.k}); got {candidates!r}")
-        if isinstance(self.damping, bool) or not isinstance(self.damping, Real) or not self.damping >= 0:
-            raise ValueError(f"damping must be a number >= 0; got {self.damping!r}")
+            require_whole_number(name, getattr(self, name), low)
+        require_whole_number("candidates", self.candidates, self.k)  # at least k neighbours to choose from
+        require_number("damping", self.damping, 0, finite=False)
 
     def _fit(self, ratings: RatingsMatrix, mapper=None) -> None:  # no chunked fit: the work is in scoring
         self._ratings = ratings.matrix

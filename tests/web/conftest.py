@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 
+from tests.helpers import run
 from tests.web.similar import drop_similar_tables
 from web.recommender.models import Profile
 
@@ -17,6 +18,18 @@ def fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def published(catalogue):
+    """The tiny catalogue with one published popularity run (top 10 per user)."""
+    return run(algorithm="popularity", top_n=10)
+
+
+@pytest.fixture
+def auth(staff_token):
+    """Headers of a staff account's API token (staff may rate for MovieLens users)."""
+    return {"HTTP_AUTHORIZATION": f"Token {staff_token}"}
 
 
 @pytest.fixture

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import run
 from web.recommender.models import Rating, UserScore
 
 USER = 101
-
-
-@pytest.fixture
-def published(catalogue):
-    """The tiny catalogue with one published popularity run."""
-    return run(algorithm="popularity", top_n=10)
-
-
-@pytest.fixture
-def auth(staff_token):
-    """Headers of a staff account's API token (staff may rate for MovieLens users)."""
-    return {"HTTP_AUTHORIZATION": f"Token {staff_token}"}
 
 
 def _served(client, user_id: int, n: int = 10) -> list[int]:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from tests.helpers import run
 from web.recommender.models import Profile, Rating
 
 USER = 101
-
-
-@pytest.fixture
-def published(catalogue):
-    return run(algorithm="popularity", top_n=10)
 
 
 def _post(client, user_id, headers=None, movie_id=250, rating=4.0):

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import run
 from tests.web.similar import add_similar
 from web.recommender.models import Movie, Rating, Tag
-
-
-@pytest.fixture
-def published(catalogue):
-    return run(algorithm="popularity", top_n=10)
 
 
 def test_movies_are_paginated(client, published):

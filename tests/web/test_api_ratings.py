@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 
-from tests.helpers import run
 from web.recommender.models import Rating
 
 USER = 101
-
-
-@pytest.fixture
-def published(catalogue):
-    return run(algorithm="popularity", top_n=10)
-
-
-@pytest.fixture
-def auth(staff_token):
-    return {"HTTP_AUTHORIZATION": f"Token {staff_token}"}
 
 
 def _unrated(user_id: int) -> int:

@@ -9,17 +9,11 @@ from django.contrib.auth.models import User
 from openapi_schema_validator import OAS30Validator, validate
 from openapi_spec_validator import validate as validate_spec
 
-from tests.helpers import run
 from web.recommender.models import Rating
 
 USER = 101
 SUCCESS_BODIES = {"post": {"movie_id": None, "rating": 4.0}, "put": {"rating": 3.5}}
 METHOD_ORDER = ["get", "post", "put", "patch", "delete"]
-
-
-@pytest.fixture
-def published(catalogue):
-    return run(algorithm="popularity", top_n=10)
 
 
 @pytest.fixture

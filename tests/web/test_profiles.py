@@ -6,14 +6,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 
-from tests.helpers import run
 from web.recommender.models import PROFILE_USER_ID_START, Movie, Profile, Rating
 from web.recommender.views.accounts import ONBOARDING_GENRES
-
-
-@pytest.fixture
-def published(catalogue):
-    return run(algorithm="popularity", top_n=10)
 
 
 def test_sign_up_creates_a_profile_signs_in_and_goes_to_onboarding(client, db):

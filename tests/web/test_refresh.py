@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
 from rq import SimpleWorker
 
-from tests.helpers import run
 from web.queue import get_queue
 from web.recommender.models import Movie, Rating, UserScore
 from web.recommender.refresh import is_updating, pending_key, running_key
 from web.recommender.tasks import refresh_user
 
 USER = 101
-
-
-@pytest.fixture
-def published(catalogue):
-    return run(algorithm="popularity", top_n=10)
 
 
 def _unrated(user_id: int, k: int) -> list[Movie]:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
 from rq import SimpleWorker
 
-from tests.helpers import run
 from web.queue import get_queue
 from web.recommender.models import Rating, UserScore
 from web.recommender.tasks import refresh_user
 
 USER = 101
-
-
-@pytest.fixture
-def published(catalogue):
-    return run(algorithm="popularity", top_n=10)
 
 
 def _rows(run, user_id: int) -> list[tuple[int, int]]:
