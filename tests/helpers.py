@@ -71,6 +71,37 @@ def operator_session_cookie(env: dict[str, str]) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+class ScratchDatabase:
+    """A database of its own on the test server, for end-to-end tests whose processes commit; ``drop()`` removes it."""
+
+    def __init__(self, prefix: str) -> None:
+        import uuid
+
+        import psycopg2
+
+        db = settings.DATABASES["default"]
+        self.name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        self.host, self.port, self.user, self.password = db["HOST"], db["PORT"] or 5432, db["USER"], db["PASSWORD"]
+        self._admin = psycopg2.connect(dbname="postgres", host=self.host, port=self.port, user=self.user, password=self.password)
+        self._admin.autocommit = True
+        self._admin.cursor().execute(f'CREATE DATABASE "{self.name}"')
+
+    @property
+    def url(self) -> str:
+        """``postgres://`` URL for DATABASE_URL (the socket directory percent-encoded as the host)."""
+        return f"postgres://{self.user}:{self.password or ''}@{quote(self.host, safe='')}:{self.port}/{self.name}"
+
+    @property
+    def dsn(self) -> str:
+        """libpq connection string for psycopg2."""
+        dsn = f"dbname={self.name} host={self.host} port={self.port} user={self.user}"
+        return dsn + (f" password={self.password}" if self.password else "")
+
+    def drop(self) -> None:
+        self._admin.cursor().execute(f'DROP DATABASE "{self.name}" WITH (FORCE)')
+        self._admin.close()
+
+
 def run(**options) -> Run:
     """Run the job in this process, quietly, and return its run (raises JobFailed if it fails)."""
     options.setdefault("workers", 1)

@@ -19,7 +19,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import psycopg2
 import pytest
 import yaml
 
-from tests.helpers import operator_session_cookie, redis_url_with_db
+from tests.helpers import ScratchDatabase, operator_session_cookie, redis_url_with_db
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
@@ -147,14 +146,7 @@ def stack(movielens_small):
     """A fresh database with ml-latest-small and one published run; gunicorn and the worker running."""
     from django.conf import settings
 
-    db = settings.DATABASES["default"]
-    name = f"e2e_{uuid.uuid4().hex[:10]}"
-    server = {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "password": db["PASSWORD"]}
-    admin = psycopg2.connect(dbname="postgres", **server)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    host = urllib.parse.quote(db["HOST"], safe="")
-    database_url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{server['port']}/{name}"
+    database = ScratchDatabase("e2e")
 
     redis_url = redis_url_with_db(settings.REDIS_URL, int(os.environ.get("E2E_REDIS_DB", "14")))
     import redis
@@ -162,10 +154,10 @@ def stack(movielens_small):
     redis.Redis.from_url(redis_url).flushdb()
     port = _free_port()
     env = os.environ | {
-        "APP_ENV": "local", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+        "APP_ENV": "local", "DATABASE_URL": database.url, "REDIS_URL": redis_url,
         "DJANGO_SETTINGS_MODULE": "web.settings", "PROGRESS_STALL_SECONDS": "3", "PRECOMPUTE_WORKERS": "2",
     }
-    stack = Stack(url=f"http://127.0.0.1:{port}", env=env, database_url=f"dbname={name} host={db['HOST']} port={server['port']} user={db['USER']}" + (f" password={db['PASSWORD']}" if db["PASSWORD"] else ""))
+    stack = Stack(url=f"http://127.0.0.1:{port}", env=env, database_url=database.dsn)
     substitutions = {"0.0.0.0:8000": f"127.0.0.1:{port}", "$(PRECOMPUTE_WORKERS)": "2"}
 
     stack.run(_local_command(_container("app/web-deployment.yaml", "migrate", init=True), substitutions))
@@ -176,7 +168,7 @@ def stack(movielens_small):
     stack.precompute = _local_command(_container("job/precompute-cronjob.yaml", "precompute"), substitutions)
     stack.run(stack.precompute)
 
-    logs = Path(os.environ.get("E2E_LOG_DIR", "/tmp")) / name
+    logs = Path(os.environ.get("E2E_LOG_DIR", "/tmp")) / database.name
     logs.mkdir(parents=True, exist_ok=True)
     processes = []
     for manifest, container in [("app/web-deployment.yaml", "web"), ("app/worker-deployment.yaml", "worker")]:
@@ -194,8 +186,7 @@ def stack(movielens_small):
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
-        admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.close()
+        database.drop()
 
 
 def _answers(stack: Stack) -> bool:

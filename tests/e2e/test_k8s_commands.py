@@ -29,12 +29,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg2
 import pytest
 import yaml
 
 from tests.e2e.test_demo_flow import K8S, REPO, Stack, _free_port, _wait_until
-from tests.helpers import operator_session_cookie, redis_url_with_db
+from tests.helpers import ScratchDatabase, operator_session_cookie, redis_url_with_db
 
 pytestmark = [pytest.mark.e2e, pytest.mark.movielens]
 
@@ -207,12 +206,8 @@ def cluster(movielens_small, tmp_path_factory):
     """A fresh database with ml-latest-small migrated by the init container's command, the web process, and a 1-shard reference run."""
     from django.conf import settings
 
-    db = settings.DATABASES["default"]
-    name = f"e2e_k8s_{uuid.uuid4().hex[:8]}"
-    server = {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "password": db["PASSWORD"]}
-    admin = psycopg2.connect(dbname="postgres", **server)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    database = ScratchDatabase("e2e_k8s")
+    name = database.name
     redis_url = redis_url_with_db(settings.REDIS_URL, int(os.environ.get("E2E_REDIS_DB", "14")))
     import redis
 
@@ -220,18 +215,17 @@ def cluster(movielens_small, tmp_path_factory):
 
     # What `make k8s-secrets` would create, with the embedded server's credentials.
     secrets_ = {
-        "movielens-db": {"POSTGRES_USER": db["USER"], "POSTGRES_PASSWORD": db["PASSWORD"] or "", "POSTGRES_DB": name},
+        "movielens-db": {"POSTGRES_USER": database.user, "POSTGRES_PASSWORD": database.password or "", "POSTGRES_DB": name},
         "movielens-app": {"SECRET_KEY": f"e2e-only-{secrets.token_hex(24)}"},
     }
     configmap = _document(CONFIGMAP)
     configmaps = {configmap["metadata"]["name"]: configmap["data"]}
-    host = urllib.parse.quote(db["HOST"], safe="")
+    host = urllib.parse.quote(database.host, safe="")
     cluster_redis = configmap["data"]["REDIS_URL"]
-    services = {"@postgres:5432/": f"@{host}:{server['port']}/", cluster_redis: redis_url}
+    services = {"@postgres:5432/": f"@{host}:{database.port}/", cluster_redis: redis_url}
     # PATH, HOME and the like; nothing of the test process's Django settings.
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "APP_ENV"))}
-    psql = f"dbname={name} host={db['HOST']} port={server['port']} user={db['USER']}" + (
-        f" password={db['PASSWORD']}" if db["PASSWORD"] else "")
+    psql = database.dsn
     port = _free_port()
     logs = tmp_path_factory.mktemp("k8s-commands")
     cronjob = _document(CRONJOB)
@@ -271,8 +265,7 @@ def cluster(movielens_small, tmp_path_factory):
         yield cluster
     finally:
         cluster.stop_web()
-        admin.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.close()
+        database.drop()
 
 
 def test_reference_run_covers_every_user(cluster):
