@@ -135,6 +135,20 @@ class Scorer(ABC):
         scorer cannot score a movie for that user. Rated movies are not
         removed here (see :func:`scoring.topn.top_n`).
         """
+        return self._score_users(self._check_users(user_index))
+
+    def score_users_compact(self, user_index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`score_users` over only the columns the model can ever score.
+
+        Returns ``(scores, columns)``: ``scores`` (b, c) float32 and
+        ``columns`` (c,) the ascending column indices they are for, or None
+        when they are for every column (the default). A column left out is
+        NaN for every user in :meth:`score_users`. The job ranks the compact
+        block: for EASE at ml-25m shape it is a sixth as wide.
+        """
+        return self.score_users(user_index), None
+
+    def _check_users(self, user_index: np.ndarray) -> np.ndarray:
         self.check_fitted()
         user_index = np.asarray(user_index)
         if user_index.ndim != 1 or not np.issubdtype(user_index.dtype, np.integer):
@@ -143,7 +157,7 @@ class Scorer(ABC):
         if len(user_index) and (user_index.min() < 0 or user_index.max() >= n_users):
             bad = user_index[(user_index < 0) | (user_index >= n_users)]
             raise ValueError(f"user_index must be row indices in [0, {n_users}); got {bad[:5].tolist()}")
-        return self._score_users(user_index)
+        return user_index
 
     @abstractmethod
     def _score_users(self, user_index: np.ndarray) -> np.ndarray:

@@ -30,8 +30,8 @@ fi
 echo "Loading MovieLens from $data"
 $PY manage.py load_movielens "$data"
 
-echo "Precomputing per-user scores"
-$PY -m jobs.precompute
+echo "Precomputing per-user scores (and the run's own offline figures, shown on the progress page)"
+$PY -m jobs.precompute --evaluate
 
 # The progress page is for operators (staff users): make one, and show how to sign in.
 operator_login=$($PY manage.py ensure_operator)

@@ -66,7 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep-runs", type=int, default=defaults.DEFAULT_KEEP_RUNS,
                         help=f"finished runs whose scores are kept, besides the active one "
                         f"(default {defaults.DEFAULT_KEEP_RUNS})")
+    parser.add_argument("--evaluate", action="store_true", default=_env_flag(EVALUATE_ENV),
+                        help="also measure the algorithm offline (stratified 75/25 split, seed 0, top-10; a second "
+                        f"fit on 75%% of the ratings) and record it with the run (default: ${EVALUATE_ENV}=1)")
     return parser
+
+
+EVALUATE_ENV = "PRECOMPUTE_EVALUATE"
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 RUN_NAME_ENV = "PRECOMPUTE_RUN_NAME"
@@ -107,6 +117,7 @@ def parse_options(argv: Sequence[str] | None = None) -> defaults.JobOptions:
             shard=args.shard,
             shards=args.shards,
             run_name=args.run_name,
+            evaluate=args.evaluate,
         )
         if options.run_id is None:
             # Nothing is recorded yet: refuse a bad parameter before a run row exists for it.
@@ -132,14 +143,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     import django
 
     django.setup()
+    import psycopg2
+    from django.db import OperationalError
+
     from jobs.precompute.run import JobFailed, run_job
+    from jobs.precompute.runlock import AnotherRunRunning
     from jobs.precompute.store import RunNotPending
 
     signal.signal(signal.SIGTERM, _raise_on_signal)
     signal.signal(signal.SIGINT, _raise_on_signal)
     try:
         run_id = run_job(options)
-    except RunNotPending as exc:
+    except (RunNotPending, AnotherRunRunning) as exc:
         print(f"precompute: {exc}", file=sys.stderr)
         return 2
     except JobFailed as exc:
@@ -147,6 +162,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except JobTerminated as exc:  # before the run existed
         print(f"precompute: {exc}", file=sys.stderr)
+        return 1
+    except (OperationalError, psycopg2.OperationalError) as exc:  # before a run row could be written: there is nothing to mark failed
+        # psycopg2's message names host, port and user, never the password.
+        print(f"precompute: cannot use the database ({str(exc).strip()}); check DATABASE_URL and that "
+              "PostgreSQL is up, then start the job again", file=sys.stderr)
         return 1
     from web.progress.models import Run, RunStatus
 

@@ -54,6 +54,8 @@ class JobOptions:
     """How many shards the run has (``JOB_COMPLETIONS``); shard i scores the users with ``user_id % shards == i``."""
     run_name: str | None = None
     """The name the shards and restarts of one run share (``--run-name`` / ``PRECOMPUTE_RUN_NAME``)."""
+    evaluate: bool = False
+    """Also measure the algorithm offline and record it in ``Run.metrics["evaluation"]`` (the publishing shard)."""
 
     def __post_init__(self) -> None:
         _check_int("workers", self.workers, 1)
@@ -111,6 +113,20 @@ def resolve(options: JobOptions, recorded_algorithm: str = "", recorded: dict[st
         top_n=options.top_n if options.top_n is not None else job.get("top_n", DEFAULT_TOP_N),
         popular=options.popular if options.popular is not None else job.get("popular", DEFAULT_POPULAR),
     )
+
+
+def check_shards_fit_users(shards: int, users: int) -> None:
+    """Refuse a run split into more shards than there are users with ratings (``ValueError``).
+
+    Only known once the ratings are loaded, so the job calls it after the
+    load: such a run would start shards (pods) that can have nothing to do,
+    which is a mistake in ``--shards`` / ``JOB_COMPLETIONS``, not a plan.
+    """
+    if shards > users:
+        raise ValueError(
+            f"more shards than users: {shards} shards for {users:,} users with ratings; "
+            f"use --shards {max(users, 1)} or fewer"
+        )
 
 
 def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None:

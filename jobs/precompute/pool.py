@@ -33,6 +33,8 @@ from scoring.topn import top_n
 
 TEST_CHUNK_DELAY_ENV = "PRECOMPUTE_TEST_CHUNK_DELAY"
 """Test hook only: seconds each chunk sleeps, so tests can stop a job mid-compute. Unset in real runs."""
+TEST_PAUSE_AT_ENV = "PRECOMPUTE_TEST_PAUSE_AT"
+"""Test hook only: ``<stage>=<seconds>``, the job sleeps that long as it enters that stage, so tests can kill it there."""
 
 TASKS_PER_WORKER = 2
 """Chunks in flight per worker: enough to keep workers busy, few enough to bound the parent's memory."""
@@ -83,9 +85,13 @@ def score_chunk(start: int, stop: int) -> ChunkRows:
     if state.delay:
         time.sleep(state.delay)
     users = state.rows[start:stop]
-    scores = state.model.score_users(users)  # (b, n_items)
+    scores, columns = state.model.score_users_compact(users)  # (b, n_items), or (b, c) for those columns
     rated = state.ratings.matrix[users]  # (b, n_items), the candidates' exclusion
+    if columns is not None:
+        rated = rated[:, columns]
     items, values = top_n(scores, rated, state.n)  # (b, n) each, -1/NaN padding at the end of a row
+    if columns is not None:
+        items = np.where(items >= 0, columns[np.maximum(items, 0)], -1)
     valid = items >= 0
     per_user = valid.sum(axis=1)
     ranks = np.broadcast_to(np.arange(1, state.n + 1, dtype=np.int16), items.shape)
@@ -114,6 +120,12 @@ def chunk_delay_from_env() -> float:
     """The :data:`TEST_CHUNK_DELAY_ENV` test hook's seconds (0 when unset)."""
     value = os.environ.get(TEST_CHUNK_DELAY_ENV, "").strip()
     return float(value) if value else 0.0
+
+
+def stage_pause_from_env(stage: str) -> float:
+    """The :data:`TEST_PAUSE_AT_ENV` test hook's seconds for ``stage`` (0 unless it names that stage)."""
+    name, _, seconds = os.environ.get(TEST_PAUSE_AT_ENV, "").partition("=")
+    return float(seconds) if name.strip() == stage and seconds.strip() else 0.0
 
 
 def compute(

@@ -135,11 +135,11 @@ def _join_named_run(options: JobOptions, now) -> Run:
     name = options.run_name
     with transaction.atomic(), connection.cursor() as cursor:
         _advisory_lock(cursor, zlib_crc(name))
-        run = (Run.objects.select_for_update()
-               .filter(**{f"metrics__{RUN_NAME_KEY}": name})
-               .exclude(status__in=(RunStatus.SUCCEEDED, RunStatus.CANCELLED))
-               .order_by("-id").first())
-        if run is None:
+        run = Run.objects.select_for_update().filter(**{f"metrics__{RUN_NAME_KEY}": name}).order_by("-id").first()
+        if run is not None and run.status == RunStatus.CANCELLED:
+            # An operator cancelled it (perhaps before its pods started): its late pods must not start it again.
+            raise RunNotPending(f"run {run.pk} ({name!r}) was cancelled; start a new run under another name")
+        if run is None or run.status == RunStatus.SUCCEEDED:
             return Run.objects.create(
                 algorithm=options.algorithm or DEFAULT_ALGORITHM,
                 parameters=dict(options.params),

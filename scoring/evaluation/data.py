@@ -44,6 +44,13 @@ class Interactions:
             timestamps=None if self.timestamps is None else self.timestamps[mask_or_index],
         )
 
+    @classmethod
+    def from_matrix(cls, ratings: RatingsMatrix) -> Interactions:
+        """The stored entries of a :class:`RatingsMatrix` (no timestamps: the stratified protocol only)."""
+        matrix = ratings.matrix
+        rows = np.repeat(np.arange(ratings.n_users), np.diff(matrix.indptr))
+        return cls(users=ratings.user_ids[rows], movies=ratings.movie_ids[matrix.indices], ratings=matrix.data.copy())
+
     def to_matrix(self) -> RatingsMatrix:
         """The users × movies :class:`RatingsMatrix` of these ratings (what a scorer is fitted on)."""
         return RatingsMatrix.from_arrays(self.users, self.movies, self.ratings)

@@ -26,7 +26,7 @@ def test_unset_options_stay_unset_for_a_pending_run():
     [
         (["--algorithm", "popularity", "--param", "damping=-1"], "damping must be a finite number >= 0; got -1"),
         (["--algorithm", "popularity", "--param", "k=3"], "popularity does not take parameter(s) k; it accepts: damping"),
-        (["--param", "k=0"], "k must be a whole number >= 1; got 0"),
+        (["--param", "keep_weights=0"], "keep_weights must be an integer >= 1; got 0"),
         (["--shards", "2"], "a run of 2 shards needs --run-name (or PRECOMPUTE_RUN_NAME) or --run-id"),
         (["--shard", "2", "--shards", "2", "--run-name", "x"], "shard must be a whole number in [0, 1]; got 2"),
         (["--run-name", "x", "--run-id", "3"], "give --run-name or --run-id, not both"),

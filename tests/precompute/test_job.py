@@ -291,3 +291,22 @@ def test_operator_cancel_stops_the_job(catalogue):
     assert cancelled.error == f"compute: RunCancelled: run {pending.pk} was cancelled by an operator"
     assert not table_exists(pending.pk) and ActiveRun.current_run_id() is None
     assert Rating.objects.exists()
+
+
+def test_an_evaluating_run_records_the_same_figures_as_the_evaluation_code(catalogue):
+    """With evaluate=True the run stores evaluate_scorer's stratified figures for its own model and ratings."""
+    from scoring.evaluation import Interactions, evaluate_scorer
+    from scoring.registry import make_scorer
+
+    evaluated = run(algorithm="ease", params={"min_ratings": 1}, evaluate=True)
+    plain = run(algorithm="ease", params={"min_ratings": 1})
+    recorded = evaluated.metrics["evaluation"]
+    ratings = Rating.objects.values_list("user_id", "movie_id", "rating")
+    users, movies, stars = (np.array(column) for column in zip(*ratings, strict=True))
+    expected = evaluate_scorer(make_scorer("ease", {"min_ratings": 1}),
+                               Interactions(users=users, movies=movies, ratings=stars.astype(np.float32)))
+    assert recorded["protocol"] == "stratified" and recorded["seed"] == 0 and recorded["k"] == 10
+    for key in ("ndcg@10", "precision@10", "recall@10", "map@10", "users"):
+        assert recorded[key] == pytest.approx(expected[key], abs=1e-9), key
+    assert 0 < recorded["ndcg@10"] <= 1
+    assert "evaluate" in evaluated.metrics["seconds"] and "evaluation" not in plain.metrics

@@ -13,10 +13,13 @@ from django.db import connection
 from jobs.precompute import store
 from jobs.precompute.run import JobFailed
 from jobs.precompute.store import done_table, similar_table
+from scoring.ease import EASE
+from scoring.matrix import RatingsMatrix
 from scoring.registry import DEFAULT_ALGORITHM
+from scoring.topn import top_n
 from tests.helpers import N_USERS, run, start_job, wait_for
 from web.progress.models import ActiveRun, Run, RunStatus, ShardProgress
-from web.recommender.models import FittedModel, SimilarMovie, UserScore
+from web.recommender.models import FittedModel, Rating, SimilarMovie, UserScore
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -147,9 +150,9 @@ def test_chunks_recorded_under_other_boundaries_are_redone(catalogue):
     assert done.status == RunStatus.SUCCEEDED and score_rows(done.pk) == score_rows(whole.pk)
 
 
-@pytest.mark.parametrize("algorithm", ["item_knn", "user_knn"])
+@pytest.mark.parametrize("algorithm", ["item_knn", "user_knn", "ease"])
 def test_no_user_is_recommended_a_movie_they_rated(catalogue, algorithm):
-    """The kNN runs (2 workers) never store a movie the user rated, and ranks run 1..n without gaps."""
+    """The kNN and EASE runs (2 workers) never store a movie the user rated, and ranks run 1..n without gaps."""
     result = run(algorithm=algorithm, top_n=8, chunk_size=5, workers=2)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -160,6 +163,20 @@ def test_no_user_is_recommended_a_movie_they_rated(catalogue, algorithm):
                        "HAVING max(rank) <> count(*)", [result.pk])
         assert cursor.fetchall() == []
     assert result.rows_written > 0
+
+
+def test_ease_rows_are_the_models_own_top_n(catalogue):
+    """A run ranks EASE's compact block of modelled movies exactly as top_n ranks its full score_users rows."""
+    result = run(algorithm="ease", params={"min_ratings": 5}, top_n=6, chunk_size=7, workers=2)
+    ratings = RatingsMatrix.from_arrays(*(np.array(column) for column in zip(
+        *Rating.objects.values_list("user_id", "movie_id", "rating"), strict=True)))
+    model = EASE(min_ratings=5).fit(ratings)  # the same fit, in this process, with full-width score_users
+    assert 0 < len(model.modelled_) < ratings.n_items  # some movies are left out, so the compact path matters
+    items, scores = top_n(model.score_users(np.arange(ratings.n_users)), ratings.matrix, 6)
+    expected = sorted((int(ratings.user_ids[u]), int(ratings.movie_ids[i]), rank + 1)
+                      for u in range(ratings.n_users) for rank, i in enumerate(items[u]) if i >= 0)
+    stored = sorted(UserScore.objects.filter(run=result).values_list("user_id", "movie_id", "rank"))
+    assert stored == expected
 
 
 def test_default_algorithm_is_the_registry_constant(catalogue):
@@ -174,3 +191,15 @@ def test_two_workers_fit_item_knn_like_one(catalogue):
         run=run(algorithm="item_knn", params={"chunk_items": 3}, workers=2)).data)
     np.testing.assert_array_equal(one.neighbours_, two.neighbours_)
     np.testing.assert_array_equal(one.similarities_, two.similarities_)
+
+
+def test_a_cancelled_named_run_is_not_started_again_by_a_late_process(catalogue):
+    """A process that comes up under the name of a cancelled run refuses it and creates no new run."""
+    from jobs.precompute.store import RunNotPending
+
+    first = run(algorithm="popularity", top_n=2, run_name="late-pod")
+    Run.objects.filter(pk=first.pk).update(status=RunStatus.CANCELLED)
+    before = Run.objects.count()
+    with pytest.raises(RunNotPending, match="was cancelled"):
+        run(algorithm="popularity", top_n=2, run_name="late-pod")
+    assert Run.objects.count() == before

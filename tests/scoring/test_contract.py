@@ -93,3 +93,14 @@ def test_registry_refuses_unknown_names_and_parameters():
         make_scorer("svd")
     with pytest.raises(ValueError, match="popularity does not take parameter\\(s\\) k; it accepts: damping"):
         make_scorer("popularity", {"k": 3})
+
+
+def test_compact_scores_are_score_users_on_their_columns(algorithm, ratings):
+    """score_users_compact equals score_users on the columns it names, and every other column is NaN."""
+    model = make_scorer(algorithm).fit(ratings)
+    users = np.arange(ratings.n_users)
+    whole = model.score_users(users)
+    compact, columns = model.score_users_compact(users)
+    columns = np.arange(ratings.n_items) if columns is None else columns
+    np.testing.assert_array_equal(compact, whole[:, columns])
+    assert np.isnan(np.delete(whole, columns, axis=1)).all()

@@ -1,4 +1,4 @@
-"""EASE: the closed form against a direct inverse, its limits, and its explanations."""
+"""EASE: the closed form against a direct inverse, its cuts (movies, weights), similar movies and explanations."""
 
 import numpy as np
 import pytest
@@ -21,10 +21,10 @@ def test_weights_equal_the_textbook_formula():
     x = (ratings.matrix.toarray() > 0).astype(np.float64)
     p = np.linalg.inv(x.T @ x + 2.0 * np.eye(4))
     expected = np.eye(4) - p / np.diag(p)[np.newaxis, :]
-    model = EASE(l2=2.0).fit(ratings)
-    np.testing.assert_allclose(model.weights_, expected, atol=1e-5)
+    model = EASE(l2=2.0, min_ratings=1).fit(ratings)  # keep_weights (300) >= 4 movies: B is kept whole
+    np.testing.assert_allclose(model.weights_.toarray(), expected, atol=1e-5)
     np.testing.assert_allclose(model.score_users(np.arange(4)), (x @ expected).astype(np.float32), atol=1e-5)
-    assert np.all(np.diag(model.weights_) == 0.0)
+    assert np.all(model.weights_.diagonal() == 0.0)
 
 
 def test_min_ratings_leaves_rare_movies_unscored():
@@ -37,16 +37,47 @@ def test_min_ratings_leaves_rare_movies_unscored():
                                   model.score_history(np.array([1]), np.array([4.0])))
 
 
-def test_too_large_a_catalogue_is_refused():
-    """Over max_items the fit refuses, naming the count and the way out, instead of exhausting memory."""
-    with pytest.raises(ValueError, match="EASE would model 4 movies, over max_items=3 .* raise min_ratings"):
-        EASE(max_items=3).fit(small())
+def test_max_items_models_the_most_rated_movies():
+    """Over max_items only the most-rated movies are modelled (ties in column order); the rest are NaN."""
+    model = EASE(l2=1.0, min_ratings=1, max_items=2).fit(small())
+    assert model.modelled_.tolist() == [0, 1]  # movies 10 and 20 (2 and 3 ratings) beat 30 (2, later) and 40 (1)
+    scores = model.score_users(np.arange(4))
+    assert np.isnan(scores[:, 2:]).all() and np.isfinite(scores[:, :2]).all()
+
+
+def test_keep_weights_keeps_each_rows_largest_effects():
+    """Each row of the pruned B holds exactly its keep_weights entries of largest magnitude from the whole B."""
+    rng = np.random.default_rng(3)
+    users, movies = np.nonzero(rng.random((60, 40)) < 0.3)
+    ratings = RatingsMatrix.from_arrays(users + 1, movies + 1, np.full(len(users), 4.0))
+    whole = EASE(l2=5.0).fit(ratings).weights_.toarray()
+    pruned = EASE(l2=5.0, keep_weights=7).fit(ratings).weights_.toarray()
+    for row_whole, row_pruned in zip(whole, pruned, strict=True):
+        kept = np.flatnonzero(row_pruned)
+        assert len(kept) == 7
+        np.testing.assert_allclose(row_pruned[kept], row_whole[kept], atol=1e-6)
+        assert np.abs(row_whole[kept]).min() >= np.sort(np.abs(row_whole))[-7] - 1e-6
+
+
+def test_similar_movies_are_the_strongest_positive_predictors():
+    """neighbours_[i] lists the movies j with the largest positive B[j, i], best first, never i itself."""
+    rng = np.random.default_rng(4)
+    users, movies = np.nonzero(rng.random((80, 30)) < 0.25)
+    ratings = RatingsMatrix.from_arrays(users + 1, movies + 1, np.full(len(users), 3.0))
+    model = EASE(l2=5.0, similar=4).fit(ratings)
+    whole = model.weights_.toarray()
+    for i in range(ratings.n_items):
+        column = whole[:, i]
+        expected = [j for j in np.argsort(-column, kind="stable")[:4] if column[j] > 0]
+        assert model.neighbours_[i][: len(expected)].tolist() == expected
+        assert i not in model.neighbours_[i]
 
 
 @pytest.mark.parametrize(
     ("params", "message"),
     [({"l2": 0}, "l2 must be a finite number > 0; got 0"), ({"min_ratings": 0}, "min_ratings must be an integer >= 1"),
-     ({"l2": float("nan")}, "l2 must be"), ({"max_items": 2.5}, "max_items must be an integer >= 1; got 2.5")],
+     ({"l2": float("nan")}, "l2 must be"), ({"max_items": 2.5}, "max_items must be an integer >= 1; got 2.5"),
+     ({"keep_weights": 0}, "keep_weights must be an integer >= 1; got 0"), ({"similar": -1}, "similar must be")],
 )
 def test_bad_parameters_are_named(params, message):
     """Each invalid hyperparameter is a ValueError naming it and the value."""
@@ -57,10 +88,24 @@ def test_bad_parameters_are_named(params, message):
 def test_explain_names_the_rated_movie_that_contributes_most():
     """The reason is the history movie with the largest weight towards the recommended one."""
     ratings = small()
-    model = EASE(l2=1.0).fit(ratings)
+    model = EASE(l2=1.0, min_ratings=1).fit(ratings)
     history, stars = np.array([0, 3]), np.array([5.0, 1.0])  # movies 10 and 40
-    best = int(np.argmax(model.weights_[history, 1]))
-    assert model.weights_[history[best], 1] > 0
+    weights = model.weights_.toarray()
+    best = int(np.argmax(weights[history, 1]))
+    assert weights[history[best], 1] > 0
     movie = int(ratings.movie_ids[history[best]])
     assert model.explain(1, history, stars) == f"because you rated movie {movie} {stars[best]:g} stars"
     assert model.explain(1, np.array([], dtype=np.int64), np.array([])) is None
+
+
+def test_gram_in_column_blocks_gives_the_same_model(monkeypatch):
+    """Building the upper triangle of XᵀX block by block (as the job's pool does) fits the same B as one block."""
+    import scoring.ease as ease
+
+    rng = np.random.default_rng(5)
+    users, movies = np.nonzero(rng.random((70, 45)) < 0.3)
+    ratings = RatingsMatrix.from_arrays(users + 1, movies + 1, np.full(len(users), 4.0))
+    whole = EASE(l2=3.0, min_ratings=1).fit(ratings).weights_.toarray()
+    monkeypatch.setattr(ease, "GRAM_BLOCK", 7)
+    blocked = EASE(l2=3.0, min_ratings=1).fit(ratings).weights_.toarray()
+    np.testing.assert_allclose(blocked, whole, atol=1e-5)

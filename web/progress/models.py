@@ -37,6 +37,8 @@ class Stage(models.TextChoices):
     FIT = "fit"
     COMPUTE = "compute"
     WRITE = "write"
+    EVALUATE = "evaluate"
+    """Only in a run started with ``--evaluate``: the offline figures recorded in ``Run.metrics["evaluation"]``."""
     INDEX = "index"
     PUBLISH = "publish"
     DONE = "done"
@@ -45,7 +47,7 @@ class Stage(models.TextChoices):
 UNFINISHED = (RunStatus.PENDING, RunStatus.RUNNING)
 """Statuses of a run that an operator can still cancel."""
 
-WORK_STAGES = [Stage.LOAD, Stage.MATRIX, Stage.FIT, Stage.COMPUTE, Stage.WRITE, Stage.INDEX, Stage.PUBLISH]
+WORK_STAGES = [Stage.LOAD, Stage.MATRIX, Stage.FIT, Stage.COMPUTE, Stage.WRITE, Stage.EVALUATE, Stage.INDEX, Stage.PUBLISH]
 """The stages that get a bar of their own on the progress page, in order."""
 
 
