@@ -68,9 +68,9 @@ def test_stage_bars_mark_done_current_and_waiting_stages(operator_client):
     stages = {r["id"]: r["stages"] for r in body["runs"]}
     assert [(s["stage"], s["state"]) for s in stages[run.pk]] == [
         ("load", "done"), ("matrix", "done"), ("fit", "done"), ("compute", "current"),
-        ("write", "waiting"), ("index", "waiting"), ("publish", "waiting")]
+        ("write", "waiting"), ("evaluate", "waiting"), ("index", "waiting"), ("publish", "waiting")]
     assert stages[run.pk][3]["fraction"] == pytest.approx(0.25)
-    assert [s["state"] for s in stages[failed.pk]][5] == "failed"
+    assert [s["state"] for s in stages[failed.pk]][5:7] == ["skipped", "failed"]  # it was not asked to evaluate
 
 
 def test_quality_figures_come_from_the_runs_evaluation_metrics(operator_client):
@@ -96,11 +96,11 @@ def test_progress_page_embeds_the_feed_and_the_registered_algorithms(operator_cl
     assert response["Cache-Control"].startswith("max-age=0")
 
 
-def test_kubernetes_launcher_shows_the_make_target_instead_of_the_form(operator_client, settings):
-    """With PRECOMPUTE_LAUNCHER=kubernetes the page shows `make k8s-precompute` and POST /api/runs refuses."""
+def test_kubernetes_launcher_keeps_the_form_and_says_a_job_starts_the_run(operator_client, settings):
+    """With PRECOMPUTE_LAUNCHER=kubernetes the page offers the start form and says it creates a Job from the CronJob."""
     settings.PRECOMPUTE_LAUNCHER = "kubernetes"
     html = operator_client.get("/progress/").content.decode()
-    assert "make k8s-precompute" in html and 'id="start-form"' not in html
-    response = operator_client.post("/api/runs", {"algorithm": "popularity"}, content_type="application/json")
-    assert response.status_code == 409 and "make k8s-precompute" in response.json()["error"]
-    assert not Run.objects.exists()
+    assert 'id="start-form"' in html and 'data-launcher="kubernetes"' in html
+    assert "CronJob <code>precompute</code>" in html and "make k8s-precompute" in html
+    settings.PRECOMPUTE_LAUNCHER = "rq"
+    assert "CronJob <code>precompute</code>" not in operator_client.get("/progress/").content.decode()

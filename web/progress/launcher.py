@@ -2,12 +2,19 @@
 
 * ``rq`` (local, ``make demo``): the run is created pending and
   :func:`web.progress.tasks.run_precompute` is queued for the RQ worker.
-* ``kubernetes``: not started from the page yet (the web pod's service account
-  would need RBAC to create Jobs; see the cluster issue). The page shows the
-  command that starts one instead, :data:`KUBERNETES_HINT`.
+* ``kubernetes`` (the cluster's ConfigMap): the web pod creates a Job from
+  the CronJob ``precompute`` through the Kubernetes API with its own
+  service account (:mod:`web.progress.kubernetes`); the Job's pods claim the
+  pending run by its name. ``make k8s-precompute`` (:data:`KUBERNETES_HINT`)
+  does the same from a checkout.
+
+Either way a launch that fails marks the run failed with the reason, so the
+page shows it, and raises :class:`LaunchFailed`.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import redis
 from django.conf import settings
@@ -17,21 +24,22 @@ from web.progress.models import Run, RunStatus
 from web.queue import get_queue
 
 KUBERNETES_HINT = "make k8s-precompute"
-"""What an operator runs to start the precompute Job on the cluster (k8s/k8s.mk)."""
+"""What an operator runs to start the precompute Job from a checkout with cluster access (k8s/k8s.mk)."""
 
 
 class LaunchFailed(Exception):
     """The run could not be handed to anything that would run it; the run is marked failed."""
 
 
-def can_start_from_page() -> bool:
-    return settings.PRECOMPUTE_LAUNCHER == "rq"
-
-
 def launch(run: Run, extra_args: list[str]) -> None:
     """Hand the pending ``run`` to the configured launcher; a failure marks it failed and raises LaunchFailed."""
-    if not can_start_from_page():
-        raise LaunchFailed(f"PRECOMPUTE_LAUNCHER={settings.PRECOMPUTE_LAUNCHER}: start the Job with `{KUBERNETES_HINT}`")
+    if settings.PRECOMPUTE_LAUNCHER == "kubernetes":
+        _launch_job(run, extra_args)
+    else:
+        _enqueue(run, extra_args)
+
+
+def _enqueue(run: Run, extra_args: list[str]) -> None:
     from web.progress.tasks import run_precompute
 
     try:
@@ -40,8 +48,33 @@ def launch(run: Run, extra_args: list[str]) -> None:
             job_id=f"precompute-run-{run.pk}", description=f"precompute run {run.pk} ({run.algorithm})",
         )
     except redis.RedisError as exc:
-        error = f"queued: {type(exc).__name__}: could not queue the run for the worker ({exc})"
-        Run.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
-            status=RunStatus.FAILED, error=error, finished_at=timezone.now()
+        _fail(run, f"queued: {type(exc).__name__}: could not queue the run for the worker ({exc})", exc)
+
+
+def _launch_job(run: Run, extra_args: list[str]) -> None:
+    """GET the CronJob, record the Job's name (and shard count) on the pending run, POST the Job."""
+    from jobs.precompute.store import RUN_NAME_KEY
+    from web.progress import kubernetes
+
+    try:
+        api = kubernetes.InClusterApi.from_pod(Path(settings.KUBERNETES_SERVICE_ACCOUNT_DIR))
+        cronjob = api.call(kubernetes.GET_CRONJOB)
+        name = kubernetes.job_name(run.pk)
+        job = kubernetes.job_for_run(cronjob, name, run.algorithm, run.parameters, extra_args)
+        # The pods find the run by this name; they refuse a run whose shard count differs from theirs.
+        recorded = Run.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
+            shards=kubernetes.shards_of(kubernetes.job_container(job)),
+            metrics={**run.metrics, RUN_NAME_KEY: name},
         )
-        raise LaunchFailed(error) from exc
+        if not recorded:
+            raise kubernetes.KubernetesError(f"run {run.pk} is no longer pending (cancelled?); no Job was created")
+        api.call(kubernetes.CREATE_JOB, job)
+    except kubernetes.KubernetesError as exc:
+        _fail(run, f"queued: KubernetesError: could not start the run as a Job: {exc}", exc)
+
+
+def _fail(run: Run, error: str, cause: Exception) -> None:
+    Run.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
+        status=RunStatus.FAILED, error=error, finished_at=timezone.now()
+    )
+    raise LaunchFailed(error) from cause

@@ -12,11 +12,12 @@ from collections import defaultdict
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from web.progress.algorithms import catalogue
 from web.progress.models import (
-    UNFINISHED, WORK_STAGES, ActiveRun, Run, RunSample, ShardProgress, Stage, attached_run_ids, stall_after,
+    UNFINISHED, WORK_STAGES, ActiveRun, Run, RunSample, RunStatus, ShardProgress, Stage, attached_run_ids, stall_after,
 )
 from web.progress.throughput import measure
 
@@ -53,8 +54,30 @@ class ShardProgressSerializer(serializers.ModelSerializer):
         return _age(self.context, shard.heartbeat_at)
 
 
+class ThroughputSerializer(serializers.Serializer):
+    """The run's rates and ETA from its samples (:class:`web.progress.throughput.Throughput`); null when unknown."""
+
+    elapsed_seconds = serializers.FloatField(allow_null=True)
+    users_per_second = serializers.FloatField(allow_null=True)
+    rows_per_second = serializers.FloatField(allow_null=True)
+    eta_seconds = serializers.FloatField(allow_null=True)
+
+
+class StageBarSerializer(serializers.Serializer):
+    """One work stage of a run as the page draws it."""
+
+    stage = serializers.CharField()
+    label = serializers.CharField()
+    state = serializers.CharField(help_text="done, current, waiting, skipped (evaluate, when not asked for), or the run's final status at its last stage")
+    fraction = serializers.FloatField(allow_null=True)
+    seconds = serializers.FloatField(allow_null=True, help_text="recorded time of the stage, if finished")
+
+
 class RunSerializer(serializers.ModelSerializer):
-    status = serializers.CharField(source="display_status")
+    status = serializers.ChoiceField(
+        source="display_status", choices=[*RunStatus.values, "stalled"],
+        help_text="the run's status, with `stalled` for a running run whose heartbeat is too old",
+    )
     stage_label = serializers.CharField(source="get_stage_display")
     fraction_done = serializers.FloatField()
     duration_seconds = serializers.SerializerMethodField()
@@ -82,11 +105,13 @@ class RunSerializer(serializers.ModelSerializer):
     def get_heartbeat_age_seconds(self, run: Run) -> float | None:
         return _age(self.context, run.heartbeat_at)
 
+    @extend_schema_field(ThroughputSerializer)
     def get_throughput(self, run: Run) -> dict[str, float | None]:
         samples = self.context.get("samples", {}).get(run.pk, [])
         figures = measure(run, samples, now=self.context.get("now"))
         return {name: (round(value, 1) if value is not None else None) for name, value in vars(figures).items()}
 
+    @extend_schema_field(StageBarSerializer(many=True))
     def get_stages(self, run: Run) -> list[dict[str, Any]]:
         """One entry per work stage: done, current or waiting, with its fraction and recorded seconds."""
         order = [stage.value for stage in WORK_STAGES]
@@ -99,7 +124,9 @@ class RunSerializer(serializers.ModelSerializer):
             position = -1 if run.stage == Stage.QUEUED else len(order)
         stages = []
         for index, stage in enumerate(WORK_STAGES):
-            if index < position:
+            if index < position and stage == Stage.EVALUATE and stage.value not in seconds:
+                state, fraction = "skipped", 0.0  # only runs started with --evaluate have this stage
+            elif index < position:
                 state, fraction = "done", 1.0
             elif index == position:
                 state = "current" if run.status in UNFINISHED else run.status
@@ -110,6 +137,7 @@ class RunSerializer(serializers.ModelSerializer):
                            "seconds": seconds.get(stage.value)})
         return stages
 
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "number"}})
     def get_quality(self, run: Run) -> dict[str, float]:
         """The evaluation figures the run recorded (``metrics["evaluation"]``), numbers only; empty before evaluation exists."""
         evaluation = run.metrics.get("evaluation") if isinstance(run.metrics, dict) else None
@@ -166,3 +194,31 @@ class StartRunSerializer(serializers.Serializer):
         if "workers" in self.validated_data:
             args += ["--workers", str(self.validated_data["workers"])]
         return args
+
+
+class RunsFeedSerializer(serializers.Serializer):
+    """``GET /api/runs``: everything the progress page draws."""
+
+    active_run_id = serializers.IntegerField(allow_null=True, help_text="the run being served")
+    now_run_id = serializers.IntegerField(allow_null=True, help_text="the run the Now panel shows")
+    stall_after_seconds = serializers.FloatField(help_text="a running run without a heartbeat for this long is shown stalled")
+    server_time = serializers.DateTimeField()
+    runs = RunSerializer(many=True, help_text="the latest runs, newest first (and the serving run if older)")
+
+
+class RunCancelledSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class RunActivatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    active_run_id = serializers.IntegerField()
+
+
+class LaunchFailedSerializer(serializers.Serializer):
+    """The run was created but could not be started; it is marked failed with the same error."""
+
+    error = serializers.CharField()
+    status = serializers.IntegerField()
+    run_id = serializers.IntegerField()

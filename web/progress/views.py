@@ -13,6 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,7 +22,11 @@ from web.progress import charts, launcher
 from web.progress.access import OperatorsOnly, staff_required
 from web.progress.algorithms import JOB_DEFAULTS, catalogue
 from web.progress.models import RollbackRefused, Run, RunSample, roll_back_to
-from web.progress.serializers import RunSerializer, StartRunSerializer, feed_context
+from web.progress.serializers import (
+    LaunchFailedSerializer, RunActivatedSerializer, RunCancelledSerializer, RunSerializer, RunsFeedSerializer,
+    StartRunSerializer, feed_context,
+)
+from web.recommender.api.serializers import ErrorSerializer
 
 RUNS_SHOWN = 50
 DURATION_CHART_RUNS = 30
@@ -60,7 +65,6 @@ def progress_page(request: HttpRequest) -> HttpResponse:
         "feed": runs_feed(),
         "algorithms": catalogue(),
         "job_defaults": JOB_DEFAULTS,
-        "can_start": launcher.can_start_from_page(),
         "launcher": settings.PRECOMPUTE_LAUNCHER,
         "kubernetes_hint": launcher.KUBERNETES_HINT,
     })
@@ -83,18 +87,37 @@ def durations_chart(request: HttpRequest) -> HttpResponse:
     return HttpResponse(charts.durations_svg(runs), content_type="image/svg+xml")
 
 
+def _errors(**described: str) -> dict:
+    """Documented error answers, all in the API's error shape: ``_errors(e404="No such run.")``."""
+    return {int(code[1:]): OpenApiResponse(ErrorSerializer, description=text) for code, text in described.items()}
+
+
+OPERATORS_ONLY = {"e403": "Not a staff user's session or token (anonymous too), or a session POST without its CSRF token."}
+
+
 class RunListView(OperatorsOnly, APIView):
     """``GET /api/runs``: the latest runs and which one is serving; ``POST /api/runs``: start a run."""
 
+    @extend_schema(operation_id="runs_feed", responses={200: RunsFeedSerializer, **_errors(**OPERATORS_ONLY)},
+                   summary="The latest precompute runs, which one is serving, and which one the Now panel shows")
     def get(self, request):
         return Response(runs_feed())
 
+    @extend_schema(
+        request=StartRunSerializer,
+        responses={
+            201: RunSerializer,
+            **_errors(e400="The algorithm, a hyperparameter or an option is invalid; `fields` says which.",
+                      **OPERATORS_ONLY),
+            503: OpenApiResponse(LaunchFailedSerializer, description=(
+                "The run was created but could not be started (Redis down, or the Kubernetes API refused "
+                "the Job); it is marked failed with the same error.")),
+        },
+        summary="Start a precompute run (RQ worker or Kubernetes Job, by PRECOMPUTE_LAUNCHER)",
+    )
     def post(self, request):
         form = StartRunSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        if not launcher.can_start_from_page():
-            return Response({"error": f"Runs are not started from this page here: run `{launcher.KUBERNETES_HINT}`.",
-                             "status": 409}, status=status.HTTP_409_CONFLICT)
         run = form.save()
         try:
             launcher.launch(run, form.job_args())
@@ -108,6 +131,9 @@ class RunListView(OperatorsOnly, APIView):
 class RunDetailView(OperatorsOnly, APIView):
     """``GET /api/runs/<id>``."""
 
+    @extend_schema(operation_id="runs_retrieve",
+                   responses={200: RunSerializer, **_errors(**OPERATORS_ONLY, e404="No run with this id.")},
+                   summary="One precompute run with its shards, stages and throughput")
     def get(self, request, run_id: int):
         run = get_object_or_404(Run.objects.prefetch_related("shard_progress"), pk=run_id)
         return Response(RunSerializer(run, context=feed_context([run], extra_sample_runs=(run.pk,))).data)
@@ -116,6 +142,10 @@ class RunDetailView(OperatorsOnly, APIView):
 class RunCancelView(OperatorsOnly, APIView):
     """``POST /api/runs/<id>/cancel``: cooperative; the job stops at its next chunk or stage."""
 
+    @extend_schema(request=None, responses={
+        200: RunCancelledSerializer,
+        **_errors(**OPERATORS_ONLY, e404="No run with this id.", e409="The run is already finished."),
+    }, summary="Cancel a pending or running run")
     def post(self, request, run_id: int):
         run = get_object_or_404(Run, pk=run_id)
         if not run.cancel():
@@ -127,6 +157,11 @@ class RunCancelView(OperatorsOnly, APIView):
 class RunActivateView(OperatorsOnly, APIView):
     """``POST /api/runs/<id>/activate``: serve this older successful run again (roll back)."""
 
+    @extend_schema(request=None, responses={
+        200: RunActivatedSerializer,
+        **_errors(**OPERATORS_ONLY, e404="No run with this id.",
+                  e409="The run did not succeed, or its scores were dropped by retention."),
+    }, summary="Serve an older successful run again (roll back)")
     def post(self, request, run_id: int):
         get_object_or_404(Run, pk=run_id)
         try:

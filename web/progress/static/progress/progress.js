@@ -105,7 +105,7 @@
       "No heartbeat for " + duration(run.heartbeat_age_seconds) + " (threshold " + feed.stall_after_seconds + " s): the job may have been killed or its node lost.") : null;
     const stages = el("ol", { class: "stages" }, run.stages.map((s) => el("li", { class: "stage-" + s.state, dataset: { stage: s.stage } },
       el("span", { class: "label" }, s.label.toLowerCase()), bar(s.state === "current" && s.fraction === null ? null : s.fraction, s.label),
-      el("span", { class: "seconds" }, s.seconds !== null && s.seconds !== undefined ? duration(s.seconds) : (s.state === "current" ? "now" : "")))));
+      el("span", { class: "seconds" }, s.seconds !== null && s.seconds !== undefined ? duration(s.seconds) : (s.state === "current" ? "now" : s.state === "skipped" ? "skipped" : "")))));
     const main = el("div", { class: "now-bar" }, bar(run.fraction_done, "users done", "main"),
       el("span", { class: "users" }, number(run.users_done) + " / " + number(run.users_total) + " users"),
       el("span", { class: "percent" }, percent(run.fraction_done)));
@@ -248,7 +248,7 @@
       try {
         const result = await post(feedUrl, payload);
         if (result.ok) {
-          say("Run " + result.body.id + " queued for the worker.", "success");
+          say("Run " + result.body.id + " created: pending until the " + (app.dataset.launcher === "kubernetes" ? "Job's pod" : "worker") + " starts it.", "success");
           chosenRun = null;
         } else {
           const fields = result.body.fields || {};
