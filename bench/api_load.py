@@ -16,7 +16,13 @@
    (no database: gunicorn, Django and the client's own cost);
 4. rating to refreshed list: ``POST`` a rating with a staff token, then poll the
    user's refresh status (what the page's "updating" banner polls) until the
-   worker has rewritten the user's rows.
+   worker has rewritten the user's rows;
+5. CPU per request: a closed-loop phase of up to ``CPU_REQUESTS`` requests of each
+   endpoint, with the user + system CPU time that gunicorn (master and workers),
+   the database's server processes and the load client spent, read from
+   ``/proc`` before and after. Unlike latency and throughput, other work on a
+   shared machine barely moves it, so it shows what a change to the read path
+   saved.
 
 Each figure is the median of ``--runs`` runs. The load client shares the two
 cores with gunicorn and PostgreSQL, so the throughput is a floor.
@@ -27,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import random
 import signal
@@ -36,8 +43,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = Path(os.environ.get("MOVIELENS_DIR", REPO.parent / "shared" / "data" / "movielens" / "ml-latest-small"))
@@ -47,7 +59,10 @@ SECONDS = 5.0
 """Measured seconds of each load phase (after a one-second warm-up)."""
 MAX_REQUESTS = 200_000
 """Hard bound on the requests of one phase, whatever the timing does."""
+CPU_REQUESTS = 2_000
+"""Requests of the phase that measures CPU per request (closed loop, after the timed phases)."""
 HEADING = "## Recommendation API under load"
+T = TypeVar("T")
 GUNICORN = ["-m", "gunicorn", "web.wsgi:application", "--workers", "2", "--worker-tmp-dir", "/dev/shm",
             "--graceful-timeout", "20", "--timeout", "60"]
 """The web Deployment's gunicorn command (k8s/app/web-deployment.yaml), without its access log."""
@@ -144,57 +159,125 @@ def wait_until_up(url: str, timeout: float = 30) -> None:
     raise SystemExit(f"gunicorn did not answer {url}/healthz within {timeout} s")
 
 
-async def _load(base: str, paths: list[str], rate: float | None) -> LoadResult:
-    """``CLIENTS`` concurrent clients for ``SECONDS`` (+1 s warm-up); closed-loop, or paced to ``rate`` requests/s in all."""
-    import httpx
+@dataclass
+class Planned:
+    """One request of a load client: what to send, which statuses count as success, and what to do on success."""
 
-    latencies: list[float] = []
-    errors = 0
+    endpoint: str
+    """The label its latency and errors are reported under."""
+    method: str
+    url: str
+    body: dict | None = None
+    headers: dict[str, str] | None = None
+    ok: tuple[int, ...] = (200,)
+    on_success: Callable[[httpx.Response], None] | None = None
+
+
+@dataclass
+class Samples:
+    """What :func:`drive` saw: latencies per endpoint after the warm-up, errors and requests of the whole run."""
+
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=dict)
+    error_examples: list[str] = field(default_factory=list)
+    measured_seconds: float = 0.0
+
+    def result(self, endpoint: str | None = None) -> LoadResult:
+        """Requests/s and latency percentiles of one endpoint (or of all together)."""
+        names = [endpoint] if endpoint else list(self.latencies)
+        latencies = sorted(x for name in names for x in self.latencies.get(name, []))
+        if not latencies:
+            raise SystemExit(f"the load client completed no request{' of ' + endpoint if endpoint else ''}")
+        return LoadResult(
+            rps=len(latencies) / self.measured_seconds,
+            p50_ms=1000 * latencies[len(latencies) // 2],
+            p99_ms=1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+            errors=sum(self.errors.get(name, 0) for name in names),
+        )
+
+
+async def drive(
+    base: str,
+    plan: Callable[[int, random.Random], Planned],
+    clients: int,
+    seconds: float,
+    rate: float | None = None,
+    warmup: float = 1.0,
+    stop_at: Callable[[float], float] | None = None,
+    max_requests: int = MAX_REQUESTS,
+) -> Samples:
+    """``clients`` concurrent clients on loopback, each sending ``plan(client index, rng)`` until the time is up.
+
+    Closed loop (each client sends its next request when the last answered),
+    or paced to ``rate`` requests/s in all. The run lasts ``warmup + seconds``,
+    or until ``stop_at(default end)`` when given (re-read before every
+    request, so a caller can extend a run until something has happened; it
+    must return a bounded time). Latencies are kept after the warm-up;
+    errors (a status not in ``Planned.ok``, or no answer) are counted for the
+    whole run. At most ``max_requests`` are sent, whatever the timing does.
+    """
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would drown the output
+    samples = Samples()
     sent = 0
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10, headers={"Host": "localhost"}) as client:
         begin = time.perf_counter()
-        warm_until, stop_at = begin + 1.0, begin + 1.0 + SECONDS
+        warm_until, planned_end = begin + warmup, begin + warmup + seconds
 
         async def one_client(index: int) -> None:
-            nonlocal errors, sent
+            nonlocal sent
             rng = random.Random(index)
-            interval = CLIENTS / rate if rate else 0.0
+            interval = clients / rate if rate else 0.0
             next_at = begin + rng.random() * interval
-            while sent < MAX_REQUESTS:
+            while sent < max_requests:
                 if interval:
                     delay = next_at - time.perf_counter()
                     if delay > 0:
                         await asyncio.sleep(delay)
                     next_at += interval
                 started = time.perf_counter()
-                if started >= stop_at:
+                if started >= (stop_at(planned_end) if stop_at else planned_end):
                     return
                 sent += 1
+                request = plan(index, rng)
                 try:
-                    response = await client.get(rng.choice(paths))
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    response = await client.request(request.method, request.url, json=request.body, headers=request.headers)
+                    ok = response.status_code in request.ok
+                    problem = f"{request.method} {request.url}: {response.status_code} {response.text[:200]}"
+                except httpx.HTTPError as error:
+                    ok, problem = False, f"{request.method} {request.url}: {type(error).__name__} {error}"
                 done = time.perf_counter()
+                name = request.endpoint
+                samples.requests[name] = samples.requests.get(name, 0) + 1
+                if ok and request.on_success is not None:
+                    request.on_success(response)
+                if not ok:
+                    samples.errors[name] = samples.errors.get(name, 0) + 1
+                    if len(samples.error_examples) < 10:
+                        samples.error_examples.append(problem)
                 if started >= warm_until:
-                    latencies.append(done - started)
-                    errors += not ok
+                    samples.latencies.setdefault(name, []).append(done - started)
 
-        await asyncio.gather(*(one_client(i) for i in range(CLIENTS)))
-    latencies.sort()
-    if not latencies:
-        raise SystemExit("the load client completed no request")
-    return LoadResult(
-        rps=len(latencies) / SECONDS,
-        p50_ms=1000 * latencies[len(latencies) // 2],
-        p99_ms=1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        errors=errors,
-    )
+        await asyncio.gather(*(one_client(i) for i in range(clients)))
+        samples.measured_seconds = max(time.perf_counter() - warm_until, 1e-9)
+    return samples
+
+
+async def _load(base: str, paths: list[str], rate: float | None) -> LoadResult:
+    """``CLIENTS`` concurrent clients on ``GET`` of random ``paths`` for ``SECONDS`` (+1 s warm-up)."""
+    samples = await drive(base, lambda _, rng: Planned("get", "GET", rng.choice(paths)), CLIENTS, SECONDS, rate)
+    return samples.result("get")
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own, so it also works where this thread runs an event loop (Playwright in tests)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 def load(base: str, paths: list[str], rate: float | None = None) -> LoadResult:
-    return asyncio.run(_load(base, paths, rate))
+    return run_coroutine(_load(base, paths, rate))
 
 
 def _request(url: str, method: str = "GET", body: dict | None = None, token: str = "") -> dict:
@@ -221,6 +304,126 @@ def rating_to_refresh(base: str, token: str, user_id: int) -> float:
     raise SystemExit(f"user {user_id}'s list was not refreshed within 30 s: is the worker running?")
 
 
+@dataclass
+class CpuPerRequest:
+    """CPU milliseconds one request costs each side, measured from ``/proc`` (a shared machine barely moves them)."""
+
+    gunicorn_ms: float
+    postgres_ms: float | None
+    """None when the database server's processes are not on this machine (``BENCH_DATABASE_URL`` elsewhere)."""
+    client_ms: float
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds the process has used so far; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (gunicorn's workers, the postmaster's backends)."""
+    try:  # the kernel's list, when it keeps one: far cheaper than reading every process's stat
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def _postmaster(env: dict[str, str]) -> tuple[int | None, str]:
+    """The database server's postmaster pid if it runs on this machine (else None), and the database name."""
+    import dj_database_url
+    import psycopg2
+
+    params = dj_database_url.parse(env["DATABASE_URL"])
+    with psycopg2.connect(dbname=params["NAME"], user=params["USER"], password=params["PASSWORD"] or None,
+                          host=params["HOST"], port=params["PORT"] or None) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+        try:
+            parent = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            parent = None  # the server runs elsewhere
+    conn.close()
+    return parent, params["NAME"]
+
+
+class _CpuMeter:
+    """CPU seconds of a changing set of processes: gunicorn's, and the backends of one database.
+
+    Connections are recycled (``CONN_MAX_AGE``), so backends come and go
+    during a phase: the set is sampled every 0.1 s and each process counts
+    from its first sample (0 if it started during the phase) to its last.
+    """
+
+    def __init__(self, gunicorn: int, postmaster: int | None, database: str) -> None:
+        self.gunicorn, self.postmaster, self.title = gunicorn, postmaster, f" {database} "
+        self.workers = [("gunicorn", pid) for pid in [gunicorn, *_children(gunicorn)]]
+        self.first: dict[tuple[str, int], float] = {}
+        self.last: dict[tuple[str, int], float] = {}
+        self.own_seconds = 0.0
+        """CPU the sampling itself cost the client process (not a cost of the requests)."""
+
+    def sample(self, starting: bool = False) -> None:
+        began = time.process_time()
+        pids = list(self.workers)
+        for pid in _children(self.postmaster) if self.postmaster else []:
+            try:
+                if self.title in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    pids.append(("postgres", pid))
+            except OSError:
+                continue
+        for key in pids:
+            seconds = _cpu_seconds(key[1])
+            if seconds is not None:
+                self.first.setdefault(key, seconds if starting else 0.0)
+                self.last[key] = seconds
+        self.own_seconds += time.process_time() - began
+
+    def seconds(self, side: str) -> float:
+        return sum(self.last[key] - self.first[key] for key in self.last if key[0] == side)
+
+
+def cpu_per_request(base: str, web: subprocess.Popen, env: dict[str, str], paths: list[str]) -> CpuPerRequest:
+    """Closed-loop requests of random ``paths`` (at most :data:`CPU_REQUESTS`) and the CPU each side spent per request."""
+    postmaster, database = _postmaster(env)
+    meter = _CpuMeter(web.pid, postmaster, database)
+    meter.sample(starting=True)
+    client_before = time.process_time()
+    plan = lambda _, rng: Planned("get", "GET", rng.choice(paths))  # noqa: E731
+
+    async def phase() -> Samples:
+        async def sampler() -> None:
+            while True:
+                await asyncio.sleep(0.1)
+                meter.sample()
+
+        sampling = asyncio.create_task(sampler())
+        try:
+            return await drive(base, plan, CLIENTS, SECONDS, warmup=0.0, max_requests=CPU_REQUESTS)
+        finally:
+            sampling.cancel()
+
+    samples = asyncio.run(phase())
+    meter.sample()
+    requests = max(1, sum(samples.requests.values()))
+    client_ms = 1000 * (time.process_time() - client_before - meter.own_seconds) / requests
+    return CpuPerRequest(
+        gunicorn_ms=1000 * meter.seconds("gunicorn") / requests,
+        postgres_ms=1000 * meter.seconds("postgres") / requests if postmaster else None,
+        client_ms=client_ms,
+    )
+
+
 def measure(runs: int, algorithm: str | None = None) -> str:
     env = bench_env()
     token = prepare(env, algorithm)
@@ -233,6 +436,7 @@ def measure(runs: int, algorithm: str | None = None) -> str:
         users = [f"/api/users/{u}/recommendations?n=10" for u in range(1, 611)]
         results: dict[str, list[LoadResult]] = {"rec": [], "rec-paced": [], "health": [], "health-paced": []}
         refresh: list[float] = []
+        cpu: dict[str, list[CpuPerRequest]] = {"rec": [], "health": []}
         rng = random.Random(7)
         for _ in range(runs):
             results["rec"].append(load(base, users))
@@ -241,17 +445,35 @@ def measure(runs: int, algorithm: str | None = None) -> str:
             results["health-paced"].append(load(base, ["/healthz"], rate=results["rec"][-1].rps / 2))
             for _ in range(3):
                 refresh.append(rating_to_refresh(base, token, rng.randrange(1, 611)))
+            cpu["rec"].append(cpu_per_request(base, web, env, users))
+            cpu["health"].append(cpu_per_request(base, web, env, ["/healthz"]))
     finally:
         stop(web)
         stop(worker)
-    return table(results, refresh, runs)
+    return table(results, refresh, runs, cpu)
 
 
 def _median(results: list[LoadResult], field: str) -> float:
     return statistics.median(getattr(r, field) for r in results)
 
 
-def table(results: dict[str, list[LoadResult]], refresh: list[float], runs: int) -> str:
+def _cpu_line(cpu: dict[str, list[CpuPerRequest]]) -> str:
+    def median(side: str, field: str) -> float:
+        return statistics.median(getattr(c, field) for c in cpu[side])
+
+    postgres = [c.postgres_ms for c in cpu["rec"] if c.postgres_ms is not None]
+    return (
+        f"CPU per request, the cost behind those figures (median of {len(cpu['rec'])} closed-loop phases of up to "
+        f"{CPU_REQUESTS:,} requests, user + system time of the processes from `/proc`, which other work on the machine "
+        f"barely moves): recommendations {median('rec', 'gunicorn_ms'):.2f} ms in gunicorn"
+        + (f" + {statistics.median(postgres):.2f} ms in PostgreSQL" if postgres else "")
+        + f", `/healthz` {median('health', 'gunicorn_ms'):.2f} ms in gunicorn; the load client spends "
+        f"{median('rec', 'client_ms'):.2f} ms per request on the same cores."
+    )
+
+
+def table(results: dict[str, list[LoadResult]], refresh: list[float], runs: int,
+          cpu: dict[str, list[CpuPerRequest]] | None = None) -> str:
     rec, health = results["rec"], results["health"]
     paced, health_paced = results["rec-paced"], results["health-paced"]
     errors = sum(r.errors for rs in results.values() for r in rs)
@@ -282,14 +504,16 @@ def table(results: dict[str, list[LoadResult]], refresh: list[float], runs: int)
         "With closed-loop clients the latency is the queue in front of the two workers (Little's law: "
         "clients / throughput), so the p99 target of the issue is read off the paced row.",
     ]
+    if cpu and cpu["rec"]:
+        lines += ["", _cpu_line(cpu)]
     return "\n".join(lines)
 
 
-def write_section(text: str, doc: Path = REPO / "docs" / "benchmarks.md") -> None:
-    """Replace (or append) this benchmark's own section of docs/benchmarks.md, leaving the rest as it is."""
-    current = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if HEADING in current:
-        before, after = current.split(HEADING, 1)
+def write_section(text: str, doc: Path = REPO / "docs" / "benchmarks.md", heading: str = HEADING, title: str = "# Benchmarks") -> None:
+    """Replace (or append) the section under ``heading`` of ``doc`` with ``text``, leaving the rest as it is."""
+    current = doc.read_text() if doc.exists() else title + "\n"
+    if heading in current:
+        before, after = current.split(heading, 1)
         rest = after.split("\n## ", 1)
         current = before.rstrip("\n") + "\n\n" + text + ("\n\n## " + rest[1] if len(rest) > 1 else "\n")
     else:

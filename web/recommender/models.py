@@ -278,30 +278,42 @@ class UserScoreQuerySet(models.QuerySet):
 
         The reason of a row is the user's best-rated movie (3.5 stars or more)
         among the row's movie's similar movies in the same run, if any.
+
+        The page (``LIMIT``/``OFFSET`` after the rated-since and genre filters)
+        is cut first, in ``page``, and only its rows look for a reason: looking
+        for reasons before the cut made PostgreSQL do it for all of the user's
+        stored rows (100): ~6 ms a call instead of ~1 ms.
         """
         genre_filter = "AND m.genres @> ARRAY[%s]::varchar(40)[]" if genre else ""
         sql = f"""
-            SELECT run.id, run.algorithm, s.score, m.movie_id, m.title, m.year, m.genres, m.imdb_id, m.tmdb_id,
-                   why.title, why.rating
-            FROM {ActiveRun._meta.db_table} active
-            JOIN {Run._meta.db_table} run ON run.id = active.run_id
-            JOIN {UserScore._meta.db_table} s ON s.run_id = active.run_id AND s.user_id = %s
-            JOIN {Movie._meta.db_table} m ON m.movie_id = s.movie_id
+            WITH page AS (
+                SELECT s.run_id, s.user_id, s.rank, s.score,
+                       m.movie_id, m.title, m.year, m.genres, m.imdb_id, m.tmdb_id
+                FROM {UserScore._meta.db_table} s
+                JOIN {Movie._meta.db_table} m ON m.movie_id = s.movie_id
+                WHERE s.run_id = (SELECT active.run_id FROM {ActiveRun._meta.db_table} active WHERE active.id = %s)
+                  AND s.user_id = %s
+                  AND NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table} rr
+                                  WHERE rr.user_id = s.user_id AND rr.movie_id = s.movie_id)
+                  {genre_filter}
+                ORDER BY s.rank
+                LIMIT %s OFFSET %s
+            )
+            SELECT run.id, run.algorithm, p.score, p.movie_id, p.title, p.year, p.genres, p.imdb_id, p.tmdb_id,
+                   wm.title, why.rating
+            FROM page p
+            JOIN {Run._meta.db_table} run ON run.id = p.run_id
             LEFT JOIN LATERAL (
-                SELECT wm.title, r.rating
+                SELECT sm.neighbour_id, r.rating
                 FROM {SimilarMovie._meta.db_table} sm
-                JOIN {Rating._meta.db_table} r ON r.user_id = s.user_id AND r.movie_id = sm.neighbour_id
-                JOIN {Movie._meta.db_table} wm ON wm.movie_id = sm.neighbour_id
-                WHERE sm.run_id = s.run_id AND sm.movie_id = s.movie_id AND r.rating >= 3.5
+                JOIN {Rating._meta.db_table} r ON r.user_id = p.user_id AND r.movie_id = sm.neighbour_id
+                WHERE sm.run_id = p.run_id AND sm.movie_id = p.movie_id AND r.rating >= 3.5
                 ORDER BY r.rating DESC, sm.rank
                 LIMIT 1
             ) why ON true
-            WHERE active.id = %s
-              AND NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table} rr WHERE rr.user_id = s.user_id AND rr.movie_id = s.movie_id)
-              {genre_filter}
-            ORDER BY s.rank
-            LIMIT %s OFFSET %s"""
-        params = [user_id, ActiveRun.SINGLETON_ID, *([genre] if genre else []), limit, offset]
+            LEFT JOIN {Movie._meta.db_table} wm ON wm.movie_id = why.neighbour_id
+            ORDER BY p.rank"""
+        params = [ActiveRun.SINGLETON_ID, user_id, *([genre] if genre else []), limit, offset]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             fetched = cursor.fetchall()

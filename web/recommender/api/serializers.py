@@ -7,7 +7,7 @@ import math
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from web.recommender.models import RATING_VALUES, Movie, Rating
+from web.recommender.models import RATING_VALUES, Movie, Rating, Recommendations
 
 MAX_RECOMMENDATIONS = 100
 """The most recommendations one request may ask for (the job stores the top 100 per user)."""
@@ -16,8 +16,9 @@ MAX_RECOMMENDATIONS = 100
 class GenreField(serializers.CharField):
     """A genre of the catalogue, e.g. ``Comedy``; an unknown one is refused with the list of known ones."""
 
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
+    def run_validation(self, data=serializers.empty):
+        # After CharField's own validators: a NUL character is refused by them, not sent to PostgreSQL.
+        value = super().run_validation(data)
         if not Movie.objects.filter(genres__contains=[value]).exists():
             known = ", ".join(Movie.objects.genre_names())
             raise serializers.ValidationError(f"unknown genre {value!r}; choose from: {known}.")
@@ -103,6 +104,37 @@ class RecommendationsSerializer(serializers.Serializer):
     recommendations = RecommendedMovieSerializer(many=True, source="items")
 
 
+def recommendations_data(recommendations: Recommendations) -> dict:
+    """What :class:`RecommendationsSerializer` gives for ``recommendations``, built directly.
+
+    The hottest read of the API: DRF's serializers rebuild their fields for
+    every request (about 1.5 ms for ten items, more than the query), so the
+    output is built here by hand; :class:`RecommendationsSerializer` stays the
+    documented schema, and a test keeps the two equal.
+    """
+    return {
+        "user_id": recommendations.user_id,
+        "run_id": recommendations.run.pk if recommendations.run is not None else None,
+        "source": recommendations.source,
+        "recommendations": [
+            {
+                "rank": item.rank,
+                "score": float(item.score),
+                "reason": item.reason,
+                "movie": {
+                    "movie_id": item.movie.movie_id,
+                    "title": item.movie.title,
+                    "year": item.movie.year,
+                    "genres": list(item.movie.genres),
+                    "imdb_id": item.movie.imdb_id,
+                    "tmdb_id": item.movie.tmdb_id,
+                },
+            }
+            for item in recommendations.items
+        ],
+    }
+
+
 class ErrorSerializer(serializers.Serializer):
     """Every API error: a message, the status, and for validation errors the messages per field."""
 
@@ -112,9 +144,11 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class RatingValueField(serializers.FloatField):
-    """A rating: 0.5 to 5.0 in half stars; NaN and infinities are refused."""
+    """A rating: 0.5 to 5.0 in half stars; NaN, infinities and booleans are refused."""
 
     def to_internal_value(self, data):
+        if isinstance(data, bool):  # float(True) == 1.0: a JSON true must not become one star
+            self.fail("invalid")
         value = super().to_internal_value(data)
         if math.isnan(value) or value not in RATING_VALUES:
             raise serializers.ValidationError(f"A rating must be one of 0.5, 1.0, ..., 5.0 (half stars); got {data!r}.")

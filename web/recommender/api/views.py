@@ -35,6 +35,7 @@ from web.recommender.api.serializers import (
     RecommendationsSerializer,
     SimilarMoviesSerializer,
     SimilarQuerySerializer,
+    recommendations_data,
 )
 from web.recommender.models import PROFILE_USER_ID_START, RATING_VALUES, Movie, PopularMovie, Profile, Rating, SimilarMovie, UserScore, is_profile_id
 
@@ -100,7 +101,7 @@ class UserRecommendationsView(UserDataView):
         )
         if recommendations.source != "personal":  # a personal list proves the user exists; else ask
             _known_user(user_id)
-        return Response(RecommendationsSerializer(recommendations).data)
+        return Response(recommendations_data(recommendations))
 
 
 class UserRatingsView(UserDataView):
@@ -125,7 +126,7 @@ class UserRatingsView(UserDataView):
 
     @extend_schema(
         request=RatingInputSerializer,
-        responses={201: RatingWrittenSerializer, **_errors(400, 401, 403, 415)},
+        responses={201: RatingWrittenSerializer, **_errors(400, 401, 403, 404, 415)},
         summary="Rate a movie (or change the rating) and queue the refresh of the user's list",
     )
     def post(self, request, user_id: int):

@@ -47,13 +47,18 @@ def user_picker(request: HttpRequest) -> HttpResponse:
 
 def user(request: HttpRequest, user_id: int) -> HttpResponse:
     """A user's recommendations with reasons, paged and filtered by genre; ``?fragment=1`` renders just the list."""
-    visible_user(request, user_id)
+    if is_profile_id(user_id):
+        visible_user(request, user_id)  # a private profile: refused before any work
     page = min(_int(request.GET.get("page"), 1), MAX_PAGES)
     genres = Movie.objects.genre_names()
     genre = request.GET.get("genre") or None
     if genre not in genres:
         genre = None
     recs = UserScore.objects.recommend(user_id, PAGE_SIZE, genre=genre, offset=(page - 1) * PAGE_SIZE)
+    rated_count = Rating.objects.filter(user_id=user_id).count()
+    if not is_profile_id(user_id) and recs.source != "personal" and not rated_count:
+        # A personal list or a rating proves a MovieLens user exists (one query fewer per page); else ask, 404 if unknown.
+        visible_user(request, user_id)
     me = viewer_user_id(request)
     context = {
         "user_id": user_id,
@@ -66,7 +71,7 @@ def user(request: HttpRequest, user_id: int) -> HttpResponse:
         "can_rate": me == user_id,
         "is_profile": is_profile_id(user_id),
         "updating": is_updating(user_id),
-        "rated_count": Rating.objects.filter(user_id=user_id).count(),
+        "rated_count": rated_count,
         "status_url": reverse("refresh-status", args=[user_id]),
     }
     template = "recommender/_recommendations.html" if request.GET.get("fragment") else "recommender/user.html"

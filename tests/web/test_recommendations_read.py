@@ -1,0 +1,76 @@
+"""The recommendations read path: one query, reasons per page, and the hand-built API body equal to the documented serializer."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import run
+from tests.web.similar import add_similar
+from web.recommender.api.serializers import RecommendationsSerializer, recommendations_data
+from web.recommender.models import Rating, UserScore
+
+USER = 101
+
+
+@pytest.fixture
+def published(catalogue):
+    return run(algorithm="popularity", top_n=20)
+
+
+def _ranked(run_id: int) -> list[int]:
+    return list(UserScore.objects.filter(run_id=run_id, user_id=USER).order_by("rank").values_list("movie_id", flat=True))
+
+
+def test_a_personal_list_costs_one_query(client, published, django_assert_num_queries):
+    """An anonymous API read of a scored user's list is one SQL query: rows, movies, run and reasons together."""
+    client.get(f"/api/users/{USER}/recommendations?n=10")  # warm: the first request may connect
+    with django_assert_num_queries(1):
+        response = client.get(f"/api/users/{USER}/recommendations?n=10")
+    assert response.status_code == 200 and response.json()["source"] == "personal"
+
+
+
+def test_the_user_page_of_a_scored_user_costs_two_queries(client, published, django_assert_num_queries):
+    """An anonymous visit to a scored MovieLens user's page: the list and the rating count, no separate existence check."""
+    client.get(f"/users/{USER}/")  # warm: the connection and the cached genre list
+    with django_assert_num_queries(2):
+        response = client.get(f"/users/{USER}/")
+    assert response.status_code == 200 and 'data-source="personal"' in response.content.decode()
+
+def test_the_reason_is_the_best_rated_similar_movie_then_the_most_similar(published, similar_tables):
+    """Among a movie's neighbours the user rated 3.5 or more, the reason names the highest rating, ties by similarity rank."""
+    top = _ranked(published.pk)[0]
+    rated = list(Rating.objects.filter(user_id=USER).order_by("movie_id").select_related("movie")[:4])
+    low, four_a, four_b, five = rated
+    for rating, value in ((low, 3.0), (four_a, 4.0), (four_b, 4.0), (five, 3.0)):
+        Rating.objects.filter(pk=rating.pk).update(rating=value)
+    neighbours = [(low, 0.99), (four_a, 0.9), (four_b, 0.8), (five, 0.1)]  # ranked by similarity in this order
+    add_similar(published.pk, [(top, rating.movie_id, score) for rating, score in neighbours])
+    first = UserScore.objects.recommend(USER, 1).items[0]
+    assert first.movie.movie_id == top and first.reason == f"because you rated {four_a.movie.title} 4 stars"
+    Rating.objects.filter(pk=five.pk).update(rating=5.0)  # the least similar, now rated highest
+    assert UserScore.objects.recommend(USER, 1).items[0].reason == f"because you rated {five.movie.title} 5 stars"
+
+def test_a_later_page_has_the_same_items_and_reasons_as_the_whole_list(published, similar_tables):
+    """Paging cuts the list before reasons are looked up: page 2 equals items 4-6 of the full list, reasons included."""
+    ranked = _ranked(published.pk)
+    liked = Rating.objects.filter(user_id=USER).order_by("movie_id").first()
+    Rating.objects.filter(pk=liked.pk).update(rating=4.5)
+    add_similar(published.pk, [(movie, liked.movie_id, 0.5) for movie in ranked[3:5]])
+    whole = UserScore.objects.recommend(USER, 20)
+    page = UserScore.objects.recommend(USER, 3, offset=3)
+    assert [(i.movie.movie_id, i.rank, i.reason) for i in page.items] == [(i.movie.movie_id, i.rank, i.reason) for i in whole.items[3:6]]
+    assert page.items[0].reason.startswith("because you rated") and page.has_more
+
+
+@pytest.mark.parametrize("user_id", [USER, 5000])
+def test_the_api_body_equals_the_documented_serializer(client, auth, published, similar_tables, user_id, django_capture_on_commit_callbacks):
+    """The hand-built body of a personal (user 101) and a popular (new user 5000) list is exactly RecommendationsSerializer's output."""
+    if user_id == 5000:
+        with django_capture_on_commit_callbacks(execute=False):
+            client.post(f"/api/users/{user_id}/ratings", {"movie_id": 10, "rating": 4.0}, content_type="application/json", **auth)
+    add_similar(published.pk, [(_ranked(published.pk)[0], Rating.objects.filter(user_id=USER).first().movie_id, 0.5)])
+    recommendations = UserScore.objects.recommend(user_id, 10)
+    assert recommendations.items
+    assert recommendations_data(recommendations) == RecommendationsSerializer(recommendations).data
+    assert client.get(f"/api/users/{user_id}/recommendations?n=10").json() == RecommendationsSerializer(recommendations).data
