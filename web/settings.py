@@ -7,7 +7,8 @@
   are unset, embedded real PostgreSQL and Redis servers under ``.local/``
   (see :mod:`web.embedded`).
 * ``production`` (the container images): ``SECRET_KEY``, ``DATABASE_URL`` and
-  ``REDIS_URL`` are required and the process refuses to start without them.
+  ``REDIS_URL`` are required and the process refuses to start without them;
+  the web server (``web.wsgi``) also refuses to start without ``ALLOWED_HOSTS``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,11 @@ else:
     SECRET_KEY = os.environ.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
 
 DEBUG = _env_bool("DEBUG", default=not PRODUCTION)
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
+# The loopback default is local only; in production web.wsgi refuses to serve without ALLOWED_HOSTS
+# (the job and collectstatic load these settings too but serve nothing, so they need not set it).
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1]").split(",") if h.strip()
+]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 # -- Services: PostgreSQL and Redis ------------------------------------------
@@ -92,11 +97,13 @@ RQ_QUEUE = os.environ.get("RQ_QUEUE", "default")
 
 PRECOMPUTE_LAUNCHER = os.environ.get("PRECOMPUTE_LAUNCHER", "rq").strip().lower()
 """How the progress page's "start" runs the job: ``rq`` (the worker runs ``python -m jobs.precompute``)
-or ``kubernetes`` (the page shows ``make k8s-precompute``; see docs/progress.md)."""
+or ``kubernetes`` (the web pod creates a Job from the CronJob ``precompute``; see web/progress/kubernetes.py)."""
 if PRECOMPUTE_LAUNCHER not in {"rq", "kubernetes"}:
     raise ImproperlyConfigured(f"PRECOMPUTE_LAUNCHER must be 'rq' or 'kubernetes'; got {PRECOMPUTE_LAUNCHER!r}.")
 PRECOMPUTE_JOB_TIMEOUT = int(os.environ.get("PRECOMPUTE_JOB_TIMEOUT", str(6 * 3600)))
 """Seconds the RQ worker lets one precompute run before stopping it (RQ's default of 180 s is far too short)."""
+KUBERNETES_SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+"""Where the ``kubernetes`` launcher reads the pod's API token, cluster CA and namespace (the standard in-cluster path)."""
 
 # -- Django -------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -117,6 +124,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "web.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -124,6 +132,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # PostgreSQL unreachable (stopped, restarting): a clear 503 with Retry-After, not a 500 traceback.
+    "web.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "web.urls"
@@ -201,10 +211,32 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# -- Security (docs/reliability.md, "Security") -----------------------------------
+# Production is served over HTTPS by an ingress that terminates TLS and sets X-Forwarded-Proto.
+# HTTPS=0 (or the older SECURE_COOKIES=0, which k8s/app/configmap.yaml sets for plain-HTTP
+# port-forwarding) turns off the redirect, HSTS and secure cookies together. The kubelet's probes
+# speak plain HTTP to the pod, so /healthz and /readyz are never redirected.
+SECURE_CONTENT_TYPE_NOSNIFF = True
 if PRODUCTION:
-    SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", default=True)
+    HTTPS = _env_bool("HTTPS", default=_env_bool("SECURE_COOKIES", default=True))
+    if HTTPS:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+        SECURE_SSL_REDIRECT = True
+        SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+        SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 24 * 3600)))
+        SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("HSTS_INCLUDE_SUBDOMAINS", default=True)
+        SECURE_HSTS_PRELOAD = _env_bool("HSTS_PRELOAD", default=True)
+    SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", default=HTTPS)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Sign-in and sign-up rate limits (web.security), counted in Redis; over the limit is a 429.
+TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "1" if PRODUCTION else "0"))
+"""Proxies in front of the app that append to X-Forwarded-For (the ingress); 0 = use REMOTE_ADDR."""
+LOGIN_FAILURES_PER_USERNAME = int(os.environ.get("LOGIN_FAILURES_PER_USERNAME", "5"))
+LOGIN_FAILURES_PER_IP = int(os.environ.get("LOGIN_FAILURES_PER_IP", "20"))
+LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", "900"))
+SIGNUPS_PER_IP = int(os.environ.get("SIGNUPS_PER_IP", "10"))
+SIGNUP_WINDOW = int(os.environ.get("SIGNUP_WINDOW", "3600"))
 
 LOGGING = {
     "version": 1,

@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
 from django.views.defaults import page_not_found
+from django.views.generic import RedirectView
 
 from web.health import healthz, readyz
+from web.recommender.views import SignInView
 
 urlpatterns = [
     path("", include("web.recommender.urls")),
@@ -12,7 +14,11 @@ urlpatterns = [
     path("api/", include("web.progress.api_urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    # Sign-in with rate limits (web.security) in front of the rest of Django's auth URLs.
+    path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
+    # The admin signs in through the same rate-limited form (it would otherwise be a second, unlimited one).
+    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
     path("admin/", admin.site.urls),
 ]
 

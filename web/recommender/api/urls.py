@@ -1,5 +1,5 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from web.recommender.api import views
 
@@ -11,5 +11,6 @@ urlpatterns = [
     path("movies/<int:movie_id>", views.MovieDetailView.as_view(), name="api-movie"),
     path("movies/<int:movie_id>/similar", views.MovieSimilarView.as_view(), name="api-movie-similar"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its start-up script from a URL, not inline, as the Content-Security-Policy requires.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

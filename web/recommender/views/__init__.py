@@ -5,13 +5,13 @@ and the movie page), ``accounts`` (sign-up and onboarding), ``rating`` (the
 star widget's endpoint).
 """
 
-from web.recommender.views.accounts import me, my_ratings, onboarding, signup
+from web.recommender.views.accounts import SignInView, me, my_ratings, onboarding, signup
 from web.recommender.views.catalogue import movie, movies
 from web.recommender.views.home import home
 from web.recommender.views.rating import rate
 from web.recommender.views.users import refresh_status, user, user_picker, user_ratings
 
 __all__ = [
-    "home", "me", "movie", "my_ratings", "movies", "onboarding", "rate", "refresh_status", "signup", "user", "user_picker",
+    "SignInView", "home", "me", "movie", "my_ratings", "movies", "onboarding", "rate", "refresh_status", "signup", "user", "user_picker",
     "user_ratings",
 ]

@@ -1,9 +1,10 @@
-"""Sign-up with an own profile, the onboarding page, and "my recommendations"."""
+"""Sign-in and sign-up (both rate limited), the onboarding page, and "my recommendations"."""
 
 from __future__ import annotations
 
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,6 +13,7 @@ from web.progress.models import Run
 from web.recommender.forms import SignUpForm
 from web.recommender.models import PopularMovie, Profile, Rating
 from web.recommender.views.access import ratings_of, viewer_user_id
+from web.security import blocked_for, client_ip, login_limits, record, reset, signup_limit, wait_message
 
 ONBOARDING_GENRES = [
     "Drama", "Comedy", "Action", "Sci-Fi", "Animation", "Romance", "Thriller", "Crime", "Adventure", "Horror",
@@ -22,11 +24,55 @@ ONBOARDING_POOL = 300
 """How far down the popular list onboarding looks."""
 
 
+def _too_many(request: HttpRequest, template: str, context: dict, action: str, wait: int) -> HttpResponse:
+    """The form page again with a 429 that says how long to wait (and ``Retry-After`` for scripts)."""
+    response = render(request, template, context | {"rate_limited": wait_message(action, wait)}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+class SignInView(LoginView):
+    """Django's sign-in, refused with 429 after too many failures for one user name or one client address.
+
+    Only failures count, so people who type their password right are never slowed down; a
+    success clears its user name's count (not the address's, or one valid account would let an
+    attacker reset the count for every other name).
+    """
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        by_name, by_address = login_limits()
+        wait = max(blocked_for(by_name, [request.POST.get("username", "")]), blocked_for(by_address, [client_ip(request)]))
+        if wait:
+            context = self.get_context_data(form=self.form_class(request))
+            return _too_many(request, self.template_name, context, "failed sign-in attempts", wait)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form) -> HttpResponse:
+        reset(login_limits()[0], [form.get_user().get_username()])
+        return super().form_valid(form)
+
+    def form_invalid(self, form) -> HttpResponse:
+        by_name, by_address = login_limits()
+        record(by_name, [self.request.POST.get("username", "")])
+        record(by_address, [client_ip(self.request)])
+        return super().form_invalid(form)
+
+
 def signup(request: HttpRequest) -> HttpResponse:
-    """Create an account and its profile (a user id from the profile sequence), sign in, go to onboarding."""
+    """Create an account and its profile (a user id from the profile sequence), sign in, go to onboarding.
+
+    Every sign-up POST counts against the client address (a successful one creates an account, the
+    thing a script would flood), and over the limit the form answers 429 without creating anything.
+    """
     if request.user.is_authenticated:
         return redirect("me")
     form = SignUpForm(request.POST or None)
+    if request.method == "POST":
+        limit, address = signup_limit(), client_ip(request)
+        wait = blocked_for(limit, [address])
+        if wait:
+            return _too_many(request, "registration/signup.html", {"form": SignUpForm()}, "sign-up attempts", wait)
+        record(limit, [address])
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             account = form.save()

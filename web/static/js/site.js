@@ -1,5 +1,6 @@
-/* The site's only script: star ratings without a reload, and the "updating…" banner that
-   swaps in the refreshed list once the worker is done. Pages work without it (plain forms). */
+/* The site's only script: star ratings without a reload, the "updating…" banner that
+   swaps in the refreshed list once the worker is done, and filters that apply on change.
+   Pages work without it (plain forms). */
 (function () {
   "use strict";
 
@@ -86,4 +87,10 @@
   }
 
   if (banner && banner.dataset.updating === "1") updating("start");
+
+  /* A filter <select data-autosubmit> applies on change (an inline onchange= would break the CSP). */
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (select.matches("select[data-autosubmit]") && select.form) select.form.submit();
+  });
 })();

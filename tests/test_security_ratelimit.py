@@ -1,0 +1,117 @@
+"""Sign-in and sign-up are rate limited per user name and per client address, counted in the real Redis."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "right-pass-123"
+
+
+@pytest.fixture(autouse=True)
+def small_limits(settings):
+    """Three failures per name, six per address, three sign-ups per address; windows long enough not to lapse."""
+    settings.LOGIN_FAILURES_PER_USERNAME = 3
+    settings.LOGIN_FAILURES_PER_IP = 6
+    settings.LOGIN_FAILURE_WINDOW = 60
+    settings.SIGNUPS_PER_IP = 3
+    settings.SIGNUP_WINDOW = 60
+    settings.TRUSTED_PROXY_HOPS = 0
+
+
+@pytest.fixture
+def alice(db):
+    return User.objects.create_user("alice", password=PASSWORD)
+
+
+def _login(username: str, password: str, ip: str = "10.0.0.1", **extra):
+    client = Client(REMOTE_ADDR=ip, **extra)
+    return client.post("/accounts/login/", {"username": username, "password": password})
+
+
+def test_failed_sign_ins_for_one_name_end_in_429_even_with_the_right_password(alice):
+    """After three wrong passwords, the fourth attempt (even the right one) is a 429 that says to wait."""
+    for _ in range(3):
+        assert _login("alice", "wrong").status_code == 200
+    refused = _login("alice", PASSWORD)
+    assert refused.status_code == 429
+    assert "Too many failed sign-in attempts" in refused.content.decode()
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert "_auth_user_id" not in refused.wsgi_request.session
+
+
+def test_the_name_limit_leaves_other_users_and_addresses_alone(alice):
+    """Another user signs in fine while alice is locked out; a success clears the name's earlier failures."""
+    User.objects.create_user("bob", password=PASSWORD)
+    for _ in range(3):
+        _login("alice", "wrong")
+    assert _login("alice", PASSWORD).status_code == 429
+    assert _login("bob", PASSWORD, ip="10.0.0.2").status_code == 302
+    assert _login("bob", "wrong", ip="10.0.0.2").status_code == 200
+    assert _login("bob", "wrong", ip="10.0.0.2").status_code == 200
+    assert _login("bob", PASSWORD, ip="10.0.0.2").status_code == 302
+    assert _login("bob", "wrong", ip="10.0.0.2").status_code == 200  # one failure after the reset, not three
+
+
+def test_one_address_guessing_many_names_is_limited(alice):
+    """Six failures from one address over six names block the seventh attempt from it, but not other addresses."""
+    for n in range(6):
+        assert _login(f"nobody{n}", "wrong", ip="10.9.9.9").status_code == 200
+    assert _login("alice", PASSWORD, ip="10.9.9.9").status_code == 429
+    assert _login("alice", PASSWORD, ip="10.9.9.10").status_code == 302
+
+
+def test_the_limit_lifts_when_its_window_ends(alice, redis_conn):
+    """The lock-out lasts as long as the name's Redis key; once that expires, the name may sign in again.
+
+    The window is 60 s; rather than wait a minute, the test lets the key run out one second from now
+    (what the last second of the window looks like), so a slow machine cannot end the window early.
+    """
+    for _ in range(3):
+        _login("alice", "wrong")
+    refused = _login("alice", PASSWORD)
+    assert refused.status_code == 429
+    key = "ratelimit:login-user:alice"
+    assert 0 < redis_conn.ttl(key) <= 60 and abs(int(refused["Retry-After"]) - redis_conn.ttl(key)) <= 1
+    redis_conn.expire(key, 1)
+    assert _login("alice", PASSWORD).status_code == 429
+    time.sleep(1.5)
+    assert _login("alice", PASSWORD).status_code == 302
+
+
+def test_behind_the_ingress_the_forwarded_address_is_counted(alice, settings):
+    """With one trusted proxy, the address it appended counts, not the proxy's own or one the client forged."""
+    settings.TRUSTED_PROXY_HOPS = 1
+    for n in range(6):
+        _login(f"nobody{n}", "wrong", ip="10.0.0.254", HTTP_X_FORWARDED_FOR=f"6.6.6.{n}, 203.0.113.7")
+    assert _login("alice", PASSWORD, ip="10.0.0.254", HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 429
+    assert _login("alice", PASSWORD, ip="10.0.0.254", HTTP_X_FORWARDED_FOR="203.0.113.8").status_code == 302
+
+
+def _signup(name: str, ip: str = "10.0.0.1"):
+    client = Client(REMOTE_ADDR=ip)
+    return client.post("/signup/", {"username": name, "password1": "Sign-up-pass-91", "password2": "Sign-up-pass-91"})
+
+
+def test_sign_ups_from_one_address_are_limited_and_create_nothing_over_the_limit():
+    """Three sign-ups from one address work; the fourth is a 429 with a message and no account, other addresses go on."""
+    assert [_signup(f"user{n}").status_code for n in range(3)] == [302, 302, 302]
+    refused = _signup("user3")
+    assert refused.status_code == 429 and "Too many sign-up attempts" in refused.content.decode()
+    assert not User.objects.filter(username="user3").exists()
+    assert _signup("user4", ip="10.0.0.2").status_code == 302
+    assert User.objects.filter(username__startswith="user").count() == 4
+
+
+def test_the_limits_fail_open_when_redis_is_down(alice, settings):
+    """With Redis unreachable a user can still sign in and sign up (the limits are skipped, not the site)."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    for _ in range(5):
+        _login("alice", "wrong")
+    assert _login("alice", PASSWORD).status_code == 302
+    assert _signup("carol").status_code == 302
