@@ -7,12 +7,13 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench install browser migrate stop clean-data help evaluate
+.PHONY: demo test bench install browser migrate stop clean-data help evaluate loadtest
 
 help:
 	@echo "make demo   - install, start embedded PostgreSQL + Redis, load MovieLens, precompute, serve"
 	@echo "make test   - install the test requirements (and Chromium) and run every test"
 	@echo "make bench  - time ingest, precompute and the API under load (medians) and print the tables"
+	@echo "make loadtest - 60 s of reads and rating writes under gunicorn while a run publishes -> docs/reliability.md"
 	@echo "make evaluate - top-10 metrics of our algorithms and other libraries -> docs/evaluation.md"
 	@echo "make stop   - stop the embedded PostgreSQL and Redis (their data stays in .local/)"
 
@@ -38,6 +39,11 @@ test: install browser check-k8s-tools
 
 bench: install
 	$(PY) -m bench --write --api
+
+# Mixed load around a publish; nothing acknowledged may be lost (docs/reliability.md, "Load").
+# LOADTEST_ARGS='--seconds 120 --rate 60' changes the length and the rate.
+loadtest: install
+	$(PY) -m bench.loadtest --write $(LOADTEST_ARGS)
 
 # Offline evaluation against other libraries (docs/evaluation.md); their packages are only for this.
 evaluate: install

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from django.db import DatabaseError
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from rest_framework import status
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from web.middleware import MESSAGE, RETRY_AFTER_SECONDS
 
 
 def _first_message(detail) -> str:
@@ -20,11 +24,21 @@ def _first_message(detail) -> str:
 
 
 def json_exception_handler(exc, context):
-    """DRF's handler, reshaped; a database outage becomes a 503 instead of a 500."""
-    if isinstance(exc, DatabaseError):
+    """DRF's handler, reshaped; a database outage becomes a 503 instead of a 500, an oversized body a 413."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # An outage (the same two errors web.middleware answers for pages), not a bug: an IntegrityError
+        # or a bad query stays a 500 so that it is logged and fixed.
         return Response(
-            {"error": "The database is unavailable; try again shortly.", "status": 503},
+            {"error": MESSAGE, "status": 503},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    if isinstance(exc, RequestDataTooBig):
+        # Django's own answer would be an HTML 400; an API client needs to know the size was the problem.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            {"error": f"The request body is too large: at most {limit:,} bytes are accepted.", "status": 413},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     response = exception_handler(exc, context)
     if response is None:

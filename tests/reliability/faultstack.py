@@ -1,0 +1,149 @@
+"""The processes the fault tests break: gunicorn, the RQ worker and commands, on a database and Redis of the test's own.
+
+Each fault test owns the servers it stops (a pgserver data directory or a
+Redis under ``tmp_path``) or a scratch database on the test server, so the
+shared embedded servers under ``.local/services`` are never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg2
+
+from tests.helpers import wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+
+
+def stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    """Send ``sig`` to the process group of ``process`` (started with a new session); SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, sig)
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        process.wait()
+
+
+@dataclass
+class Stack:
+    """Environment and handles for the site's processes on one database and one Redis."""
+
+    database_url: str
+    """``postgres://`` URL (DATABASE_URL of the processes)."""
+    dsn: str
+    """libpq string for the test's own psycopg2 connections."""
+    redis_url: str
+    log_dir: Path
+    port: int = field(default_factory=free_port)
+    token: str = ""
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return os.environ | {
+            "APP_ENV": "local", "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
+            "DJANGO_SETTINGS_MODULE": "web.settings", "PYTHONPATH": str(REPO), "PRECOMPUTE_WORKERS": "1",
+            "CONN_MAX_AGE": "60",
+        }
+
+    # -- commands and processes --------------------------------------------
+    def manage(self, *args: str, timeout: float = 300, **extra_env: str) -> str:
+        result = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env | extra_env,
+                                capture_output=True, text=True, timeout=timeout)
+        assert result.returncode == 0, f"manage.py {args}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        return result.stdout
+
+    def precompute(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "jobs.precompute", *args], cwd=REPO, env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def prepare(self, movielens: Path) -> None:
+        """Migrate, load ml-latest-small, make a staff API token and publish a popularity run."""
+        self.manage("migrate", "--noinput")
+        self.manage("load_movielens", str(movielens))
+        self.manage("createsuperuser", "--noinput", "--username", "faults", "--email", "faults@example.com")
+        self.token = self.manage("drf_create_token", "faults").split()[2]
+        done = self.precompute("--algorithm", "popularity", "--workers", "1")
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    def start(self, name: str) -> subprocess.Popen:
+        """Start ``web`` (gunicorn, as the Deployment runs it) or ``worker`` (manage.py rqworker)."""
+        argv = {
+            "web": [sys.executable, "-m", "gunicorn", "web.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+                    "--workers", "1", "--threads", "2", "--timeout", "60"],
+            "worker": [sys.executable, "manage.py", "rqworker"],
+        }[name]
+        log = open(self.log_dir / f"{name}.log", "a")
+        process = subprocess.Popen(argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        self.processes[name] = process
+        if name == "web":
+            wait_for(lambda: self._answers("/healthz"), 60, "gunicorn to answer /healthz")
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            stop_group(process)
+
+    def _answers(self, path: str) -> bool:
+        try:
+            return self.request("GET", path)[0] == 200
+        except OSError:
+            return False
+
+    # -- HTTP -----------------------------------------------------------------
+    def request(self, method: str, path: str, payload: dict | None = None, headers: dict | None = None,
+                data: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+        """One HTTP request (the API token unless ``headers`` say otherwise); returns status, headers, body."""
+        sent = {"Host": "localhost"} | ({"Authorization": f"Token {self.token}"} if self.token else {})
+        if payload is not None:
+            data = json.dumps(payload).encode()
+            sent["Content-Type"] = "application/json"
+        sent |= headers or {}
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=sent)
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+    # -- SQL ------------------------------------------------------------------
+    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
+        with psycopg2.connect(self.dsn) as conn, conn.cursor() as cursor:
+            cursor.execute(query, params)
+            rows = cursor.fetchall() if cursor.description else []
+        conn.close()
+        return rows
+
+    def user_rows(self, user_id: int) -> list[tuple]:
+        """The active run's rows of ``user_id`` in rank order: (movie, score, rank)."""
+        return self.sql(
+            "SELECT s.movie_id, s.score, s.rank FROM recommender_userscore s JOIN progress_activerun a "
+            "ON a.run_id = s.run_id WHERE s.user_id = %s ORDER BY s.rank", (user_id,))

@@ -1,0 +1,30 @@
+"""What is stored, as row counts and checksums, so a hostile-input test can prove that nothing changed."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+STORED_TABLES = (
+    "recommender_movie",
+    "recommender_rating",
+    "recommender_tag",
+    "recommender_profile",
+    "recommender_popularmovie",
+    "auth_user",
+    "authtoken_token",
+    "progress_run",
+    "progress_activerun",
+)
+"""The tables a bad request, file or command could write: catalogue, ratings, accounts, runs."""
+
+
+def stored(tables: tuple[str, ...] = STORED_TABLES) -> dict[str, tuple[int, str]]:
+    """``{table: (row count, md5 of every row's text in a fixed order)}`` for ``tables``."""
+    state = {}
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(
+                f"SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {table} t"
+            )
+            state[table] = cursor.fetchone()
+    return state
