@@ -40,18 +40,22 @@ OTHER_CONNECTIONS = 4 + 1
 """Besides the web tier: the precompute job (its own, heartbeat, run lock, one spare) and the worker's work horse."""
 
 _forks: list[list[str]] | None = None
+_ambient: set[int] = set()
 
 
-def _open_connections() -> list[str]:
+def _open_connections() -> list[psycopg2.extensions.connection]:
     """Every psycopg2 connection of this process that is still open (Django's, a heartbeat's, a lock's...)."""
     # type(), not isinstance(): the heap holds weak proxies, and isinstance() on a dead one raises.
-    return [f"backend pid {c.info.backend_pid} (dsn {c.dsn})" for c in gc.get_objects()
-            if issubclass(type(c), psycopg2.extensions.connection) and not c.closed]
+    return [c for c in gc.get_objects() if issubclass(type(c), psycopg2.extensions.connection) and not c.closed]
+
+
+def _describe(conn: psycopg2.extensions.connection) -> str:
+    return f"backend pid {conn.info.backend_pid} (dsn {conn.dsn})"
 
 
 def _before_fork() -> None:
     if _forks is not None:
-        _forks.append(_open_connections())
+        _forks.append([_describe(c) for c in _open_connections() if id(c) not in _ambient])
 
 
 os.register_at_fork(before=_before_fork)
@@ -59,13 +63,20 @@ os.register_at_fork(before=_before_fork)
 
 @contextmanager
 def recording_forks() -> Iterator[list[list[str]]]:
-    """The open connections of this process at each fork inside the block (what each child would inherit)."""
-    global _forks
+    """The open connections of this process at each fork inside the block (what each child would inherit).
+
+    Connections that other tests' threads left open before the block (a live
+    server's, say) are not the code under test's and are left out; this
+    thread's Django connection is not: closing it before a fork is the point.
+    """
+    global _forks, _ambient
+    own = connection.connection
+    _ambient = {id(c) for c in _open_connections() if c is not own}
     _forks = []
     try:
         yield _forks
     finally:
-        _forks = None
+        _forks, _ambient = None, set()
 
 
 class ConnectionSampler:
