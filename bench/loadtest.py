@@ -93,8 +93,11 @@ With one replica each that is 2 + 1 + 3 = 6, far below 100: the web tier may gro
 (2 connections each) before the bound needs a pooler such as PgBouncer. Checked by
 `.venv/bin/python -m pytest -q tests/reliability/test_connections.py` (in `make test`): 40 closed-loop clients
 against gunicorn never show more than 2 web connections in `pg_stat_activity`, and never more than 2 different
-ones (they are reused, not opened per request); the precompute pool and the RQ worker fork with no connection
-open in the parent (checked with `os.register_at_fork`). The short version of the load run above is
+ones (they are reused, not opened per request); the RQ worker forks with no connection open in the parent,
+and the precompute pool with only the run lock's (checked with `os.register_at_fork`). The lock's session must
+stay open for the lock to hold, so `jobs/precompute/runlock.py` closes each forked child's copy of its socket
+at the fork (not `close()`, which would end the parent's session); a test forks a child and shows its copy
+closed and the parent's lock still held after the child exits. The short version of the load run above is
 `.venv/bin/python -m pytest -q tests/reliability/test_load_short.py` (in `make test`: 4 s at 10 requests/s
 around a publish, 0 errors, every acknowledged rating stored)."""
 
