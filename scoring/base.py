@@ -65,6 +65,10 @@ class Scorer(ABC):
     name: str = ""
     """The registry name (``--algorithm``)."""
 
+    score_scale: str = "stars"
+    """What a score means, for display: ``"stars"``, a predicted rating (0.5-5), or ``"match"``, about how
+    likely the user is to pick the movie (roughly 0-1; EASE's regression on who rated what)."""
+
     # -- parameters ---------------------------------------------------------
     @classmethod
     def _param_names(cls) -> list[str]:

@@ -84,6 +84,7 @@ class EASE(Scorer):
     """
 
     name = "ease"
+    score_scale = "match"
 
     def __init__(
         self, *, l2: float = 400.0, keep_weights: int = 300, similar: int = 20,

@@ -183,3 +183,17 @@ def test_rating_history_sorts(client, published):
     assert order("highest") == highest
     assert order("title") == [r.movie_id for r in ratings.order_by("movie__title", "movie_id")]
     assert sorted(order("recent")) == sorted(highest)
+
+
+def test_an_ease_run_shows_a_match_not_a_predicted_rating(client, catalogue):
+    """EASE's scores are a 0-1 match: the card's bar is 5 x score stars and its tooltip says '% match'."""
+    from tests.helpers import run
+
+    run(algorithm="ease", params={"min_ratings": 1}, top_n=5)
+    top = UserScore.objects.filter(run__algorithm="ease", user_id=USER).order_by("rank").first()
+    html = client.get(f"/users/{USER}/").content.decode()
+    section = html.split('id="recommendations"', 1)[1].split("</ol>", 1)[0]
+    match = round(100 * min(max(top.score, 0.0), 1.0))
+    assert f'title="{match}% match"' in section and "of 5" not in section
+    step = int(round(min(100.0, 100 * max(top.score, 0.0)) / 5) * 5)
+    assert f'data-fill="{step}"' in section

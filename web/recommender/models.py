@@ -208,6 +208,30 @@ class ScoredMovie:
     score: float
     rank: int
     reason: str = ""
+    scale: str = "stars"
+    """The scorer's ``score_scale``: ``stars`` (a predicted rating) or ``match`` (about 0-1)."""
+
+    @property
+    def stars(self) -> float:
+        """The score on the five-star bar of a card: a predicted rating as is, a match of 0-1 as 0-5 stars."""
+        if self.scale == "match":
+            return 5.0 * min(max(float(self.score), 0.0), 1.0)
+        return float(self.score)
+
+    @property
+    def label(self) -> str:
+        """What the bar means, in words (its tooltip)."""
+        if self.scale == "match":
+            return f"{round(100 * min(max(float(self.score), 0.0), 1.0))}% match"
+        return f"predicted {float(self.score):.2f} of 5"
+
+
+def score_scale(algorithm: str) -> str:
+    """The ``score_scale`` of a registered algorithm (``stars`` for a name no longer registered)."""
+    from scoring.registry import ALGORITHMS
+
+    scorer = ALGORITHMS.get(algorithm)
+    return scorer.score_scale if scorer is not None else "stars"
 
 
 @dataclass
@@ -250,9 +274,10 @@ class UserScoreQuerySet(models.QuerySet):
         run, rows = self._personal(user_id, n + 1, genre, offset)
         if rows:
             general = ALGORITHM_REASONS.get(run.algorithm, PERSONAL_REASON)
+            scale = score_scale(run.algorithm)
             items = [
                 ScoredMovie(movie, score, offset + i + 1,
-                            f"because you rated {why[0]} {_stars(why[1])}" if why else general)
+                            f"because you rated {why[0]} {_stars(why[1])}" if why else general, scale)
                 for i, (movie, score, why) in enumerate(rows[:n])
             ]
             return Recommendations(user_id=user_id, source="personal", run=run, items=items, has_more=len(rows) > n)
