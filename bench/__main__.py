@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (the median is reported)")
     parser.add_argument("--write", action="store_true", help="also write the table into docs/benchmarks.md")
     parser.add_argument("--large", action="store_true",
-                        help="also run the ml-25m-shape precompute benchmark (bench/large.py; about an hour)")
+                        help="also run the ml-25m-shape precompute benchmark (bench/large.py; about 20 minutes, most of it Pearson)")
     parser.add_argument("--api", action="store_true",
                         help="also load-test the recommendation API under gunicorn (bench/api_load.py, 3 runs)")
     args = parser.parse_args()
@@ -176,15 +176,16 @@ def main() -> None:
 
 def _write_doc(text: str, runs: int) -> None:
     doc = REPO / "docs" / "benchmarks.md"
-    # Keep the ml-25m section that bench/large.py writes (a run of its own, about an hour).
+    # Keep the ml-25m section that bench/large.py writes (when --large is not given it stays as last measured).
     from bench.large import HEADING
 
     current = doc.read_text() if doc.exists() else ""
     large_section = current[current.index(HEADING):] if HEADING in current else ""
     doc.write_text(
         "# Benchmarks\n\n"
-        "Made by `make bench` (that is `.venv/bin/python -m bench --runs "
-        f"{runs} --write`), which runs each command as a whole process under "
+        "Made by `make bench` (that is `.venv/bin/python -m bench --write --api --large`; `BENCH_ARGS=` "
+        f"leaves out the ml-25m section, about 20 of its 25 minutes; {runs} runs per figure here), "
+        "which runs each command as a whole process under "
         "`/usr/bin/time -v` and reports the median wall time and the peak resident memory of the "
         "largest process. The ratio compares against a baseline measured in the same run, "
         "alternating with it, so it holds on a noisy shared machine.\n\n" + text + "\n"
