@@ -225,3 +225,18 @@ class Scorer(ABC):
                 f"got {item_index[out_of_range][:5].tolist()}"
             )
         return item_index, ratings
+
+
+class BecauseYouRated:
+    """Explains a recommendation by the rated movie that adds most to it, for scorers with a ``because_of``.
+
+    ``because_of(item, item_index, ratings)`` returns that movie's column and
+    the user's rating of it, or None when no rated movie adds anything.
+    """
+
+    def _explain(self, item: int, item_index: np.ndarray, ratings: np.ndarray) -> str | None:
+        found = self.because_of(item, item_index, ratings)
+        if found is None:
+            return None
+        column, rating = found
+        return f"because you rated movie {int(self.movie_ids_[column])} {rating:g} stars"

@@ -35,7 +35,7 @@ import numpy as np
 import scipy.linalg.lapack as lapack
 import scipy.sparse as sp
 
-from scoring.base import Scorer, require_number, require_whole_number
+from scoring.base import BecauseYouRated, Scorer, require_number, require_whole_number
 from scoring.matrix import RatingsMatrix
 from scoring.similarity import Mapper, chunk_bounds, serial_map, top_k
 
@@ -45,7 +45,7 @@ PRUNE_BLOCK = 1000
 """Rows of ``B`` pruned at a time (argpartition needs 8 bytes per entry of the block)."""
 
 
-class EASE(Scorer):
+class EASE(BecauseYouRated, Scorer):
     """Closed-form item-item regression on who rated what, with sparse weights.
 
     Parameters
@@ -183,13 +183,6 @@ class EASE(Scorer):
         if contribution[best] <= 0:
             return None
         return int(item_index[best]), float(ratings[best])
-
-    def _explain(self, item: int, item_index: np.ndarray, ratings: np.ndarray) -> str | None:
-        found = self.because_of(item, item_index, ratings)
-        if found is None:
-            return None
-        column, rating = found
-        return f"because you rated movie {int(self.movie_ids_[column])} {rating:g} stars"
 
     def __getstate__(self) -> dict:
         # The fitted histories are needed only to score fitted users in bulk; the worker scores histories.

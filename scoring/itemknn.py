@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from scoring.base import Scorer, require_number, require_whole_number
+from scoring.base import BecauseYouRated, Scorer, require_number, require_whole_number
 from scoring.matrix import RatingsMatrix
 from scoring.similarity import (
     Mapper,
@@ -22,7 +22,7 @@ from scoring.similarity import (
 )
 
 
-class ItemKNN(Scorer):
+class ItemKNN(BecauseYouRated, Scorer):
     """Item-item k nearest neighbours with adjusted-cosine similarity (Sarwar et al. 2001).
 
     Fit: every rating minus its user's mean rating (that is what makes the
@@ -130,13 +130,6 @@ class ItemKNN(Scorer):
         if contribution[best] <= 0:
             return None
         return int(candidates[best]), float(values[best])
-
-    def _explain(self, item: int, item_index: np.ndarray, ratings: np.ndarray) -> str | None:
-        found = self.because_of(item, item_index, ratings)
-        if found is None:
-            return None
-        column, rating = found
-        return f"because you rated movie {int(self.movie_ids_[column])} {rating:g} stars"
 
     def __getstate__(self) -> dict:
         # The ratings are needed only to score fitted users in bulk; the worker scores histories.
