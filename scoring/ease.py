@@ -118,8 +118,6 @@ class EASE(BecauseYouRated, Scorer):
         self.neighbours_[modelled] = np.where(found, modelled[np.maximum(neighbours, 0)], -1)
         self.similarities_[modelled] = similarities
         self.weights_ = _prune_rows(dense, int(self.keep_weights))
-        self._by_target = self.weights_.T.tocsr()  # column i of B as a row: what explains movie i
-        self._by_target.sort_indices()
         self.modelled_ = modelled
         self._position = position
         self._history = history
@@ -172,8 +170,9 @@ class EASE(BecauseYouRated, Scorer):
         target = self._position[int(item)]
         if target < 0 or len(item_index) == 0:
             return None
-        start, stop = self._by_target.indptr[target], self._by_target.indptr[target + 1]
-        sources, weights = self._by_target.indices[start:stop], self._by_target.data[start:stop]
+        by_target = self._weights_by_target()
+        start, stop = by_target.indptr[target], by_target.indptr[target + 1]
+        sources, weights = by_target.indices[start:stop], by_target.data[start:stop]
         rated = self._position[item_index.astype(np.int64)]
         # The rated movies among the kept sources of ``target``: weights for them, 0 where B keeps none.
         contribution = np.zeros(len(rated), dtype=np.float32)
@@ -184,10 +183,19 @@ class EASE(BecauseYouRated, Scorer):
             return None
         return int(item_index[best]), float(ratings[best])
 
+    def _weights_by_target(self) -> sp.csr_array:
+        """``weights_`` transposed (row i: the movies that add to movie i), built on the first explanation."""
+        if getattr(self, "_by_target", None) is None:
+            self._by_target = self.weights_.T.tocsr()
+            self._by_target.sort_indices()
+        return self._by_target
+
     def __getstate__(self) -> dict:
         # The fitted histories are needed only to score fitted users in bulk; the worker scores histories.
+        # The transposed weights are derived from weights_ and rebuilt on the first explanation.
         state = dict(self.__dict__)
         state.pop("_history", None)
+        state.pop("_by_target", None)
         return state
 
 
