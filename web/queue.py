@@ -7,6 +7,7 @@ rule as django-rq's on-commit mode).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -21,12 +22,29 @@ JOB_TIMEOUT = 600
 """Seconds a queued job may run before the worker kills it."""
 
 
-def redis_connection() -> redis.Redis:
+def new_redis_client() -> redis.Redis:
+    """A client of ``REDIS_URL`` with its own connection pool: 2 s to connect, 5 s per command."""
     return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
 
 
-def get_queue() -> Queue:
-    return Queue(settings.RQ_QUEUE, connection=redis_connection(), default_timeout=JOB_TIMEOUT)
+@functools.lru_cache(maxsize=8)
+def _shared_client(url: str) -> redis.Redis:
+    return new_redis_client()
+
+
+def redis_connection() -> redis.Redis:
+    """This process's shared client of ``REDIS_URL``; don't close it.
+
+    A client per call opened a new connection per page (~1 ms); this one
+    keeps its pool open across requests. redis-py drops pooled connections
+    a fork inherited, and a dead one (Redis restarted) is replaced on retry.
+    """
+    return _shared_client(settings.REDIS_URL)
+
+
+def get_queue(connection: redis.Redis | None = None) -> Queue:
+    """The app's queue, on the shared client unless ``connection`` is given."""
+    return Queue(settings.RQ_QUEUE, connection=connection or redis_connection(), default_timeout=JOB_TIMEOUT)
 
 
 def enqueue_on_commit(func: Callable, *args, job_id: str | None = None, **kwargs) -> None:

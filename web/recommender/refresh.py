@@ -87,8 +87,7 @@ def request_refresh(user_id: int) -> RefreshTicket:
 def is_updating(user_id: int) -> bool | None:
     """Whether a refresh of the user is queued or running; None when Redis cannot be asked."""
     try:
-        with redis_connection() as conn:
-            return bool(conn.exists(pending_key(user_id), running_key(user_id)))
+        return bool(redis_connection().exists(pending_key(user_id), running_key(user_id)))
     except redis.RedisError:
         return None
 
@@ -119,5 +118,3 @@ class running:
                 self.conn.delete(running_key(self.user_id))
         except redis.RedisError:
             logger.warning("could not clear the running flag of user %s (it expires)", self.user_id)
-        finally:
-            self.conn.close()

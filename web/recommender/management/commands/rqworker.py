@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from django.db import connections
 from rq import Worker
 
-from web.queue import get_queue
+from web.queue import get_queue, new_redis_client
 
 
 class Command(BaseCommand):
@@ -15,7 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("--max-jobs", type=int, default=None, help="Stop after this many jobs.")
 
     def handle(self, *args, burst: bool = False, max_jobs: int | None = None, **options):
-        queue = get_queue()
+        # A client of its own: RQ raises its socket timeout above the blocking
+        # dequeue's, which must not change the shared client the jobs use.
+        queue = get_queue(new_redis_client())
         # Every job runs in a fork of this process: the active run's model
         # loaded here is inherited by each fork instead of being read and
         # unpickled again for every rating.
