@@ -7,7 +7,7 @@
    and Redis database ``BENCH_REDIS_DB`` (default 10) of the embedded Redis;
 2. gunicorn with the web Deployment's own settings (2 sync workers) and the RQ
    worker, as local processes on loopback;
-3. a bounded load client (asyncio + httpx, one process, stops itself after a
+3. a bounded load client (asyncio and :mod:`bench.http_client`, one process, stops itself after a
    fixed time): 50 concurrent clients on ``GET /api/users/<id>/recommendations?n=10``
    for random MovieLens users, first closed-loop (each client sends its next
    request when the last answered: the saturation throughput), then paced at
@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import random
 import signal
@@ -49,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
+from bench.http_client import AsyncClient, HTTPError, Response
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = Path(os.environ.get("MOVIELENS_DIR", REPO.parent / "shared" / "data" / "movielens" / "ml-latest-small"))
@@ -170,7 +169,7 @@ class Planned:
     body: dict | None = None
     headers: dict[str, str] | None = None
     ok: tuple[int, ...] = (200,)
-    on_success: Callable[[httpx.Response], None] | None = None
+    on_success: Callable[[Response], None] | None = None
 
 
 @dataclass
@@ -178,10 +177,20 @@ class Samples:
     """What :func:`drive` saw: latencies per endpoint after the warm-up, errors and requests of the whole run."""
 
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    sent_at: dict[str, list[float]] = field(default_factory=dict)
+    """``time.perf_counter()`` when each request of ``latencies`` was sent (the same order)."""
     errors: dict[str, int] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)
     error_examples: list[str] = field(default_factory=list)
     measured_seconds: float = 0.0
+
+    def p99_within(self, start: float, end: float) -> tuple[tuple[int, float], tuple[int, float]]:
+        """(requests, p99 ms) of all endpoints for the requests sent in ``[start, end)`` of ``perf_counter()``, and for the rest."""
+        inside, outside = [], []
+        for name, latencies in self.latencies.items():
+            for sent, latency in zip(self.sent_at[name], latencies, strict=True):
+                (inside if start <= sent < end else outside).append(latency)
+        return _count_p99(inside), _count_p99(outside)
 
     def result(self, endpoint: str | None = None) -> LoadResult:
         """Requests/s and latency percentiles of one endpoint (or of all together)."""
@@ -192,9 +201,17 @@ class Samples:
         return LoadResult(
             rps=len(latencies) / self.measured_seconds,
             p50_ms=1000 * latencies[len(latencies) // 2],
-            p99_ms=1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+            p99_ms=_p99_ms(latencies),
             errors=sum(self.errors.get(name, 0) for name in names),
         )
+
+
+def _p99_ms(ordered: list[float]) -> float:
+    return 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def _count_p99(latencies: list[float]) -> tuple[int, float]:
+    return len(latencies), _p99_ms(sorted(latencies)) if latencies else float("nan")
 
 
 async def drive(
@@ -217,11 +234,9 @@ async def drive(
     errors (a status not in ``Planned.ok``, or no answer) are counted for the
     whole run. At most ``max_requests`` are sent, whatever the timing does.
     """
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would drown the output
     samples = Samples()
     sent = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10, headers={"Host": "localhost"}) as client:
+    async with AsyncClient(base, timeout=10, headers={"Host": "localhost"}) as client:
         begin = time.perf_counter()
         warm_until, planned_end = begin + warmup, begin + warmup + seconds
 
@@ -245,7 +260,7 @@ async def drive(
                     response = await client.request(request.method, request.url, json=request.body, headers=request.headers)
                     ok = response.status_code in request.ok
                     problem = f"{request.method} {request.url}: {response.status_code} {response.text[:200]}"
-                except httpx.HTTPError as error:
+                except HTTPError as error:
                     ok, problem = False, f"{request.method} {request.url}: {type(error).__name__} {error}"
                 done = time.perf_counter()
                 name = request.endpoint
@@ -258,6 +273,7 @@ async def drive(
                         samples.error_examples.append(problem)
                 if started >= warm_until:
                     samples.latencies.setdefault(name, []).append(done - started)
+                    samples.sent_at.setdefault(name, []).append(started)
 
         await asyncio.gather(*(one_client(i) for i in range(clients)))
         samples.measured_seconds = max(time.perf_counter() - warm_until, 1e-9)
@@ -482,7 +498,7 @@ def table(results: dict[str, list[LoadResult]], refresh: list[float], runs: int,
         "",
         f"Made by `python -m bench --api` (part of `make bench`): gunicorn as the web Deployment runs it "
         f"(2 sync workers) on ml-latest-small with the embedded PostgreSQL, {CLIENTS} concurrent clients of an "
-        f"asyncio/httpx load client on loopback, {SECONDS:g} s per phase after a 1 s warm-up; median of {runs} runs, "
+        f"asyncio load client (`bench/http_client.py`) on loopback, {SECONDS:g} s per phase after a 1 s warm-up; median of {runs} runs, "
         f"measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores shared by the server, PostgreSQL and the client "
         f"(a shared, noisy machine). Failed requests: {errors}.",
         "",

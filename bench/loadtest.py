@@ -230,13 +230,16 @@ class LoadRun:
     peak_connections: dict[str, int]
     load_seconds: float
     """How long the load ran, warm-up included (the publish must fall inside it)."""
+    began: float = 0.0
+    """``time.perf_counter()`` when the load began (``job_seconds`` count from it, the samples' ``sent_at`` do not)."""
     stored: int = 0
     lost: list[str] = field(default_factory=list)
     unacknowledged_rows: int = 0
 
 
 async def _load_with_publish(stack: Stack, ledger: Ledger, seconds: float, rate: float, clients: int,
-                             publish_at: float, max_seconds: float) -> tuple[Samples, tuple[float, float], str, int, dict[str, int], float]:
+                             publish_at: float, max_seconds: float
+                             ) -> tuple[Samples, tuple[float, float], str, int, dict[str, int], float, float]:
     begin = time.perf_counter()
     job: dict[str, object] = {}
     peaks = dict.fromkeys(APP_NAMES, 0)
@@ -280,7 +283,8 @@ async def _load_with_publish(stack: Stack, ledger: Ledger, seconds: float, rate:
     await job_task
     sampling = False
     await sampler
-    return samples, (float(job["start"]), float(job["end"])), str(job["output"]), int(job["returncode"]), peaks, load_seconds
+    return (samples, (float(job["start"]), float(job["end"])), str(job["output"]), int(job["returncode"]), peaks,
+            load_seconds, begin)
 
 
 def run_load(stack: Stack, seconds: float = SECONDS, rate: float = RATE, clients: int | None = None,
@@ -290,9 +294,10 @@ def run_load(stack: Stack, seconds: float = SECONDS, rate: float = RATE, clients
     publish_at = seconds / 3 if publish_at is None else publish_at
     ledger = Ledger()
     run_before = stack.active_run()
-    samples, job_seconds, output, returncode, peaks, load_seconds = run_coroutine(
+    samples, job_seconds, output, returncode, peaks, load_seconds, began = run_coroutine(
         _load_with_publish(stack, ledger, seconds, rate, clients, publish_at, max_seconds))
-    result = LoadRun(samples, ledger, run_before, stack.active_run(), job_seconds, output, returncode, peaks, load_seconds)
+    result = LoadRun(samples, ledger, run_before, stack.active_run(), job_seconds, output, returncode, peaks, load_seconds,
+                     began)
     verify_ratings(stack, result)
     return result
 
@@ -312,6 +317,14 @@ def verify_ratings(stack: Stack, result: LoadRun) -> None:
     result.unacknowledged_rows = len(set(stored) - set(result.ledger.last))
 
 
+def _publish_tail(result: LoadRun) -> str:
+    """Whether the publish is the tail: the p99 of the requests sent while the precompute ran, and of the others."""
+    (during, p99_during), (others, p99_others) = result.samples.p99_within(
+        result.began + result.job_seconds[0], result.began + result.job_seconds[1])
+    return (f"- p99 of all requests sent while the precompute ran (its processes take both cores): {p99_during:.1f} ms "
+            f"over {during} requests; of the other {others}: {p99_others:.1f} ms.")
+
+
 def table(result: LoadRun, seconds: float, rate: float, clients: int, command: str) -> str:
     samples = result.samples
     errors = sum(samples.errors.values())
@@ -319,8 +332,8 @@ def table(result: LoadRun, seconds: float, rate: float, clients: int, command: s
         HEADING.rstrip("\n"),
         "",
         f"Made by `{command}`: gunicorn as the web Deployment runs it (2 sync workers) and the RQ worker on a scratch "
-        f"database with ml-latest-small (embedded PostgreSQL and Redis), {clients} clients of the asyncio/httpx load "
-        f"client of `bench/api_load.py` on loopback, paced to {rate:g} requests/s in all for {seconds:g} s after a 1 s "
+        f"database with ml-latest-small (embedded PostgreSQL and Redis), {clients} clients of the asyncio load "
+        f"client of `bench/api_load.py` (`bench/http_client.py`) on loopback, paced to {rate:g} requests/s in all for {seconds:g} s after a 1 s "
         f"warm-up (extended until the precompute had finished); measured {time.strftime('%Y-%m-%d')} on "
         f"{os.cpu_count()} cores shared by the server, PostgreSQL, the worker, the job and the client (a shared, "
         "noisy machine). The mix: "
@@ -344,6 +357,7 @@ def table(result: LoadRun, seconds: float, rate: float, clients: int, command: s
         f"{result.job_seconds[1]:.1f} s of the load, which ran {result.load_seconds:.1f} s (exit {result.job_returncode}); "
         f"the active run went from "
         f"{result.run_before} to {result.run_after}.",
+        _publish_tail(result),
         f"- Ratings: {result.ledger.acknowledged} writes acknowledged (201) for {len(result.ledger.last)} distinct "
         f"(user, movie) pairs; {result.stored} of them are in the database with their last acknowledged value; "
         f"lost: {len(result.lost)}; rows of the writers' profiles that were never acknowledged: {result.unacknowledged_rows}.",
