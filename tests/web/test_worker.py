@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from rq import SimpleWorker
 
-from web.queue import get_queue
+from tests.helpers import run
+from web.queue import get_queue, new_redis_client
 from web.recommender.models import Rating, UserScore
 from web.recommender.tasks import refresh_user
 
@@ -63,3 +66,28 @@ def test_warm_model_cache_before_any_run_loads_nothing(catalogue):
 
     tasks._MODEL_CACHE.clear()
     assert tasks.warm_model_cache() is None and tasks._MODEL_CACHE == {}
+
+
+def loaded_model_runs() -> list[int]:
+    """An RQ job: the runs whose models the work horse holds when it starts (what it inherited from the parent)."""
+    from web.recommender import tasks
+
+    return [run_id for run_id, _ in tasks._MODEL_CACHE]
+
+
+def test_forks_inherit_the_model_of_a_run_published_after_the_worker_started(published):
+    """After a publish, the worker's parent loads the new model before forking, so a refresh does not load it itself."""
+    from web.recommender import tasks
+    from web.recommender.worker import ModelWarmWorker
+
+    tasks._MODEL_CACHE.clear()
+    queue = get_queue(new_redis_client())
+    worker = ModelWarmWorker([queue], connection=queue.connection)
+    assert worker.warm() == published.pk
+
+    newer = run(algorithm="popularity", top_n=10)  # published while the worker runs
+    job = queue.enqueue(loaded_model_runs)
+    time.sleep(max(0.0, worker._next_check - time.monotonic()))  # the parent looks again at most once a second
+    worker.work(burst=True)
+
+    assert job.return_value() == [newer.pk]

@@ -37,11 +37,9 @@ def _fitted_model(run: Run):
 def warm_model_cache() -> int | None:
     """Load the active run's model into this process; returns the run id (None before the first run).
 
-    ``manage.py rqworker`` calls it before it starts forking: RQ runs every
-    job in a fresh fork of the worker, so a model cached only inside a job
-    would be read and unpickled again for every rating, while one cached in
-    the parent is inherited by each fork for free. After a new run is
-    published, forks load the new model themselves until the worker restarts.
+    The RQ worker's parent calls it before it forks a job
+    (:class:`web.recommender.worker.ModelWarmWorker`), so each fork inherits
+    the model instead of reading and unpickling it again.
     """
     run = Run.objects.active()
     if run is None or _fitted_model(run) is None:
