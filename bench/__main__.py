@@ -154,7 +154,8 @@ def main() -> None:
     parser.add_argument("--large", action="store_true",
                         help="also run the ml-25m-shape precompute benchmark (bench/large.py; about 20 minutes, most of it Pearson)")
     parser.add_argument("--api", action="store_true",
-                        help="also load-test the recommendation API under gunicorn (bench/api_load.py, 3 runs)")
+                        help="also load-test the recommendation API under gunicorn (bench/api_load.py, 3 runs) "
+                             "and time title search at 58k titles (bench/search.py)")
     args = parser.parse_args()
     if not (SMALL / "ratings.csv").is_file():
         raise SystemExit(f"ml-latest-small not found at {SMALL}; set MOVIELENS_DIR")
@@ -172,6 +173,9 @@ def main() -> None:
         from bench import api_load
 
         api_load.run_and_report(runs=3, write=args.write)  # replaces or appends its own section of the doc
+        from bench import search
+
+        search.main(["--write"] if args.write else [])
 
 
 def _write_doc(text: str, runs: int) -> None:

@@ -33,3 +33,28 @@ def test_search_uses_the_title_index(db):
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "movie_title_words_gin" in plan, plan
+
+
+def test_search_lists_the_active_runs_popular_movies_first_then_shorter_titles(db):
+    """Popular-list rank first (of the active run only), then title length, then id: the best known match on top."""
+    from web.progress.models import ActiveRun, Run
+    from web.recommender.models import PopularMovie
+
+    Movie.objects.bulk_create([
+        Movie(movie_id=1, title="Star Trek: The Motion Picture (1979)"),
+        Movie(movie_id=2, title="Star Wars (1977)"),
+        Movie(movie_id=3, title="Lone Star (1996)"),
+        Movie(movie_id=4, title="Star 80 (1983)"),
+        Movie(movie_id=5, title="Dark Star (1974)"),
+    ])
+    active, old = Run.objects.create(algorithm="popularity"), Run.objects.create(algorithm="popularity")
+    PopularMovie.objects.bulk_create([
+        PopularMovie(run=active, movie_id=1, score=9, rank=1),
+        PopularMovie(run=active, movie_id=3, score=8, rank=2),
+        PopularMovie(run=old, movie_id=5, score=9, rank=1),  # another run's list does not count
+    ])
+    ActiveRun.objects.update_or_create(id=ActiveRun.SINGLETON_ID, defaults={"run": active})
+
+    found = list(Movie.objects.search("star").best_known_first().values_list("movie_id", flat=True))
+
+    assert found == [1, 3, 4, 2, 5]  # popular 1, 3; then "Star 80 (1983)" (14), "Star Wars (1977)" (16), "Dark Star (1974)" (16)

@@ -16,7 +16,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection, models, transaction
-from django.db.models import Func, Value
+from django.db.models import F, FilteredRelation, Func, Q, Value
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from web.progress.models import ActiveRun, Run
@@ -51,6 +52,18 @@ class MovieQuerySet(models.QuerySet):
         title_words = Func(Value("simple"), "title", function="to_tsvector", output_field=SearchVectorField())
         return self.alias(title_words=title_words).filter(
             title_words=SearchQuery(query, search_type="raw", config=Value("simple"))
+        )
+
+    def best_known_first(self) -> MovieQuerySet:
+        """Ordered by the active run's popular list first, then shorter (more exact) titles, then id.
+
+        A LEFT JOIN on the run's popular list (a few hundred rows), not a
+        subquery per movie: "the" matches 18k of 58k titles, and probing the
+        list once per match took 120 ms of the search; the join takes ~1 ms.
+        """
+        popular = FilteredRelation("popularmovie", condition=Q(popularmovie__run_id=ActiveRun.current_run_id()))
+        return self.annotate(active_popular=popular).order_by(
+            F("active_popular__rank").asc(nulls_last=True), Length("title"), "movie_id"
         )
 
     def in_genre(self, genre: str | None) -> MovieQuerySet:

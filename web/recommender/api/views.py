@@ -7,8 +7,6 @@ its CSRF token). See :mod:`web.recommender.api.permissions` for who may do what.
 
 from __future__ import annotations
 
-from django.db.models import F, OuterRef, Subquery
-from django.db.models.functions import Length
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -18,7 +16,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from web.progress.models import ActiveRun, Run
+from web.progress.models import Run
 from web.recommender.api.pagination import Pages
 from web.recommender.api.permissions import UserDataPermission
 from web.recommender.api.serializers import (
@@ -37,7 +35,7 @@ from web.recommender.api.serializers import (
     SimilarQuerySerializer,
     recommendations_data,
 )
-from web.recommender.models import PROFILE_USER_ID_START, RATING_VALUES, Movie, PopularMovie, Profile, Rating, SimilarMovie, UserScore, is_profile_id
+from web.recommender.models import PROFILE_USER_ID_START, RATING_VALUES, Movie, Profile, Rating, SimilarMovie, UserScore, is_profile_id
 
 RATING_ORDER = {
     "recent": ["-timestamp", "movie_id"],
@@ -201,13 +199,7 @@ def catalogue(search: str = "", genre: str | None = None, year: int | None = Non
     if year is not None:
         movies = movies.filter(year=year)
     if search.strip():
-        # Best known first: the active run's popularity rank, then the shorter (more exact) title.
-        popular_rank = PopularMovie.objects.filter(run_id=ActiveRun.current_run_id(), movie_id=OuterRef("movie_id"))
-        movies = (
-            movies.search(search)
-            .annotate(popular_rank=Subquery(popular_rank.values("rank")[:1]))
-            .order_by(F("popular_rank").asc(nulls_last=True), Length("title"), "movie_id")
-        )
+        movies = movies.search(search).best_known_first()
     return movies
 
 
