@@ -23,6 +23,7 @@ MINIKUBE_DISK ?= 20g
 # and keys against the manifests).
 K8S_DB_SECRET := movielens-db
 K8S_APP_SECRET := movielens-app
+K8S_REDIS_SECRET := movielens-redis
 K8S_DB_USER ?= movielens
 K8S_DB_NAME ?= movielens
 
@@ -74,7 +75,8 @@ check-k8s-tools: install
 k8s-cluster:
 	$(MINIKUBE) start --cpus=$(MINIKUBE_CPUS) --memory=$(MINIKUBE_MEMORY) --disk-size=$(MINIKUBE_DISK)
 
-## Create the Secrets movielens-db and movielens-app with random values.
+## Create the Secrets movielens-db, movielens-app and movielens-redis with
+## random values.
 ## Idempotent: an existing Secret is kept as it is, never overwritten (the
 ## database was initialised with its password). The values are generated
 ## here and go straight to the cluster; none is stored in the repository.
@@ -102,6 +104,17 @@ k8s-secrets:
 		[ -n "$$secret_key" ] || { echo "cannot generate a secret key: install openssl or python3" >&2; exit 1; }; \
 		$(KUBECTL) create secret generic $(K8S_APP_SECRET) \
 			--from-literal=SECRET_KEY="$$secret_key" \
+			--dry-run=client -o yaml \
+		| $(KUBECTL) apply --server-side --field-manager=movielens-make -f -; \
+	fi; \
+	existing=$$($(KUBECTL) get secret $(K8S_REDIS_SECRET) --ignore-not-found -o name); \
+	if [ -n "$$existing" ]; then \
+		echo "secret $(K8S_REDIS_SECRET) exists: kept"; \
+	else \
+		redis_password=$$($(call k8s_random_hex,24)); \
+		[ -n "$$redis_password" ] || { echo "cannot generate a password: install openssl or python3" >&2; exit 1; }; \
+		$(KUBECTL) create secret generic $(K8S_REDIS_SECRET) \
+			--from-literal=REDIS_PASSWORD="$$redis_password" \
 			--dry-run=client -o yaml \
 		| $(KUBECTL) apply --server-side --field-manager=movielens-make -f -; \
 	fi

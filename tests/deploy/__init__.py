@@ -55,6 +55,7 @@ WEB_PORT = 8000
 
 DB_SECRET = "movielens-db"
 APP_SECRET = "movielens-app"
+REDIS_SECRET = "movielens-redis"
 CONFIGMAP = "movielens-config"
 
 # Kinds whose pod template this package knows how to find.

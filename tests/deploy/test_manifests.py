@@ -31,6 +31,7 @@ from . import (
     KUBERNETES_VERSION,
     KUBERNETES_VERSIONS,
     MIGRATE_COMMAND,
+    REDIS_SECRET,
     REPO,
     WEB_COMMAND,
     WEB_IMAGE,
@@ -397,15 +398,32 @@ def test_postgres_statefulset_keeps_its_volume():
 
 
 def test_redis_service_matches_redis_url():
-    """The Redis Service is where REDIS_URL (ConfigMap and job) points: redis:6379."""
+    """The Redis Service is where every REDIS_URL points: redis:6379."""
     db = objects_in(DB_DIR)
     redis = find_object(db, "Deployment", "redis")
     assert container(pod_spec(redis), "redis")["image"].startswith("redis:7")
     assert [p["port"] for p in find_object(db, "Service", "redis")["spec"]["ports"]] == [6379]
-    config = find_object(objects_in(APP_DIR), "ConfigMap", CONFIGMAP)
-    assert config["data"]["REDIS_URL"].startswith("redis://redis:6379/")
-    job = container(pod_spec(find_object(objects_in(JOB_DIR), "CronJob", "precompute")), "precompute")
-    assert env_value(job, "REDIS_URL")["value"] == config["data"]["REDIS_URL"]
+    urls = [env_value(item, "REDIS_URL")["value"] for obj in workloads(load_objects(MANIFESTS))
+            for item in containers(pod_spec(obj)) if env_value(item, "REDIS_URL")]
+    assert len(urls) == 7  # web + its init container, worker (each also under dev/), the precompute job
+    assert all(url.split("@")[-1] == "redis:6379/0" or url == "redis://redis:6379/0" for url in urls), urls
+
+
+def test_redis_requires_the_password_every_client_but_the_job_is_given():
+    """Redis starts with --requirepass from movielens-redis; app containers put it in REDIS_URL; the job, which never connects, has none."""
+    secret = {"name": REDIS_SECRET, "key": "REDIS_PASSWORD"}
+    redis = container(pod_spec(find_object(objects_in(DB_DIR), "Deployment", "redis")), "redis")
+    assert redis["args"] == ["--requirepass", "$(REDIS_PASSWORD)"]
+    assert env_value(redis, "REDIS_PASSWORD")["valueFrom"]["secretKeyRef"] == secret
+    assert env_value(redis, "REDISCLI_AUTH")["valueFrom"]["secretKeyRef"] == secret  # the probes' redis-cli
+    for obj in workloads(load_objects(MANIFESTS)):
+        for item in containers(pod_spec(obj)):
+            if item["image"] == WEB_IMAGE and env_value(item, "DATABASE_URL"):  # not dev's copy-app
+                assert env_value(item, "REDIS_PASSWORD")["valueFrom"]["secretKeyRef"] == secret, item["name"]
+                assert env_value(item, "REDIS_URL")["value"] == "redis://:$(REDIS_PASSWORD)@redis:6379/0", item["name"]
+            elif item["image"] == JOB_IMAGE:
+                assert env_value(item, "REDIS_PASSWORD") is None
+                assert env_value(item, "REDIS_URL")["value"] == "redis://redis:6379/0"
 
 
 @pytest.mark.parametrize("directory", [DB_DIR, APP_DIR, DEV_DIR, JOB_DIR], ids=rel)
@@ -433,6 +451,7 @@ def test_secrets_read_are_created_by_the_makefile():
     created = makefile_secrets()
     assert created.get(DB_SECRET) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
     assert created.get(APP_SECRET) == {"SECRET_KEY"}
+    assert created.get(REDIS_SECRET) == {"REDIS_PASSWORD"}
     assert secret_problems(load_objects(MANIFESTS), created) == []
 
 
@@ -451,10 +470,10 @@ def test_configmap_has_the_settings_keys():
     """movielens-config carries the non-secret settings and nothing secret."""
     config = find_object(objects_in(APP_DIR), "ConfigMap", CONFIGMAP)
     data = config["data"]
-    assert {"APP_ENV", "ALLOWED_HOSTS", "DEBUG", "REDIS_URL"} <= set(data)
+    assert {"APP_ENV", "ALLOWED_HOSTS", "DEBUG"} <= set(data)
     assert data["APP_ENV"] == "production"
     assert data["DEBUG"] in {"0", "1"}
-    assert not {"SECRET_KEY", "DATABASE_URL", "POSTGRES_PASSWORD"} & set(data)
+    assert not {"SECRET_KEY", "DATABASE_URL", "POSTGRES_PASSWORD", "REDIS_URL", "REDIS_PASSWORD"} & set(data)
 
 
 @pytest.mark.parametrize("directory", [APP_DIR, DEV_DIR, JOB_DIR, DB_DIR], ids=rel)
@@ -833,12 +852,14 @@ def test_makefile_targets_run_the_documented_commands():
 def test_makefile_never_overwrites_or_embeds_secrets():
     """Secrets are created only when absent, from generated values, applied idempotently."""
     recipe = makefile_targets()["k8s-secrets"]
-    assert recipe.count("--ignore-not-found") == 2, "each Secret is checked for before it is created"
-    assert recipe.count("--dry-run=client -o yaml") == 2
-    assert recipe.count("apply") >= 2
+    secrets = len(makefile_secrets())
+    assert secrets == 3
+    assert recipe.count("--ignore-not-found") == secrets, "each Secret is checked for before it is created"
+    assert recipe.count("--dry-run=client -o yaml") == secrets
+    assert recipe.count("apply") >= secrets
     for literal in re.findall(r"--from-literal=(\w+)=(\S+)", recipe):
         key, value = literal
-        if key in {"POSTGRES_PASSWORD", "SECRET_KEY"}:
+        if key in {"POSTGRES_PASSWORD", "SECRET_KEY", "REDIS_PASSWORD"}:
             assert value.startswith('"$$'), f"{key} must come from a generated value, got {value}"
     assert "openssl rand" in makefile_text() or "secrets.token" in makefile_text()
 

