@@ -8,7 +8,6 @@ kept-alive connections, JSON bodies, and clear errors where it can't.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import threading
@@ -17,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from bench.api_load import run_coroutine
 from bench.http_client import AsyncClient, HTTPError
 
 
@@ -73,7 +73,7 @@ def base() -> Iterator[str]:
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    return run_coroutine(coroutine)  # in a thread: the browser tests leave an event loop running in this one
 
 
 def test_reads_a_body_framed_by_content_length_and_reuses_the_connection(base):
