@@ -398,3 +398,46 @@ def test_the_rbac_comparison_notices_a_call_the_role_does_not_grant():
     role = next(d for d in documents(RBAC_MANIFEST) if d["kind"] == "Role")
     calls = (*kubernetes.API_CALLS, kubernetes.ApiCall("delete", "batch", "v1", "jobs"))
     assert granted(role) != {(c.verb, c.group, c.resource, c.name) for c in calls}
+
+
+def test_the_forms_shards_make_a_job_of_that_many_pods_that_publishes_the_run(api, catalogue, operator_client, monkeypatch):
+    """shards=3 on a 1-pod CronJob: completions, parallelism and JOB_COMPLETIONS become 3, and the 3 pods publish the run."""
+    response = start(operator_client, algorithm="item_knn", parameters={"k": 5}, top_n=4, shards=3)
+    assert response.status_code == 201, response.content
+    page_run = Run.objects.get(pk=response.json()["id"])
+    assert page_run.shards == 3
+    job = api.requests[1]["body"]
+    assert (job["spec"]["completions"], job["spec"]["parallelism"]) == (3, 3)
+    for version in KUBERNETES_VERSIONS:
+        kubernetes_validate.validate(job, version, strict=True)
+    for shard in range(3):
+        argv, env = pod_argv_and_env(job, shard)
+        assert env["JOB_COMPLETIONS"] == "3"
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert run_job(parse_options(argv), console=ProgressReporter()) == page_run.pk
+    page_run.refresh_from_db()
+    assert page_run.status == RunStatus.SUCCEEDED and ActiveRun.current_run_id() == page_run.pk
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("launcher_name", "shards", "message"), [
+    ("rq", 2, "only a Kubernetes Job runs shards"),
+    ("kubernetes", 0, "greater than or equal to 1"),
+    ("kubernetes", 65, "less than or equal to 64"),
+])
+def test_shards_the_launcher_cannot_run_are_refused_before_a_run_exists(operator_client, settings, launcher_name, shards, message):
+    """A 400 naming the field; no run is created (so nothing is left pending)."""
+    settings.PRECOMPUTE_LAUNCHER = launcher_name
+    response = start(operator_client, shards=shards)
+    assert response.status_code == 400
+    assert any(message in text for text in response.json()["fields"]["shards"]), response.json()
+    assert not Run.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("launcher_name", "shown"), [("kubernetes", True), ("rq", False)])
+def test_the_start_form_offers_shards_only_where_they_can_run(operator_client, settings, launcher_name, shown):
+    settings.PRECOMPUTE_LAUNCHER = launcher_name
+    html = operator_client.get("/progress/").content.decode()
+    assert ('name="shards"' in html) is shown

@@ -234,21 +234,34 @@ def shards_of(container: dict[str, Any]) -> int:
 
 
 def job_for_run(cronjob: dict[str, Any], name: str, algorithm: str, parameters: dict[str, Any],
-                extra_args: list[str]) -> dict[str, Any]:
-    """The Job for one page-started run: the CronJob's Job, its container given the run's options."""
+                extra_args: list[str], shards: int | None = None) -> dict[str, Any]:
+    """The Job for one page-started run: the CronJob's Job, its container given the run's options.
+
+    ``shards`` replaces the template's number of pods, as ``make k8s-precompute SHARDS=N`` does:
+    completions, parallelism (all at once) and ``JOB_COMPLETIONS``, which the pods shard by.
+    """
     job = job_from_cronjob(cronjob, name)
     container = job_container(job)
+    if shards is not None:
+        job["spec"]["completions"] = job["spec"]["parallelism"] = shards
+        _set_env(container, {"name": SHARDS_ENV, "value": str(shards)})
     container["args"] = without_result_options(container.get("args", [])) + run_arguments(algorithm, parameters) + list(extra_args)
     # The template passes the Job's name through the downward API (the pod label job-name); anything
     # else would not name the page's run, so it is replaced by the literal name.
-    literal = {"name": RUN_NAME_ENV, "value": name}
-    env = container.setdefault("env", [])
-    position = next((i for i, entry in enumerate(env) if entry["name"] == RUN_NAME_ENV), None)
-    if position is None:
-        env.append(literal)
-    elif env[position].get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != JOB_NAME_FIELD:
-        env[position] = literal
+    current = next((entry for entry in container.get("env", []) if entry["name"] == RUN_NAME_ENV), {})
+    if current.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != JOB_NAME_FIELD:
+        _set_env(container, {"name": RUN_NAME_ENV, "value": name})
     return job
+
+
+def _set_env(container: dict[str, Any], entry: dict[str, Any]) -> None:
+    """Replace the container's variable of that name in place (its position matters for $(VAR)), or append it."""
+    env = container.setdefault("env", [])
+    position = next((i for i, current in enumerate(env) if current["name"] == entry["name"]), None)
+    if position is None:
+        env.append(entry)
+    else:
+        env[position] = entry
 
 
 def job_name(run_id: int) -> str:

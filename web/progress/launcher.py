@@ -31,10 +31,13 @@ class LaunchFailed(Exception):
     """The run could not be handed to anything that would run it; the run is marked failed."""
 
 
-def launch(run: Run, extra_args: list[str]) -> None:
-    """Hand the pending ``run`` to the configured launcher; a failure marks it failed and raises LaunchFailed."""
+def launch(run: Run, extra_args: list[str], shards: int | None = None) -> None:
+    """Hand the pending ``run`` to the configured launcher; a failure marks it failed and raises LaunchFailed.
+
+    ``shards`` (Kubernetes only; the form refuses it otherwise) overrides the CronJob's number of pods.
+    """
     if settings.PRECOMPUTE_LAUNCHER == "kubernetes":
-        _launch_job(run, extra_args)
+        _launch_job(run, extra_args, shards)
     else:
         _enqueue(run, extra_args)
 
@@ -51,7 +54,7 @@ def _enqueue(run: Run, extra_args: list[str]) -> None:
         _fail(run, f"queued: {type(exc).__name__}: could not queue the run for the worker ({exc})", exc)
 
 
-def _launch_job(run: Run, extra_args: list[str]) -> None:
+def _launch_job(run: Run, extra_args: list[str], shards: int | None) -> None:
     """GET the CronJob, record the Job's name (and shard count) on the pending run, POST the Job."""
     from jobs.precompute.store import RUN_NAME_KEY
     from web.progress import kubernetes
@@ -60,7 +63,7 @@ def _launch_job(run: Run, extra_args: list[str]) -> None:
         api = kubernetes.InClusterApi.from_pod(Path(settings.KUBERNETES_SERVICE_ACCOUNT_DIR))
         cronjob = api.call(kubernetes.GET_CRONJOB)
         name = kubernetes.job_name(run.pk)
-        job = kubernetes.job_for_run(cronjob, name, run.algorithm, run.parameters, extra_args)
+        job = kubernetes.job_for_run(cronjob, name, run.algorithm, run.parameters, extra_args, shards)
         # The pods find the run by this name; they refuse a run whose shard count differs from theirs.
         recorded = Run.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
             shards=kubernetes.shards_of(kubernetes.job_container(job)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -155,6 +156,10 @@ class RunSerializer(serializers.ModelSerializer):
         return run.status == "succeeded" and run.pk != self.context.get("active_run_id") and run.pk in servable
 
 
+MAX_PAGE_SHARDS = 64
+"""The most pods one page-started run may ask for (a typo like 500 would flood the cluster)."""
+
+
 class StartRunSerializer(serializers.Serializer):
     """What the start form sends: the algorithm (from ``scoring.registry``), its hyperparameters, job options."""
 
@@ -164,6 +169,11 @@ class StartRunSerializer(serializers.Serializer):
     popular = serializers.IntegerField(required=False, min_value=1)
     chunk_size = serializers.IntegerField(required=False, min_value=1, help_text="users per pool task")
     workers = serializers.IntegerField(required=False, min_value=1, max_value=256)
+    shards = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_PAGE_SHARDS,
+        help_text="pods of the Kubernetes Job, each scoring its share of the users (PRECOMPUTE_LAUNCHER=kubernetes "
+                  "only; default: the CronJob's)",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -173,6 +183,10 @@ class StartRunSerializer(serializers.Serializer):
         """The same check as the job's (``resolve(...).make_model()``), so a bad value is refused here, not later."""
         from jobs.precompute.options import JobOptions, resolve
 
+        if data.get("shards", 1) != 1 and settings.PRECOMPUTE_LAUNCHER != "kubernetes":
+            raise serializers.ValidationError({"shards": [
+                "only a Kubernetes Job runs shards in parallel (PRECOMPUTE_LAUNCHER=kubernetes); the worker runs one "
+                "process, so leave it empty"]})
         recorded = {**data.get("parameters", {}), **{k: data[k] for k in ("top_n", "popular") if k in data}}
         try:
             resolve(JobOptions(), data["algorithm"], recorded).make_model()

@@ -23,7 +23,7 @@ from web.progress.access import OperatorsOnly, staff_required
 from web.progress.algorithms import JOB_DEFAULTS, catalogue
 from web.progress.models import RollbackRefused, Run, RunSample, roll_back_to
 from web.progress.serializers import (
-    LaunchFailedSerializer, RunActivatedSerializer, RunCancelledSerializer, RunSerializer, RunsFeedSerializer,
+    MAX_PAGE_SHARDS, LaunchFailedSerializer, RunActivatedSerializer, RunCancelledSerializer, RunSerializer, RunsFeedSerializer,
     StartRunSerializer, feed_context,
 )
 from web.recommender.api.serializers import ErrorSerializer
@@ -67,6 +67,7 @@ def progress_page(request: HttpRequest) -> HttpResponse:
         "job_defaults": JOB_DEFAULTS,
         "launcher": settings.PRECOMPUTE_LAUNCHER,
         "kubernetes_hint": launcher.KUBERNETES_HINT,
+        "max_shards": MAX_PAGE_SHARDS,
     })
 
 
@@ -120,7 +121,7 @@ class RunListView(OperatorsOnly, APIView):
         form.is_valid(raise_exception=True)
         run = form.save()
         try:
-            launcher.launch(run, form.job_args())
+            launcher.launch(run, form.job_args(), shards=form.validated_data.get("shards"))
         except launcher.LaunchFailed as exc:
             return Response({"error": str(exc), "status": 503, "run_id": run.pk},
                             status=status.HTTP_503_SERVICE_UNAVAILABLE)
