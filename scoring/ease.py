@@ -136,7 +136,7 @@ class EASE(BecauseYouRated, Scorer):
     def _scores(self, rows: sp.csr_array) -> np.ndarray:
         """Full (b, n_items) float32 scores from binary rows over the modelled block."""
         scores = np.full((rows.shape[0], len(self._position)), np.nan, dtype=np.float32)
-        scores[:, self.modelled_] = (rows @ self.weights_).toarray()
+        scores[:, self.modelled_] = _with_evidence(rows, (rows @ self.weights_).toarray())
         return scores
 
     def _score_users(self, user_index: np.ndarray) -> np.ndarray:
@@ -145,7 +145,7 @@ class EASE(BecauseYouRated, Scorer):
     def score_users_compact(self, user_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scores of the modelled movies only (the others are NaN for everyone): (b, m) and ``modelled_``."""
         rows = self._fitted_rows(self._check_users(user_index))
-        return (rows @ self.weights_).toarray(), self.modelled_
+        return _with_evidence(rows, (rows @ self.weights_).toarray()), self.modelled_
 
     def _fitted_rows(self, user_index: np.ndarray) -> sp.csr_array:
         if not hasattr(self, "_history"):
@@ -197,6 +197,17 @@ class EASE(BecauseYouRated, Scorer):
         state.pop("_history", None)
         state.pop("_by_target", None)
         return state
+
+
+def _with_evidence(rows: sp.csr_array, scores: np.ndarray) -> np.ndarray:
+    """``scores`` with NaN rows for users none of whose movies is modelled.
+
+    Their product with the weights is all zeros: a list ranked by zeros is
+    no recommendation, so they get none (the site shows the labelled
+    popular list instead of a "0% match" list in column order).
+    """
+    scores[np.diff(rows.indptr) == 0] = np.nan
+    return scores
 
 
 def _binary_rows(matrix: sp.csr_array, position: np.ndarray, n_modelled: int) -> sp.csr_array:

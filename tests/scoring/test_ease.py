@@ -42,7 +42,22 @@ def test_max_items_models_the_most_rated_movies():
     model = EASE(l2=1.0, min_ratings=1, max_items=2).fit(small())
     assert model.modelled_.tolist() == [0, 1]  # movies 10 and 20 (2 and 3 ratings) beat 30 (2, later) and 40 (1)
     scores = model.score_users(np.arange(4))
-    assert np.isnan(scores[:, 2:]).all() and np.isfinite(scores[:, :2]).all()
+    assert np.isnan(scores[:, 2:]).all() and np.isfinite(scores[:3, :2]).all()
+    assert np.isnan(scores[3]).all()  # user 4 rated only movie 30: nothing modelled to go on
+
+
+def test_a_history_without_a_modelled_movie_gets_no_scores():
+    """All NaN (so no list), not a row of zeros that top-n would rank in column order."""
+    model = EASE(l2=1.0, min_ratings=2).fit(small())  # movie 40 (column 3) is not modelled
+    assert np.isnan(model.score_history(np.array([3]), np.array([5.0]))).all()
+    assert np.isnan(model.score_history(np.array([], dtype=np.int64), np.array([]))).all()
+    assert np.isfinite(model.score_history(np.array([3, 0]), np.array([5.0, 4.0]))[:3]).all()
+    lone = RatingsMatrix.from_arrays(np.array([1, 1, 2, 2, 3]), np.array([10, 20, 10, 20, 40]),
+                                     np.array([5.0, 4.0, 3.0, 2.0, 1.0]))
+    model = EASE(l2=1.0, min_ratings=2).fit(lone)  # user 3 rated only the unmodelled movie 40
+    compact, columns = model.score_users_compact(np.arange(3))
+    assert np.isnan(compact[2]).all() and np.isfinite(compact[:2]).all()
+    assert np.isnan(model.score_users(np.array([2]))).all()
 
 
 def test_keep_weights_keeps_each_rows_largest_effects():

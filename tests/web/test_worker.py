@@ -91,3 +91,24 @@ def test_forks_inherit_the_model_of_a_run_published_after_the_worker_started(pub
     worker.work(burst=True)
 
     assert job.return_value() == [newer.pk]
+
+
+def test_ratings_the_model_does_not_cover_leave_the_labelled_popular_list(catalogue):
+    """EASE models only movies with min_ratings ratings: a new user who rated none of them gets no zero-score "personal" list."""
+    from django.db.models import Count
+
+    counts = dict(Rating.objects.values_list("movie_id").annotate(n=Count("user_id")).values_list("movie_id", "n"))
+    threshold = sorted(counts.values())[len(counts) // 2] + 1  # about half the movies are modelled
+    run(algorithm="ease", params={"min_ratings": threshold}, top_n=10)
+    rare = min(counts, key=counts.get)
+    common = max(counts, key=counts.get)
+    assert counts[rare] < threshold <= counts[common]
+
+    Rating.objects.create(user_id=7001, movie_id=rare, rating=5.0)
+    assert refresh_user(7001) == 0
+    recommendations = UserScore.objects.recommend(7001, 10)
+    assert recommendations.source == "popular" and recommendations.items
+
+    Rating.objects.create(user_id=7002, movie_id=common, rating=5.0)
+    assert refresh_user(7002) > 0
+    assert UserScore.objects.recommend(7002, 10).source == "personal"
