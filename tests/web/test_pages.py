@@ -60,6 +60,26 @@ def test_genre_filter_and_paging(client, published, monkeypatch):
     assert filtered == comedies[:3]
 
 
+def test_a_genre_missing_from_the_personal_list_pages_through_popular_picks_labelled_so(client, catalogue, monkeypatch):
+    """The popular list of that genre, said to be one (not "no personal list"), and its page 2 continues it."""
+    short = run(algorithm="popularity", top_n=5)
+    monkeypatch.setattr(user_views, "PAGE_SIZE", 1)
+    personal = set(UserScore.objects.filter(run=short, user_id=USER).values_list("movie_id", flat=True))
+    rated = set(Rating.objects.filter(user_id=USER).values_list("movie_id", flat=True))
+    westerns = [m for m in Movie.objects.order_by("movie_id").values_list("movie_id", flat=True)
+                if m not in personal | rated][:2]
+    Movie.objects.filter(movie_id__in=westerns).update(genres=["Western"])
+    popular_order = [m for m in short.popular_movies.order_by("rank").values_list("movie_id", flat=True) if m in westerns]
+
+    first = client.get(f"/users/{USER}/?genre=Western").content.decode()
+    second = client.get(f"/users/{USER}/?genre=Western&page=2").content.decode()
+
+    assert 'data-source="popular"' in first
+    assert "Popular picks in Western: the personal list has nothing in Western left" in first
+    assert "no personal list" not in first
+    assert [*_movie_links(first, "recommendations"), *_movie_links(second, "recommendations")] == popular_order
+
+
 def test_home_page_shows_popular_movies_and_the_catalogue_search_finds_titles(client, published):
     """The home page lists the run's popular movies; /movies/ finds titles by word prefixes."""
     html = client.get("/").content.decode()

@@ -257,6 +257,9 @@ class Recommendations:
     items: list[ScoredMovie] = field(default_factory=list)
     has_more: bool = False
     """Whether rows follow the last item (for paging)."""
+    has_personal: bool = False
+    """For a popular list: whether the run has a personal list for the user all the same (which the genre
+    filter, or the user's ratings since, emptied)."""
 
 
 POPULAR_REASON = "popular with everyone: among the most-rated, best-liked movies"
@@ -297,8 +300,10 @@ class UserScoreQuerySet(models.QuerySet):
         run = Run.objects.active()
         if run is None:
             return Recommendations(user_id=user_id, source="popular", run=None)
-        if offset and self.filter(run=run, user_id=user_id).exists():
+        in_genre = {"movie__genres__contains": [genre]} if genre else {}
+        if offset and self.filter(run=run, user_id=user_id, **in_genre).exists():
             return Recommendations(user_id=user_id, source="personal", run=run)  # paged past the end of the list
+        has_personal = self.filter(run=run, user_id=user_id).exists()
         rated = Rating.objects.filter(user_id=user_id).values("movie_id")
         popular = list(
             PopularMovie.objects.filter(run=run)
@@ -308,7 +313,8 @@ class UserScoreQuerySet(models.QuerySet):
             .order_by("rank")[offset : offset + n + 1]
         )
         items = [ScoredMovie(row.movie, row.score, offset + i + 1, POPULAR_REASON) for i, row in enumerate(popular[:n])]
-        return Recommendations(user_id=user_id, source="popular", run=run, items=items, has_more=len(popular) > n)
+        return Recommendations(user_id=user_id, source="popular", run=run, items=items, has_more=len(popular) > n,
+                               has_personal=has_personal)
 
     @staticmethod
     def _personal(user_id: int, limit: int, genre: str | None, offset: int) -> tuple[Run | None, list]:
