@@ -117,6 +117,34 @@ def test_rating_a_recommended_movie_removes_it_from_the_list(live_server, page, 
     assert movie_id not in _listed(page) and len(_listed(page)) == 20
 
 
+def test_rating_on_a_movie_page_says_when_recommendations_will_update_later(live_server, page, site, settings):
+    """With the queue down, the star widget itself says so (there is no banner off the recommendations page)."""
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        settings.REDIS_URL = f"redis://127.0.0.1:{closed.getsockname()[1]}/0"  # nothing listens there
+    account = User.objects.create_user("offline", password=PASSWORD)
+    profile = Profile.objects.for_account(account)
+    _sign_in(page, live_server, "offline")
+    page.goto(f"{live_server.url}/movies/260/")
+    page.locator("main form.stars").first.locator("button.half[value='4.0']").click()
+    expect(page.locator("main form.stars .stars-status").first).to_contain_text("Saved 4★: recommendations will update later")
+    assert Rating.objects.get(user_id=profile.user_id, movie_id=260).rating == 4.0
+
+
+def test_rating_from_a_page_whose_csrf_cookie_is_gone_says_to_reload(live_server, page, site):
+    """Django answers an HTML 403: the widget says the page has expired, not "network error", and nothing is stored."""
+    account = User.objects.create_user("stale", password=PASSWORD)
+    profile = Profile.objects.for_account(account)
+    _sign_in(page, live_server, "stale")
+    page.goto(f"{live_server.url}/movies/260/")
+    page.context.clear_cookies(name="csrftoken")
+    page.locator("main form.stars").first.locator("button.half[value='3.0']").click()
+    expect(page.locator("main form.stars .stars-status").first).to_contain_text("this page has expired. Reload it")
+    assert not Rating.objects.filter(user_id=profile.user_id).exists()
+
+
 def test_search_finds_titles_from_the_home_page(live_server, page, site):
     """Typing words of a title on the home page lists the best-known match first."""
     page.goto(f"{live_server.url}/")

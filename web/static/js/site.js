@@ -35,12 +35,19 @@
       method: "POST", body: data, credentials: "same-origin",
       headers: { "Accept": "application/json", "X-CSRFToken": data.get("csrfmiddlewaretoken") }
     }).then(function (response) {
-      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+      return response.json().then(function (body) { return { ok: response.ok, body: body }; }, function () {
+        // Not JSON: Django's own 403 page when the CSRF token has expired (a page left open for long), or a proxy's error.
+        return { ok: false, body: { error: response.status === 403
+          ? "Not saved: this page has expired. Reload it and rate again."
+          : "Not saved (HTTP " + response.status + "), try again." } };
+      });
     }).then(function (result) {
       if (!result.ok) { status.textContent = result.body.error || "Could not save."; return; }
       var body = result.body;
       paint(form, body.rating);
       status.textContent = body.rating === null ? "Removed" : "Saved " + body.rating + "★";
+      // Without the banner (every page but the user's recommendations) the status says what the banner would.
+      if (!banner && body.queued === false) status.textContent += ": recommendations will update later (the background queue is unavailable).";
       var card = form.closest("[data-recommended]");
       if (card && body.rating !== null) card.remove();
       countRated();
