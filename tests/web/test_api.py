@@ -41,6 +41,15 @@ def test_a_movie_rated_after_the_run_is_filtered_at_once(client, auth, published
     assert top not in _served(client, USER)
 
 
+@pytest.mark.parametrize("user_id", [101, 117, 130])
+def test_the_served_list_is_the_runs_rows_minus_movies_rated_since(client, published, user_id):
+    """Rate the 1st, 3rd and 4th of the user's stored rows (no refresh runs): the served list is the rows without those three."""
+    rows = list(UserScore.objects.filter(run=published, user_id=user_id).order_by("rank").values_list("movie_id", flat=True))
+    rated_since = [rows[0], rows[2], rows[3]]
+    Rating.objects.bulk_create(Rating(user_id=user_id, movie_id=movie_id, rating=2.5) for movie_id in rated_since)
+    assert _served(client, user_id, 100) == [movie_id for movie_id in rows if movie_id not in rated_since]
+
+
 def test_unknown_user_is_404_in_json(client, published):
     """A user with no ratings and no scores is a 404 with a message."""
     response = client.get("/api/users/999999/recommendations")
