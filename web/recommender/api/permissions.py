@@ -5,7 +5,9 @@
   for them (a browsing service acting for its users holds a staff token).
 * A site profile's data belongs to its account: only that account (or staff)
   may read or write it.
-* The catalogue (movies, similar movies, runs) is public.
+* The catalogue (movies, similar movies) is public. Runs are the operators'
+  (staff only, web/progress/access.py): a browsing service reads them with
+  the staff token it writes with.
 """
 
 from __future__ import annotations
