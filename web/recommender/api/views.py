@@ -48,14 +48,17 @@ RATING_ORDER = {
 
 
 def _errors(*codes: int) -> dict:
+    """The documented error answers of an operation: ``codes``, plus 503, which any of them may give."""
     described = {
         400: "A parameter or the body is invalid; `fields` says which and why.",
         401: "Writing needs authentication (a token or the site's session).",
         403: "The account may not act for this user.",
         404: "Unknown user, movie or rating.",
+        413: "The body is larger than 2.5 MB.",
         415: "The body is not JSON.",
+        503: "The database is unavailable; try again after `Retry-After` seconds.",
     }
-    return {code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in codes}
+    return {code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in (*codes, 503)}
 
 
 def _known_user(user_id: int) -> int:
@@ -124,7 +127,7 @@ class UserRatingsView(UserDataView):
 
     @extend_schema(
         request=RatingInputSerializer,
-        responses={201: RatingWrittenSerializer, **_errors(400, 401, 403, 404, 415)},
+        responses={201: RatingWrittenSerializer, **_errors(400, 401, 403, 404, 413, 415)},
         summary="Rate a movie (or change the rating) and queue the refresh of the user's list",
     )
     def post(self, request, user_id: int):
@@ -154,7 +157,7 @@ class UserRatingView(UserDataView):
 
     @extend_schema(
         request=RatingValueSerializer,
-        responses={200: RatingWrittenSerializer, 201: RatingWrittenSerializer, **_errors(400, 401, 403, 404, 415)},
+        responses={200: RatingWrittenSerializer, 201: RatingWrittenSerializer, **_errors(400, 401, 403, 404, 413, 415)},
         summary="Set the rating of this movie (201 if new, 200 if changed)",
     )
     def put(self, request, user_id: int, movie_id: int):
