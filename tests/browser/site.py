@@ -21,10 +21,10 @@ SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or Path(tempfile.gettempdir
 
 
 def load_site(movielens: Path) -> Run:
-    """ml-latest-small in the test database and one published popularity run."""
+    """ml-latest-small in the test database and one published run of the default algorithm (EASE)."""
     ActiveRun.objects.get_or_create(id=ActiveRun.SINGLETON_ID)
     call_command("load_movielens", str(movielens), quiet=True)
-    return run(algorithm="popularity")
+    return run()
 
 
 def start_worker() -> subprocess.Popen:

@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 
 from tests.browser.site import load_site, screenshot, start_worker, stop_worker
 from tests.helpers import drop_run_tables
-from tests.web.similar import add_similar, drop_similar_tables
-from web.recommender.models import Profile, Rating
+from tests.web.similar import drop_similar_tables
+from web.recommender.models import Movie, Profile, Rating, SimilarMovie
 from web.recommender.tasks import refresh_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.movielens, pytest.mark.django_db(transaction=True)]
@@ -92,6 +92,12 @@ def test_sign_up_onboarding_and_the_personal_list_appears_without_reload(live_se
     assert page.evaluate("window.__sameDocument") is True
     listed = _listed(page)
     assert len(listed) == 20 and not set(listed) & set(rated)
+    # The default model's own list: each card explained by one of the five 4.5-star ratings, as a match.
+    titles = set(Movie.objects.filter(movie_id__in=rated).values_list("title", flat=True))
+    reasons = page.locator("#recommendations .reason").all_inner_texts()
+    explained = [r for r in reasons if r.startswith("Because you rated ") and r.endswith(" 4.5 stars")]
+    assert explained and all(r.removeprefix("Because you rated ").removesuffix(" 4.5 stars") in titles for r in explained)
+    assert page.locator("#recommendations .predicted").first.get_attribute("title") == "your strongest match"
     screenshot(page, "recommendations")
 
 
@@ -158,15 +164,20 @@ def test_search_finds_titles_from_the_home_page(live_server, page, site):
 
 
 def test_movie_page_shows_chart_tags_and_similar_movies(live_server, page, site):
-    """The movie page draws the rating distribution, lists tags and links to similar movies."""
-    add_similar(site.pk, [(260, 1196, 0.92), (260, 1210, 0.88), (260, 2571, 0.61)])
+    """The movie page draws the rating distribution, lists tags and links to the run's similar movies, most similar first."""
+    from web.recommender.views.catalogue import SIMILAR_SHOWN
+
+    similar = list(SimilarMovie.objects.filter(run=site, movie_id=260).order_by("rank")
+                   .values_list("neighbour_id", flat=True)[:SIMILAR_SHOWN])
+    assert similar, "the EASE run found no similar movies for Star Wars"
     page.goto(f"{live_server.url}/movies/260/")
     expect(page.locator("svg.chart rect")).to_have_count(10)
-    expect(page.locator("#similar li.card")).to_have_count(3)
-    assert "Empire Strikes Back" in page.locator("#similar").inner_text()
+    expect(page.locator("#similar li.card")).to_have_count(len(similar))
+    hrefs = page.locator("#similar a.title").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    assert [int(re.search(r"/movies/(\d+)/", h).group(1)) for h in hrefs] == similar
     screenshot(page, "movie", full_page=True)
     page.locator("#similar a.title").first.click()
-    page.wait_for_url(f"{live_server.url}/movies/1196/")
+    page.wait_for_url(f"{live_server.url}/movies/{similar[0]}/")
 
 
 def test_pages_fit_a_phone_screen(live_server, browser, site):

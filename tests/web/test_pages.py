@@ -206,14 +206,17 @@ def test_rating_history_sorts(client, published):
 
 
 def test_an_ease_run_shows_a_match_not_a_predicted_rating(client, catalogue):
-    """EASE's scores are a 0-1 match: the card's bar is 5 x score stars and its tooltip says '% match'."""
+    """EASE's scores are matches: each card's bar is its share of the user's strongest match, said so in the tooltip."""
     from tests.helpers import run
 
     run(algorithm="ease", params={"min_ratings": 1}, top_n=5)
-    top = UserScore.objects.filter(run__algorithm="ease", user_id=USER).order_by("rank").first()
+    rows = list(UserScore.objects.filter(run__algorithm="ease", user_id=USER).order_by("rank"))
     html = client.get(f"/users/{USER}/").content.decode()
     section = html.split('id="recommendations"', 1)[1].split("</ol>", 1)[0]
-    match = round(100 * min(max(top.score, 0.0), 1.0))
-    assert f'title="{match}% match"' in section and "of 5" not in section
-    step = int(round(min(100.0, 100 * max(top.score, 0.0)) / 5) * 5)
-    assert f'data-fill="{step}"' in section
+    titles = re.findall(r'class="predicted" title="([^"]*)"', section)
+    fills = [int(f) for f in re.findall(r'data-fill="(\d+)"', section)]
+    shares = [row.score / rows[0].score for row in rows]
+    assert titles[0] == "your strongest match" and fills[0] == 100
+    assert titles[1:] == [f"{round(100 * share)}% as strong a match as your strongest" for share in shares[1:]]
+    assert fills[1:] == [int(round(100 * share / 5) * 5) for share in shares[1:]]
+    assert "of 5" not in section

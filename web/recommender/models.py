@@ -222,20 +222,36 @@ class ScoredMovie:
     rank: int
     reason: str = ""
     scale: str = "stars"
-    """The scorer's ``score_scale``: ``stars`` (a predicted rating) or ``match`` (about 0-1)."""
+    """The scorer's ``score_scale``: ``stars`` (a predicted rating) or ``match`` (a strength with no fixed top)."""
+    best: float | None = None
+    """For a match: the score of the user's first stored item, the strongest match the run found for them."""
+
+    @property
+    def strength(self) -> float:
+        """A match as a share of the user's strongest, 0-1.
+
+        EASE's scores grow with how much the run knows of the user (the top
+        one is ~0.15 after five ratings, ~0.8 after a few hundred), so on a
+        fixed scale a newcomer's best match would be one star.
+        """
+        if not self.best or self.best <= 0:
+            return 0.0
+        return min(max(float(self.score) / float(self.best), 0.0), 1.0)
 
     @property
     def stars(self) -> float:
-        """The score on the five-star bar of a card: a predicted rating as is, a match of 0-1 as 0-5 stars."""
+        """The score on the five-star bar of a card: a predicted rating as is, a match as 5 x its strength."""
         if self.scale == "match":
-            return 5.0 * min(max(float(self.score), 0.0), 1.0)
+            return 5.0 * self.strength
         return float(self.score)
 
     @property
     def label(self) -> str:
         """What the bar means, in words (its tooltip)."""
         if self.scale == "match":
-            return f"{round(100 * min(max(float(self.score), 0.0), 1.0))}% match"
+            if self.strength >= 0.995:
+                return "your strongest match"
+            return f"{round(100 * self.strength)}% as strong a match as your strongest"
         return f"predicted {float(self.score):.2f} of 5"
 
 
@@ -293,8 +309,8 @@ class UserScoreQuerySet(models.QuerySet):
             scale = score_scale(run.algorithm)
             items = [
                 ScoredMovie(movie, score, offset + i + 1,
-                            f"because you rated {why[0]} {_stars(why[1])}" if why else general, scale)
-                for i, (movie, score, why) in enumerate(rows[:n])
+                            f"because you rated {why[0]} {_stars(why[1])}" if why else general, scale, best)
+                for i, (movie, score, why, best) in enumerate(rows[:n])
             ]
             return Recommendations(user_id=user_id, source="personal", run=run, items=items, has_more=len(rows) > n)
         run = Run.objects.active()
@@ -344,7 +360,9 @@ class UserScoreQuerySet(models.QuerySet):
                 LIMIT %s OFFSET %s
             )
             SELECT run.id, run.algorithm, p.score, p.movie_id, p.title, p.year, p.genres, p.imdb_id, p.tmdb_id,
-                   wm.title, why.rating
+                   wm.title, why.rating,
+                   (SELECT b.score FROM {UserScore._meta.db_table} b
+                    WHERE b.run_id = p.run_id AND b.user_id = p.user_id AND b.rank = 1) AS best
             FROM page p
             JOIN {Run._meta.db_table} run ON run.id = p.run_id
             LEFT JOIN LATERAL (
@@ -366,8 +384,8 @@ class UserScoreQuerySet(models.QuerySet):
         run = Run(id=fetched[0][0], algorithm=fetched[0][1])
         rows = [
             (Movie(movie_id=movie_id, title=title, year=year, genres=genres, imdb_id=imdb_id, tmdb_id=tmdb_id),
-             score, (why_title, why_rating) if why_title is not None else None)
-            for _, _, score, movie_id, title, year, genres, imdb_id, tmdb_id, why_title, why_rating in fetched
+             score, (why_title, why_rating) if why_title is not None else None, best)
+            for _, _, score, movie_id, title, year, genres, imdb_id, tmdb_id, why_title, why_rating, best in fetched
         ]
         return run, rows
 
