@@ -22,14 +22,14 @@ JOB_TIMEOUT = 600
 """Seconds a queued job may run before the worker kills it."""
 
 
-def new_redis_client() -> redis.Redis:
-    """A client of ``REDIS_URL`` with its own connection pool: 2 s to connect, 5 s per command."""
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+def new_redis_client(url: str | None = None) -> redis.Redis:
+    """A client of ``url`` (default ``REDIS_URL``) with its own connection pool: 2 s to connect, 5 s per command."""
+    return redis.Redis.from_url(url or settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
 
 
 @functools.lru_cache(maxsize=8)
 def _shared_client(url: str) -> redis.Redis:
-    return new_redis_client()
+    return new_redis_client(url)
 
 
 def redis_connection() -> redis.Redis:
