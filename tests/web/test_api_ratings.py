@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 
 from web.recommender.models import Rating
 
@@ -47,6 +48,20 @@ def test_unsupported_method_is_405_in_json(client, auth, published):
     """PATCH is not offered: a JSON 405."""
     response = client.patch(f"/api/users/{USER}/ratings/10", {"rating": 3}, content_type="application/json", **auth)
     assert response.status_code == 405 and response.json()["status"] == 405
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("patch", f"/api/users/{USER}/ratings/10"),
+    ("post", f"/api/users/{USER}/recommendations"),
+    ("put", f"/api/users/{USER}/ratings"),
+    ("delete", "/api/runs"),
+    ("put", "/api/runs/1/cancel"),
+])
+def test_a_method_no_credentials_could_make_work_is_405_for_anyone(client, published, method, path):
+    """Anonymous too: 405 with Allow, not the 401/403 of a credentials check that could not help."""
+    response = getattr(client, method)(path, {}, content_type="application/json")
+    assert response.status_code == 405, response.content
+    assert response.json()["status"] == 405 and method.upper() not in response["Allow"]
 
 
 def test_history_is_paginated_and_sorted(client, published):

@@ -16,6 +16,8 @@ from django.core.exceptions import PermissionDenied
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import IsAdminUser
 
+from web.recommender.api.methods import MethodsFirst
+
 
 def staff_required(view: Callable) -> Callable:
     """Redirect anonymous visitors to ``/accounts/login/``; refuse signed-in non-staff users with 403."""
@@ -31,8 +33,11 @@ def staff_required(view: Callable) -> Callable:
     return wrapper
 
 
-class OperatorsOnly:
-    """Mix into a DRF view: staff users only, by session (CSRF-checked on writes) or API token (scripts)."""
+class OperatorsOnly(MethodsFirst):
+    """Mix into a DRF view: staff users only, by session (CSRF-checked on writes) or API token (scripts).
+
+    A method the view does not offer is a 405 for anyone (:class:`MethodsFirst`).
+    """
 
     authentication_classes = [SessionAuthentication, TokenAuthentication]
     permission_classes = [IsAdminUser]

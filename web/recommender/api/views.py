@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from web.progress.models import Run
+from web.recommender.api.methods import MethodsFirst
 from web.recommender.api.pagination import Pages
 from web.recommender.api.permissions import UserDataPermission
 from web.recommender.api.serializers import (
@@ -80,7 +81,7 @@ def _written(rating: Rating, ticket) -> dict:
     return RatingSerializer(rating).data | {"refresh": refresh}
 
 
-class UserDataView(GenericAPIView):
+class UserDataView(MethodsFirst, GenericAPIView):
     """A view of one user's data: token or session authentication, :class:`UserDataPermission`."""
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
