@@ -504,3 +504,14 @@ def test_load_command_turns_a_bad_file_into_a_command_error(tmp_path):
     with pytest.raises(CommandError, match=message):
         call_command("load_movielens", str(folder), stdout=StringIO(), stderr=StringIO())
     assert Movie.objects.count() == 0
+
+
+@pytest.mark.movielens
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_load_leaves_every_rating_page_all_visible(movielens_small):
+    """VACUUM after the commit: index-only scans (a movie's distribution) then skip the table at once, not after autovacuum."""
+    call_command("load_movielens", str(movielens_small), quiet=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE relname = 'recommender_rating'")
+        pages, visible = cursor.fetchone()
+    assert pages > 0 and visible == pages

@@ -112,6 +112,8 @@ def write_movielens(
         tags_inserted = _write_tags(cursor, data.tags, progress)
         # Fresh planner statistics: the precompute and the site query these tables next.
         cursor.execute(f"ANALYZE {MOVIE}, {RATING}, {TAG}")
+    if ratings_inserted and not connections[using].in_atomic_block:
+        _mark_ratings_visible(using)
     return LoadSummary(
         path=path,
         layout=data.layout,
@@ -126,6 +128,19 @@ def write_movielens(
         tags_inserted=tags_inserted,
         seconds=time.monotonic() - started,
     )
+
+
+def _mark_ratings_visible(using: str) -> None:
+    """VACUUM the ratings just committed, so their pages are marked all-visible in the visibility map.
+
+    Until then an index-only scan (a movie page's rating distribution, on
+    the (movie, rating) index) still reads every table page it points to:
+    476 ms instead of 16 ms for the most-rated movie of the ml-25m-shaped set.
+    Autovacuum would get there, minutes later; this took 1-2 s there. It
+    cannot run inside a transaction, so a load inside one leaves it to autovacuum.
+    """
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"VACUUM {RATING}")
 
 
 def _write_movies(cursor, movies: pd.DataFrame, progress: ProgressCallback | None) -> tuple[int, int]:
