@@ -80,6 +80,24 @@ def test_a_genre_missing_from_the_personal_list_pages_through_popular_picks_labe
     assert [*_movie_links(first, "recommendations"), *_movie_links(second, "recommendations")] == popular_order
 
 
+def test_popular_picks_page_on_when_the_genres_personal_rows_were_all_rated_since(client, catalogue, monkeypatch):
+    """The user's only personal Western is rated after the run (no refresh yet): page 2 continues the popular Westerns."""
+    short = run(algorithm="popularity", top_n=5)
+    monkeypatch.setattr(user_views, "PAGE_SIZE", 1)
+    personal = list(UserScore.objects.filter(run=short, user_id=USER).order_by("rank").values_list("movie_id", flat=True))
+    rated = set(Rating.objects.filter(user_id=USER).values_list("movie_id", flat=True))
+    others = [m for m in Movie.objects.order_by("movie_id").values_list("movie_id", flat=True) if m not in set(personal) | rated][:2]
+    Movie.objects.filter(movie_id__in=[personal[0], *others]).update(genres=["Western"])
+    Rating.objects.create(user_id=USER, movie_id=personal[0], rating=3.0)  # rated since the run
+    popular_order = [m for m in short.popular_movies.order_by("rank").values_list("movie_id", flat=True) if m in others]
+
+    first = client.get(f"/users/{USER}/?genre=Western").content.decode()
+    second = client.get(f"/users/{USER}/?genre=Western&page=2").content.decode()
+
+    assert 'data-source="popular"' in first and 'data-source="popular"' in second
+    assert [*_movie_links(first, "recommendations"), *_movie_links(second, "recommendations")] == popular_order
+
+
 def test_home_page_shows_popular_movies_and_the_catalogue_search_finds_titles(client, published):
     """The home page lists the run's popular movies; /movies/ finds titles by word prefixes."""
     html = client.get("/").content.decode()

@@ -325,11 +325,12 @@ class UserScoreQuerySet(models.QuerySet):
         run = Run.objects.active()
         if run is None:
             return Recommendations(user_id=user_id, source="popular", run=None)
-        in_genre = {"movie__genres__contains": [genre]} if genre else {}
-        if offset and self.filter(run=run, user_id=user_id, **in_genre).exists():
-            return Recommendations(user_id=user_id, source="personal", run=run)  # paged past the end of the list
-        has_personal = self.filter(run=run, user_id=user_id).exists()
         rated = Rating.objects.filter(user_id=user_id).values("movie_id")
+        in_genre = {"movie__genres__contains": [genre]} if genre else {}
+        unrated_rows = self.filter(run=run, user_id=user_id).exclude(movie_id__in=rated)
+        if offset and unrated_rows.filter(**in_genre).exists():
+            return Recommendations(user_id=user_id, source="personal", run=run)  # paged past the end of the list
+        has_personal = unrated_rows.exists()
         popular = list(
             PopularMovie.objects.filter(run=run)
             .exclude(movie_id__in=rated)
