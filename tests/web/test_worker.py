@@ -112,3 +112,21 @@ def test_ratings_the_model_does_not_cover_leave_the_labelled_popular_list(catalo
     Rating.objects.create(user_id=7002, movie_id=common, rating=5.0)
     assert refresh_user(7002) > 0
     assert UserScore.objects.recommend(7002, 10).source == "personal"
+
+
+def test_a_model_that_fails_to_load_before_the_fork_does_not_stop_the_worker(published, monkeypatch, caplog):
+    """Any error of the warm-up (a model the worker's code cannot unpickle, say) is logged; the job still runs."""
+    import pickle
+
+    from web.recommender import worker as worker_module
+    from web.recommender.worker import ModelWarmWorker
+
+    def broken():
+        raise pickle.UnpicklingError("a model from a newer image")
+
+    monkeypatch.setattr(worker_module, "warm_model_cache", broken)
+    queue = get_queue(new_redis_client())
+    job = queue.enqueue(loaded_model_runs)
+    ModelWarmWorker([queue], connection=queue.connection).work(burst=True)
+    assert job.get_status() == "finished"
+    assert "could not load the active run's model before forking" in caplog.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from django.db import DatabaseError, connections
+from django.db import connections
 from rq import Worker
 from rq.job import Job
 from rq.queue import Queue
@@ -38,8 +38,9 @@ class ModelWarmWorker(Worker):
         self._next_check = time.monotonic() + MODEL_CHECK_SECONDS
         try:
             return warm_model_cache()
-        except DatabaseError as error:  # the job itself will report the outage; this is only a warm-up
-            logger.warning("could not load the active run's model before forking: %s", error)
+        except Exception:  # noqa: BLE001 - only a warm-up: the job itself reports the outage or the bad model
+            # Raised here it would stop the worker (RQ quits on an error outside a job) and, at its restart, again.
+            logger.exception("could not load the active run's model before forking; each job loads it instead")
             return None
         finally:
             # A connection open at the fork would be one socket in two processes.
