@@ -515,3 +515,13 @@ def test_a_committed_load_leaves_every_rating_page_all_visible(movielens_small):
         cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE relname = 'recommender_rating'")
         pages, visible = cursor.fetchone()
     assert pages > 0 and visible == pages
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_vacuum_after_the_commit_is_a_warning_not_a_failed_load(monkeypatch, caplog):
+    """The load is committed by then: the error is logged (autovacuum redoes it), not reported as 'nothing was loaded'."""
+    from web.recommender.ingest import loader
+
+    monkeypatch.setattr(loader, "RATING", "no_such_table")
+    loader._mark_ratings_visible("default")
+    assert "VACUUM of the ratings failed" in caplog.text

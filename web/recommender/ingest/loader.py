@@ -17,12 +17,14 @@ What a load does to each table (a second load of the same folder changes nothing
 
 Everything runs inside ``transaction.atomic``: any error (a constraint, a
 dropped connection, an exception from the progress callback) leaves the
-database exactly as it was.
+database exactly as it was. Only the VACUUM that follows the commit runs
+outside it, and its failure is a warning: the load itself is done.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 from web.pgcopy import copy_columns, unix_seconds_to_timestamptz
 from web.recommender.ingest.dataset import MovieLensData
@@ -44,6 +46,8 @@ REBUILD_MIN_ROWS = 50_000
 """From this many ratings on, a load into an empty table builds the indexes after the COPY, not row by row."""
 INDEX_BUILD_MEMORY = "256MB"
 """``maintenance_work_mem`` for those index builds (transaction-local): sorts in memory instead of on disk."""
+
+logger = logging.getLogger(__name__)
 
 MOVIE, RATING, TAG = Movie._meta.db_table, Rating._meta.db_table, Tag._meta.db_table
 
@@ -139,8 +143,11 @@ def _mark_ratings_visible(using: str) -> None:
     Autovacuum would get there, minutes later; this took 1-2 s there. It
     cannot run inside a transaction, so a load inside one leaves it to autovacuum.
     """
-    with connections[using].cursor() as cursor:
-        cursor.execute(f"VACUUM {RATING}")
+    try:
+        with connections[using].cursor() as cursor:
+            cursor.execute(f"VACUUM {RATING}")
+    except DatabaseError as error:  # the load is committed: say so, and let autovacuum do it later
+        logger.warning("the load is committed, but VACUUM of the ratings failed (autovacuum will redo it): %s", error)
 
 
 def _write_movies(cursor, movies: pd.DataFrame, progress: ProgressCallback | None) -> tuple[int, int]:
