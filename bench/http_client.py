@@ -49,8 +49,8 @@ class _Exchange(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.waiter: asyncio.Future[Response] | None = None
         self.buffer = bytearray()
-        self.head: tuple[int, dict[str, str], int] | None = None
-        """Status, headers and where the body starts, once the header block has arrived."""
+        self.head: tuple[int, dict[str, str], int, int | None] | None = None
+        """Status, headers, where the body starts and its length (:func:`_parse_head`), once the header block has arrived."""
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -74,26 +74,30 @@ class _Exchange(asyncio.Protocol):
             if "chunked" in self.head[1].get("transfer-encoding", ""):
                 self._fail(HTTPError("chunked responses are not supported: the server should send Content-Length"))
                 return
-        status, headers, start = self.head
-        length = 0 if status in (204, 304) else headers.get("content-length")
-        if length is not None and len(self.buffer) - start >= int(length):
-            self._finish(int(length))
+        _, _, start, length = self.head
+        if length is not None and len(self.buffer) - start >= length:
+            self._finish()
 
     def eof_received(self) -> bool:
-        self._finish(None)
+        self._finish()
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._finish(None, exc)
+        self._finish(exc)
 
-    def _finish(self, length: int | None, exc: Exception | None = None) -> None:
+    def _finish(self, exc: Exception | None = None) -> None:
+        """Resolve the waiter with the response, or fail it if the connection ended before all of it arrived."""
         if self.waiter is None or self.waiter.done():
             return
         if self.head is None:
             self._fail(HTTPError(f"connection closed before a response{f': {exc}' if exc else ''}"))
             return
-        status, headers, start = self.head
+        status, headers, start, length = self.head
+        received = len(self.buffer) - start
+        if length is not None and received < length:
+            self._fail(HTTPError(f"the response ended after {received} of its {length} bytes"))
+            return
         self.waiter.set_result(Response(status, headers, bytes(self.buffer[start : start + length if length is not None else None])))
 
     def _fail(self, error: Exception) -> None:
@@ -103,7 +107,8 @@ class _Exchange(asyncio.Protocol):
             self.transport.abort()
 
 
-def _parse_head(block: bytes, body_start: int) -> tuple[int, dict[str, str], int]:
+def _parse_head(block: bytes, body_start: int) -> tuple[int, dict[str, str], int, int | None]:
+    """Status, headers (lower-case names), where the body starts, and its length (None: until the server closes)."""
     status_line, *lines = block.decode("latin-1").split("\r\n")
     version, status, *_ = status_line.split(" ", 2)
     if not version.startswith("HTTP/1."):
@@ -112,7 +117,12 @@ def _parse_head(block: bytes, body_start: int) -> tuple[int, dict[str, str], int
     for line in lines:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
-    return int(status), headers, body_start
+    length = headers.get("content-length")
+    if length is not None and not (length.isascii() and length.isdigit()):
+        raise ValueError(f"Content-Length {length!r}")
+    if int(status) in (204, 304):
+        return int(status), headers, body_start, 0
+    return int(status), headers, body_start, int(length) if length is not None else None
 
 
 class AsyncClient:

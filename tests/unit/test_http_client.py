@@ -51,6 +51,12 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/garbage":
             self.wfile.write(b"SPDY/9 what\r\n\r\n")
             self.close_connection = True
+        elif self.path == "/truncated":  # promises 100 bytes, sends 10 and closes
+            self.close_connection = True
+            self._reply(200, b"x" * 10, {"Content-Length": "100"}, length=False)
+        elif self.path == "/bad-length":
+            self.close_connection = True
+            self._reply(200, b"x" * 10, {"Content-Length": "ten"}, length=False)
         elif self.path == "/silent":
             threading.Event().wait(2)
             self.close_connection = True
@@ -127,6 +133,8 @@ def test_statuses_without_a_body_and_error_statuses_are_responses(base):
 @pytest.mark.parametrize(("path", "message"), [
     ("/chunked", "chunked responses are not supported"),
     ("/garbage", "malformed response"),
+    ("/truncated", "ended after 10 of its 100 bytes"),
+    ("/bad-length", "malformed response: Content-Length 'ten'"),
     ("/silent", "no response within 0.5 s"),
 ])
 def test_what_it_cannot_read_is_an_error(base, path, message):
