@@ -115,3 +115,14 @@ def test_the_limits_fail_open_when_redis_is_down(alice, settings):
         _login("alice", "wrong")
     assert _login("alice", PASSWORD).status_code == 302
     assert _signup("carol").status_code == 302
+
+
+def test_the_rate_limits_fail_fast_on_a_client_of_their_own():
+    """Sign-in waits on them: 1 s to connect and 2 s a command, not the queue client's 2 s and 5 s."""
+    from web.queue import redis_connection
+    from web.security import _limits_redis
+
+    limits = _limits_redis().connection_pool.connection_kwargs
+    queue = redis_connection().connection_pool.connection_kwargs
+    assert (limits["socket_connect_timeout"], limits["socket_timeout"]) == (1, 2)
+    assert (queue["socket_connect_timeout"], queue["socket_timeout"]) == (2, 5)

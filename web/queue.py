@@ -22,24 +22,24 @@ JOB_TIMEOUT = 600
 """Seconds a queued job may run before the worker kills it."""
 
 
-def new_redis_client(url: str | None = None) -> redis.Redis:
-    """A client of ``url`` (default ``REDIS_URL``) with its own connection pool: 2 s to connect, 5 s per command."""
-    return redis.Redis.from_url(url or settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+def new_redis_client(url: str | None = None, connect_timeout: float = 2, timeout: float = 5) -> redis.Redis:
+    """A client of ``url`` (default ``REDIS_URL``) with its own connection pool and these timeouts (seconds)."""
+    return redis.Redis.from_url(url or settings.REDIS_URL, socket_connect_timeout=connect_timeout, socket_timeout=timeout)
 
 
 @functools.lru_cache(maxsize=8)
-def _shared_client(url: str) -> redis.Redis:
-    return new_redis_client(url)
+def _shared_client(url: str, connect_timeout: float, timeout: float) -> redis.Redis:
+    return new_redis_client(url, connect_timeout, timeout)
 
 
-def redis_connection() -> redis.Redis:
-    """This process's shared client of ``REDIS_URL``; don't close it.
+def redis_connection(connect_timeout: float = 2, timeout: float = 5) -> redis.Redis:
+    """This process's shared client of ``REDIS_URL`` with these timeouts; don't close it.
 
     A client per call opened a new connection per page (~1 ms); this one
     keeps its pool open across requests. redis-py drops pooled connections
     a fork inherited, and a dead one (Redis restarted) is replaced on retry.
     """
-    return _shared_client(settings.REDIS_URL)
+    return _shared_client(settings.REDIS_URL, connect_timeout, timeout)
 
 
 def get_queue(connection: redis.Redis | None = None) -> Queue:
