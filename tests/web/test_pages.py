@@ -238,3 +238,17 @@ def test_an_ease_run_shows_a_match_not_a_predicted_rating(client, catalogue):
     assert titles[1:] == [f"{round(100 * share)}% as strong a match as your strongest" for share in shares[1:]]
     assert fills[1:] == [int(round(100 * share / 5) * 5) for share in shares[1:]]
     assert "of 5" not in section
+
+
+@pytest.mark.parametrize(("score", "best", "stars", "label"), [
+    (0.16, 0.16, 5.0, "your strongest match"),
+    (0.08, 0.16, 2.5, "50% as strong a match as your strongest"),
+    (-0.02, 0.16, 0.0, "0% as strong a match as your strongest"),
+    (-0.01, -0.01, 0.0, "a weak match: nothing stands out for you yet"),
+    (0.0, None, 0.0, "a weak match: nothing stands out for you yet"),
+])
+def test_a_match_is_drawn_relative_to_the_users_strongest(score, best, stars, label):
+    from web.recommender.models import ScoredMovie
+
+    item = ScoredMovie(Movie(movie_id=1, title="x"), score, 1, scale="match", best=best)
+    assert (item.stars, item.label) == (pytest.approx(stars), label)

@@ -258,6 +258,8 @@ class ScoredMovie:
     def label(self) -> str:
         """What the bar means, in words (its tooltip)."""
         if self.scale == "match":
+            if not self.best or self.best <= 0:
+                return "a weak match: nothing stands out for you yet"
             if self.strength >= 0.995:
                 return "your strongest match"
             return f"{round(100 * self.strength)}% as strong a match as your strongest"
