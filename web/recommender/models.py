@@ -373,8 +373,10 @@ class UserScoreQuerySet(models.QuerySet):
             )
             SELECT run.id, run.algorithm, p.score, p.movie_id, p.title, p.year, p.genres, p.imdb_id, p.tmdb_id,
                    wm.title, why.rating,
+                   -- Not correlated with the row, so PostgreSQL evaluates it once for the page.
                    (SELECT b.score FROM {UserScore._meta.db_table} b
-                    WHERE b.run_id = p.run_id AND b.user_id = p.user_id AND b.rank = 1) AS best
+                    WHERE b.run_id = (SELECT active.run_id FROM {ActiveRun._meta.db_table} active WHERE active.id = %s)
+                      AND b.user_id = %s AND b.rank = 1) AS best
             FROM page p
             JOIN {Run._meta.db_table} run ON run.id = p.run_id
             LEFT JOIN LATERAL (
@@ -387,7 +389,7 @@ class UserScoreQuerySet(models.QuerySet):
             ) why ON true
             LEFT JOIN {Movie._meta.db_table} wm ON wm.movie_id = why.neighbour_id
             ORDER BY p.rank"""
-        params = [ActiveRun.SINGLETON_ID, user_id, *([genre] if genre else []), limit, offset]
+        params = [ActiveRun.SINGLETON_ID, user_id, *([genre] if genre else []), limit, offset, ActiveRun.SINGLETON_ID, user_id]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             fetched = cursor.fetchall()
