@@ -58,6 +58,8 @@ WEB_COMMAND = [
     "--access-logfile", "-",
 ]
 MIGRATE_COMMAND = ["python", "manage.py", "migrate", "--noinput"]
+"""What the migrate init container runs, inside `python -c` (with a wait for the database and a lock around it)."""
+MIGRATE_LOCK = "pg_advisory_lock"
 WORKER_COMMAND = ["python", "manage.py", "rqworker"]
 JOB_COMMAND = ["python", "-m", "jobs.precompute"]
 WEB_PORT = 8000

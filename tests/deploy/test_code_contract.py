@@ -248,11 +248,30 @@ def argv_problems(where: str, argv: list[str], item: dict | None = None, spec: d
         return module_problems(where, argv)
     if argv[0] == "gunicorn":
         return gunicorn_problems(where, argv, item, spec)
+    if argv[:2] == ["python", "-c"]:
+        return inline_python_problems(where, argv[2])
     if argv[0] == "watchfiles":
         return watchfiles_problems(where, argv, item, spec)
     if argv[0] in {"cp", "sleep", "sh"}:
         return []
     return [f"{where}: unknown command {argv[0]!r}; teach tests/deploy/test_code_contract.py to check it"]
+
+
+def inline_python_problems(where: str, code: str) -> list[str]:
+    """`python -c CODE`: it must compile, and each management command it calls must exist and take its options."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as exc:
+        return [f"{where}: python -c does not compile: {exc}"]
+    problems = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "call_command":
+            name = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+            if not isinstance(name, str):
+                problems.append(f"{where}: call_command with a name that is not a literal")
+                continue
+            problems += manage_problems(where, ["python", "manage.py", name])
+    return problems
 
 
 WATCHFILES_VALUE_OPTIONS = {"--ignore-paths", "--target-type", "--filter", "--args", "--verbosity", "--sigint-timeout",
@@ -459,7 +478,7 @@ def test_every_command_exists_in_the_code(objects, scripts):
 def test_commands_are_found_where_expected(objects, scripts):
     """The checks above see the migrate, rqworker, gunicorn, precompute, collectstatic and load_movielens commands."""
     argvs = [argv for _, _, argv in container_commands(objects)]
-    assert ["python", "manage.py", "migrate", "--noinput"] in argvs
+    assert any(argv[:2] == ["python", "-c"] and 'call_command("migrate"' in argv[2] for argv in argvs)
     assert ["python", "manage.py", "rqworker"] in argvs
     assert any(argv[0] == "gunicorn" for argv in argvs)
     assert any(argv[:3] == ["python", "-m", "jobs.precompute"] for argv in argvs)
@@ -481,6 +500,8 @@ def test_commands_are_found_where_expected(objects, scripts):
         (lambda c: c.update(command=["gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2",
                                      "--graceful-timeout", "40", "--worker-tmp-dir", "/dev/shm"]), "grace period"),
         (lambda c: c.update(command=["uwsgi", "--http", ":8000"]), "unknown command"),
+        (lambda c: c.update(command=["python", "-c", 'call_command("migrat")']), "not a management command"),
+        (lambda c: c.update(command=["python", "-c", "call_command('migrate'"]), "does not compile"),
     ],
 )
 def test_command_check_catches_a_renamed_or_mistyped_command(objects, breakage, expected):

@@ -33,7 +33,7 @@ from .manifests import (
     KUBERNETES_VERSIONS,
     KUSTOMIZATIONS,
     NAMESPACE,
-    MIGRATE_COMMAND,
+    MIGRATE_LOCK,
     REDIS_SECRET,
     REPO,
     WEB_COMMAND,
@@ -543,7 +543,12 @@ def test_web_deployment_runs_the_contract_commands():
     spec = pod_spec(web)
     migrate = container(spec, "migrate")
     assert migrate in spec["initContainers"]
-    assert full_command(migrate) == MIGRATE_COMMAND
+    argv = full_command(migrate)
+    assert argv[:2] == ["python", "-c"], "the migrate init container runs its lock-and-migrate script"
+    script = argv[2]
+    assert 'call_command("migrate", interactive=False)' in script  # = MIGRATE_COMMAND's `migrate --noinput`
+    assert script.index(MIGRATE_LOCK) < script.index('call_command("migrate"'), "the lock is taken first"
+    assert "ensure_connection" in script, "it waits for the database instead of crash-looping"
     main = container(spec, "web")
     assert full_command(main) == WEB_COMMAND
     assert main["image"] == migrate["image"] == WEB_IMAGE

@@ -396,6 +396,44 @@ def test_web_restarted_mid_run_keeps_data_and_progress(cluster):
     assert {user: cluster.served(user) for user in SAMPLE_USERS} == cluster.reference["served"]
 
 
+# --- migrations --------------------------------------------------------------
+
+
+def test_two_pods_migrating_a_fresh_database_at_once_take_turns(tmp_path):
+    """Two web pods' migrate init containers started together (a rollout's surge, the HPA) on an empty database
+    both succeed: the advisory lock makes the second wait and then find every migration applied."""
+    import psycopg2
+
+    database = ScratchDatabase("e2e_migrate")
+    try:
+        secrets_ = {
+            "movielens-db": {"POSTGRES_USER": database.user, "POSTGRES_PASSWORD": database.password or "",
+                             "POSTGRES_DB": database.name},
+            "movielens-app": {"SECRET_KEY": f"e2e-only-{secrets.token_hex(24)}"},
+            "movielens-redis": {"REDIS_PASSWORD": secrets.token_hex(8)},
+        }
+        configmap = _document(PROD, "ConfigMap", "movielens-config")
+        services = {"@postgres:5432/": f"@{urllib.parse.quote(database.host, safe='')}:{database.port}/"}
+        migrate = next(c for c in _pod(_document(PROD, "Deployment", "web"))["initContainers"] if c["name"] == "migrate")
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "APP_ENV"))}
+        env = base_env | pod_env(migrate, secrets_=secrets_, configmaps={"movielens-config": configmap["data"]},
+                                 services=services)
+        logs = [tmp_path / f"migrate-{i}.log" for i in range(2)]
+        pods = [subprocess.Popen(local_argv(migrate, env), cwd=REPO, env=env, stdout=open(log, "w"),
+                                 stderr=subprocess.STDOUT) for log in logs]
+        for pod, log in zip(pods, logs, strict=True):
+            assert pod.wait(timeout=300) == 0, log.read_text()[-3000:]
+        with psycopg2.connect(database.dsn) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT app, name, count(*) FROM django_migrations GROUP BY app, name HAVING count(*) > 1")
+            assert cursor.fetchall() == [], "a migration was applied twice"
+            cursor.execute("SELECT count(*) FROM django_migrations WHERE app = 'progress'")
+            assert cursor.fetchone()[0] > 0
+        outputs = [log.read_text() for log in logs]
+        assert sum("No migrations to apply" in output for output in outputs) == 1, outputs
+    finally:
+        database.drop()
+
+
 # --- the `skaffold dev` loop -------------------------------------------------
 
 
