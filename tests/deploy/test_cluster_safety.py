@@ -11,7 +11,7 @@ from jobs.precompute import cli
 from jobs.precompute.runlock import AnotherRunRunning
 from jobs.precompute.store import RunNotPending
 
-from .manifests import NAMESPACE, container, containers, find_object, pod_spec, rendered
+from .manifests import K8S_DIR, NAMESPACE, REPO, container, containers, find_object, pod_spec, render_kustomization, rendered
 
 DIGEST = re.compile(r"^[a-z0-9./-]+:[\w.-]+@sha256:[0-9a-f]{64}$")
 MIB = {"Mi": 1, "Gi": 1024}
@@ -82,8 +82,6 @@ def test_the_job_cli_exits_2_when_it_will_not_run(monkeypatch, refusal):
 def test_base_configmap_is_safe_by_default_and_overlays_set_what_they_need():
     """Base and prod: HTTPS on, no SECURE_COOKIES=0; prod trusts exactly the one hop of its ingress; dev (plain
     port-forward) turns HTTPS off and trusts no proxy."""
-    from .manifests import render_kustomization, K8S_DIR
-
     base = find_object(render_kustomization(K8S_DIR / "app"), "ConfigMap", "movielens-config")["data"]
     assert base["HTTPS"] == "1" and base["TRUSTED_PROXY_HOPS"] == "0" and "SECURE_COOKIES" not in base
     prod = find_object(rendered("prod"), "ConfigMap", "movielens-config")["data"]
@@ -177,3 +175,39 @@ def test_admission_policy_narrows_the_web_service_accounts_jobs_to_the_template(
     binding = find_object(cluster, "ValidatingAdmissionPolicyBinding", "movielens-launcher-jobs")["spec"]
     assert binding["validationActions"] == ["Deny"]
     assert binding["paramRef"] == {"name": "precompute", "namespace": NAMESPACE, "parameterNotFoundAction": "Deny"}
+
+
+# --- Checkov's exceptions ---------------------------------------------------------------
+
+CHECKOV_ANNOTATION = re.compile(r"^checkov\.io/skip\d+$")
+CHECKOV_SKIP = re.compile(r"^CKV2?_[A-Z0-9]+_\d+=(?P<reason>.+)$")
+
+
+def checkov_skip_problems(objects: list[dict]) -> list[str]:
+    """Every `checkov.io/skipN` annotation names one check and gives a reason of some words."""
+    problems = []
+    for obj in objects:
+        for key, value in (obj["metadata"].get("annotations") or {}).items():
+            if not CHECKOV_ANNOTATION.match(key):
+                continue
+            match = CHECKOV_SKIP.match(value)
+            if not match or len(match.group("reason").split()) < 4:
+                problems.append(f"{obj['kind']}/{obj['metadata']['name']} {key}: {value!r} lacks a check id or a reason")
+    return problems
+
+
+def test_every_checkov_exception_says_why_beside_what_it_excuses():
+    """Manifests: `checkov.io/skipN: CKV_..=reason` on the object; Dockerfiles: `# checkov:skip=CKV_..:reason`."""
+    objects = rendered("db") + rendered("prod") + rendered("dev") + rendered("cluster")
+    assert checkov_skip_problems(objects) == []
+    assert any(CHECKOV_ANNOTATION.match(k) for o in objects for k in (o["metadata"].get("annotations") or {}))
+    for dockerfile in (REPO / "Dockerfile", REPO / "Dockerfile.job"):
+        for line in dockerfile.read_text().splitlines():
+            if "checkov:skip" in line:
+                assert re.match(r"^# checkov:skip=CKV2?_[A-Z0-9]+_\d+:\S.{15,}$", line), line
+
+
+def test_the_checkov_exception_check_catches_a_bare_skip():
+    web = find_object(rendered("prod"), "Deployment", "web")
+    web["metadata"]["annotations"]["checkov.io/skip9"] = "CKV_K8S_8"
+    assert checkov_skip_problems([web])

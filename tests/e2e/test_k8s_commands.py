@@ -396,6 +396,124 @@ def test_web_restarted_mid_run_keeps_data_and_progress(cluster):
     assert {user: cluster.served(user) for user in SAMPLE_USERS} == cluster.reference["served"]
 
 
+# --- the operator on the cluster, under the production overlay's settings ------
+
+INGRESS_HOST = "movielens.local"
+CLIENT_ADDRESS = "203.0.113.7"
+
+
+class IngressClient:
+    """Requests as ingress-nginx forwards them to gunicorn: TLS ended (X-Forwarded-Proto: https), the client's
+    address in X-Forwarded-For, the Ingress's Host; cookies kept by hand, redirects not followed."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
+                https: bool = True) -> tuple[int, dict, bytes]:
+        import http.client
+        import http.cookies
+
+        sent = {"Host": INGRESS_HOST, "X-Forwarded-For": CLIENT_ADDRESS,
+                **({"X-Forwarded-Proto": "https"} if https else {}), **(headers or {})}
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body=body, headers=sent)
+            response = connection.getresponse()
+            data = response.read()
+            for header in response.headers.get_all("Set-Cookie") or []:
+                jar = http.cookies.SimpleCookie(header)
+                for name, morsel in jar.items():
+                    assert morsel["secure"], f"cookie {name} is not Secure under HTTPS=1"
+                    self.cookies[name] = morsel.value
+            return response.status, dict(response.headers), data
+        finally:
+            connection.close()
+
+
+def test_operator_made_the_clusters_way_signs_in_to_the_progress_page_under_production_settings(cluster, tmp_path):
+    """The prod overlay's ConfigMap (HTTPS on, one proxy hop) for gunicorn; the operator account made as
+    `make k8s-operator` makes it (the Secret's generated password piped to ensure_operator --password-stdin);
+    signing in through the Ingress's headers, the progress page, and a run started from it.
+
+    One setting differs from the prod overlay: PRECOMPUTE_LAUNCHER=rq, since no API server runs here (the
+    Kubernetes launcher has tests/progress/test_kubernetes_launcher.py); the run is queued for the worker."""
+    import redis
+    import rq
+
+    configmap = _document(PROD, "ConfigMap", "movielens-config")["data"]
+    assert configmap["HTTPS"] == "1" and configmap["TRUSTED_PROXY_HOPS"] == "1"
+    assert INGRESS_HOST in configmap["ALLOWED_HOSTS"].split(",")
+    web = next(c for c in _pod(_document(PROD, "Deployment", "web"))["containers"] if c["name"] == "web")
+    env = cluster.base_env | pod_env(web, secrets_=cluster.secrets_, configmaps={"movielens-config": configmap},
+                                     services=cluster.services) | {"PRECOMPUTE_LAUNCHER": "rq"}
+
+    # What `make k8s-secrets` generates (openssl rand -hex 16) and `make k8s-operator` runs in the web container.
+    recipe = (REPO / "k8s" / "k8s.mk").read_text()
+    assert "python manage.py ensure_operator --password-stdin --username $(K8S_OPERATOR_USER)" in recipe
+    assert "K8S_OPERATOR_USER ?= operator" in recipe and "k8s_random_hex,16" in recipe
+    password = secrets.token_hex(16)
+    for attempt in range(2):  # the second run resets the password to the same value: idempotent
+        made = subprocess.run([sys.executable, "manage.py", "ensure_operator", "--password-stdin", "--username", "operator"],
+                              input=password + "\n", cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        assert made.returncode == 0, made.stderr[-2000:]
+        assert password not in made.stdout + made.stderr, "the password is never printed"
+
+    # The image's /app: the code and the static files its build collects (Dockerfile), which the pages link to.
+    app = _copy_app(tmp_path / "app")
+    collected = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+                               cwd=app, env=env, capture_output=True, text=True, timeout=300)
+    assert collected.returncode == 0, collected.stderr[-2000:]
+    port = _free_port()
+    argv = [w.replace(cluster.stack.url.rsplit(":", 1)[1], str(port)) for w in cluster.web_argv]
+    log = open(tmp_path / "web.log", "w")
+    gunicorn = subprocess.Popen(argv, cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    client = IngressClient(port)
+    try:
+        _wait_until(lambda: _answers(client), 30, "gunicorn under the production settings")
+        status, headers, _ = client.request("GET", "/progress/", https=False)
+        assert status == 301 and headers["Location"].startswith(f"https://{INGRESS_HOST}/"), "plain HTTP is redirected"
+
+        status, headers, body = client.request("GET", "/accounts/login/?next=/progress/")
+        assert status == 200, (tmp_path / "web.log").read_text()[-3000:]
+        assert "Strict-Transport-Security" in headers, "HSTS under HTTPS=1"
+        csrf = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1).decode()
+        form = urllib.parse.urlencode({"username": "operator", "password": password, "next": "/progress/",
+                                       "csrfmiddlewaretoken": csrf}).encode()
+        status, headers, body = client.request("POST", "/accounts/login/?next=/progress/", form, {
+            "Content-Type": "application/x-www-form-urlencoded", "Origin": f"https://{INGRESS_HOST}",
+            "Referer": f"https://{INGRESS_HOST}/accounts/login/"})
+        assert status == 302 and headers["Location"] == "/progress/", body[-2000:]
+        assert "sessionid" in client.cookies
+
+        status, _, page = client.request("GET", "/progress/")
+        assert status == 200 and b"Start run" in page
+
+        queue = rq.Queue(env.get("RQ_QUEUE", "default"), connection=redis.Redis.from_url(cluster.web_env["REDIS_URL"]))
+        queued_before = queue.count
+        status, _, body = client.request("POST", "/api/runs", json.dumps({"algorithm": "popularity", "top_n": 10}).encode(), {
+            "Content-Type": "application/json", "X-CSRFToken": client.cookies["csrftoken"],
+            "Origin": f"https://{INGRESS_HOST}", "Referer": f"https://{INGRESS_HOST}/progress/"})
+        assert status == 201, body[-2000:]
+        run = json.loads(body)
+        assert run["status"] == "pending" and run["algorithm"] == "popularity"
+        assert queue.count == queued_before + 1, "the run was handed to the worker"
+        queue.empty()
+    finally:
+        os.killpg(gunicorn.pid, signal.SIGTERM)
+        gunicorn.wait(timeout=30)
+
+
+def _answers(client: IngressClient) -> bool:
+    try:
+        return client.request("GET", "/healthz", https=False)[0] == 200
+    except OSError:
+        return False
+
+
 # --- migrations --------------------------------------------------------------
 
 
