@@ -514,6 +514,34 @@ def _answers(client: IngressClient) -> bool:
         return False
 
 
+def test_worker_liveness_probe_passes_while_rqworker_runs_and_fails_once_it_has_stopped(cluster, tmp_path):
+    """The prod worker's liveness probe (its own command, with its env) exits 0 while rqworker is registered in
+    Redis from this host, and 1 after the worker shut down (RQ marks it dead), so the kubelet would restart it."""
+    worker_container = _main_container(_document(PROD, "Deployment", "worker"), "worker")
+    env = cluster.base_env | pod_env(worker_container, secrets_=cluster.secrets_, configmaps=cluster.configmaps,
+                                     services=cluster.services)
+    probe = [sys.executable, *worker_container["livenessProbe"]["exec"]["command"][1:]]
+    assert worker_container["livenessProbe"]["exec"]["command"][0] == "python"
+
+    def probe_status() -> int:
+        return subprocess.run(probe, env=env, capture_output=True, timeout=30).returncode
+
+    log_path = tmp_path / "worker.log"
+    worker = subprocess.Popen(local_argv(worker_container, env), cwd=REPO, env=env, stdout=open(log_path, "w"),
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_until(lambda: "Listening on" in log_path.read_text() or worker.poll() is not None, 60, "the worker")
+        assert worker.poll() is None, log_path.read_text()[-2000:]
+        assert probe_status() == 0
+        os.killpg(worker.pid, signal.SIGTERM)  # RQ's warm shutdown registers the worker's death
+        assert worker.wait(timeout=60) == 0
+        assert probe_status() == 1
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+
+
 # --- migrations --------------------------------------------------------------
 
 
