@@ -113,16 +113,6 @@ def load_yaml_documents(path: Path) -> list[dict]:
         return [doc for doc in yaml.safe_load_all(handle) if doc is not None]
 
 
-def k8s_manifest_files(root: Path = K8S_DIR) -> list[Path]:
-    """Return every YAML file under k8s/, sorted."""
-    return sorted(p for p in root.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
-
-
-def load_objects(paths) -> list[dict]:
-    """Return the Kubernetes objects of several manifest files, in order."""
-    return [doc for path in paths for doc in load_yaml_documents(path)]
-
-
 def find_object(objects: list[dict], kind: str, name: str) -> dict | None:
     """Return the object of this kind and name, or None."""
     for obj in objects:

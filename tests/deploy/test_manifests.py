@@ -49,8 +49,6 @@ from .manifests import (
     deployed_objects,
     render_kustomization,
     rendered,
-    load_objects,
-    load_yaml_documents,
     makefile_secrets,
     makefile_targets,
     makefile_text,

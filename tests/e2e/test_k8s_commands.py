@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.test_demo_flow import K8S, REPO, Stack, _free_port, _wait_until
+from tests.e2e.test_demo_flow import REPO, Stack, _free_port, _wait_until
 from tests.deploy.manifests import find_object, rendered
 from tests.helpers import ScratchDatabase, operator_session_cookie
 
