@@ -1,7 +1,8 @@
 """End to end: the precompute CronJob's command, sharded as Kubernetes runs it, as local processes.
 
 Each "pod" is a local process started with the command and the environment
-that k8s/job/precompute-cronjob.yaml gives the container: the plain values,
+that the rendered overlays (`kubectl kustomize k8s/overlays/prod`, and
+`.../dev` for the dev loop) give the container: the plain values,
 DATABASE_URL expanded from the Secret's keys, the pool size from the CPU
 limit, PRECOMPUTE_RUN_NAME from the Job's name, and JOB_COMPLETION_INDEX and
 JOB_COMPLETIONS as an Indexed Job of N completions sets them. Only the
