@@ -289,3 +289,53 @@ def test_the_policy_leaves_other_users_alone():
     job = launcher_job()
     job["spec"]["template"]["spec"]["containers"][0]["image"] = "movielens-job:hand-built"
     assert admission(job, username="minikube-user") is None
+
+
+# --- Pod Security "restricted" --------------------------------------------------------------
+
+RESTRICTED_VOLUME_TYPES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+                           "projected", "secret"}
+
+
+def restricted_problems(obj: dict) -> list[str]:
+    """What in a workload the namespace's Pod Security `restricted` (enforced) would refuse."""
+    name = f"{obj['kind']}/{obj['metadata']['name']}"
+    spec = pod_spec(obj)
+    pod_context = spec.get("securityContext", {})
+    problems = [f"{name}: {field}" for field in ("hostNetwork", "hostPID", "hostIPC") if spec.get(field)]
+    for volume in spec.get("volumes", []):
+        kinds = set(volume) - {"name"}
+        if not kinds <= RESTRICTED_VOLUME_TYPES:
+            problems.append(f"{name}: volume {volume['name']} of type {sorted(kinds)}")
+    for item in containers(spec) + list(spec.get("ephemeralContainers", [])):
+        context = item.get("securityContext", {})
+        seccomp = context.get("seccompProfile", pod_context.get("seccompProfile", {})).get("type")
+        if seccomp not in {"RuntimeDefault", "Localhost"}:
+            problems.append(f"{name}/{item['name']}: seccompProfile {seccomp}")
+        if context.get("runAsNonRoot", pod_context.get("runAsNonRoot")) is not True:
+            problems.append(f"{name}/{item['name']}: runAsNonRoot")
+        if context.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{name}/{item['name']}: allowPrivilegeEscalation")
+        capabilities = context.get("capabilities", {})
+        if "ALL" not in capabilities.get("drop", []) or set(capabilities.get("add", [])) - {"NET_BIND_SERVICE"}:
+            problems.append(f"{name}/{item['name']}: capabilities")
+        if any(port.get("hostPort") for port in item.get("ports", [])):
+            problems.append(f"{name}/{item['name']}: hostPort")
+    return problems
+
+
+@pytest.mark.parametrize("kustomization", ["db", "prod", "dev"])
+def test_every_pod_meets_pod_security_restricted(kustomization):
+    """The namespace enforces `restricted`: none of our own pods (Jobs from the CronJob included) may be refused."""
+    workloads = [o for o in rendered(kustomization) if pod_spec(o) is not None]
+    assert workloads
+    assert [p for o in workloads for p in restricted_problems(o)] == []
+
+
+def test_the_restricted_check_catches_a_host_mount_and_a_missing_seccomp_profile():
+    job = find_object(rendered("prod"), "CronJob", "precompute")
+    spec = pod_spec(job)
+    spec["volumes"].append({"name": "host", "hostPath": {"path": "/"}})
+    del spec["securityContext"]["seccompProfile"]
+    problems = restricted_problems(job)
+    assert any("hostPath" in p for p in problems) and any("seccompProfile" in p for p in problems)
