@@ -7,8 +7,10 @@
 # The image is immutable at run time: the code under /app belongs to root and
 # the process runs as uid 10001, so it cannot rewrite itself. `skaffold dev`
 # runs this very image and syncs changed files into a writable copy of /app
-# (see k8s/app/dev/ and docs/kubernetes.md), never into the image.
-FROM python:3.11-slim
+# (see k8s/overlays/dev/ and docs/kubernetes.md), never into the image.
+# The base pinned by digest: a rebuild gets the same bytes until this line
+# changes (docs/kubernetes.md, "Upgrading": how to move it).
+FROM python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -27,6 +29,13 @@ RUN groupadd --system --gid 10001 app \
 COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 
+# `skaffold dev` only (its dev profile passes DEV_LOOP=1): watchfiles, which
+# restarts the worker's rqworker on synced code (k8s/overlays/dev). The
+# production build leaves it out.
+ARG DEV_LOOP=0
+COPY requirements-devloop.txt ./
+RUN if [ "$DEV_LOOP" = 1 ]; then pip install --no-cache-dir -r requirements-devloop.txt; fi
+
 # The worker recomputes one user's scores with the same algorithm code as the
 # precompute job, so the web image carries jobs/ and scoring/ too.
 COPY manage.py ./
@@ -44,6 +53,7 @@ RUN APP_ENV=production \
     REDIS_URL=redis://localhost:6379/0 \
     python manage.py collectstatic --noinput
 
+# checkov:skip=CKV_DOCKER_2:Kubernetes ignores HEALTHCHECK; the manifests' probes check the containers (k8s/)
 USER 10001:10001
 
 EXPOSE 8000

@@ -1,11 +1,13 @@
 # Kubernetes targets, included from the main Makefile (`include k8s/k8s.mk`).
 # The walk-through is docs/kubernetes.md. In short, on a fresh minikube:
 #
-#   make k8s-cluster        # minikube with enough CPU and memory
-#   make k8s-db             # Secrets + Postgres + Redis, once
-#   make k8s-dev            # skaffold dev of the web app and the worker
+#   make k8s-cluster        # minikube with enough CPU and memory, ingress, metrics
+#   make k8s-db             # namespace + Secrets + Postgres + Redis, once
+#   make k8s-dev            # skaffold dev of web, worker and the precompute CronJob
+#   make k8s-run            # or: the production overlay, once
 #   make k8s-load           # load a MovieLens folder into the cluster's database
-#   make k8s-job            # deploy the (suspended) precompute CronJob
+#   make k8s-operator       # create (or reset) the operator account from its Secret
+#   make k8s-operator-password   # print the operator's password
 #   make k8s-precompute     # start one precompute run now (SHARDS=N to split it)
 #   make check-k8s          # check all of it without a cluster (part of make test)
 #
@@ -18,14 +20,27 @@ MINIKUBE ?= minikube
 MINIKUBE_CPUS ?= 4
 MINIKUBE_MEMORY ?= 8g
 MINIKUBE_DISK ?= 20g
+# Calico enforces the prod overlay's NetworkPolicies; minikube's default
+# network plugin ignores them.
+MINIKUBE_CNI ?= calico
+
+# Everything runs in this namespace (k8s/cluster/namespace.yaml, set by both
+# overlays and k8s/db); every kubectl here names it.
+K8S_NAMESPACE := movielens
+K8S := $(KUBECTL) --namespace $(K8S_NAMESPACE)
 
 # Secrets referenced by the manifests under k8s/ (the tests check the names
 # and keys against the manifests).
 K8S_DB_SECRET := movielens-db
 K8S_APP_SECRET := movielens-app
 K8S_REDIS_SECRET := movielens-redis
+K8S_OPERATOR_SECRET := movielens-operator
+K8S_TLS_SECRET := movielens-tls
 K8S_DB_USER ?= movielens
 K8S_DB_NAME ?= movielens
+K8S_OPERATOR_USER ?= operator
+# The prod overlay's Ingress host (k8s/overlays/prod/ingress.yaml).
+K8S_HOST := movielens.local
 
 # skaffold labels everything it deploys, pod templates included, with a
 # per-invocation skaffold.dev/run-id: a fresh id on every `skaffold run`
@@ -43,80 +58,144 @@ K8S_MOVIELENS_DIR ?= $(or $(MOVIELENS_DIR),../shared/data/movielens/ml-latest-sm
 # A random hex string of $(1) bytes: openssl, else Python's secrets module.
 k8s_random_hex = { openssl rand -hex $(1) 2>/dev/null || python3 -c 'import secrets; print(secrets.token_hex($(1)))'; }
 
-# `make check-k8s`: the cluster files checked without a cluster. The
-# Kubernetes versions are those tests/deploy validates against
-# (KUBERNETES_VERSIONS there; a test keeps the two lists equal).
+# `make check-k8s`: the cluster files checked without a cluster. Each
+# kustomization is rendered (kubectl kustomize) into K8S_RENDERED and the
+# rendered objects are checked. The Kubernetes versions are those
+# tests/deploy validates against (KUBERNETES_VERSIONS there; a test keeps the
+# two lists equal).
 K8S_VALIDATE_VERSIONS := 1.33.0 1.37.0
-K8S_MANIFESTS = $(sort $(wildcard k8s/*/*.yaml k8s/*/*/*.yaml))
+K8S_KUSTOMIZATIONS := k8s/overlays/dev k8s/overlays/prod k8s/db k8s/cluster
+K8S_RENDERED := .local/rendered
 SKAFFOLD_SCHEMA ?= ../shared/schemas/skaffold-v4beta14.json
+# Checkov in a virtualenv of its own: its dependency pins clash with the app's.
+CHECKOV_VENV := .local/venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: check-k8s check-k8s-tools k8s-cluster k8s-secrets k8s-db k8s-dev k8s-run k8s-job k8s-precompute \
-        k8s-load k8s-manage k8s-dev-restart-worker k8s-status k8s-delete
+.PHONY: check-k8s check-k8s-tools check-k8s-render check-k8s-checkov k8s-cluster k8s-cluster-objects \
+        k8s-secrets k8s-db k8s-dev k8s-run k8s-job k8s-precompute k8s-load k8s-manage k8s-operator \
+        k8s-operator-password k8s-status k8s-delete
 
-## Check every manifest, both Dockerfiles and skaffold.yaml, no cluster
-## needed: kubernetes-validate --strict (newest and oldest supported
+## Check both overlays, the database module, the cluster objects, both
+## Dockerfiles and skaffold.yaml, no cluster needed: render each
+## kustomization, kubernetes-validate --strict (newest and oldest supported
 ## Kubernetes), hadolint at every severity, the Skaffold v4beta14 schema for
-## each module, then tests/deploy (the same checks plus the consistency of
-## manifests, skaffold.yaml, Dockerfiles and the code). Part of `make test`.
+## each module, Checkov, then tests/deploy (the same checks plus the points of
+## the rendered objects: security, sizes, policies). Part of `make test`.
 check-k8s: check-k8s-tools
 	$(PY) -m pytest -q -p no:cacheprovider tests/deploy
 
 ## The command-line half of check-k8s; `make test` runs it and then every
 ## test, tests/deploy included, so nothing runs twice.
-check-k8s-tools: install
+check-k8s-tools: install check-k8s-render check-k8s-checkov
 	@set -e; for version in $(K8S_VALIDATE_VERSIONS); do \
-		echo "kubernetes-validate --strict -k $$version: $(words $(K8S_MANIFESTS)) manifests"; \
-		$(VENV)/bin/kubernetes-validate --strict --quiet -k $$version $(K8S_MANIFESTS); \
+		echo "kubernetes-validate --strict -k $$version: $(K8S_KUSTOMIZATIONS) rendered"; \
+		$(VENV)/bin/kubernetes-validate --strict --quiet -k $$version $(K8S_RENDERED)/*.yaml; \
 	done
 	$(VENV)/bin/hadolint --no-color --failure-threshold info Dockerfile Dockerfile.job
 	$(PY) -m tests.deploy.skaffold_schema $(SKAFFOLD_SCHEMA) skaffold.yaml
 
-## Start minikube with room for Postgres, the app and a 2-CPU precompute pod.
-k8s-cluster:
-	$(MINIKUBE) start --cpus=$(MINIKUBE_CPUS) --memory=$(MINIKUBE_MEMORY) --disk-size=$(MINIKUBE_DISK)
+## Render every kustomization into $(K8S_RENDERED)/<name>.yaml.
+check-k8s-render:
+	@mkdir -p $(K8S_RENDERED)
+	@set -e; for dir in $(K8S_KUSTOMIZATIONS); do \
+		echo "kubectl kustomize $$dir"; \
+		$(KUBECTL) kustomize $$dir > $(K8S_RENDERED)/$$(basename $$dir).yaml; \
+	done
 
-## Create the Secrets movielens-db, movielens-app and movielens-redis with
-## random values.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+## Checkov on the rendered objects and both Dockerfiles. Deliberate
+## exceptions are skips beside what they excuse: `checkov.io/skipN`
+## annotations in the manifests, `# checkov:skip=` comments in the Dockerfiles.
+check-k8s-checkov: check-k8s-render $(CHECKOV_VENV)/.installed
+	$(CHECKOV) --quiet --compact --skip-download --framework kubernetes $(addprefix -f $(K8S_RENDERED)/,$(addsuffix .yaml,$(notdir $(K8S_KUSTOMIZATIONS))))
+	$(CHECKOV) --quiet --compact --skip-download --framework dockerfile -f Dockerfile -f Dockerfile.job
+
+## Start minikube with room for Postgres, the app and a 4-shard precompute
+## run, a network plugin that enforces NetworkPolicies, the ingress
+## controller and the metrics the web HPA scales on.
+k8s-cluster:
+	$(MINIKUBE) start --cpus=$(MINIKUBE_CPUS) --memory=$(MINIKUBE_MEMORY) --disk-size=$(MINIKUBE_DISK) --cni=$(MINIKUBE_CNI)
+	$(MINIKUBE) addons enable ingress
+	$(MINIKUBE) addons enable metrics-server
+
+## The cluster-scoped objects (k8s/cluster): the namespace, with Pod
+## Security `restricted` enforced, and the admission policy on the web
+## pod's Jobs. Needs cluster-admin; safe to repeat.
+k8s-cluster-objects:
+	$(KUBECTL) apply -k k8s/cluster
+
+## Create the Secrets movielens-db, movielens-app, movielens-redis,
+## movielens-operator (the progress page's operator account) and
+## movielens-tls (a self-signed certificate for $(K8S_HOST)) with random
+## values.
 ## Idempotent: an existing Secret is kept as it is, never overwritten (the
 ## database was initialised with its password). The values are generated
 ## here and go straight to the cluster; none is stored in the repository.
 ## Server-side apply keeps the values out of the last-applied annotation.
-k8s-secrets:
+k8s-secrets: k8s-cluster-objects
 	@set -e; \
-	existing=$$($(KUBECTL) get secret $(K8S_DB_SECRET) --ignore-not-found -o name); \
+	existing=$$($(K8S) get secret $(K8S_DB_SECRET) --ignore-not-found -o name); \
 	if [ -n "$$existing" ]; then \
 		echo "secret $(K8S_DB_SECRET) exists: kept"; \
 	else \
 		password=$$($(call k8s_random_hex,24)); \
 		[ -n "$$password" ] || { echo "cannot generate a password: install openssl or python3" >&2; exit 1; }; \
-		$(KUBECTL) create secret generic $(K8S_DB_SECRET) \
+		$(K8S) create secret generic $(K8S_DB_SECRET) \
 			--from-literal=POSTGRES_USER=$(K8S_DB_USER) \
 			--from-literal=POSTGRES_PASSWORD="$$password" \
 			--from-literal=POSTGRES_DB=$(K8S_DB_NAME) \
 			--dry-run=client -o yaml \
-		| $(KUBECTL) apply --server-side --field-manager=movielens-make -f -; \
+		| $(K8S) apply --server-side --field-manager=movielens-make -f -; \
 	fi; \
-	existing=$$($(KUBECTL) get secret $(K8S_APP_SECRET) --ignore-not-found -o name); \
+	existing=$$($(K8S) get secret $(K8S_APP_SECRET) --ignore-not-found -o name); \
 	if [ -n "$$existing" ]; then \
 		echo "secret $(K8S_APP_SECRET) exists: kept"; \
 	else \
 		secret_key=$$($(call k8s_random_hex,32)); \
 		[ -n "$$secret_key" ] || { echo "cannot generate a secret key: install openssl or python3" >&2; exit 1; }; \
-		$(KUBECTL) create secret generic $(K8S_APP_SECRET) \
+		$(K8S) create secret generic $(K8S_APP_SECRET) \
 			--from-literal=SECRET_KEY="$$secret_key" \
 			--dry-run=client -o yaml \
-		| $(KUBECTL) apply --server-side --field-manager=movielens-make -f -; \
+		| $(K8S) apply --server-side --field-manager=movielens-make -f -; \
 	fi; \
-	existing=$$($(KUBECTL) get secret $(K8S_REDIS_SECRET) --ignore-not-found -o name); \
+	existing=$$($(K8S) get secret $(K8S_REDIS_SECRET) --ignore-not-found -o name); \
 	if [ -n "$$existing" ]; then \
 		echo "secret $(K8S_REDIS_SECRET) exists: kept"; \
 	else \
 		redis_password=$$($(call k8s_random_hex,24)); \
 		[ -n "$$redis_password" ] || { echo "cannot generate a password: install openssl or python3" >&2; exit 1; }; \
-		$(KUBECTL) create secret generic $(K8S_REDIS_SECRET) \
+		$(K8S) create secret generic $(K8S_REDIS_SECRET) \
 			--from-literal=REDIS_PASSWORD="$$redis_password" \
 			--dry-run=client -o yaml \
-		| $(KUBECTL) apply --server-side --field-manager=movielens-make -f -; \
+		| $(K8S) apply --server-side --field-manager=movielens-make -f -; \
+	fi; \
+	existing=$$($(K8S) get secret $(K8S_OPERATOR_SECRET) --ignore-not-found -o name); \
+	if [ -n "$$existing" ]; then \
+		echo "secret $(K8S_OPERATOR_SECRET) exists: kept"; \
+	else \
+		operator_password=$$($(call k8s_random_hex,16)); \
+		[ -n "$$operator_password" ] || { echo "cannot generate a password: install openssl or python3" >&2; exit 1; }; \
+		$(K8S) create secret generic $(K8S_OPERATOR_SECRET) \
+			--from-literal=OPERATOR_USERNAME=$(K8S_OPERATOR_USER) \
+			--from-literal=OPERATOR_PASSWORD="$$operator_password" \
+			--dry-run=client -o yaml \
+		| $(K8S) apply --server-side --field-manager=movielens-make -f -; \
+	fi; \
+	existing=$$($(K8S) get secret $(K8S_TLS_SECRET) --ignore-not-found -o name); \
+	if [ -n "$$existing" ]; then \
+		echo "secret $(K8S_TLS_SECRET) exists: kept"; \
+	else \
+		tls=$$(mktemp -d); trap 'rm -rf "$$tls"' EXIT; \
+		openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=$(K8S_HOST)" \
+			-addext "subjectAltName=DNS:$(K8S_HOST)" -keyout "$$tls/tls.key" -out "$$tls/tls.crt" 2>/dev/null \
+			|| { echo "cannot make a certificate for $(K8S_HOST): install openssl" >&2; exit 1; }; \
+		$(K8S) create secret tls $(K8S_TLS_SECRET) --cert="$$tls/tls.crt" --key="$$tls/tls.key" \
+			--dry-run=client -o yaml \
+		| $(K8S) apply --server-side --field-manager=movielens-make -f -; \
 	fi
 
 ## Deploy the database module (Postgres StatefulSet + Redis) once. Safe to
@@ -124,18 +203,20 @@ k8s-secrets:
 k8s-db: k8s-secrets
 	$(SKAFFOLD) run -m db --label skaffold.dev/run-id=$(K8S_DB_RUN_ID) --status-check=true
 
-## Build the web image, deploy web + worker, sync code changes, forward
-## http://localhost:8000. Ctrl-C removes the app only; the database stays.
+## Build both images, deploy web + worker + the precompute CronJob with the
+## dev overlay, sync code changes (web reloads, the worker restarts its
+## rqworker, the job image is rebuilt), forward http://localhost:8000.
+## Ctrl-C removes the app only; the database stays.
 k8s-dev: k8s-secrets
 	$(SKAFFOLD) dev -m app
 
-## Build and deploy the app once with the production manifests.
+## Build and deploy the app and the precompute CronJob once with the
+## production overlay (k8s/overlays/prod).
 k8s-run: k8s-secrets
 	$(SKAFFOLD) run -m app
 
-## Build the job image and deploy the suspended precompute CronJob.
-k8s-job: k8s-secrets
-	$(SKAFFOLD) run -m job
+## The precompute CronJob is part of the app module now: the same as k8s-run.
+k8s-job: k8s-run
 
 ## Start a precompute run now: a Job made from the CronJob's template.
 ## SHARDS=N makes it an Indexed Job of N pods (completions = N, and
@@ -146,13 +227,13 @@ k8s-precompute:
 	[ "$(SHARDS)" -ge 1 ] && [ "$(PARALLELISM)" -ge 1 ] || { echo "SHARDS and PARALLELISM must be at least 1" >&2; exit 2; }; \
 	name=precompute-$$(date +%s); \
 	if [ "$(SHARDS)" = 1 ] && [ "$(PARALLELISM)" = 1 ]; then \
-		$(KUBECTL) create job --from=cronjob/precompute "$$name"; \
+		$(K8S) create job --from=cronjob/precompute "$$name"; \
 	else \
-		$(KUBECTL) create job --from=cronjob/precompute "$$name" --dry-run=client -o json \
-		| $(KUBECTL) patch --local -f - --type=json -o json -p '[{"op": "test", "path": "/spec/template/spec/containers/0/env/0/name", "value": "JOB_COMPLETIONS"}, {"op": "replace", "path": "/spec/template/spec/containers/0/env/0/value", "value": "$(SHARDS)"}, {"op": "replace", "path": "/spec/completions", "value": $(SHARDS)}, {"op": "replace", "path": "/spec/parallelism", "value": $(PARALLELISM)}]' \
-		| $(KUBECTL) create -f -; \
+		$(K8S) create job --from=cronjob/precompute "$$name" --dry-run=client -o json \
+		| $(K8S) patch --local -f - --type=json -o json -p '[{"op": "test", "path": "/spec/template/spec/containers/0/env/0/name", "value": "JOB_COMPLETIONS"}, {"op": "replace", "path": "/spec/template/spec/containers/0/env/0/value", "value": "$(SHARDS)"}, {"op": "replace", "path": "/spec/completions", "value": $(SHARDS)}, {"op": "replace", "path": "/spec/parallelism", "value": $(PARALLELISM)}]' \
+		| $(K8S) create -f -; \
 	fi; \
-	echo "follow it with: $(KUBECTL) logs -f --prefix -l job-name=$$name --max-log-requests=$(PARALLELISM)"
+	echo "follow it with: $(K8S) logs -f --prefix -l job-name=$$name --max-log-requests=$(PARALLELISM)"
 
 ## Load a MovieLens folder into the cluster's database: copy it into the
 ## web pod's /tmp (an emptyDir) and run load_movielens there.
@@ -160,28 +241,35 @@ k8s-load:
 	@set -e; \
 	[ -f "$(K8S_MOVIELENS_DIR)/ratings.csv" ] || [ -f "$(K8S_MOVIELENS_DIR)/u.data" ] || [ -f "$(K8S_MOVIELENS_DIR)/ratings.dat" ] \
 		|| { echo "no MovieLens files in $(K8S_MOVIELENS_DIR): set K8S_MOVIELENS_DIR" >&2; exit 2; }; \
-	pods=$$($(KUBECTL) get pod -l app.kubernetes.io/name=web --field-selector=status.phase=Running -o jsonpath='{.items[*].metadata.name}'); \
+	pods=$$($(K8S) get pod -l app.kubernetes.io/name=web --field-selector=status.phase=Running -o jsonpath='{.items[*].metadata.name}'); \
 	pod=$${pods%% *}; \
 	[ -n "$$pod" ] || { echo "no running web pod: make k8s-dev or make k8s-run first" >&2; exit 1; }; \
-	$(KUBECTL) cp "$(K8S_MOVIELENS_DIR)" "$$pod:/tmp/movielens" -c web; \
-	$(KUBECTL) exec "$$pod" -c web -- python manage.py load_movielens /tmp/movielens; \
-	$(KUBECTL) exec "$$pod" -c web -- rm -rf /tmp/movielens
+	$(K8S) cp "$(K8S_MOVIELENS_DIR)" "$$pod:/tmp/movielens" -c web; \
+	$(K8S) exec "$$pod" -c web -- python manage.py load_movielens /tmp/movielens; \
+	$(K8S) exec "$$pod" -c web -- rm -rf /tmp/movielens
 
 ## Run a management command in the web container: make k8s-manage ARGS="migrate".
 k8s-manage:
-	$(KUBECTL) exec -it deployment/web -c web -- python manage.py $(ARGS)
+	$(K8S) exec -it deployment/web -c web -- python manage.py $(ARGS)
 
-## Restart the worker process after `make k8s-dev` synced code it had
-## imported at start-up. Only the container restarts, so the synced copy of
-## /app (an emptyDir in the dev manifests) is kept.
-k8s-dev-restart-worker:
-	$(KUBECTL) exec deployment/worker -c worker -- sh -c 'kill -TERM 1'
+## Create the operator account of the progress page, or reset its password,
+## from the Secret movielens-operator (`make k8s-secrets` made it): the
+## password goes through stdin, never a command line, an env var of the pod
+## or a log. Safe to repeat.
+k8s-operator:
+	@set -e; \
+	$(K8S) get secret $(K8S_OPERATOR_SECRET) -o jsonpath='{.data.OPERATOR_PASSWORD}' | base64 -d \
+	| $(K8S) exec -i deployment/web -c web -- python manage.py ensure_operator --password-stdin --username $(K8S_OPERATOR_USER)
+
+## Print the operator's user name and password (from the Secret).
+k8s-operator-password:
+	@$(K8S) get secret $(K8S_OPERATOR_SECRET) -o go-template='user name: {{.data.OPERATOR_USERNAME | base64decode}}{{"\n"}}password:  {{.data.OPERATOR_PASSWORD | base64decode}}{{"\n"}}'
 
 ## What runs, and the volume that holds the database.
 k8s-status:
-	$(KUBECTL) get statefulsets,deployments,pods,services,pvc,cronjobs,jobs -l app.kubernetes.io/part-of=movielens
+	$(K8S) get statefulsets,deployments,pods,services,pvc,cronjobs,jobs,ingresses,hpa -l app.kubernetes.io/part-of=movielens
 
 ## Remove the app and the precompute CronJob (with its Jobs). The database
-## module, its volume and the Secrets stay.
+## module, its volume, the Secrets and the namespace stay.
 k8s-delete:
-	$(SKAFFOLD) delete -m app,job
+	$(SKAFFOLD) delete -m app

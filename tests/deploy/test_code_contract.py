@@ -35,10 +35,9 @@ from django.core.management import CommandError, get_commands, load_command_clas
 from django.http.request import validate_host
 from django.urls import Resolver404, resolve
 
-from . import (
+from .manifests import (
     CONFIGMAP,
     JOB_IMAGE,
-    K8S_DIR,
     REPO,
     WEB_IMAGE,
     containers,
@@ -48,11 +47,11 @@ from . import (
     env_value,
     find_object,
     full_command,
-    k8s_manifest_files,
-    load_objects,
+    deployed_objects,
     makefile_targets,
     pod_spec,
     read_dockerignore,
+    rendered,
     skaffold_configs,
 )
 
@@ -249,9 +248,50 @@ def argv_problems(where: str, argv: list[str], item: dict | None = None, spec: d
         return module_problems(where, argv)
     if argv[0] == "gunicorn":
         return gunicorn_problems(where, argv, item, spec)
+    if argv[:2] == ["python", "-c"]:
+        return inline_python_problems(where, argv[2])
+    if argv[0] == "watchfiles":
+        return watchfiles_problems(where, argv, item, spec)
     if argv[0] in {"cp", "sleep", "sh"}:
         return []
     return [f"{where}: unknown command {argv[0]!r}; teach tests/deploy/test_code_contract.py to check it"]
+
+
+def inline_python_problems(where: str, code: str) -> list[str]:
+    """`python -c CODE`: it must compile, and each management command it calls must exist and take its options."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as exc:
+        return [f"{where}: python -c does not compile: {exc}"]
+    problems = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "call_command":
+            name = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+            if not isinstance(name, str):
+                problems.append(f"{where}: call_command with a name that is not a literal")
+                continue
+            problems += manage_problems(where, ["python", "manage.py", name])
+    return problems
+
+
+WATCHFILES_VALUE_OPTIONS = {"--ignore-paths", "--target-type", "--filter", "--args", "--verbosity", "--sigint-timeout",
+                            "--grace-period", "--sigkill-timeout"}
+
+
+def watchfiles_problems(where: str, argv: list[str], item: dict | None, spec: dict | None) -> list[str]:
+    """`watchfiles [options] TARGET PATHS...` (the dev worker): TARGET is checked as a command, PATHS must be /app."""
+    words, rest = argv[1:], []
+    while words:
+        word = words.pop(0)
+        if word in WATCHFILES_VALUE_OPTIONS:
+            words.pop(0)
+        elif not word.startswith("-"):
+            rest.append(word)
+    if not rest:
+        return [f"{where}: watchfiles without a target command"]
+    target, paths = shlex.split(rest[0]), rest[1:]
+    problems = [] if paths == ["/app"] else [f"{where}: watchfiles watches {paths}, not the synced /app"]
+    return problems + argv_problems(f"{where} (watchfiles target)", target, item, spec)
 
 
 # --- probes ------------------------------------------------------------------
@@ -394,12 +434,10 @@ def sync_problems(configs: list[dict], repo: Path = REPO) -> list[str]:
 # --- fixtures and tests --------------------------------------------------------
 
 
-MANIFESTS = k8s_manifest_files()
-
-
 @pytest.fixture(scope="module")
 def objects() -> list[dict]:
-    return load_objects(MANIFESTS)
+    """Every object deployed by either overlay, the database module or the cluster objects, as rendered."""
+    return deployed_objects() + rendered("dev")
 
 
 @pytest.fixture(scope="module")
@@ -440,7 +478,7 @@ def test_every_command_exists_in_the_code(objects, scripts):
 def test_commands_are_found_where_expected(objects, scripts):
     """The checks above see the migrate, rqworker, gunicorn, precompute, collectstatic and load_movielens commands."""
     argvs = [argv for _, _, argv in container_commands(objects)]
-    assert ["python", "manage.py", "migrate", "--noinput"] in argvs
+    assert any(argv[:2] == ["python", "-c"] and 'call_command("migrate"' in argv[2] for argv in argvs)
     assert ["python", "manage.py", "rqworker"] in argvs
     assert any(argv[0] == "gunicorn" for argv in argvs)
     assert any(argv[:3] == ["python", "-m", "jobs.precompute"] for argv in argvs)
@@ -462,6 +500,8 @@ def test_commands_are_found_where_expected(objects, scripts):
         (lambda c: c.update(command=["gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2",
                                      "--graceful-timeout", "40", "--worker-tmp-dir", "/dev/shm"]), "grace period"),
         (lambda c: c.update(command=["uwsgi", "--http", ":8000"]), "unknown command"),
+        (lambda c: c.update(command=["python", "-c", 'call_command("migrat")']), "not a management command"),
+        (lambda c: c.update(command=["python", "-c", "call_command('migrate'"]), "does not compile"),
     ],
 )
 def test_command_check_catches_a_renamed_or_mistyped_command(objects, breakage, expected):
@@ -528,7 +568,8 @@ def test_every_setting_given_is_read_by_the_code(objects):
 def test_env_check_catches_a_key_the_code_does_not_read(objects):
     """A misspelt ConfigMap key or env variable is reported."""
     broken = copy.deepcopy(objects)
-    find_object(broken, "ConfigMap", CONFIGMAP)["data"]["ALLOWED_HOST"] = "localhost"
+    for configmap in (o for o in broken if o["kind"] == "ConfigMap" and o["metadata"]["name"] == CONFIGMAP):
+        configmap["data"]["ALLOWED_HOST"] = "localhost"
     cronjob = find_object(broken, "CronJob", "precompute")
     pod_spec(cronjob)["containers"][0]["env"].append({"name": "REDIS_URI", "value": "redis://redis:6379/0"})
     problems = env_problems(broken, code_string_constants())
@@ -575,9 +616,12 @@ def test_image_path_follows_copy_and_workdir(tmp_path):
     assert image_path(dockerfile, "tests/t.py") is None
 
 
-def test_k8s_folder_is_read():
-    """The manifests the checks read are the ones under k8s/."""
-    assert MANIFESTS and all(K8S_DIR in p.parents for p in MANIFESTS)
+def test_k8s_folder_is_read(objects):
+    """The checks read the rendered kustomizations: both overlays' web, worker and CronJob, and the database."""
+    names = [(o["kind"], o["metadata"]["name"]) for o in objects]
+    for kind, name in [("Deployment", "web"), ("Deployment", "worker"), ("CronJob", "precompute")]:
+        assert names.count((kind, name)) == 2, (kind, name)
+    assert ("StatefulSet", "postgres") in names and ("Namespace", "movielens") in names
 
 
 def test_job_reads_what_kubernetes_gives_its_pods():

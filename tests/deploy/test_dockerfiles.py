@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from . import (
+from .manifests import (
     JOB_COMMAND,
     REPO,
     WEB_COMMAND,
@@ -31,6 +31,7 @@ from . import (
 
 DOCKERFILES = [REPO / "Dockerfile", REPO / "Dockerfile.job"]
 BASE_IMAGE = "python:3.11-slim"
+DIGEST_PINNED = re.compile(re.escape(BASE_IMAGE) + r"@sha256:[0-9a-f]{64}")
 APP_UID = "10001"
 # What the images need from the repository; the tests below check they exist.
 REQUIRED_SOURCES = {"requirements.txt", "manage.py", "web/", "jobs/", "scoring/"}
@@ -114,12 +115,12 @@ def test_inline_hadolint_ignores_say_why():
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
 def test_base_image_is_pinned_python_slim(path):
-    """Every stage starts from python:3.11-slim (or an earlier stage of the same file)."""
+    """Every stage starts from python:3.11-slim pinned by digest (or an earlier stage of the same file)."""
     stages = dockerfile_stages(path)
     assert stages, f"{path.name} has no FROM"
     names = set()
     for stage in stages:
-        assert stage["from"] == BASE_IMAGE or stage["from"] in names, stage["from"]
+        assert DIGEST_PINNED.fullmatch(stage["from"]) or stage["from"] in names, stage["from"]
         if stage["name"]:
             names.add(stage["name"])
 

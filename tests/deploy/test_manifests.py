@@ -13,6 +13,7 @@ import copy
 import difflib
 import json
 import re
+import shlex
 import shutil
 import subprocess
 
@@ -20,7 +21,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from . import (
+from .manifests import (
     APP_SECRET,
     CONFIGMAP,
     DB_SECRET,
@@ -30,7 +31,9 @@ from . import (
     K8S_MAKEFILE,
     KUBERNETES_VERSION,
     KUBERNETES_VERSIONS,
-    MIGRATE_COMMAND,
+    KUSTOMIZATIONS,
+    NAMESPACE,
+    MIGRATE_LOCK,
     REDIS_SECRET,
     REPO,
     WEB_COMMAND,
@@ -43,9 +46,9 @@ from . import (
     find_object,
     find_tool,
     full_command,
-    k8s_manifest_files,
-    load_objects,
-    load_yaml_documents,
+    deployed_objects,
+    render_kustomization,
+    rendered,
     makefile_secrets,
     makefile_targets,
     makefile_text,
@@ -53,28 +56,9 @@ from . import (
     pod_template,
 )
 
-MANIFESTS = k8s_manifest_files()
-DB_DIR = K8S_DIR / "db"
-APP_DIR = K8S_DIR / "app"
-JOB_DIR = K8S_DIR / "job"
-DEV_DIR = APP_DIR / "dev"
-
-EXPECTED_FILES = {
-    "k8s/db/postgres-service.yaml",
-    "k8s/db/postgres-statefulset.yaml",
-    "k8s/db/redis-service.yaml",
-    "k8s/db/redis-deployment.yaml",
-    "k8s/app/configmap.yaml",
-    "k8s/app/rbac.yaml",
-    "k8s/app/web-service.yaml",
-    "k8s/app/web-deployment.yaml",
-    "k8s/app/worker-deployment.yaml",
-    "k8s/app/dev/web-deployment.yaml",
-    "k8s/app/dev/worker-deployment.yaml",
-    "k8s/job/precompute-cronjob.yaml",
-}
-
-# What the dev variants add to the production Deployments, and nothing else.
+# What the old per-folder layout called db/, app/ + job/ and app/dev/ is now each kustomization rendered.
+DB, PROD, DEV = "db", "prod", "dev"
+# What the dev overlay adds to the base Deployments (the writable copy of /app), and nothing else.
 DEV_COPY_CONTAINER = "copy-app"
 DEV_COPY_VOLUME = "app-code"
 
@@ -83,14 +67,9 @@ def rel(path) -> str:
     return str(path.relative_to(REPO))
 
 
-def objects_in(directory, *, recursive: bool = False) -> list[dict]:
-    paths = k8s_manifest_files(directory) if recursive else sorted(directory.glob("*.yaml"))
-    return load_objects(paths)
-
-
-def production_objects() -> list[dict]:
-    """The objects that `skaffold run` deploys (the dev variants left out)."""
-    return load_objects(p for p in MANIFESTS if DEV_DIR not in p.parents)
+def all_objects() -> list[dict]:
+    """Everything any kustomization renders: cluster objects, database, prod and dev overlays."""
+    return deployed_objects() + rendered(DEV)
 
 
 def workloads(objects: list[dict]) -> list[dict]:
@@ -283,34 +262,34 @@ def dev_variant_problems(production: dict, dev: dict) -> list[str]:
 # --- schema validation -------------------------------------------------------
 
 
-def test_expected_manifests_exist():
-    """k8s/ holds the database, app and job manifests in separate folders."""
-    found = {rel(p) for p in MANIFESTS}
-    assert EXPECTED_FILES <= found, f"missing: {sorted(EXPECTED_FILES - found)}"
+def test_every_kustomization_renders():
+    """Each kustomization (dev and prod overlays, database, cluster objects) renders with kubectl kustomize."""
+    for name in KUSTOMIZATIONS:
+        assert rendered(name), f"{name} rendered nothing"
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-@pytest.mark.parametrize("path", MANIFESTS, ids=[rel(p) for p in MANIFESTS])
-def test_manifest_passes_strict_kubernetes_schema(path, version):
-    """Each document validates in strict mode (unknown fields rejected) against the newest and oldest supported Kubernetes."""
-    documents = load_yaml_documents(path)
-    assert documents, f"{rel(path)} holds no document"
-    for document in documents:
+@pytest.mark.parametrize("name", sorted(KUSTOMIZATIONS))
+def test_rendering_passes_strict_kubernetes_schema(name, version):
+    """Each rendered object validates in strict mode (unknown fields rejected) against the newest and oldest supported Kubernetes."""
+    for document in rendered(name):
         try:
             kubernetes_validate.validate(document, version, strict=True)
         except kubernetes_validate.ValidationError as error:
-            pytest.fail(f"{rel(path)} {document.get('kind')}: {error.message} at {list(error.path)}")
+            pytest.fail(f"{name} {document.get('kind')}/{document['metadata']['name']}: {error.message} at {list(error.path)}")
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
-def test_kubernetes_validate_cli_passes_every_manifest(version):
-    """The kubernetes-validate CLI, as a developer would run it, accepts all manifests."""
+def test_kubernetes_validate_cli_passes_every_rendering(version, tmp_path):
+    """The kubernetes-validate CLI, as `make check-k8s` runs it on the rendered files, accepts them all."""
     tool = find_tool("kubernetes-validate")
     assert tool, "kubernetes-validate is not installed (pip install kubernetes-validate)"
-    result = subprocess.run(
-        [tool, "--strict", "--quiet", "-k", version, *map(str, MANIFESTS)],
-        capture_output=True, text=True, check=False,
-    )
+    files = []
+    for name in KUSTOMIZATIONS:
+        files.append(tmp_path / f"{name}.yaml")
+        files[-1].write_text(yaml.safe_dump_all(rendered(name)))
+    result = subprocess.run([tool, "--strict", "--quiet", "-k", version, *map(str, files)],
+                            capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -325,7 +304,7 @@ def test_validated_version_is_the_newest_the_validator_knows():
 
 def test_strict_validation_rejects_unknown_and_mistyped_fields(tmp_path):
     """A misspelt field or a wrong type in a copy of the web Deployment is refused."""
-    web = find_object(production_objects(), "Deployment", "web")
+    web = find_object(rendered(PROD), "Deployment", "web")
     misspelt = copy.deepcopy(web)
     container(pod_spec(misspelt), "web")["securityContext"]["runAsNonroot"] = True
     with pytest.raises(kubernetes_validate.ValidationError):
@@ -348,37 +327,45 @@ def test_strict_validation_rejects_unknown_and_mistyped_fields(tmp_path):
 # --- layout: the database apart from the app ---------------------------------
 
 
-def test_no_namespace_objects():
-    """No module creates a Namespace, so deleting a module never deletes one with the data in it."""
-    kinds = {(obj["kind"], obj["metadata"]["name"]) for obj in load_objects(MANIFESTS)}
-    assert not [k for k in kinds if k[0] == "Namespace"]
+def test_only_the_cluster_objects_hold_the_namespace():
+    """No Skaffold module renders a Namespace (deleting a module never deletes one with the data in it); every
+    namespaced object lands in `movielens`, whose Pod Security level is `restricted`, enforced."""
+    for name in (DB, PROD, DEV):
+        assert not [o for o in rendered(name) if o["kind"] == "Namespace"], name
+        for obj in rendered(name):
+            assert obj["metadata"].get("namespace") == NAMESPACE, (name, obj["kind"], obj["metadata"]["name"])
+    (namespace,) = [o for o in rendered("cluster") if o["kind"] == "Namespace"]
+    assert namespace["metadata"]["name"] == NAMESPACE
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for obj in rendered("cluster"):
+        assert "namespace" not in obj["metadata"], f"{obj['kind']} is cluster-scoped"
 
 
 def test_no_secret_objects_in_repository():
     """Secrets are generated by `make k8s-secrets`, never committed as manifests."""
-    assert not [obj for obj in load_objects(MANIFESTS) if obj["kind"] == "Secret"]
+    assert not [obj for obj in all_objects() if obj["kind"] == "Secret"]
 
 
 def test_every_object_is_labelled_part_of_movielens():
     """`kubectl get -l app.kubernetes.io/part-of=movielens` finds everything deployed."""
-    for obj in load_objects(MANIFESTS):
+    for obj in all_objects():
         labels = obj["metadata"].get("labels", {})
         assert labels.get("app.kubernetes.io/part-of") == "movielens", obj["metadata"]["name"]
 
 
 def test_database_module_holds_postgres_and_redis_only():
     """k8s/db/ has the Postgres StatefulSet, its headless Service and Redis; the app folders have none of them."""
-    db = objects_in(DB_DIR)
+    db = rendered(DB)
     assert {(o["kind"], o["metadata"]["name"]) for o in db} == {
         ("StatefulSet", "postgres"), ("Service", "postgres"), ("Deployment", "redis"), ("Service", "redis"),
     }
-    elsewhere = objects_in(APP_DIR, recursive=True) + objects_in(JOB_DIR)
+    elsewhere = rendered(PROD) + rendered(DEV)
     assert not [o for o in elsewhere if o["kind"] in {"StatefulSet", "PersistentVolumeClaim"}]
 
 
 def test_postgres_statefulset_keeps_its_volume():
     """Postgres 16 keeps its data in a volume claim that outlives the StatefulSet."""
-    db = objects_in(DB_DIR)
+    db = rendered(DB)
     postgres = find_object(db, "StatefulSet", "postgres")
     spec = postgres["spec"]
     assert spec["serviceName"] == "postgres"
@@ -399,24 +386,24 @@ def test_postgres_statefulset_keeps_its_volume():
 
 def test_redis_service_matches_redis_url():
     """The Redis Service is where every REDIS_URL points: redis:6379."""
-    db = objects_in(DB_DIR)
+    db = rendered(DB)
     redis = find_object(db, "Deployment", "redis")
     assert container(pod_spec(redis), "redis")["image"].startswith("redis:7")
     assert [p["port"] for p in find_object(db, "Service", "redis")["spec"]["ports"]] == [6379]
-    urls = [env_value(item, "REDIS_URL")["value"] for obj in workloads(load_objects(MANIFESTS))
+    urls = [env_value(item, "REDIS_URL")["value"] for obj in workloads(all_objects())
             for item in containers(pod_spec(obj)) if env_value(item, "REDIS_URL")]
-    assert len(urls) == 7  # web + its init container, worker (each also under dev/), the precompute job
+    assert len(urls) == 8  # web + its init container, worker, the precompute job, in each overlay
     assert all(url.split("@")[-1] == "redis:6379/0" or url == "redis://redis:6379/0" for url in urls), urls
 
 
 def test_redis_requires_the_password_every_client_but_the_job_is_given():
     """Redis starts with --requirepass from movielens-redis; app containers put it in REDIS_URL; the job, which never connects, has none."""
     secret = {"name": REDIS_SECRET, "key": "REDIS_PASSWORD"}
-    redis = container(pod_spec(find_object(objects_in(DB_DIR), "Deployment", "redis")), "redis")
+    redis = container(pod_spec(find_object(rendered(DB), "Deployment", "redis")), "redis")
     assert redis["args"] == ["--requirepass", "$(REDIS_PASSWORD)"]
     assert env_value(redis, "REDIS_PASSWORD")["valueFrom"]["secretKeyRef"] == secret
     assert env_value(redis, "REDISCLI_AUTH")["valueFrom"]["secretKeyRef"] == secret  # the probes' redis-cli
-    for obj in workloads(load_objects(MANIFESTS)):
+    for obj in workloads(all_objects()):
         for item in containers(pod_spec(obj)):
             if item["image"] == WEB_IMAGE and env_value(item, "DATABASE_URL"):  # not dev's copy-app
                 assert env_value(item, "REDIS_PASSWORD")["valueFrom"]["secretKeyRef"] == secret, item["name"]
@@ -426,19 +413,17 @@ def test_redis_requires_the_password_every_client_but_the_job_is_given():
                 assert env_value(item, "REDIS_URL")["value"] == "redis://redis:6379/0"
 
 
-@pytest.mark.parametrize("directory", [DB_DIR, APP_DIR, DEV_DIR, JOB_DIR], ids=rel)
-def test_services_select_their_pods(directory):
-    """Each Service selects a pod template in its own folder, on a port a container names."""
-    objects = objects_in(directory)
-    if directory == DEV_DIR:
-        objects += [o for o in objects_in(APP_DIR) if o["kind"] != "Deployment"]
+@pytest.mark.parametrize("name", [DB, PROD, DEV])
+def test_services_select_their_pods(name):
+    """Each Service selects a pod template of its own kustomization, on a port a container names."""
+    objects = rendered(name)
     assert service_problems(objects) == []
     assert [p for o in objects for p in selector_problems(o)] == []
 
 
 def test_service_check_catches_a_wrong_target_port():
     """The Service check fails when targetPort names no container port."""
-    objects = copy.deepcopy(objects_in(APP_DIR))
+    objects = copy.deepcopy(rendered(PROD))
     find_object(objects, "Service", "web")["spec"]["ports"][0]["targetPort"] = "https"
     assert service_problems(objects)
 
@@ -452,12 +437,12 @@ def test_secrets_read_are_created_by_the_makefile():
     assert created.get(DB_SECRET) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
     assert created.get(APP_SECRET) == {"SECRET_KEY"}
     assert created.get(REDIS_SECRET) == {"REDIS_PASSWORD"}
-    assert secret_problems(load_objects(MANIFESTS), created) == []
+    assert secret_problems(all_objects(), created) == []
 
 
 def test_secret_check_catches_an_unknown_secret_or_key():
     """The Secret check fails for a name or a key the Makefile does not create."""
-    objects = copy.deepcopy(production_objects())
+    objects = copy.deepcopy(rendered(PROD))
     web = container(pod_spec(find_object(objects, "Deployment", "web")), "web")
     env_value(web, "SECRET_KEY")["valueFrom"]["secretKeyRef"]["key"] = "DJANGO_SECRET_KEY"
     env_value(web, "POSTGRES_USER")["valueFrom"]["secretKeyRef"]["name"] = "postgres-credentials"
@@ -468,7 +453,7 @@ def test_secret_check_catches_an_unknown_secret_or_key():
 
 def test_configmap_has_the_settings_keys():
     """movielens-config carries the non-secret settings and nothing secret."""
-    config = find_object(objects_in(APP_DIR), "ConfigMap", CONFIGMAP)
+    config = find_object(rendered(PROD), "ConfigMap", CONFIGMAP)
     data = config["data"]
     assert {"APP_ENV", "ALLOWED_HOSTS", "DEBUG"} <= set(data)
     assert data["APP_ENV"] == "production"
@@ -476,22 +461,21 @@ def test_configmap_has_the_settings_keys():
     assert not {"SECRET_KEY", "DATABASE_URL", "POSTGRES_PASSWORD", "REDIS_URL", "REDIS_PASSWORD"} & set(data)
 
 
-@pytest.mark.parametrize("directory", [APP_DIR, DEV_DIR, JOB_DIR, DB_DIR], ids=rel)
-def test_configmaps_read_exist_in_the_same_module(directory):
-    """A ConfigMap a pod reads is deployed by the same module (or it would vanish with another)."""
-    objects = objects_in(directory)
-    available = objects_in(APP_DIR) if directory in {APP_DIR, DEV_DIR} else objects
+@pytest.mark.parametrize("name", [DB, PROD, DEV])
+def test_configmaps_read_exist_in_the_same_module(name):
+    """A ConfigMap a pod reads is deployed by the same kustomization (or it would vanish with another)."""
+    objects = available = rendered(name)
     assert configmap_problems(objects, available) == []
 
 
 def test_configmap_check_catches_a_missing_map():
     """The ConfigMap check fails when the map is not in the module."""
-    app = objects_in(APP_DIR)
+    app = rendered(PROD)
     without = [o for o in app if o["kind"] != "ConfigMap"]
     assert configmap_problems(app, without)
 
 
-@pytest.mark.parametrize("obj", workloads(load_objects(MANIFESTS)), ids=lambda o: o["metadata"]["name"])
+@pytest.mark.parametrize("obj", workloads(all_objects()), ids=lambda o: o["metadata"]["name"])
 def test_env_references_are_defined_first(obj):
     """$(VAR) in env values and args only refers to variables defined above it."""
     assert env_reference_problems(obj) == []
@@ -499,7 +483,7 @@ def test_env_references_are_defined_first(obj):
 
 def test_env_reference_check_catches_wrong_order():
     """Moving DATABASE_URL above the POSTGRES_* variables it uses is caught."""
-    web = copy.deepcopy(find_object(production_objects(), "Deployment", "web"))
+    web = copy.deepcopy(find_object(rendered(PROD), "Deployment", "web"))
     item = container(pod_spec(web), "web")
     item["env"].sort(key=lambda entry: entry["name"] != "DATABASE_URL")
     assert env_reference_problems(web)
@@ -507,7 +491,7 @@ def test_env_reference_check_catches_wrong_order():
 
 def test_app_containers_build_database_url_from_the_secret():
     """DATABASE_URL is expanded from movielens-db's keys and points at the postgres Service."""
-    for obj in workloads(production_objects()):
+    for obj in workloads(rendered(PROD)):
         for item in containers(pod_spec(obj)):
             if item["image"] not in {WEB_IMAGE, JOB_IMAGE}:
                 continue
@@ -521,7 +505,7 @@ def test_app_containers_build_database_url_from_the_secret():
 # --- hardening ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("obj", workloads(load_objects(MANIFESTS)), ids=lambda o: o["metadata"]["name"])
+@pytest.mark.parametrize("obj", workloads(all_objects()), ids=lambda o: o["metadata"]["name"])
 def test_workloads_are_hardened(obj):
     """Non-root, no privilege escalation, no capabilities, read-only root, requests and limits."""
     assert security_problems(obj) == []
@@ -530,7 +514,7 @@ def test_workloads_are_hardened(obj):
 
 def test_hardening_check_catches_a_weak_container():
     """The hardening check fails for escalation, a writable root or missing limits."""
-    worker = copy.deepcopy(find_object(production_objects(), "Deployment", "worker"))
+    worker = copy.deepcopy(find_object(rendered(PROD), "Deployment", "worker"))
     item = container(pod_spec(worker), "worker")
     item["securityContext"]["allowPrivilegeEscalation"] = True
     item["securityContext"]["readOnlyRootFilesystem"] = False
@@ -541,7 +525,7 @@ def test_hardening_check_catches_a_weak_container():
 
 def test_app_images_run_as_the_image_user():
     """Pods of the project's images run as uid/gid 10001, the user the Dockerfiles create."""
-    for obj in workloads(load_objects(MANIFESTS)):
+    for obj in workloads(all_objects()):
         spec = pod_spec(obj)
         if any(c["image"] in {WEB_IMAGE, JOB_IMAGE} for c in containers(spec)):
             context = spec["securityContext"]
@@ -553,11 +537,16 @@ def test_app_images_run_as_the_image_user():
 
 def test_web_deployment_runs_the_contract_commands():
     """web runs gunicorn on port 8000 after a migrate init container, both from movielens-web."""
-    web = find_object(objects_in(APP_DIR), "Deployment", "web")
+    web = find_object(rendered(PROD), "Deployment", "web")
     spec = pod_spec(web)
     migrate = container(spec, "migrate")
     assert migrate in spec["initContainers"]
-    assert full_command(migrate) == MIGRATE_COMMAND
+    argv = full_command(migrate)
+    assert argv[:2] == ["python", "-c"], "the migrate init container runs its lock-and-migrate script"
+    script = argv[2]
+    assert 'call_command("migrate", interactive=False)' in script  # = MIGRATE_COMMAND's `migrate --noinput`
+    assert script.index(MIGRATE_LOCK) < script.index('call_command("migrate"'), "the lock is taken first"
+    assert "ensure_connection" in script, "it waits for the database instead of crash-looping"
     main = container(spec, "web")
     assert full_command(main) == WEB_COMMAND
     assert main["image"] == migrate["image"] == WEB_IMAGE
@@ -568,8 +557,8 @@ def test_web_deployment_runs_the_contract_commands():
 
 def test_web_probes_use_health_endpoints_with_an_allowed_host():
     """startup+liveness probe /healthz, readiness /readyz, with a Host header in ALLOWED_HOSTS."""
-    main = container(pod_spec(find_object(objects_in(APP_DIR), "Deployment", "web")), "web")
-    allowed = find_object(objects_in(APP_DIR), "ConfigMap", CONFIGMAP)["data"]["ALLOWED_HOSTS"].split(",")
+    main = container(pod_spec(find_object(rendered(PROD), "Deployment", "web")), "web")
+    allowed = find_object(rendered(PROD), "ConfigMap", CONFIGMAP)["data"]["ALLOWED_HOSTS"].split(",")
     expected = {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
     for probe, path in expected.items():
         http = main[probe]["httpGet"]
@@ -581,13 +570,13 @@ def test_web_probes_use_health_endpoints_with_an_allowed_host():
 
 def test_web_service_exposes_port_8000_as_http():
     """The web Service maps port 8000 (name http) to the container port named http."""
-    service = find_object(objects_in(APP_DIR), "Service", "web")
+    service = find_object(rendered(PROD), "Service", "web")
     assert service["spec"]["ports"] == [{"name": "http", "port": WEB_PORT, "targetPort": "http"}]
 
 
 def test_worker_runs_rqworker_from_the_web_image():
     """The worker runs `python manage.py rqworker` from movielens-web, with no HTTP probes."""
-    worker = find_object(objects_in(APP_DIR), "Deployment", "worker")
+    worker = find_object(rendered(PROD), "Deployment", "worker")
     main = container(pod_spec(worker), "worker")
     assert full_command(main) == WORKER_COMMAND
     assert main["image"] == WEB_IMAGE
@@ -598,7 +587,7 @@ def test_worker_runs_rqworker_from_the_web_image():
 
 def test_precompute_cronjob_is_a_suspended_indexed_job():
     """precompute: suspended CronJob of an Indexed Job with per-index retries and a TTL."""
-    cronjob = find_object(objects_in(JOB_DIR), "CronJob", "precompute")
+    cronjob = find_object(rendered(PROD), "CronJob", "precompute")
     assert cronjob["spec"]["suspend"] is True
     assert len(cronjob["spec"]["schedule"].split()) == 5
     job = cronjob["spec"]["jobTemplate"]["spec"]
@@ -611,7 +600,7 @@ def test_precompute_cronjob_is_a_suspended_indexed_job():
 
 def test_precompute_container_matches_the_contract():
     """The job runs `python -m jobs.precompute` from movielens-job, pool sized by the CPU limit."""
-    cronjob = find_object(objects_in(JOB_DIR), "CronJob", "precompute")
+    cronjob = find_object(rendered(PROD), "CronJob", "precompute")
     job = cronjob["spec"]["jobTemplate"]["spec"]
     spec = pod_spec(cronjob)
     assert [c["name"] for c in spec["containers"]] == ["precompute"]
@@ -637,7 +626,7 @@ def test_precompute_container_matches_the_contract():
 
 def test_precompute_run_name_is_the_job_name():
     """PRECOMPUTE_RUN_NAME comes from the pod's batch.kubernetes.io/job-name label, so all shards (and retries) share it."""
-    main = pod_spec(find_object(objects_in(JOB_DIR), "CronJob", "precompute"))["containers"][0]
+    main = pod_spec(find_object(rendered(PROD), "CronJob", "precompute"))["containers"][0]
     field = env_value(main, "PRECOMPUTE_RUN_NAME")["valueFrom"]["fieldRef"]
     assert field["fieldPath"] == "metadata.labels['batch.kubernetes.io/job-name']"
     assert not env_value(main, "JOB_COMPLETION_INDEX"), "Kubernetes sets JOB_COMPLETION_INDEX in Indexed Jobs"
@@ -646,7 +635,8 @@ def test_precompute_run_name_is_the_job_name():
 # --- RBAC: the web app may start precompute runs, nothing more ---------------
 
 # (apiGroup, resource) -> (verbs, resourceNames or None for any name)
-LAUNCHER_RULES = {("batch", "cronjobs"): ({"get"}, ["precompute"]), ("batch", "jobs"): ({"create"}, None)}
+LAUNCHER_RULES = {("batch", "cronjobs"): ({"get"}, ["precompute"]), ("batch", "jobs"): ({"create", "get"}, None),
+                  ("", "pods"): ({"list"}, None), ("", "events"): ({"list"}, None)}
 TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOKEN_MAX_SECONDS = 3600
 
@@ -679,8 +669,8 @@ def rbac_problems(objects: list[dict]) -> list[str]:
         for subject in binding["subjects"]:
             if subject["kind"] != "ServiceAccount" or subject["name"] not in by_kind.get("ServiceAccount", {}):
                 problems.append(f"RoleBinding/{name}: subject {subject['kind']}/{subject['name']} is not a ServiceAccount of this module")
-            if subject.get("namespace"):
-                problems.append(f"RoleBinding/{name}: subject namespace is fixed; leave it out (the binding's own)")
+            if subject.get("namespace", binding["metadata"].get("namespace")) != binding["metadata"].get("namespace"):
+                problems.append(f"RoleBinding/{name}: subject in another namespace than the binding's own")
     for name, account in by_kind.get("ServiceAccount", {}).items():
         if account.get("automountServiceAccountToken") is not False:
             problems.append(f"ServiceAccount/{name}: mounts a token into every pod by default")
@@ -718,12 +708,12 @@ def token_problems(obj: dict, accounts: set[str]) -> list[str]:
 
 def test_rbac_allows_starting_precompute_runs_only():
     """The Role lets the web app read the CronJob precompute and create Jobs, nothing else; its binding fits."""
-    app = objects_in(APP_DIR)
+    app = rendered(PROD)
     assert rbac_problems(app) == []
     role = find_object(app, "Role", "precompute-launcher")
     granted = {(g, r) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
     assert granted == set(LAUNCHER_RULES)
-    assert find_object(objects_in(JOB_DIR), "CronJob", LAUNCHER_RULES[("batch", "cronjobs")][1][0])
+    assert find_object(rendered(PROD), "CronJob", LAUNCHER_RULES[("batch", "cronjobs")][1][0])
 
 
 @pytest.mark.parametrize(
@@ -740,22 +730,22 @@ def test_rbac_allows_starting_precompute_runs_only():
 )
 def test_rbac_check_catches_wider_rights(breakage, expected):
     """More verbs, any-name reads, other resources, a wrong subject or a cluster-wide grant are reported."""
-    objects = copy.deepcopy(objects_in(APP_DIR))
+    objects = copy.deepcopy(rendered(PROD))
     breakage(objects)
     problems = rbac_problems(objects)
     assert any(expected in p for p in problems), problems
 
 
-@pytest.mark.parametrize("obj", workloads(load_objects(MANIFESTS)), ids=lambda o: o["metadata"]["name"])
+@pytest.mark.parametrize("obj", workloads(all_objects()), ids=lambda o: o["metadata"]["name"])
 def test_only_the_web_container_holds_an_api_token(obj):
     """web runs as ServiceAccount web with a short-lived token in the web container alone; no other pod has one."""
-    accounts = {o["metadata"]["name"] for o in objects_in(APP_DIR) if o["kind"] == "ServiceAccount"}
+    accounts = {o["metadata"]["name"] for o in rendered(PROD) if o["kind"] == "ServiceAccount"}
     assert token_problems(obj, accounts) == []
 
 
 def test_token_check_catches_a_token_in_the_wrong_container():
     """Mounting the token into the migrate init container, or a long-lived token, is reported."""
-    web = copy.deepcopy(find_object(production_objects(), "Deployment", "web"))
+    web = copy.deepcopy(find_object(rendered(PROD), "Deployment", "web"))
     spec = pod_spec(web)
     container(spec, "migrate")["volumeMounts"].append({"name": "kube-api-access", "mountPath": TOKEN_PATH, "readOnly": True})
     next(v for v in spec["volumes"] if v["name"] == "kube-api-access")["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"] = 86400
@@ -766,7 +756,7 @@ def test_token_check_catches_a_token_in_the_wrong_container():
 
 def test_precompute_job_does_not_depend_on_the_app_module():
     """The job reads no ConfigMap: deleting the app module must not break the next run."""
-    main = pod_spec(find_object(objects_in(JOB_DIR), "CronJob", "precompute"))["containers"][0]
+    main = pod_spec(find_object(rendered(PROD), "CronJob", "precompute"))["containers"][0]
     assert not main.get("envFrom")
     for name in ("APP_ENV", "REDIS_URL", "DATABASE_URL", "SECRET_KEY"):
         assert env_value(main, name), name
@@ -776,16 +766,31 @@ def test_precompute_job_does_not_depend_on_the_app_module():
 # --- the dev variants --------------------------------------------------------
 
 
+def base_deployment(name: str) -> dict:
+    """The base (k8s/app) Deployment as the dev overlay gets it: in the namespace; the worker's command is the
+    target of the dev overlay's watchfiles (test_dev_worker_runs_rqworker_under_watchfiles checks that)."""
+    base = find_object(render_kustomization(K8S_DIR / "app"), "Deployment", name)
+    base["metadata"]["namespace"] = NAMESPACE
+    return base
+
+
+def without_watchfiles(dev: dict) -> dict:
+    dev = copy.deepcopy(dev)
+    for item in containers(pod_spec(dev)):
+        if item.get("command", [""])[0] == "watchfiles":
+            item["command"] = shlex.split(item["command"][-2])
+    return dev
+
+
 @pytest.mark.parametrize("name", ["web", "worker"])
 def test_dev_variant_only_adds_a_writable_copy_of_app(name):
-    """k8s/app/dev/<name> equals k8s/app/<name> plus the copy-app init container and volume."""
-    production = find_object(objects_in(APP_DIR), "Deployment", name)
-    dev = find_object(objects_in(DEV_DIR), "Deployment", name)
-    assert dev_variant_problems(production, dev) == []
+    """The dev overlay's <name> equals the base's plus the copy-app init container and volume (and watchfiles)."""
+    dev = find_object(rendered(DEV), "Deployment", name)
+    assert dev_variant_problems(base_deployment(name), without_watchfiles(dev)) == []
 
     spec = pod_spec(dev)
     copier = container(spec, DEV_COPY_CONTAINER)
-    assert spec["initContainers"][0] is copier, "copy-app must run before anything reads /app"
+    # The other init container (migrate) runs the image's own /app, so the copy's place among them is free.
     assert copier["image"] == WEB_IMAGE
     assert copier["command"][:2] == ["cp", "-R"] and copier["command"][2] == "/app/."
     copy_target = next(m["mountPath"] for m in copier["volumeMounts"] if m["name"] == DEV_COPY_VOLUME)
@@ -795,10 +800,18 @@ def test_dev_variant_only_adds_a_writable_copy_of_app(name):
     assert "emptyDir" in next(v for v in spec["volumes"] if v["name"] == DEV_COPY_VOLUME)
 
 
+def test_dev_worker_runs_rqworker_under_watchfiles():
+    """The dev worker's PID 1 is watchfiles, watching the synced /app and running the base's rqworker command."""
+    worker = container(pod_spec(find_object(rendered(DEV), "Deployment", "worker")), "worker")
+    assert worker["command"][0] == "watchfiles" and worker["command"][-1] == "/app"
+    assert shlex.split(worker["command"][-2]) == WORKER_COMMAND
+    assert "--filter" in worker["command"]
+
+
 def test_dev_variant_check_catches_drift():
-    """A change made to the production Deployment only is reported."""
-    production = copy.deepcopy(find_object(objects_in(APP_DIR), "Deployment", "web"))
-    dev = find_object(objects_in(DEV_DIR), "Deployment", "web")
+    """A change made to the base Deployment only is reported."""
+    production = base_deployment("web")
+    dev = find_object(rendered(DEV), "Deployment", "web")
     container(pod_spec(production), "web")["resources"]["limits"]["memory"] = "1Gi"
     assert dev_variant_problems(production, dev)
 
@@ -809,21 +822,28 @@ def test_dev_variant_check_catches_drift():
 def test_makefile_has_the_deploy_targets():
     """k8s.mk defines the targets docs/kubernetes.md walks through."""
     targets = makefile_targets()
-    for name in ("k8s-secrets", "k8s-db", "k8s-dev", "k8s-job", "k8s-precompute", "k8s-delete"):
+    for name in ("k8s-cluster-objects", "k8s-secrets", "k8s-db", "k8s-dev", "k8s-run", "k8s-job", "k8s-precompute",
+                 "k8s-operator", "k8s-operator-password", "k8s-delete"):
         assert name in targets, f"k8s/k8s.mk has no target {name}"
 
 
 def test_check_k8s_runs_every_static_check():
-    """`make check-k8s` runs kubernetes-validate --strict for the tested versions, hadolint, the schema check and tests/deploy.
+    """`make check-k8s` renders every kustomization and runs kubernetes-validate --strict on the renderings for the
+    tested versions, hadolint, the schema check, Checkov (pinned, in its own virtualenv) and tests/deploy.
 
     The command-line checks sit in `check-k8s-tools`, which `make test` runs before the whole suite.
     """
     targets = makefile_targets()
-    recipe = re.sub(r"\s+", " ", targets["check-k8s-tools"] + " " + targets["check-k8s"])
+    recipe = re.sub(r"\s+", " ", "".join(targets[t] for t in ("check-k8s-tools", "check-k8s", "check-k8s-render",
+                                                             "check-k8s-checkov")))
     assert "check-k8s-tools" in re.search(r"^test:.*$", makefile_text(REPO / "Makefile"), re.MULTILINE).group(0)
     variables = dict(re.findall(r"^(K8S_VALIDATE_VERSIONS) := (.*)$", makefile_text(), re.MULTILINE))
     assert tuple(variables["K8S_VALIDATE_VERSIONS"].split()) == KUBERNETES_VERSIONS
-    assert "kubernetes-validate --strict" in recipe and "$(K8S_MANIFESTS)" in recipe
+    assert "kubernetes-validate --strict" in recipe and "$(K8S_RENDERED)/*.yaml" in recipe
+    assert "kustomize $$dir" in recipe
+    assert "--framework kubernetes" in recipe and "--framework dockerfile -f Dockerfile -f Dockerfile.job" in recipe
+    assert re.fullmatch(r"checkov==\d+\.\d+\.\d+", (REPO / "requirements-checkov.txt").read_text().split("\n# ")[-1]
+                        .strip().splitlines()[-1]), "checkov is pinned"
     assert "hadolint" in recipe and "Dockerfile Dockerfile.job" in recipe
     assert "-m tests.deploy.skaffold_schema $(SKAFFOLD_SCHEMA) skaffold.yaml" in recipe
     assert "-m pytest" in recipe and "tests/deploy" in recipe
@@ -831,8 +851,8 @@ def test_check_k8s_runs_every_static_check():
         [shutil.which("make"), "-n", "check-k8s"], capture_output=True, text=True, check=False, cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
-    for path in MANIFESTS:
-        assert rel(path) in result.stdout, f"check-k8s does not validate {rel(path)}"
+    for path in KUSTOMIZATIONS.values():
+        assert rel(path) in result.stdout, f"check-k8s does not render {rel(path)}"
 
 
 def test_makefile_targets_run_the_documented_commands():
@@ -852,14 +872,17 @@ def test_makefile_targets_run_the_documented_commands():
 def test_makefile_never_overwrites_or_embeds_secrets():
     """Secrets are created only when absent, from generated values, applied idempotently."""
     recipe = makefile_targets()["k8s-secrets"]
-    secrets = len(makefile_secrets())
-    assert secrets == 3
+    generic = makefile_secrets()
+    assert generic["movielens-operator"] == {"OPERATOR_USERNAME", "OPERATOR_PASSWORD"}
+    secrets = len(generic) + 1  # and the TLS Secret of the prod Ingress (`create secret tls`)
+    assert secrets == 5
+    assert "create secret tls movielens-tls" in makefile_text().replace("$(K8S_TLS_SECRET)", "movielens-tls")
     assert recipe.count("--ignore-not-found") == secrets, "each Secret is checked for before it is created"
     assert recipe.count("--dry-run=client -o yaml") == secrets
     assert recipe.count("apply") >= secrets
     for literal in re.findall(r"--from-literal=(\w+)=(\S+)", recipe):
         key, value = literal
-        if key in {"POSTGRES_PASSWORD", "SECRET_KEY", "REDIS_PASSWORD"}:
+        if key in {"POSTGRES_PASSWORD", "SECRET_KEY", "REDIS_PASSWORD", "OPERATOR_PASSWORD"}:
             assert value.startswith('"$$'), f"{key} must come from a generated value, got {value}"
     assert "openssl rand" in makefile_text() or "secrets.token" in makefile_text()
 
@@ -904,7 +927,7 @@ def sharding_patch(shards: int, parallelism: int) -> list[dict]:
 
 def test_sharding_patch_sets_completions_and_job_completions_together():
     """`make k8s-precompute SHARDS=4` gives a Job of 4 indexes with JOB_COMPLETIONS=4."""
-    cronjob = find_object(objects_in(JOB_DIR), "CronJob", "precompute")
+    cronjob = find_object(rendered(PROD), "CronJob", "precompute")
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "precompute-1"},
            "spec": copy.deepcopy(cronjob["spec"]["jobTemplate"]["spec"])}
     patched = json_patch(job, sharding_patch(4, 2))
@@ -917,7 +940,7 @@ def test_sharding_patch_sets_completions_and_job_completions_together():
 
 def test_sharding_patch_refuses_a_reordered_env():
     """If JOB_COMPLETIONS stops being env/0, the patch's test operation fails instead of patching another variable."""
-    cronjob = copy.deepcopy(find_object(objects_in(JOB_DIR), "CronJob", "precompute"))
+    cronjob = copy.deepcopy(find_object(rendered(PROD), "CronJob", "precompute"))
     job = {"spec": cronjob["spec"]["jobTemplate"]["spec"]}
     job["spec"]["template"]["spec"]["containers"][0]["env"].reverse()
     with pytest.raises(AssertionError, match="test failed"):

@@ -1,5 +1,5 @@
-"""Every container of every manifest (init containers and the dev variants too) runs locked down, and no
-credential sits in a ConfigMap, an env value or an image's build context."""
+"""Every container of every rendered kustomization (init containers and the dev overlay too) runs locked down, and
+no credential sits in a ConfigMap, an env value or an image's build context."""
 
 from __future__ import annotations
 
@@ -8,18 +8,17 @@ import re
 
 import pytest
 
-from . import (
+from .manifests import (
     REPO,
     containers,
     copy_sources,
     dockerignore_excludes,
-    k8s_manifest_files,
-    load_objects,
     pod_spec,
     read_dockerignore,
+    rendered,
 )
 
-OBJECTS = load_objects(k8s_manifest_files())
+OBJECTS = rendered("db") + rendered("prod") + rendered("dev")
 WORKLOADS = [obj for obj in OBJECTS if pod_spec(obj) is not None]
 PASSWORD_WORDS = re.compile(r"pass(word)?|secret|token|credential|api[_-]?key", re.IGNORECASE)
 URL_WITH_PASSWORD = re.compile(r"://[^/\s:@]*:(?P<password>[^@\s]+)@")
@@ -47,9 +46,9 @@ def container_problems(obj: dict) -> list[str]:
 
 
 def test_every_workload_was_found():
-    """The manifests hold the seven workloads (web, worker, job, Postgres, Redis, dev web, dev worker)."""
+    """The renderings hold eight workloads (Postgres, Redis; web, worker and job of each overlay)."""
     names = sorted(f"{o['kind']}/{o['metadata']['name']}" for o in WORKLOADS)
-    assert len(names) == 7, names
+    assert len(names) == 8, names
     assert any(pod_spec(o).get("initContainers") for o in WORKLOADS), "the web Deployment's migrate init container"
 
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import shutil
 import subprocess
 
 import jsonschema
 import pytest
 
-from . import (
-    K8S_DIR,
+from .manifests import (
+    KUSTOMIZATIONS,
+    NAMESPACE,
     REPO,
     SKAFFOLD_API_VERSION,
     SKAFFOLD_SCHEMA,
@@ -27,15 +27,15 @@ from . import (
     containers,
     dockerfile_stages,
     effective_configs,
-    k8s_manifest_files,
-    load_objects,
     pod_spec,
+    render_kustomization,
+    rendered,
     skaffold_configs,
 )
 
-MODULES = {"db", "app", "job"}
-MODULE_FOLDERS = {"db": K8S_DIR / "db", "app": K8S_DIR / "app", "job": K8S_DIR / "job"}
-GLOB = re.compile(r"[*?\[]")
+MODULES = {"db", "app"}
+# The kustomizations each module (with any of its profiles) may deploy.
+MODULE_KUSTOMIZATIONS = {"db": {"k8s/db"}, "app": {"k8s/overlays/prod", "k8s/overlays/dev"}}
 
 
 def schema_validator() -> jsonschema.protocols.Validator:
@@ -63,8 +63,16 @@ def artifacts(config: dict) -> list[dict]:
     return config.get("build", {}).get("artifacts", [])
 
 
-def raw_yaml(config: dict) -> list[str]:
-    return config.get("manifests", {}).get("rawYaml", [])
+def kustomize_paths(config: dict) -> list[str]:
+    return config.get("manifests", {}).get("kustomize", {}).get("paths", [])
+
+
+def objects_of(entry: str, repo=REPO) -> list[dict]:
+    """The rendered objects of a kustomization named in skaffold.yaml (from the cache when it is one of ours)."""
+    for name, path in KUSTOMIZATIONS.items():
+        if (repo / entry).resolve() == path.resolve():
+            return rendered(name)
+    return render_kustomization(repo / entry)
 
 
 def final_workdir(dockerfile) -> str | None:
@@ -94,19 +102,15 @@ def consistency_problems(configs: list[dict], repo=REPO) -> list[str]:
 def module_problems(label: str, config: dict, repo) -> list[str]:
     """Problems of one module with one set of profiles applied."""
     problems = []
-    paths = raw_yaml(config)
-    if not paths:
-        problems.append(f"{label}: no manifests.rawYaml")
+    paths = kustomize_paths(config)
+    if not paths or config.get("manifests", {}).get("rawYaml"):
+        problems.append(f"{label}: manifests must be kustomize paths only")
     objects = []
     for entry in paths:
-        if GLOB.search(entry):
-            problems.append(f"{label}: {entry} is a glob; list each manifest")
+        if not (repo / entry / "kustomization.yaml").is_file():
+            problems.append(f"{label}: kustomization {entry} does not exist")
             continue
-        path = repo / entry
-        if not path.is_file():
-            problems.append(f"{label}: manifest {entry} does not exist")
-            continue
-        objects += load_objects([path])
+        objects += objects_of(entry, repo)
     images_used = {c["image"] for obj in objects if pod_spec(obj) for c in containers(pod_spec(obj))}
 
     for artifact in artifacts(config):
@@ -153,8 +157,8 @@ def configs() -> list[dict]:
 
 
 def test_is_a_multi_config_file_of_named_modules(configs):
-    """skaffold.yaml holds the db, app and job configs, each with apiVersion skaffold/v4beta14."""
-    assert [c["metadata"]["name"] for c in configs] == ["db", "app", "job"]
+    """skaffold.yaml holds the db and app configs, each with apiVersion skaffold/v4beta14."""
+    assert [c["metadata"]["name"] for c in configs] == ["db", "app"]
     for config in configs:
         assert config["apiVersion"] == SKAFFOLD_API_VERSION
         assert config["kind"] == "Config"
@@ -193,15 +197,15 @@ def test_everything_named_exists_and_matches(configs):
 @pytest.mark.parametrize(
     "breakage, expected",
     [
-        (lambda c: c[1]["manifests"]["rawYaml"].append("k8s/app/missing.yaml"), "does not exist"),
-        (lambda c: c[1]["manifests"]["rawYaml"].append("k8s/app/*.yaml"), "glob"),
+        (lambda c: c[1]["manifests"]["kustomize"]["paths"].append("k8s/overlays/missing"), "does not exist"),
+        (lambda c: c[1]["manifests"].update(rawYaml=["k8s/app/web-deployment.yaml"]), "kustomize paths only"),
         (lambda c: c[1].update(requires=[{"configs": ["db"]}]), "must not `require`"),
         (lambda c: c[1]["portForward"][0].update(port=8080), "not a port of service web"),
         (lambda c: c[1]["build"]["artifacts"][0].update(image="movielens-site"), "no container"),
-        (lambda c: c[2]["build"]["artifacts"][0]["docker"].update(dockerfile="Dockerfile.jobs"), "missing"),
+        (lambda c: c[1]["build"]["artifacts"][1]["docker"].update(dockerfile="Dockerfile.jobs"), "missing"),
         (lambda c: c[1]["profiles"][0]["build"]["artifacts"][0]["sync"]["manual"][0].update(dest="/srv"), "WORKDIR"),
         (lambda c: c[1]["profiles"][0]["build"]["artifacts"][0]["docker"].update(target="dev"), "lacks"),
-        (lambda c: c[2]["manifests"]["rawYaml"].append("k8s/app/worker-deployment.yaml"), "does not build"),
+        (lambda c: c[1]["build"]["artifacts"].pop(1), "does not build"),
         (lambda c: c.pop(0), "expected"),
     ],
 )
@@ -213,69 +217,68 @@ def test_consistency_check_catches_mismatches(configs, breakage, expected):
     assert any(expected in p for p in problems), problems
 
 
-def test_modules_deploy_their_own_folders_only(configs):
-    """db deploys k8s/db/, app k8s/app/ (its dev variants in the dev profile), job k8s/job/."""
-    listed: dict[str, str] = {}
+def test_modules_deploy_their_own_kustomizations_only(configs):
+    """db deploys k8s/db; app deploys the prod overlay, and the dev overlay in its dev profile; nothing else."""
     for config in configs:
         name = config["metadata"]["name"]
-        folder = MODULE_FOLDERS[name]
         for label, effective in effective_configs(config):
-            for entry in raw_yaml(effective):
-                path = (REPO / entry).resolve()
-                assert folder in path.parents, f"{label} deploys {entry}, outside {folder.relative_to(REPO)}"
-                assert listed.setdefault(entry, name) == name, f"{entry} is deployed by two modules"
-    every = {str(p.relative_to(REPO)) for p in k8s_manifest_files()}
-    assert every == set(listed), f"manifests no module deploys: {sorted(every - set(listed))}"
+            assert set(kustomize_paths(effective)) <= MODULE_KUSTOMIZATIONS[name], label
+    app = configs_by_name(configs)["app"]
+    assert kustomize_paths(app) == ["k8s/overlays/prod"]
+    assert kustomize_paths(dict(effective_configs(app))["app[dev]"]) == ["k8s/overlays/dev"]
 
 
 def test_db_module_builds_nothing_and_holds_the_statefulset(configs):
-    """db deploys Postgres (StatefulSet) and Redis and has no build and no profile."""
+    """db deploys Postgres (StatefulSet) and Redis and has no build and no profile; no module deploys a Namespace."""
     db = configs_by_name(configs)["db"]
     assert not artifacts(db)
     assert not db.get("profiles")
-    kinds = {(o["kind"], o["metadata"]["name"]) for o in load_objects(REPO / p for p in raw_yaml(db))}
+    kinds = {(o["kind"], o["metadata"]["name"]) for p in kustomize_paths(db) for o in objects_of(p)}
     assert ("StatefulSet", "postgres") in kinds and ("Deployment", "redis") in kinds
-    assert not [k for k in kinds if k[0] == "Namespace"]
+    for config in configs:
+        for label, effective in effective_configs(config):
+            assert not [o for p in kustomize_paths(effective) for o in objects_of(p) if o["kind"] == "Namespace"], label
 
 
-def test_app_module_builds_the_web_image_and_forwards_its_port(configs):
-    """app builds movielens-web from Dockerfile and forwards service web:8000 to localhost:8000."""
+def test_app_module_builds_both_images_and_forwards_the_web_port(configs):
+    """app builds movielens-web and movielens-job and forwards service web:8000 in the namespace to localhost:8000."""
     app = configs_by_name(configs)["app"]
     assert [(a["image"], a.get("docker", {}).get("dockerfile", "Dockerfile")) for a in artifacts(app)] == [
-        ("movielens-web", "Dockerfile")
+        ("movielens-web", "Dockerfile"), ("movielens-job", "Dockerfile.job"),
     ]
     assert app["portForward"] == [
-        {"resourceType": "service", "resourceName": "web", "port": WEB_PORT, "address": "127.0.0.1", "localPort": WEB_PORT}
+        {"resourceType": "service", "resourceName": "web", "namespace": NAMESPACE, "port": WEB_PORT,
+         "address": "127.0.0.1", "localPort": WEB_PORT}
     ]
 
 
-def test_job_module_builds_the_job_image(configs):
-    """job builds movielens-job from Dockerfile.job and deploys the CronJob."""
-    job = configs_by_name(configs)["job"]
-    assert [(a["image"], a["docker"]["dockerfile"]) for a in artifacts(job)] == [("movielens-job", "Dockerfile.job")]
-    assert raw_yaml(job) == ["k8s/job/precompute-cronjob.yaml"]
+def test_status_check_tolerates_failures_until_the_deadline(configs):
+    """`skaffold dev`/`run` of app does not give up at the first restart of `migrate` while Postgres starts."""
+    app = configs_by_name(configs)["app"]
+    for label, effective in effective_configs(app):
+        assert effective["deploy"].get("tolerateFailuresUntilDeadline") is True, label
+        assert effective["deploy"].get("statusCheckDeadlineSeconds", 0) >= 300, label
 
 
-def test_dev_profile_syncs_code_and_reloads_gunicorn(configs):
-    """The dev profile, active for `skaffold dev`, syncs Python, templates and static files and HUPs gunicorn."""
+def test_dev_profile_syncs_code_reloads_gunicorn_and_rebuilds_the_job_image(configs):
+    """The dev profile syncs Python, templates and static files, HUPs gunicorn, never kills a PID 1, and builds
+    movielens-job too (so runs started in the dev loop use the current code)."""
     app = configs_by_name(configs)["app"]
     profiles = {p["name"]: p for p in app["profiles"]}
     dev = profiles["dev"]
     assert dev["activation"] == [{"command": "dev"}]
-    (artifact,) = artifacts(dev)
-    assert artifact["image"] == "movielens-web"
-    assert "target" not in artifact.get("docker", {}), "dev runs the production image"
-    sources = {rule["src"] for rule in artifact["sync"]["manual"]}
+    web, job = artifacts(dev)
+    assert web["image"] == "movielens-web" and job["image"] == "movielens-job"
+    assert "sync" not in job, "the job image is rebuilt, not synced: its pods start from the image"
+    assert "target" not in web.get("docker", {}), "dev runs the production image"
+    assert web["docker"]["buildArgs"] == {"DEV_LOOP": "1"}, "watchfiles for the worker"
+    sources = {rule["src"] for rule in web["sync"]["manual"]}
     assert "**/*.py" in sources
     assert any("templates" in s for s in sources) and any("static" in s for s in sources)
-    (hook,) = artifact["sync"]["hooks"]["after"]
+    (hook,) = web["sync"]["hooks"]["after"]
     script = " ".join(hook["container"]["command"])
     assert "kill -HUP 1" in script and "gunicorn" in script and "collectstatic" in script
-    assert re.search(r"rqworker /proc/1/cmdline.*then kill -TERM 1", script), "the worker must restart its loop"
-    assert all(entry.startswith("k8s/app/") for entry in raw_yaml(dev))
-    assert {e for e in raw_yaml(dev) if "/dev/" in e} == {
-        "k8s/app/dev/web-deployment.yaml", "k8s/app/dev/worker-deployment.yaml"
-    }
+    assert "TERM" not in script and "KILL" not in script, "a sync must never end a container"
 
 
 def test_sync_hook_script_is_valid_shell(configs):
@@ -283,7 +286,7 @@ def test_sync_hook_script_is_valid_shell(configs):
     sh = shutil.which("sh")
     assert sh, "no sh on PATH"
     app = configs_by_name(configs)["app"]
-    (artifact,) = artifacts(app["profiles"][0])
+    artifact = artifacts(app["profiles"][0])[0]
     command = artifact["sync"]["hooks"]["after"][0]["container"]["command"]
     assert command[:2] == ["sh", "-c"]
     result = subprocess.run([sh, "-n", "-c", command[2]], capture_output=True, text=True, check=False)
@@ -298,7 +301,7 @@ def test_schema_cli_validates_each_module(tmp_path):
     good = subprocess.run([*command, str(REPO / "skaffold.yaml")], capture_output=True, text=True, check=False, cwd=REPO)
     assert good.returncode == 0, good.stderr
     broken = tmp_path / "skaffold.yaml"
-    broken.write_text((REPO / "skaffold.yaml").read_text().replace("statusCheckDeadlineSeconds: 300", "statusCheckDeadlineSeconds: soon"))
+    broken.write_text((REPO / "skaffold.yaml").read_text().replace("statusCheckDeadlineSeconds: 600\nportForward", "statusCheckDeadlineSeconds: soon\nportForward"))
     bad = subprocess.run([*command, str(broken)], capture_output=True, text=True, check=False, cwd=REPO)
     assert bad.returncode == 1
     assert "config app: deploy/statusCheckDeadlineSeconds" in bad.stderr, bad.stderr

@@ -49,3 +49,27 @@ def test_refuses_a_weak_password(monkeypatch, django_user_model):
     with pytest.raises(CommandError, match="too short"):
         _call()
     assert not django_user_model.objects.exists()
+
+
+def test_password_from_stdin_creates_then_resets_the_account_in_production(monkeypatch, settings):
+    """The cluster's way (`make k8s-operator`): the Secret's password on stdin, production settings; a second run resets it."""
+    monkeypatch.delenv("OPERATOR_PASSWORD", raising=False)
+    settings.PRODUCTION = True
+    monkeypatch.setattr("sys.stdin", io.StringIO("first-operator-secret-1234\n"))
+    output = _call(password_stdin=True)
+    assert "first-operator-secret-1234" not in output and "Created" in output
+    assert authenticate(username="operator", password="first-operator-secret-1234").is_staff
+    monkeypatch.setattr("sys.stdin", io.StringIO("second-operator-secret-5678\n"))
+    output = _call(password_stdin=True)
+    assert "Updated" in output
+    assert authenticate(username="operator", password="first-operator-secret-1234") is None
+    assert authenticate(username="operator", password="second-operator-secret-5678").is_staff
+
+
+def test_password_stdin_refuses_an_empty_input(monkeypatch, django_user_model):
+    """Nothing on stdin (a Secret that is missing its key) is an error, not an account without a password."""
+    monkeypatch.setenv("OPERATOR_PASSWORD", "a-long-operator-secret-42")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    with pytest.raises(CommandError, match="no password"):
+        _call(password_stdin=True)
+    assert not django_user_model.objects.exists()

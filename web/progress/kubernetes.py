@@ -21,7 +21,8 @@ job refuses it together with a run name, and a retried shard could not
 resume a run by id.
 
 :data:`API_CALLS` is the complete list of what this module asks the API
-server; k8s/app/rbac.yaml grants exactly that (tests/progress checks both).
+server (this module's launch and :mod:`web.progress.cluster_status`'s reads);
+k8s/app/rbac.yaml grants exactly that (tests/progress checks both).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import os
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,11 +65,14 @@ class ApiCall:
 
     @property
     def method(self) -> str:
-        return {"get": "GET", "create": "POST"}[self.verb]
+        return {"get": "GET", "list": "GET", "create": "POST"}[self.verb]
 
-    def path(self, namespace: str) -> str:
-        path = f"/apis/{self.group}/{self.version}/namespaces/{namespace}/{self.resource}"
-        return f"{path}/{self.name}" if self.name else path
+    def path(self, namespace: str, name: str | None = None) -> str:
+        """The request path; ``name`` is the object's for a ``get`` the Role grants on any name."""
+        api = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"  # "" = the core group
+        path = f"{api}/namespaces/{namespace}/{self.resource}"
+        name = self.name or name
+        return f"{path}/{name}" if name else path
 
     def describe(self, namespace: str) -> str:
         target = f"{self.resource}/{self.name}" if self.name else self.resource
@@ -76,8 +81,12 @@ class ApiCall:
 
 GET_CRONJOB = ApiCall("get", "batch", "v1", "cronjobs", CRONJOB_NAME)
 CREATE_JOB = ApiCall("create", "batch", "v1", "jobs")
-API_CALLS = (GET_CRONJOB, CREATE_JOB)
-"""Every call this module makes; the Role precompute-launcher must grant these and nothing more."""
+GET_JOB = ApiCall("get", "batch", "v1", "jobs")
+LIST_PODS = ApiCall("list", "", "v1", "pods")
+LIST_EVENTS = ApiCall("list", "", "v1", "events")
+API_CALLS = (GET_CRONJOB, CREATE_JOB, GET_JOB, LIST_PODS, LIST_EVENTS)
+"""Every call the web app makes (the last three read why a launched run has not started, web.progress.cluster_status);
+the Role precompute-launcher must grant these and nothing more."""
 
 
 class KubernetesError(Exception):
@@ -113,8 +122,10 @@ class InClusterApi:
         host = f"[{host}]" if ":" in host else host  # an IPv6 service address
         return cls(base_url=f"https://{host}:{port}", credentials=credentials, namespace=namespace)
 
-    def call(self, call: ApiCall, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Make ``call`` in this pod's namespace; the decoded answer, or KubernetesError saying what went wrong."""
+    def call(self, call: ApiCall, body: dict[str, Any] | None = None, *, name: str | None = None,
+             query: dict[str, str] | None = None) -> dict[str, Any]:
+        """Make ``call`` in this pod's namespace (on object ``name``, with ``query`` parameters such as a
+        labelSelector); the decoded answer, or KubernetesError saying what went wrong."""
         try:
             # The token is projected and renewed by the kubelet: read it for every request, never cache it.
             token = (self.credentials / "token").read_text(encoding="utf-8").strip()
@@ -122,7 +133,7 @@ class InClusterApi:
         except OSError as exc:  # ssl.SSLError too: a ca.crt that holds no certificate
             raise KubernetesError(f"cannot read the service-account credentials in {self.credentials}: {exc}") from exc
         request = urllib.request.Request(
-            self.base_url + call.path(self.namespace),
+            self.base_url + call.path(self.namespace, name) + (f"?{urllib.parse.urlencode(query)}" if query else ""),
             method=call.method,
             data=None if body is None else json.dumps(body).encode(),
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json",

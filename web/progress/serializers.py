@@ -16,6 +16,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from web.progress import cluster_status
 from web.progress.algorithms import catalogue
 from web.progress.models import (
     UNFINISHED, WORK_STAGES, ActiveRun, Run, RunSample, RunStatus, ShardProgress, Stage, attached_run_ids, stall_after,
@@ -89,6 +90,9 @@ class RunSerializer(serializers.ModelSerializer):
     is_active = serializers.SerializerMethodField()
     can_cancel = serializers.BooleanField()
     can_activate = serializers.SerializerMethodField()
+    waiting_reason = serializers.SerializerMethodField(
+        help_text="for a pending run started as a Kubernetes Job: why it has not started, as the cluster says "
+                  "(unschedulable pods, an image that cannot be pulled, pods the quota refuses); else null")
     shard_progress = ShardProgressSerializer(many=True)
 
     class Meta:
@@ -97,8 +101,11 @@ class RunSerializer(serializers.ModelSerializer):
             "id", "algorithm", "parameters", "status", "stage", "stage_label", "shards", "users_total", "users_done",
             "rows_written", "fraction_done", "created_at", "started_at", "finished_at", "heartbeat_at",
             "heartbeat_age_seconds", "duration_seconds", "throughput", "stages", "error", "metrics", "quality",
-            "is_active", "can_cancel", "can_activate", "shard_progress",
+            "is_active", "can_cancel", "can_activate", "waiting_reason", "shard_progress",
         ]
+
+    def get_waiting_reason(self, run: Run) -> str | None:
+        return cluster_status.pending_reason(run)
 
     def get_duration_seconds(self, run: Run) -> float | None:
         return run.duration.total_seconds() if run.duration is not None else None

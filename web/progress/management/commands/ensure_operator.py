@@ -1,15 +1,20 @@
 """``python manage.py ensure_operator``: create or update the staff account that may use the progress page.
 
-The password is ``$OPERATOR_PASSWORD`` if set, else a new random one that is
-printed once (``make demo`` shows it). In production (``APP_ENV=production``)
-a password must be given explicitly: a printed random password would end up
-in the pod's logs.
+The password is read from standard input with ``--password-stdin`` (the
+cluster's way: ``make k8s-operator`` pipes it from the Secret
+movielens-operator into ``kubectl exec -i``, so it is on no command line, in
+no pod environment and in no log), else ``$OPERATOR_PASSWORD`` if set, else a
+new random one that is printed once (``make demo`` shows it). In production
+(``APP_ENV=production``) a password must be given explicitly: a printed random
+password would end up in the pod's logs. Running it again resets the
+password: it is idempotent.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import sys
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -25,19 +30,27 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="operator", help="the operator's user name (default: operator)")
+        parser.add_argument("--password-stdin", action="store_true",
+                            help="read the password from standard input (its first line) instead of $OPERATOR_PASSWORD")
 
-    def handle(self, *args, username: str, **options):
-        given = os.environ.get(PASSWORD_ENV, "")
+    def handle(self, *args, username: str, password_stdin: bool = False, **options):
+        if password_stdin:
+            given = sys.stdin.readline().rstrip("\r\n")
+            if not given:
+                raise CommandError("--password-stdin: standard input held no password")
+        else:
+            given = os.environ.get(PASSWORD_ENV, "")
         if settings.PRODUCTION and not given:
-            raise CommandError(f"APP_ENV=production: set {PASSWORD_ENV} to the operator's password; "
-                               "a random one would be printed into the logs.")
+            raise CommandError(f"APP_ENV=production: set {PASSWORD_ENV} to the operator's password (or pipe it to "
+                               "--password-stdin); a random one would be printed into the logs.")
         password = given or secrets.token_urlsafe(12)
         User = get_user_model()
         user = User.objects.filter(username=username).first() or User(username=username)
         try:
             validate_password(password, user)
         except ValidationError as exc:
-            raise CommandError(f"{PASSWORD_ENV} is too weak: {' '.join(exc.messages)}") from exc
+            source = "the password on standard input" if password_stdin else PASSWORD_ENV
+            raise CommandError(f"{source} is too weak: {' '.join(exc.messages)}") from exc
         created = user.pk is None
         user.is_staff = True
         user.is_active = True

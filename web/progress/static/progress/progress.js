@@ -101,6 +101,9 @@
       el("strong", { class: "status" }, statusText(run)), " · ", el("span", { class: "algorithm" }, run.algorithm),
       " · ", el("code", { class: "parameters" }, params(run.parameters)));
     const problem = run.error ? el("p", { class: "message error now-error" }, "Error in stage " + run.stage + ": " + run.error) : null;
+    // Why a page-started Kubernetes Job has not started (web/progress/cluster_status.py), while the run is pending.
+    const waiting = run.status === "pending" && run.waiting_reason ? el("p", { class: "message error now-waiting" },
+      "Not started yet. " + run.waiting_reason) : null;
     const stalled = run.status === "stalled" ? el("p", { class: "message error now-stalled" },
       "No heartbeat for " + duration(run.heartbeat_age_seconds) + " (threshold " + feed.stall_after_seconds + " s): the job may have been killed or its node lost.") : null;
     const stages = el("ol", { class: "stages" }, run.stages.map((s) => el("li", { class: "stage-" + s.state, dataset: { stage: s.stage } },
@@ -123,7 +126,7 @@
         el("span", { class: "count" }, number(s.users_done) + " / " + number(s.users_total)),
         el("span", { class: "age" }, s.status === "stalled" ? "stalled, last heard " + duration(s.heartbeat_age_seconds) + " ago"
           : (working ? "heartbeat " + duration(s.heartbeat_age_seconds) + " ago" : s.status)))))) : null;
-    panel.replaceChildren(...[heading, status, problem, stalled, main, stages, figures, shards,
+    panel.replaceChildren(...[heading, status, problem, waiting, stalled, main, stages, figures, shards,
       el("div", { class: "actions" }, actionButtons(run))].filter(Boolean));
     panel.dataset.run = run.id;
     panel.dataset.status = run.status;
