@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 import pytest
@@ -21,7 +22,7 @@ def small_limits(settings):
     settings.LOGIN_FAILURE_WINDOW = 60
     settings.SIGNUPS_PER_IP = 3
     settings.SIGNUP_WINDOW = 60
-    settings.TRUSTED_PROXY_HOPS = 0
+    settings.TRUSTED_PROXIES = ()
 
 
 @pytest.fixture
@@ -85,12 +86,19 @@ def test_the_limit_lifts_when_its_window_ends(alice, redis_conn):
 
 
 def test_behind_the_ingress_the_forwarded_address_is_counted(alice, settings):
-    """With one trusted proxy, the address it appended counts, not the proxy's own or one the client forged."""
-    settings.TRUSTED_PROXY_HOPS = 1
+    """Behind a trusted proxy, the address it appended counts, not the proxy's own or one the client forged."""
+    settings.TRUSTED_PROXIES = (ipaddress.ip_network("10.0.0.0/24"),)
     for n in range(6):
         _login(f"nobody{n}", "wrong", ip="10.0.0.254", HTTP_X_FORWARDED_FOR=f"6.6.6.{n}, 203.0.113.7")
     assert _login("alice", PASSWORD, ip="10.0.0.254", HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 429
     assert _login("alice", PASSWORD, ip="10.0.0.254", HTTP_X_FORWARDED_FOR="203.0.113.8").status_code == 302
+
+
+def test_without_a_trusted_proxy_a_forged_forwarded_address_does_not_escape_the_limit(alice):
+    """A client talking straight to the app writes a new X-Forwarded-For each time: still one address, still limited."""
+    for n in range(6):
+        _login(f"nobody{n}", "wrong", ip="198.51.100.9", HTTP_X_FORWARDED_FOR=f"6.6.6.{n}")
+    assert _login("alice", PASSWORD, ip="198.51.100.9", HTTP_X_FORWARDED_FOR="6.6.6.99").status_code == 429
 
 
 def _signup(name: str, ip: str = "10.0.0.1"):

@@ -12,6 +12,7 @@ attempt is allowed and a warning logged): a queue outage must not lock everyone 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 from collections.abc import Callable
@@ -81,18 +82,44 @@ class Limit:
     window: int
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The client's address: ``REMOTE_ADDR``, or behind ``TRUSTED_PROXY_HOPS`` proxies the entry they added.
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``text`` as an address (an IPv4-mapped IPv6 peer as its IPv4 address), or None if it is not one."""
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
-    Each trusted proxy (the ingress) appends the address it saw to ``X-Forwarded-For``; entries
-    further left were written by the client and can be forged, so only the one the outermost
-    trusted proxy appended is believed.
+
+def _is_trusted_proxy(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+    return address is not None and any(address in network for network in settings.TRUSTED_PROXIES)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: ``REMOTE_ADDR``, or, when that peer is in ``TRUSTED_PROXIES``, the address it reported.
+
+    Each proxy appends the address it saw to ``X-Forwarded-For``. Reading right to left from the peer,
+    every entry added by a trusted proxy can be believed; the first entry that is not itself a trusted
+    proxy is the client. Entries further left were written by the client and may be forged. A peer
+    outside ``TRUSTED_PROXIES`` (the default is none) may have written the whole header, so it is not read.
     """
-    hops = settings.TRUSTED_PROXY_HOPS
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-    if hops > 0 and len(forwarded) >= hops:
-        return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR", "unknown")
+    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
+    hop = _address(remote)
+    if not _is_trusted_proxy(hop):
+        return str(hop) if hop is not None else remote
+    forwarded = [part for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    for entry in reversed(forwarded):
+        reported = _address(entry)
+        if reported is None:
+            # A trusted proxy passed on something that is not an address ("unknown", a port): count
+            # the proxy that handed it over rather than text a client may have chosen.
+            break
+        hop = reported
+        if not _is_trusted_proxy(hop):
+            break
+    return str(hop)
 
 
 def _limits_redis() -> redis.Redis:

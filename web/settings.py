@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -229,9 +230,34 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", default=HTTPS)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+
+
+def _env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated networks (``10.0.0.0/8``) or single addresses; a typo stops the start, never trusts nobody silently."""
+    networks = []
+    for part in os.environ.get(name, "").split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError as exc:
+                raise ImproperlyConfigured(
+                    f"{name} must be comma-separated networks or addresses, e.g. 10.0.0.0/8,fd00::/8; got {part.strip()!r} ({exc})."
+                ) from exc
+    return tuple(networks)
+
+
 # Sign-in and sign-up rate limits (web.security), counted in Redis; over the limit is a 429.
-TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "1" if PRODUCTION else "0"))
-"""Proxies in front of the app that append to X-Forwarded-For (the ingress); 0 = use REMOTE_ADDR."""
+if os.environ.get("TRUSTED_PROXY_HOPS", "").strip() not in {"", "0"}:
+    # Counting hops trusted X-Forwarded-For from whoever connected, so a client with no proxy in front
+    # chose its own address for the per-address limits. Refused rather than ignored: ignoring it would
+    # count every client behind the ingress as the ingress, one shared address for the whole site.
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXY_HOPS was replaced by TRUSTED_PROXIES: the comma-separated networks of the proxies in front "
+        "of the app (the ingress controller's pod network, e.g. TRUSTED_PROXIES=10.0.0.0/8). X-Forwarded-For is "
+        "believed only from a peer in them. Unset TRUSTED_PROXY_HOPS."
+    )
+TRUSTED_PROXIES = _env_networks("TRUSTED_PROXIES")
+"""Networks of the proxies in front of the app (the ingress); X-Forwarded-For is read only from a peer in them. None by default."""
 LOGIN_FAILURES_PER_USERNAME = int(os.environ.get("LOGIN_FAILURES_PER_USERNAME", "5"))
 LOGIN_FAILURES_PER_IP = int(os.environ.get("LOGIN_FAILURES_PER_IP", "20"))
 LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", "900"))
