@@ -59,6 +59,26 @@ def test_the_name_limit_leaves_other_users_and_addresses_alone(alice):
     assert _login("bob", "wrong", ip="10.0.0.2").status_code == 200  # one failure after the reset, not three
 
 
+LOOK_ALIKES = ["ｏｐｅｒａｔｏｒ", "𝐨𝐩𝐞𝐫𝐚𝐭𝐨𝐫", "𝓸𝓹𝓮𝓻𝓪𝓽𝓸𝓻", " operator ", "operator"]
+"""Fullwidth, mathematical bold and script letters, padding: Django's sign-in form NFKC-normalises and strips them all to ``operator``."""
+
+
+def test_look_alike_names_share_one_count_because_they_sign_in_as_one_account():
+    """The attack: guess operator's password as ｏｐｅｒａｔｏｒ, then 𝐨𝐩𝐞𝐫𝐚𝐭𝐨𝐫, ... each once a fresh name to the limit.
+
+    Every look-alike really signs in as operator (so guesses through them are guesses at operator's
+    password); three failures spread over three of them use up operator's count, from any address.
+    """
+    User.objects.create_user("operator", password=PASSWORD)
+    for n, name in enumerate(LOOK_ALIKES):
+        signed_in = _login(name, PASSWORD, ip=f"10.3.0.{n}")
+        assert signed_in.status_code == 302 and signed_in.wsgi_request.user.username == "operator", name
+    for n, name in enumerate(LOOK_ALIKES[:3]):
+        assert _login(name, "wrong", ip=f"10.1.0.{n}").status_code == 200
+    for n, name in enumerate(LOOK_ALIKES):
+        assert _login(name, PASSWORD, ip=f"10.2.0.{n}").status_code == 429, name
+
+
 def test_one_address_guessing_many_names_is_limited(alice):
     """Six failures from one address over six names block the seventh attempt from it, but not other addresses."""
     for n in range(6):

@@ -41,11 +41,16 @@ class SignInView(LoginView):
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         by_name, by_address = login_limits()
-        wait = max(blocked_for(by_name, [request.POST.get("username", "")]), blocked_for(by_address, [client_ip(request)]))
+        wait = max(blocked_for(by_name, [self._name_looked_up()]), blocked_for(by_address, [client_ip(request)]))
         if wait:
             context = self.get_context_data(form=self.form_class(request))
             return _too_many(request, self.template_name, context, "failed sign-in attempts", wait)
         return super().post(request, *args, **kwargs)
+
+    def _name_looked_up(self) -> str:
+        """The posted name as authentication will look it up: the form's own field strips and NFKC-normalises it,
+        so ｏｐｅｒａｔｏｒ and 𝐨𝐩𝐞𝐫𝐚𝐭𝐨𝐫 are both ``operator`` and share its count."""
+        return self.get_form().fields["username"].to_python(self.request.POST.get("username", ""))
 
     def form_valid(self, form) -> HttpResponse:
         reset(login_limits()[0], [form.get_user().get_username()])
@@ -53,7 +58,7 @@ class SignInView(LoginView):
 
     def form_invalid(self, form) -> HttpResponse:
         by_name, by_address = login_limits()
-        record(by_name, [self.request.POST.get("username", "")])
+        record(by_name, [self._name_looked_up()])
         record(by_address, [client_ip(self.request)])
         return super().form_invalid(form)
 
