@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -167,7 +167,7 @@ return 0
 """
 
 
-def take(counts: list[tuple[Limit, str]]) -> int:
+def take(counts: Sequence[tuple[Limit, str]]) -> int:
     """Count one event for each ``(limit, subject)``, unless any is at its limit: then count nothing.
 
     Returns the seconds until every one is below its limit again (0 = counted, go ahead). Atomic, so
@@ -183,7 +183,7 @@ def take(counts: list[tuple[Limit, str]]) -> int:
         return 0
 
 
-def give_back(counts: list[tuple[Limit, str]], forget: list[tuple[Limit, str]] = ()) -> None:
+def give_back(counts: Sequence[tuple[Limit, str]], forget: Sequence[tuple[Limit, str]] = ()) -> None:
     """Undo one :func:`take` on ``counts`` and drop the counters of ``forget`` altogether."""
     try:
         client = _limits_redis()
@@ -228,7 +228,7 @@ class SignInAttempt:
     """
 
     wait: int
-    counted: list[tuple[Limit, str]]
+    counted: tuple[tuple[Limit, str], ...]
     name_at_address: tuple[Limit, str]
 
 
@@ -262,7 +262,7 @@ def begin_sign_in(request: HttpRequest, username: str) -> SignInAttempt:
     if not is_known_device(request, username):
         counts.append((by_name, username))
     wait = take(counts)
-    return SignInAttempt(wait=wait, counted=[] if wait else counts, name_at_address=name_at_address)
+    return SignInAttempt(wait=wait, counted=() if wait else tuple(counts), name_at_address=name_at_address)
 
 
 def sign_in_succeeded(attempt: SignInAttempt, response: HttpResponse, username: str) -> None:
