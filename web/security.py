@@ -1,5 +1,5 @@
-"""Security helpers: the Content-Security-Policy header, sign-in/sign-up rate limits, and a refusal
-to serve without ALLOWED_HOSTS.
+"""Security helpers: the Content-Security-Policy header, sign-in/sign-up rate limits, a refusal
+to serve without ALLOWED_HOSTS, and the signature on stored models.
 
 Django 5.2 (our pin) has no built-in CSP (that arrived in 6.0), hence the small middleware. Every
 page's scripts and styles are static files of this site, so the policy allows ``'self'`` only: an
@@ -14,6 +14,7 @@ not lock everyone out of the site. The sign-in policy is described at :func:`beg
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import logging
 import math
@@ -24,6 +25,7 @@ import redis
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
+from django.utils.crypto import salted_hmac
 
 from web.queue import redis_connection
 
@@ -281,3 +283,52 @@ def sign_in_succeeded(attempt: SignInAttempt, response: HttpResponse, username: 
         httponly=True,
         samesite="Lax",
     )
+
+
+# -- stored models -------------------------------------------------------------------
+
+MODEL_SIGNATURE_MARK = b"\nmovielens-model-hmac-sha256:"
+"""Between a stored model's pickle and its 32-byte HMAC-SHA256, at the end of ``FittedModel.data``."""
+_MODEL_TAG_BYTES = 32
+_MODEL_SIGNATURE_SALT = "web.security.fitted-model"
+
+
+class ModelSignatureError(Exception):
+    """A stored model's bytes are not what the precompute job signed for that run: they must not be unpickled."""
+
+
+def _model_tag(run_id: int, pickled: bytes, secret: str) -> bytes:
+    # The run id is signed too, so a model copied into another run's row is refused as well.
+    message = str(run_id).encode() + b"\0" + pickled
+    return salted_hmac(_MODEL_SIGNATURE_SALT, message, secret=secret, algorithm="sha256").digest()
+
+
+def sign_model(run_id: int, pickled: bytes) -> bytes:
+    """``pickled`` followed by :data:`MODEL_SIGNATURE_MARK` and its HMAC for ``run_id``, keyed by ``SECRET_KEY``.
+
+    The job and the worker share SECRET_KEY; whoever can write the database but lacks it cannot make
+    a model the worker will load. (pickle itself ignores bytes after its end, but nothing may
+    unpickle a stored model without :func:`verified_model`.)
+    """
+    return pickled + MODEL_SIGNATURE_MARK + _model_tag(run_id, pickled, settings.SECRET_KEY)
+
+
+def verified_model(run_id: int, stored: bytes | memoryview) -> bytes:
+    """The pickle of a model stored by :func:`sign_model` for ``run_id``, or :class:`ModelSignatureError`.
+
+    Checked against ``SECRET_KEY`` and then ``SECRET_KEY_FALLBACKS``, so a key rotation keeps the
+    stored model loadable until the next run stores one signed with the new key.
+    """
+    stored = bytes(stored)
+    trailer = len(MODEL_SIGNATURE_MARK) + _MODEL_TAG_BYTES
+    pickled, mark, tag = stored[:-trailer], stored[-trailer:-_MODEL_TAG_BYTES], stored[-_MODEL_TAG_BYTES:]
+    keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    if len(stored) <= trailer or mark != MODEL_SIGNATURE_MARK or not any(
+        hmac.compare_digest(tag, _model_tag(run_id, pickled, secret)) for secret in keys
+    ):
+        raise ModelSignatureError(
+            f"The stored model of run {run_id} fails its signature check, so it was not loaded: it was changed after "
+            "the precompute job stored it, stored before models were signed, or signed with another SECRET_KEY. "
+            "Run the precompute again to store a signed model."
+        )
+    return pickled
