@@ -55,6 +55,9 @@ if PRODUCTION:
 else:
     SECRET_KEY = os.environ.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
 
+SECRET_KEY_FALLBACKS = [key.strip() for key in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()]
+"""Earlier keys, still accepted for sessions and stored models' signatures while a new SECRET_KEY takes over."""
+
 DEBUG = _env_bool("DEBUG", default=not PRODUCTION)
 # The loopback default is local only; in production web.wsgi refuses to serve without ALLOWED_HOSTS
 # (the job and collectstatic load these settings too but serve nothing, so they need not set it).
