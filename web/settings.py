@@ -41,6 +41,20 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be 1/0, true/false, yes/no or on/off; got {value!r}.")
 
 
+def _env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated networks (``10.0.0.0/8``) or single addresses; a typo stops the start, never trusts nobody silently."""
+    networks = []
+    for part in os.environ.get(name, "").split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError as exc:
+                raise ImproperlyConfigured(
+                    f"{name} must be comma-separated networks or addresses, e.g. 10.0.0.0/8,fd00::/8; got {part.strip()!r} ({exc})."
+                ) from exc
+    return tuple(networks)
+
+
 def _required(name: str, hint: str) -> str:
     value = os.environ.get(name, "").strip()
     if not value:
@@ -232,21 +246,6 @@ if PRODUCTION:
         SECURE_HSTS_PRELOAD = _env_bool("HSTS_PRELOAD", default=True)
     SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", default=HTTPS)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-
-
-
-def _env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    """Comma-separated networks (``10.0.0.0/8``) or single addresses; a typo stops the start, never trusts nobody silently."""
-    networks = []
-    for part in os.environ.get(name, "").split(","):
-        if part.strip():
-            try:
-                networks.append(ipaddress.ip_network(part.strip(), strict=False))
-            except ValueError as exc:
-                raise ImproperlyConfigured(
-                    f"{name} must be comma-separated networks or addresses, e.g. 10.0.0.0/8,fd00::/8; got {part.strip()!r} ({exc})."
-                ) from exc
-    return tuple(networks)
 
 
 # Sign-in and sign-up rate limits (web.security), counted in Redis; over the limit is a 429.
