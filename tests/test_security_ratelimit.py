@@ -72,7 +72,10 @@ def test_many_addresses_meet_the_global_name_limit_but_a_browser_that_signed_in_
     the name is over its global limit. A stranger's browser, bob's cookie or a forged one does not.
     """
     home = Client()
-    assert _login("alice", PASSWORD, ip="10.0.0.1", client=home).status_code == 302
+    signed_in = _login("alice", PASSWORD, ip="10.0.0.1", client=home)
+    assert signed_in.status_code == 302
+    device = signed_in.cookies["known_device"]
+    assert device["httponly"] and device["samesite"] == "Lax" and "alice" in device.value  # signed, not encrypted
     home.cookies.pop(settings.SESSION_COOKIE_NAME)  # signed out, the device cookie kept
     bob_browser = Client()
     User.objects.create_user("bob", password=PASSWORD)
