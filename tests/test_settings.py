@@ -10,10 +10,14 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+def _clean_env() -> dict[str, str]:
+    cleared = {"SECRET_KEY", "SECRET_KEY_FALLBACKS", "DATABASE_URL", "REDIS_URL", "APP_ENV"}
+    return {k: v for k, v in os.environ.items() if k not in cleared}
+
+
 def _import_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "APP_ENV"}}
     return subprocess.run(
-        [sys.executable, "-c", "import web.settings"], cwd=REPO, env=base | env, capture_output=True, text=True
+        [sys.executable, "-c", "import web.settings"], cwd=REPO, env=_clean_env() | env, capture_output=True, text=True
     )
 
 
@@ -49,3 +53,14 @@ def test_production_settings_start_with_real_configuration():
     """With every required variable set, production settings import without touching any server."""
     result = _import_settings(GOOD)
     assert result.returncode == 0, result.stderr
+
+
+def test_earlier_secret_keys_are_read_as_fallbacks():
+    """SECRET_KEY_FALLBACKS=a,b keeps both earlier keys (sessions and stored models signed with them still load)."""
+    probe = "import web.settings as s; print(s.SECRET_KEY_FALLBACKS)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, env=_clean_env() | GOOD | {"SECRET_KEY_FALLBACKS": "old-one, older-one,"},
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "['old-one', 'older-one']"

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -40,6 +41,20 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be 1/0, true/false, yes/no or on/off; got {value!r}.")
 
 
+def _env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated networks (``10.0.0.0/8``) or single addresses; a typo stops the start, never trusts nobody silently."""
+    networks = []
+    for part in os.environ.get(name, "").split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError as exc:
+                raise ImproperlyConfigured(
+                    f"{name} must be comma-separated networks or addresses, e.g. 10.0.0.0/8,fd00::/8; got {part.strip()!r} ({exc})."
+                ) from exc
+    return tuple(networks)
+
+
 def _required(name: str, hint: str) -> str:
     value = os.environ.get(name, "").strip()
     if not value:
@@ -53,6 +68,9 @@ if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be a real secret of at least 32 characters in production.")
 else:
     SECRET_KEY = os.environ.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
+
+SECRET_KEY_FALLBACKS = [key.strip() for key in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()]
+"""Earlier keys, still accepted for sessions and stored models' signatures while a new SECRET_KEY takes over."""
 
 DEBUG = _env_bool("DEBUG", default=not PRODUCTION)
 # The loopback default is local only; in production web.wsgi refuses to serve without ALLOWED_HOSTS
@@ -229,11 +247,24 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", default=HTTPS)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+
 # Sign-in and sign-up rate limits (web.security), counted in Redis; over the limit is a 429.
-TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "1" if PRODUCTION else "0"))
-"""Proxies in front of the app that append to X-Forwarded-For (the ingress); 0 = use REMOTE_ADDR."""
-LOGIN_FAILURES_PER_USERNAME = int(os.environ.get("LOGIN_FAILURES_PER_USERNAME", "5"))
+if os.environ.get("TRUSTED_PROXY_HOPS", "").strip() not in {"", "0"}:
+    # Counting hops trusted X-Forwarded-For from whoever connected, so a client with no proxy in front
+    # chose its own address for the per-address limits. Refused rather than ignored: ignoring it would
+    # count every client behind the ingress as the ingress, one shared address for the whole site.
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXY_HOPS was replaced by TRUSTED_PROXIES: the comma-separated networks of the proxies in front "
+        "of the app (the ingress controller's pod network, e.g. TRUSTED_PROXIES=10.0.0.0/8). X-Forwarded-For is "
+        "believed only from a peer in them. Unset TRUSTED_PROXY_HOPS."
+    )
+TRUSTED_PROXIES = _env_networks("TRUSTED_PROXIES")
+"""Networks of the proxies in front of the app (the ingress); X-Forwarded-For is read only from a peer in them. None by default."""
+# Failed sign-ins per LOGIN_FAILURE_WINDOW: per user name from one address; per address over all names; and per
+# user name over all addresses, which refuses only browsers that never signed in as that name (no lock-out).
+LOGIN_FAILURES_PER_USERNAME_AND_IP = int(os.environ.get("LOGIN_FAILURES_PER_USERNAME_AND_IP", "5"))
 LOGIN_FAILURES_PER_IP = int(os.environ.get("LOGIN_FAILURES_PER_IP", "20"))
+LOGIN_FAILURES_PER_USERNAME = int(os.environ.get("LOGIN_FAILURES_PER_USERNAME", "50"))
 LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", "900"))
 SIGNUPS_PER_IP = int(os.environ.get("SIGNUPS_PER_IP", "10"))
 SIGNUP_WINDOW = int(os.environ.get("SIGNUP_WINDOW", "3600"))

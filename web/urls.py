@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth.views import LogoutView
 from django.http import JsonResponse
 from django.urls import include, path
 from django.views.defaults import page_not_found
@@ -14,9 +15,11 @@ urlpatterns = [
     path("api/", include("web.progress.api_urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
-    # Sign-in with rate limits (web.security) in front of the rest of Django's auth URLs.
+    # Only the auth URLs the site uses: sign-in (rate-limited, web.security) and sign-out; sign-up is in
+    # web.recommender.urls. Not django.contrib.auth.urls: its password reset mails any account's address
+    # with no rate limit, and its password change pages are linked from nowhere (issue #16, item 7).
     path("accounts/login/", SignInView.as_view(), name="login"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/logout/", LogoutView.as_view(), name="logout"),
     # The admin signs in through the same rate-limited form (it would otherwise be a second, unlimited one).
     path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
     path("admin/", admin.site.urls),

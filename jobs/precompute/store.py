@@ -35,6 +35,7 @@ from scoring.base import Scorer
 from web.pgcopy import copy_columns
 from web.progress.models import ActiveRun, Run, RunStatus, ShardProgress, Stage
 from web.recommender.models import FittedModel, PopularMovie, Rating, SimilarMovie, UserScore
+from web.security import sign_model
 
 SCORE_TABLE = UserScore._meta.db_table
 SCORE_TYPES = {"run_id": "bigint", "user_id": "integer", "movie_id": "integer", "score": "real", "rank": "smallint"}
@@ -327,8 +328,8 @@ def write_popular(run_id: int, movie_ids: np.ndarray, scores: np.ndarray) -> Non
 
 
 def write_fitted_model(run_id: int, model: Scorer) -> int:
-    """Pickle ``model`` into the run's FittedModel row (the RQ worker scores single users with it); returns bytes."""
-    data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    """Pickle ``model``, signed for the run, into its FittedModel row (the RQ worker scores single users with it); returns bytes."""
+    data = sign_model(run_id, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
     FittedModel.objects.update_or_create(run_id=run_id, defaults={"algorithm": model.name, "data": data})
     return len(data)
 

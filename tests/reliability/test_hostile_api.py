@@ -14,13 +14,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client, override_settings
 
+from tests.reliability.hostile_values import HUGE
 from tests.reliability.snapshot import stored
 from tests.web.conftest import auth, published, staff_token  # noqa: F401  (fixtures)
 
 USER = 101
 """A MovieLens user of the ``catalogue`` fixture (ids 101..130, movies 10..250)."""
-HUGE = "9" * 30
-"""An id far beyond PostgreSQL's integer and bigint."""
 
 PATH_IDS = [
     # (method, path, status, words in the error)

@@ -12,6 +12,7 @@ from web.pgcopy import copy_columns
 from web.progress.models import Run
 from web.recommender.models import FittedModel, Rating, UserScore
 from web.recommender.refresh import running
+from web.security import verified_model
 
 DEFAULT_TOP_N = 100
 
@@ -28,7 +29,8 @@ def _fitted_model(run: Run):
     key = (run.pk, stored_at)
     model = _MODEL_CACHE.get(key)
     if model is None:
-        model = pickle.loads(FittedModel.objects.get(run=run).data)
+        # Unpickling runs code: only a model the job signed with SECRET_KEY is loaded (ModelSignatureError otherwise).
+        model = pickle.loads(verified_model(run.pk, FittedModel.objects.get(run=run).data))
         _MODEL_CACHE.clear()  # only the active run's model is worth its memory
         _MODEL_CACHE[key] = model
     return model

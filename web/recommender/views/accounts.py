@@ -13,7 +13,7 @@ from web.progress.models import Run
 from web.recommender.forms import SignUpForm
 from web.recommender.models import PopularMovie, Profile, Rating
 from web.recommender.views.access import ratings_of, viewer_user_id
-from web.security import blocked_for, client_ip, login_limits, record, reset, signup_limit, wait_message
+from web.security import begin_sign_in, client_ip, sign_in_succeeded, signup_limit, take, wait_message
 
 ONBOARDING_GENRES = [
     "Drama", "Comedy", "Action", "Sci-Fi", "Animation", "Romance", "Thriller", "Crime", "Adventure", "Horror",
@@ -32,30 +32,29 @@ def _too_many(request: HttpRequest, template: str, context: dict, action: str, w
 
 
 class SignInView(LoginView):
-    """Django's sign-in, refused with 429 after too many failures for one user name or one client address.
+    """Django's sign-in, refused with 429 while the attempt is over a failed-sign-in limit (``web.security.begin_sign_in``).
 
-    Only failures count, so people who type their password right are never slowed down; a
-    success clears its user name's count (not the address's, or one valid account would let an
-    attacker reset the count for every other name).
+    The attempt is counted before the password hash and given back on success, so only failures use
+    up a limit and concurrent guesses cannot overshoot it; a browser that signed in before is not
+    held by the global per-name limit, so flooding a name cannot keep its owner out.
     """
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        by_name, by_address = login_limits()
-        wait = max(blocked_for(by_name, [request.POST.get("username", "")]), blocked_for(by_address, [client_ip(request)]))
-        if wait:
+        self.attempt = begin_sign_in(request, self._name_looked_up())
+        if self.attempt.wait:
             context = self.get_context_data(form=self.form_class(request))
-            return _too_many(request, self.template_name, context, "failed sign-in attempts", wait)
+            return _too_many(request, self.template_name, context, "failed sign-in attempts", self.attempt.wait)
         return super().post(request, *args, **kwargs)
 
-    def form_valid(self, form) -> HttpResponse:
-        reset(login_limits()[0], [form.get_user().get_username()])
-        return super().form_valid(form)
+    def _name_looked_up(self) -> str:
+        """The posted name as authentication will look it up: the form's own field strips and NFKC-normalises it,
+        so ｏｐｅｒａｔｏｒ and 𝐨𝐩𝐞𝐫𝐚𝐭𝐨𝐫 are both ``operator`` and share its count."""
+        return self.get_form().fields["username"].to_python(self.request.POST.get("username", ""))
 
-    def form_invalid(self, form) -> HttpResponse:
-        by_name, by_address = login_limits()
-        record(by_name, [self.request.POST.get("username", "")])
-        record(by_address, [client_ip(self.request)])
-        return super().form_invalid(form)
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)
+        sign_in_succeeded(self.attempt, response, form.get_user().get_username())
+        return response
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -68,11 +67,9 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("me")
     form = SignUpForm(request.POST or None)
     if request.method == "POST":
-        limit, address = signup_limit(), client_ip(request)
-        wait = blocked_for(limit, [address])
+        wait = take([(signup_limit(), client_ip(request))])
         if wait:
             return _too_many(request, "registration/signup.html", {"form": SignUpForm()}, "sign-up attempts", wait)
-        record(limit, [address])
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             account = form.save()

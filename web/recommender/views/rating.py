@@ -20,7 +20,8 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def _back(request: HttpRequest, film: Movie) -> str:
     target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    # Only a path of this site: redirect() would take "-1" or "abc" for a view name (a 500 on NoReverseMatch).
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return target
     return reverse("movie", args=[film.movie_id])
 

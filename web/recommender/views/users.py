@@ -17,6 +17,8 @@ PAGE_SIZE = 20
 PICKER_PAGE = 50
 MAX_PAGES = 5
 """The job keeps a user's top 100: five pages of 20."""
+MAX_USER_ID = 2**31 - 1
+"""User ids are PostgreSQL integers."""
 
 
 def _int(value: str | None, default: int, low: int = 1) -> int:
@@ -29,10 +31,9 @@ def _int(value: str | None, default: int, low: int = 1) -> int:
 def user_picker(request: HttpRequest) -> HttpResponse:
     """MovieLens users by id with how many ratings each has; ``?user=<id>`` opens one, ``?from=<id>`` pages on."""
     if "user" in request.GET:
-        try:
-            user_id = int(request.GET["user"])
-        except ValueError:
-            messages.error(request, "A user id is a whole number, such as 1.")
+        user_id = _int(request.GET["user"], default=0, low=0)
+        if not 1 <= user_id <= MAX_USER_ID:  # "-1" was a 500: the user URL takes digits only
+            messages.error(request, "A user id is a whole number from 1, such as 1.")
             return redirect("user-picker")
         return redirect("user", user_id=user_id)
     start = _int(request.GET.get("from"), 1)
