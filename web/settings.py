@@ -231,8 +231,8 @@ SPECTACULAR_SETTINGS = {
 
 # -- Security (docs/reliability.md, "Security") -----------------------------------
 # Production is served over HTTPS by an ingress that terminates TLS and sets X-Forwarded-Proto.
-# HTTPS=0 (or the older SECURE_COOKIES=0, which k8s/app/configmap.yaml sets for plain-HTTP
-# port-forwarding) turns off the redirect, HSTS and secure cookies together. The kubelet's probes
+# HTTPS=0 (which the dev overlay sets for plain-HTTP port-forwarding; the older SECURE_COOKIES=0
+# does the same) turns off the redirect, HSTS and secure cookies together. The kubelet's probes
 # speak plain HTTP to the pod, so /healthz and /readyz are never redirected.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 if PRODUCTION:

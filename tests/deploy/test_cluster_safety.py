@@ -80,20 +80,25 @@ def test_the_job_cli_exits_2_when_it_will_not_run(monkeypatch, refusal):
 
 # --- production settings ------------------------------------------------------------
 
+# The pod CIDR of minikube (with the Calico CNI that `make k8s-cluster` starts), where ingress-nginx's pods live.
+MINIKUBE_POD_NETWORK = "10.244.0.0/16"
+
 
 def test_base_configmap_is_safe_by_default_and_overlays_set_what_they_need():
-    """Base and prod: HTTPS on, no SECURE_COOKIES=0; prod trusts exactly the one hop of its ingress; dev (plain
-    port-forward) turns HTTPS off and trusts no proxy."""
+    """Base and prod: HTTPS on, no SECURE_COOKIES=0; prod trusts forwarded addresses only from the pod network,
+    where its ingress controller runs; dev (plain port-forward) turns HTTPS off; base and dev trust no proxy."""
     base = find_object(render_kustomization(K8S_DIR / "app"), "ConfigMap", "movielens-config")["data"]
-    assert base["HTTPS"] == "1" and base["TRUSTED_PROXY_HOPS"] == "0" and "SECURE_COOKIES" not in base
+    assert base["HTTPS"] == "1" and not base.get("TRUSTED_PROXIES") and "SECURE_COOKIES" not in base
     prod = find_object(rendered("prod"), "ConfigMap", "movielens-config")["data"]
-    assert prod["HTTPS"] == "1" and prod["TRUSTED_PROXY_HOPS"] == "1" and "SECURE_COOKIES" not in prod
+    assert prod["HTTPS"] == "1" and prod["TRUSTED_PROXIES"] == MINIKUBE_POD_NETWORK and "SECURE_COOKIES" not in prod
     ingress = find_object(rendered("prod"), "Ingress", "web")
     (host,) = {rule["host"] for rule in ingress["spec"]["rules"]}
     assert host in prod["ALLOWED_HOSTS"].split(",")
     assert ingress["spec"]["tls"] == [{"hosts": [host], "secretName": "movielens-tls"}]
     dev = find_object(rendered("dev"), "ConfigMap", "movielens-config")["data"]
-    assert dev["HTTPS"] == "0" and dev["TRUSTED_PROXY_HOPS"] == "0"
+    assert dev["HTTPS"] == "0" and not dev.get("TRUSTED_PROXIES")
+    for data in (base, prod, dev):
+        assert "TRUSTED_PROXY_HOPS" not in data, "the settings refuse the replaced TRUSTED_PROXY_HOPS"
     assert not [o for o in rendered("dev") if o["kind"] == "Ingress"]
 
 

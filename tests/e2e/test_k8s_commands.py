@@ -436,7 +436,7 @@ class IngressClient:
 
 
 def test_operator_made_the_clusters_way_signs_in_to_the_progress_page_under_production_settings(cluster, tmp_path):
-    """The prod overlay's ConfigMap (HTTPS on, one proxy hop) for gunicorn; the operator account made as
+    """The prod overlay's ConfigMap (HTTPS on, forwarded addresses trusted from the pod network) for gunicorn; the operator account made as
     `make k8s-operator` makes it (the Secret's generated password piped to ensure_operator --password-stdin);
     signing in through the Ingress's headers, the progress page, and a run started from it.
 
@@ -446,7 +446,7 @@ def test_operator_made_the_clusters_way_signs_in_to_the_progress_page_under_prod
     import rq
 
     configmap = _document(PROD, "ConfigMap", "movielens-config")["data"]
-    assert configmap["HTTPS"] == "1" and configmap["TRUSTED_PROXY_HOPS"] == "1"
+    assert configmap["HTTPS"] == "1" and configmap["TRUSTED_PROXIES"]
     assert INGRESS_HOST in configmap["ALLOWED_HOSTS"].split(",")
     web = next(c for c in _pod(_document(PROD, "Deployment", "web"))["containers"] if c["name"] == "web")
     env = cluster.base_env | pod_env(web, secrets_=cluster.secrets_, configmaps={"movielens-config": configmap},
