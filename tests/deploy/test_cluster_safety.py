@@ -344,3 +344,16 @@ def test_the_restricted_check_catches_a_host_mount_and_a_missing_seccomp_profile
     del spec["securityContext"]["seccompProfile"]
     problems = restricted_problems(job)
     assert any("hostPath" in p for p in problems) and any("seccompProfile" in p for p in problems)
+
+
+def test_redis_refuses_writes_when_full_instead_of_evicting_queued_jobs():
+    """An evicting Redis would drop queued refresh and run jobs silently; noeviction makes a full Redis refuse the
+    write, which the app answers (tests/test_security_redis.py). The cap sits under the container's memory limit,
+    with room for a background save's fork and the clients' buffers."""
+    server = container(pod_spec(find_object(rendered("db"), "Deployment", "redis")), "redis")
+    args = server["args"]
+    assert args[args.index("--maxmemory-policy") + 1] == "noeviction"
+    cap = args[args.index("--maxmemory") + 1]
+    assert re.fullmatch(r"\d+mb", cap), cap
+    limit = mebibytes(server["resources"]["limits"]["memory"])
+    assert int(cap[:-2]) * 1000 * 1000 <= 0.7 * limit * 1024 * 1024, f"maxmemory {cap} leaves too little of the {limit} MiB limit"

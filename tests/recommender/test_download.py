@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import zipfile
 from functools import partial
@@ -288,3 +289,41 @@ def test_a_member_outside_the_folder_is_refused(site, tmp_path, monkeypatch, mem
         download_movielens("ml-latest-small", dest, base_url=url, sha256=sha256)
     assert list(dest.iterdir()) == []
     assert not list(tmp_path.rglob("escaped.csv"))
+
+
+class _RedirectingHandler(SimpleHTTPRequestHandler):
+    """Answers every GET with a redirect to ``self.server.location``."""
+
+    def do_GET(self):  # noqa: N802 - the base class's name
+        self.send_response(302)
+        self.send_header("Location", self.server.location)
+        self.end_headers()
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+
+@pytest.mark.parametrize(
+    ("location", "refusal"),
+    [
+        ("ftp://127.0.0.1/ml-latest-small.zip", "ftp://127.0.0.1/ml-latest-small.zip: only https:// URLs are fetched"),
+        # urllib itself refuses a redirect to file:// before the scheme check is asked.
+        ("file:///etc/passwd", "Redirection to url 'file:///etc/passwd' is not allowed"),
+    ],
+)
+def test_a_redirect_to_another_scheme_is_refused(tmp_path, monkeypatch, location, refusal):
+    """The scheme rule holds for redirects too (an https mirror could otherwise send the client to http or ftp)."""
+    monkeypatch.setenv(LOCAL_MIRROR_ENV, "1")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RedirectingHandler)
+    server.location = location
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(DownloadError, match=re.escape(refusal)):
+            download_movielens("ml-latest-small", tmp_path / "data", base_url=url, sha256="ab" * 32)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert list((tmp_path / "data").iterdir()) == []

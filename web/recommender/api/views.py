@@ -37,6 +37,7 @@ from web.recommender.api.serializers import (
     recommendations_data,
 )
 from web.recommender.models import PROFILE_USER_ID_START, RATING_VALUES, Movie, Profile, Rating, SimilarMovie, UserScore, is_profile_id
+from web.security import RatingWriteThrottle
 
 RATING_ORDER = {
     "recent": ["-timestamp", "movie_id"],
@@ -86,6 +87,7 @@ class UserDataView(MethodsFirst, GenericAPIView):
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [UserDataPermission]
+    throttle_classes = [RatingWriteThrottle]
 
 
 class UserRecommendationsView(UserDataView):

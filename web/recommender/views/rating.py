@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from web.recommender.forms import RatingForm
 from web.recommender.models import Movie, Rating
 from web.recommender.views.access import viewer_user_id
+from web.security import limit_rating_writes
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -27,6 +28,7 @@ def _back(request: HttpRequest, film: Movie) -> str:
 
 
 @require_POST
+@limit_rating_writes
 def rate(request: HttpRequest, movie_id: int) -> HttpResponse:
     """Store (or remove) the rating at once; the worker refreshes the recommendations in the background."""
     film = get_object_or_404(Movie, movie_id=movie_id)
