@@ -55,7 +55,7 @@ JOB_IMAGE = "movielens-job"
 WEB_COMMAND = [
     "gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2",
     "--worker-tmp-dir", "/dev/shm", "--graceful-timeout", "20", "--timeout", "60",
-    "--access-logfile", "-",
+    "--config", "python:web.observability.gunicorn_config",
 ]
 MIGRATE_COMMAND = ["python", "manage.py", "migrate", "--noinput"]
 """What the migrate init container runs, inside `python -c` (with a wait for the database and a lock around it)."""

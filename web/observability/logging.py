@@ -27,13 +27,14 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ``time``, ``level``, ``logger``, ``message``, ``request_id``, the ``extra=`` fields, ``exception``."""
+    """One JSON object per line: ``time``, ``level``, ``logger``, ``process`` (its pid), ``message``, ``request_id``, the ``extra=`` fields, ``exception``."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
+            "process": record.process,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None),
         }
