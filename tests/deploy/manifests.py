@@ -31,6 +31,10 @@ KUSTOMIZATIONS = {
     "db": K8S_DIR / "db",
     "cluster": K8S_DIR / "cluster",
 }
+MONITORING_KUSTOMIZATION = K8S_DIR / "overlays" / "monitoring"
+"""Optional: prod plus the Prometheus Operator's objects and the Grafana dashboard (tests/deploy/test_monitoring.py)."""
+MONITORING_CRD_GROUP = "monitoring.coreos.com"
+"""API group of the Prometheus Operator's kinds, for which kubernetes-validate has no schema."""
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 K8S_MAKEFILE = K8S_DIR / "k8s.mk"
 SKAFFOLD_FILE = REPO / "skaffold.yaml"
