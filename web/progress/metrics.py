@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from django.db import DatabaseError
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Min
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -35,11 +35,13 @@ def _age(now: datetime, then: datetime | None) -> float | None:
     return max(0.0, (now - then).total_seconds()) if then is not None else None
 
 
-def stage_seconds(samples: list[RunSample], now: datetime) -> dict[str, float]:
-    """Seconds each stage of a running run took (the current one: so far), from its samples' stage changes."""
-    starts: dict[str, datetime] = {}
-    for sample in samples:
-        starts.setdefault(sample.stage, sample.at)
+RECENT_SAMPLES = 120
+"""Samples of the running run read per scrape for its users/s: the heartbeat leaves at most one a second, and the rate
+is measured over the last 15 s of them, so a long run's thousands of samples are never all read."""
+
+
+def stage_seconds(starts: dict[str, datetime], now: datetime) -> dict[str, float]:
+    """Seconds each stage of a running run took (the current one: so far), from when its first sample of each was taken."""
     ordered = sorted(starts.items(), key=lambda item: item[1])
     ends = [at for _, at in ordered[1:]] + [now]
     return {stage: max(0.0, (end - start).total_seconds()) for (stage, start), end in zip(ordered, ends, strict=True)}
@@ -104,7 +106,11 @@ class RunCollector(Collector):
         users_rate = GaugeMetricFamily(f"{RUNS}_running_run_users_per_second", "Users scored per second by the running run, recently.")
         users = GaugeMetricFamily(f"{RUNS}_running_run_users", "Users of the running run, done and in all.", labels=["state"])
         if running is not None:
-            samples = list(RunSample.objects.filter(run=running).order_by("at"))
+            samples = list(RunSample.objects.filter(run=running).order_by("-at")[:RECENT_SAMPLES])[::-1]
+            starts = dict(
+                RunSample.objects.filter(run=running).exclude(stage=Stage.QUEUED).order_by()
+                .values("stage").annotate(first=Min("at")).values_list("stage", "first")
+            )
             info.add_metric([str(running.pk), running.algorithm, running.stage], 1)
             age.add_metric([], _age(now, running.started_at or running.created_at) or 0.0)
             if running.heartbeat_at is not None:
@@ -114,7 +120,7 @@ class RunCollector(Collector):
                 users_rate.add_metric([], rate)
             users.add_metric(["done"], running.users_done)
             users.add_metric(["total"], running.users_total)
-            for stage, seconds in stage_seconds([s for s in samples if s.stage != Stage.QUEUED], now).items():
+            for stage, seconds in stage_seconds(starts, now).items():
                 stages.add_metric(["running", stage], seconds)
         yield from (info, age, heartbeat, users_rate, users, stages)
 
