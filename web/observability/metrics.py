@@ -50,8 +50,8 @@ _scrape_collectors: list[Collector] = []
 
 
 def register_scrape_collector(collector: Collector) -> None:
-    """Serve ``collector`` (which reads its figures when scraped) at ``/metrics`` too; registering it twice is a no-op."""
-    if all(type(existing) is not type(collector) for existing in _scrape_collectors):
+    """Serve ``collector`` (which reads its figures when scraped) at ``/metrics`` too; registering an equal one again is a no-op."""
+    if not any(type(existing) is type(collector) and vars(existing) == vars(collector) for existing in _scrape_collectors):
         _scrape_collectors.append(collector)
 
 

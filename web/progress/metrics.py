@@ -1,4 +1,4 @@
-"""Precompute runs and stored ratings for ``/metrics``, read from PostgreSQL when scraped.
+"""Precompute runs for ``/metrics``, read from PostgreSQL when scraped.
 
 A Job's pods come and go, so nothing about a run is counted in a process:
 every scrape reads the runs' rows, which the job keeps up to date with its
@@ -20,11 +20,10 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from web.observability.collectors import QueueCollector, TableRowsCollector, source_up
+from web.observability.collectors import QueueCollector, source_up
 from web.observability.metrics import PREFIX, register_scrape_collector
 from web.progress.models import ActiveRun, Run, RunSample, RunStatus, Stage
 from web.progress.throughput import measure
-from web.recommender.models import Rating
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +125,6 @@ class RunCollector(Collector):
 
 
 def register() -> None:
-    """Serve the runs, the queue and the stored ratings at /metrics (called by the app's ``ready()``)."""
+    """Serve the runs and the RQ queue (which also runs precomputes, PRECOMPUTE_LAUNCHER=rq) at /metrics; called by ``ready()``."""
     register_scrape_collector(RunCollector())
     register_scrape_collector(QueueCollector())
-    register_scrape_collector(TableRowsCollector({"ratings": Rating._meta.db_table}))
