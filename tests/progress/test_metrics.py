@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from tests.helpers import run
 from tests.observability.conftest import samples, value
 from web.progress.models import ActiveRun, Run, RunSample, RunStatus, Stage
 from web.recommender.models import Rating
@@ -90,3 +91,16 @@ def test_ratings_stored_follow_the_table(catalogue, scrape):
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {Rating._meta.db_table}")
     assert value(scrape(), "movielens_table_rows", table="ratings") == Rating.objects.count() > 0
+
+
+def test_a_precompute_run_moves_the_run_series(catalogue, scrape):
+    """A real run of the job: one more succeeded run, it is the served one, its stage times are the last success's."""
+    before = scrape()
+    finished = run(algorithm="popularity", top_n=5)
+    after = scrape()
+    succeeded = f"{P}_runs"
+    assert value(after, succeeded, status="succeeded") == value(before, succeeded, status="succeeded") + 1
+    assert value(after, f"{P}_active_run_info", run_id=str(finished.pk), algorithm="popularity") == 1
+    assert value(after, f"{P}_last_success_age_seconds") < 60
+    for stage, seconds in finished.metrics["seconds"].items():
+        assert value(after, f"{P}_stage_seconds", run="last_success", stage=stage) == pytest.approx(seconds)
