@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.observability.conftest import value
+from web.queue import get_queue
 
 TOKEN = "t" * 40
 
@@ -78,3 +81,17 @@ def test_the_request_id_is_taken_when_sane_and_made_otherwise(client, db):
     replaced = client.get("/healthz", HTTP_X_REQUEST_ID="bad id\nforged log line")
     assert kept["X-Request-ID"] == "req-42.a:b"
     assert replaced["X-Request-ID"] not in ("", "bad id\nforged log line") and len(replaced["X-Request-ID"]) == 32
+
+
+def test_the_queue_series_are_the_queue_in_redis(scrape, redis_conn, db):
+    """Two waiting jobs count 2 queued, the oldest's age grows from its enqueue time; an id left without its job is skipped."""
+    queue = get_queue()
+    first = queue.enqueue(print, "one")
+    queue.enqueue(print, "two")
+    first.enqueued_at = datetime.now(UTC) - timedelta(seconds=90)
+    first.save()
+    text = scrape()
+    assert value(text, "movielens_queue_jobs", queue=queue.name, state="queued") == 2
+    assert value(text, "movielens_queue_oldest_job_age_seconds", queue=queue.name) == pytest.approx(90, abs=10)
+    redis_conn.delete(first.key)  # the job's hash expired, its id is still first in the queue
+    assert value(scrape(), "movielens_queue_oldest_job_age_seconds", queue=queue.name) == 0

@@ -15,6 +15,7 @@ import redis
 from django.db import DatabaseError, connection
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
@@ -42,13 +43,16 @@ class QueueCollector(Collector):
             queue = get_queue()
             depth = queue.count
             oldest_ids = queue.get_job_ids(0, 1)
-            oldest = Job.fetch(oldest_ids[0], connection=queue.connection) if oldest_ids else None
+            try:
+                oldest = Job.fetch(oldest_ids[0], connection=queue.connection) if oldest_ids else None
+            except NoSuchJobError:  # an id left in the queue after its job expired: RQ skips it, so does the age
+                oldest = None
             registries = {
                 "started": StartedJobRegistry(queue=queue).count,
                 "failed": FailedJobRegistry(queue=queue).count,
                 "scheduled": ScheduledJobRegistry(queue=queue).count,
             }
-        except (redis.RedisError, ValueError) as exc:  # ValueError: the oldest job vanished between the two reads
+        except redis.RedisError as exc:
             logger.warning("queue metrics unavailable: %s", exc)
             yield source_up("queue", False)
             return
