@@ -287,7 +287,7 @@ if LOG_FORMAT not in {"plain", "json"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json'; got {LOG_FORMAT!r}.")
 LOGGING = {
     **LOGGING,
-    "filters": {"request_id": {"()": "web.observability.logging.RequestIdFilter"}},
+    "filters": {**LOGGING.get("filters", {}), "request_id": {"()": "web.observability.logging.RequestIdFilter"}},
     "formatters": {**LOGGING["formatters"], "json": {"()": "web.observability.logging.JsonFormatter"}},
     "handlers": {
         **LOGGING["handlers"],
@@ -305,6 +305,7 @@ if PRODUCTION and HTTPS:
     SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^metrics$"]
 if os.environ.get("POD_IP", "").strip():
     # Prometheus names the pod by its address in the Host header (the downward API's status.podIP, web-deployment.yaml).
-    ALLOWED_HOSTS = [*ALLOWED_HOSTS, os.environ["POD_IP"].strip()]
+    POD_IP = os.environ["POD_IP"].strip()
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, f"[{POD_IP}]" if ":" in POD_IP else POD_IP]  # an IPv6 host is written in brackets
 WORKER_METRICS_PORT = int(os.environ.get("WORKER_METRICS_PORT", "0"))
 """Port of the RQ worker's own /metrics (its job counts); 0 = none (web/observability/worker.py)."""

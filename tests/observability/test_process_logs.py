@@ -65,3 +65,13 @@ def test_bad_observability_settings_stop_the_start(env, message):
     result = subprocess.run([sys.executable, "-c", "import web.settings"], cwd=REPO, env=os.environ | env,
                             capture_output=True, text=True)
     assert result.returncode != 0 and message in result.stderr
+
+
+@pytest.mark.parametrize(("pod_ip", "host"), [("10.244.1.7", "10.244.1.7"), ("fd00::7", "[fd00::7]")])
+def test_the_pods_own_address_is_an_allowed_host(pod_ip, host):
+    """POD_IP (the downward API's status.podIP) joins ALLOWED_HOSTS, an IPv6 address in brackets as in a Host header."""
+    probe = "import web.settings as s; print(s.ALLOWED_HOSTS[-1])"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=os.environ | {"POD_IP": pod_ip},
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-500:]
+    assert result.stdout.strip().splitlines()[-1] == host
