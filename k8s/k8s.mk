@@ -64,7 +64,11 @@ k8s_random_hex = { openssl rand -hex $(1) 2>/dev/null || python3 -c 'import secr
 # tests/deploy validates against (KUBERNETES_VERSIONS there; a test keeps the
 # two lists equal).
 K8S_VALIDATE_VERSIONS := 1.33.0 1.37.0
-K8S_KUSTOMIZATIONS := k8s/overlays/dev k8s/overlays/prod k8s/db k8s/cluster
+# k8s/overlays/monitoring (optional: prod plus the Prometheus Operator's
+# ServiceMonitor, PodMonitor and PrometheusRule) is rendered and checked too;
+# kubernetes-validate has no schema for those three kinds and only warns, and
+# tests/deploy/test_monitoring.py checks their shape.
+K8S_KUSTOMIZATIONS := k8s/overlays/dev k8s/overlays/prod k8s/db k8s/cluster k8s/overlays/monitoring
 K8S_RENDERED := .local/rendered
 SKAFFOLD_SCHEMA ?= ../shared/schemas/skaffold-v4beta14.json
 # Checkov in a virtualenv of its own: its dependency pins clash with the app's.

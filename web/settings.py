@@ -283,3 +283,35 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }
+
+# -- Observability (docs/monitoring.md) -------------------------------------------
+# The first middleware: every request gets an id (X-Request-ID), a line in the log and its metrics.
+MIDDLEWARE.insert(0, "web.observability.middleware.RequestObservabilityMiddleware")
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
+"""``plain`` (lines for people) or ``json`` (one JSON object a line, for log collectors), in every process."""
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json'; got {LOG_FORMAT!r}.")
+LOGGING = {
+    **LOGGING,
+    "filters": {**LOGGING.get("filters", {}), "request_id": {"()": "web.observability.logging.RequestIdFilter"}},
+    "formatters": {**LOGGING["formatters"], "json": {"()": "web.observability.logging.JsonFormatter"}},
+    "handlers": {
+        **LOGGING["handlers"],
+        "console": {**LOGGING["handlers"]["console"], "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
+}
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+"""A bearer token that may read /metrics from anywhere; unset = no token is accepted (web/observability/views.py)."""
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters (python -c 'import secrets; print(secrets.token_hex(32))').")
+METRICS_NETWORKS = _env_networks("METRICS_NETWORKS")
+"""Networks whose direct (not proxied) requests may read /metrics without the token; unset = loopback only."""
+if PRODUCTION and HTTPS:
+    # Prometheus scrapes the pod's port over plain HTTP, like the kubelet's probes.
+    SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^metrics$"]
+if os.environ.get("POD_IP", "").strip():
+    # Prometheus names the pod by its address in the Host header (the downward API's status.podIP, web-deployment.yaml).
+    POD_IP = os.environ["POD_IP"].strip()
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, f"[{POD_IP}]" if ":" in POD_IP else POD_IP]  # an IPv6 host is written in brackets
+WORKER_METRICS_PORT = int(os.environ.get("WORKER_METRICS_PORT", "0"))
+"""Port of the RQ worker's own /metrics (its job counts); 0 = none (web/observability/worker.py)."""

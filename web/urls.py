@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/", include("web.progress.api_urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", include("web.observability.urls")),
     # Only the auth URLs the site uses: sign-in (rate-limited, web.security) and sign-out; sign-up is in
     # web.recommender.urls. Not django.contrib.auth.urls: its password reset mails any account's address
     # with no rate limit, and its password change pages are linked from nowhere (issue #16, item 7).

@@ -31,6 +31,10 @@ KUSTOMIZATIONS = {
     "db": K8S_DIR / "db",
     "cluster": K8S_DIR / "cluster",
 }
+MONITORING_KUSTOMIZATION = K8S_DIR / "overlays" / "monitoring"
+"""Optional: prod plus the Prometheus Operator's objects and the Grafana dashboard (tests/deploy/test_monitoring.py)."""
+MONITORING_CRD_GROUP = "monitoring.coreos.com"
+"""API group of the Prometheus Operator's kinds, for which kubernetes-validate has no schema."""
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 K8S_MAKEFILE = K8S_DIR / "k8s.mk"
 SKAFFOLD_FILE = REPO / "skaffold.yaml"
@@ -55,7 +59,7 @@ JOB_IMAGE = "movielens-job"
 WEB_COMMAND = [
     "gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2",
     "--worker-tmp-dir", "/dev/shm", "--graceful-timeout", "20", "--timeout", "60",
-    "--access-logfile", "-",
+    "--config", "python:web.observability.gunicorn_config",
 ]
 MIGRATE_COMMAND = ["python", "manage.py", "migrate", "--noinput"]
 """What the migrate init container runs, inside `python -c` (with a wait for the database and a lock around it)."""

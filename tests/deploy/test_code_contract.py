@@ -192,6 +192,10 @@ def module_problems(where: str, argv: list[str]) -> list[str]:
     return [f"{where}: `python -m {module} {' '.join(args)}`: {error}"] if error else []
 
 
+GUNICORN_CONFIG = "python:web.observability.gunicorn_config"
+"""gunicorn's hooks that keep /metrics right across its workers (a fresh PROMETHEUS_MULTIPROC_DIR, child_exit)."""
+
+
 def gunicorn_problems(where: str, argv: list[str], item: dict | None, spec: dict | None) -> list[str]:
     """Problems of a gunicorn command line: options, app import, port, worker tmp dir, timeouts."""
     from gunicorn.config import Config
@@ -213,6 +217,8 @@ def gunicorn_problems(where: str, argv: list[str], item: dict | None, spec: dict
         problems.append(f"{where}: gunicorn app {app} is not a callable WSGI application")
     if not options.workers or not options.graceful_timeout:
         problems.append(f"{where}: gunicorn needs explicit --workers and --graceful-timeout")
+    if options.config != GUNICORN_CONFIG:
+        problems.append(f"{where}: gunicorn --config is {options.config}, not {GUNICORN_CONFIG} (its workers' metrics would not add up)")
     if options.worker_tmp_dir != "/dev/shm":
         problems.append(f"{where}: gunicorn --worker-tmp-dir is {options.worker_tmp_dir}, not /dev/shm")
     if item is not None and spec is not None:
@@ -497,6 +503,8 @@ def test_commands_are_found_where_expected(objects, scripts):
                                      "--graceful-timeout", "20", "--worker-tmp-dir", "/dev/shm"]), "not a callable"),
         (lambda c: c.update(command=["gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8080", "--workers", "2",
                                      "--graceful-timeout", "20", "--worker-tmp-dir", "/dev/shm"]), "binds [8080]"),
+        (lambda c: c.update(command=["gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2",
+                                     "--graceful-timeout", "20", "--worker-tmp-dir", "/dev/shm"]), "metrics would not add up"),
         (lambda c: c.update(command=["gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2",
                                      "--graceful-timeout", "40", "--worker-tmp-dir", "/dev/shm"]), "grace period"),
         (lambda c: c.update(command=["uwsgi", "--http", ":8000"]), "unknown command"),

@@ -89,6 +89,8 @@ def pod_env(container: dict, *, secrets_: dict, configmaps: dict, services: dict
             source = entry["valueFrom"]
             if "secretKeyRef" in source:
                 value = secrets_[source["secretKeyRef"]["name"]][source["secretKeyRef"]["key"]]
+            elif source.get("fieldRef", {}).get("fieldPath") == "status.podIP":
+                value = "127.0.0.1"  # the pod's address: here, this machine's loopback
             elif "fieldRef" in source:
                 assert source["fieldRef"]["fieldPath"] == JOB_NAME_LABEL, source
                 assert job_name, "the container reads the Job's name"
@@ -99,6 +101,8 @@ def pod_env(container: dict, *, secrets_: dict, configmaps: dict, services: dict
             else:
                 raise AssertionError(f"unknown env source {source}")
         env[entry["name"]] = value
+    if "WORKER_METRICS_PORT" in env:
+        env["WORKER_METRICS_PORT"] = str(_free_port())  # a pod has the port to itself; this machine may not
     for name, value in env.items():
         for cluster_address, local in services.items():
             value = value.replace(cluster_address, local)

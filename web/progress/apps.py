@@ -7,3 +7,8 @@ class ProgressConfig(AppConfig):
     name = "web.progress"
     label = "progress"
     verbose_name = "Precompute progress"
+
+    def ready(self) -> None:
+        from web.progress import metrics  # models are loaded only now, when ready() runs
+
+        metrics.register()

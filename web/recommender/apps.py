@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 
+from web.observability.collectors import TableRowsCollector
+from web.observability.metrics import register_scrape_collector
+
 
 class RecommenderConfig(AppConfig):
     """Catalogue, ratings, per-user scores (PCS) and the recommendation API."""
@@ -7,3 +10,7 @@ class RecommenderConfig(AppConfig):
     name = "web.recommender"
     label = "recommender"
     verbose_name = "Recommender"
+
+    def ready(self) -> None:
+        # /metrics serves the number of ratings stored (docs/monitoring.md).
+        register_scrape_collector(TableRowsCollector({"ratings": self.get_model("Rating")._meta.db_table}))

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import redis
 from django.db import transaction
 
+from web.observability.requestid import job_meta
 from web.queue import get_queue, redis_connection
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def request_refresh(user_id: int) -> RefreshTicket:
                 ticket.queued, ticket.deduplicated = True, True
                 return
             try:
-                queue.enqueue_call(refresh_user, args=(user_id,))
+                queue.enqueue_call(refresh_user, args=(user_id,), meta=job_meta())  # the request id, for the worker's log
             except redis.RedisError:
                 queue.connection.delete(pending_key(user_id))
                 raise

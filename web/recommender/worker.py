@@ -6,10 +6,10 @@ import logging
 import time
 
 from django.db import connections
-from rq import Worker
 from rq.job import Job
 from rq.queue import Queue
 
+from web.observability.worker import MeasuredWorker
 from web.recommender.tasks import warm_model_cache
 
 logger = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ MODEL_CHECK_SECONDS = 1.0
 """How often (at most) the worker asks whether a new run was published before it forks."""
 
 
-class ModelWarmWorker(Worker):
+class ModelWarmWorker(MeasuredWorker):
     """A forking RQ worker that keeps the active run's model loaded in the parent.
 
     RQ runs each job in a fresh fork: a model loaded in the parent is

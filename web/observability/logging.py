@@ -1,0 +1,49 @@
+"""Log records as JSON lines (``LOG_FORMAT=json``) and the request id on every record.
+
+Django's ``LOGGING`` setting (web/settings.py) names these classes, so the web
+server, the RQ worker and the precompute job, which all call
+``django.setup()``, log the same way without code of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+from web.observability import requestid
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=`` and is logged as a field.
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamp each record with the current request id (``None`` outside a request or a job a request queued)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = requestid.current()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``time``, ``level``, ``logger``, ``process`` (its pid), ``message``, ``request_id``, the ``extra=`` fields, ``exception``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "process": record.process,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRIBUTES and key not in entry:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        # default=str: an extra field that JSON cannot hold (a datetime, a Decimal) is written as text, never dropped.
+        return json.dumps(entry, default=str, ensure_ascii=False)
