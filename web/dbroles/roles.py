@@ -69,20 +69,25 @@ def setup_sql(
     """The superuser's SQL that creates both roles and sets their privileges on ``database``; safe to repeat.
 
     ``owner_creates_databases`` is for the embedded server only: pytest-django
-    creates ``test_movielens`` as the role that migrates it.
+    creates ``test_movielens`` as the role that migrates it, and the tests drop
+    their scratch databases ``WITH (FORCE)``, which ends the app role's
+    sessions in them (``pg_signal_backend``).
     """
     db = quote_ident(database)
     owner, app = quote_ident(OWNER_ROLE), quote_ident(APP_ROLE)
-    createdb = "CREATEDB" if owner_creates_databases else "NOCREATEDB"
+    # Only ever granted here, never taken: the cluster's SQL run against the embedded server (the end-to-end
+    # tests do) must not take from its owner the CREATEDB that pytest-django needs. CREATE ROLE's default is NOCREATEDB.
+    createdb = " CREATEDB" if owner_creates_databases else ""
     common = "LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS"
     return f"""
 DO $roles$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {quote_literal(OWNER_ROLE)}) THEN CREATE ROLE {owner} LOGIN; END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {quote_literal(APP_ROLE)}) THEN CREATE ROLE {app} LOGIN; END IF;
 END $roles$;
-ALTER ROLE {owner} {common} {createdb}{_password_clause(owner_password)};
+ALTER ROLE {owner} {common}{createdb}{_password_clause(owner_password)};
 ALTER ROLE {app} {common} NOCREATEDB NOINHERIT{_password_clause(app_password)};
 ALTER ROLE {app} SET statement_timeout = {quote_literal(APP_STATEMENT_TIMEOUT)};
+{f"GRANT pg_signal_backend TO {owner};" if owner_creates_databases else ""}
 -- Nobody but these two (and the superuser) connects; temporary tables are the owner's (the loader's staging).
 REVOKE ALL ON DATABASE {db} FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {owner};
