@@ -95,21 +95,24 @@ def postgres_url(data_dir: Path, database: str = DEFAULT_DATABASE, role: str = r
             server.psql(f"CREATE DATABASE {roles.quote_ident(database)};")
         socket_dir = server.get_postmaster_info().socket_dir
         psql = POSTGRES_BIN_PATH / "psql"
-        _run_as_superuser(psql, server.get_uri(database), roles.setup_sql(database, owner_creates_databases=True))
+        if _run_as_superuser(psql, server.get_uri(database), roles.is_set_up_sql(owner_creates_databases=True)) != "t":
+            _run_as_superuser(psql, server.get_uri(database), roles.setup_sql(database, owner_creates_databases=True))
         # pytest-django's test databases are created, and dropped, by the owner; one left behind by a crashed run
         # before the roles existed belongs to the superuser and would block every later run.
         _run_as_superuser(psql, server.get_uri("postgres"), LEFTOVER_TEST_DATABASES_TO_OWNER)
     return f"postgres://{quote(role, safe='')}@{quote(str(socket_dir), safe='')}/{database}"
 
 
-def _run_as_superuser(psql: Path, uri: str, sql: str) -> None:
-    """Run ``sql`` in one transaction through ``psql``; an error stops it and raises with psql's message."""
+def _run_as_superuser(psql: Path, uri: str, sql: str) -> str:
+    """Run ``sql`` in one transaction through ``psql``; returns its bare output, raises with psql's message on an error."""
     result = subprocess.run(
-        [str(psql), "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1", "--single-transaction", uri],
+        [str(psql), "--no-psqlrc", "--quiet", "--tuples-only", "--no-align", "--set", "ON_ERROR_STOP=1",
+         "--single-transaction", uri],
         input=sql, capture_output=True, text=True,
     )
     if result.returncode != 0:
         raise RuntimeError(f"setting up the database roles on the embedded PostgreSQL failed:\n{result.stderr[-2000:]}")
+    return result.stdout.strip()
 
 
 def _redis_socket(data_dir: Path) -> Path:

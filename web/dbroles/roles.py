@@ -122,6 +122,39 @@ END $takeover$;
 """
 
 
+def is_set_up_sql(*, owner_creates_databases: bool = False) -> str:
+    """A query, run in the database, whose one row is ``t`` when :func:`setup_sql` has nothing left to do there.
+
+    The embedded default asks it first on every process start, so a set-up
+    database sees no catalog writes (a GRANT racing the job's ALTER TABLE on
+    the same table can fail with "tuple concurrently updated").
+    """
+    owner, app = quote_literal(OWNER_ROLE), quote_literal(APP_ROLE)
+    timeout = quote_literal(f"statement_timeout={APP_STATEMENT_TIMEOUT}")
+    local = (
+        f"AND (SELECT rolcreatedb FROM pg_roles WHERE rolname = {owner}) "
+        f"AND pg_has_role(to_regrole({owner}), 'pg_signal_backend', 'MEMBER')"
+        if owner_creates_databases else ""
+    )
+    return f"""
+SELECT to_regrole({owner}) IS NOT NULL AND to_regrole({app}) IS NOT NULL {local}
+   AND EXISTS (SELECT FROM pg_db_role_setting WHERE setrole = to_regrole({app}) AND setdatabase = 0
+                                               AND {timeout} = ANY (setconfig))
+   AND EXISTS (SELECT FROM pg_default_acl WHERE defaclrole = to_regrole({owner}) AND defaclobjtype = 'r'
+                                           AND defaclnamespace = {quote_literal(SCHEMA)}::regnamespace)
+   AND NOT has_database_privilege('public', current_database(), 'TEMPORARY')
+   AND NOT EXISTS (
+       SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = {quote_literal(SCHEMA)} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+         AND c.relowner IS DISTINCT FROM to_regrole({owner})
+         AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e'))
+   AND NOT EXISTS (
+       SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+       WHERE n.nspname = {quote_literal(SCHEMA)} AND p.proowner IS DISTINCT FROM to_regrole({owner})
+         AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e'));
+"""
+
+
 def grant_sql(*, for_owner: bool = False) -> str:
     """The app role's rights on the tables and sequences there are, and by default on those the owner makes later.
 
