@@ -252,7 +252,8 @@ k8s-db-roles:
 	database=$$($(K8S) get secret $(K8S_DB_SECRET) -o jsonpath='{.data.POSTGRES_DB}' | base64 -d); \
 	[ -n "$$owner_password" ] && [ -n "$$app_password" ] && [ -n "$$database" ] \
 		|| { echo "the Secrets $(K8S_DB_OWNER_SECRET), $(K8S_DB_APP_SECRET) and $(K8S_DB_SECRET) must exist: make k8s-secrets" >&2; exit 1; }; \
-	DATABASE_OWNER_PASSWORD="$$owner_password" DATABASE_APP_PASSWORD="$$app_password" $(PYTHON) -m web.dbroles "$$database" \
+	sql=$$(DATABASE_OWNER_PASSWORD="$$owner_password" DATABASE_APP_PASSWORD="$$app_password" $(PYTHON) -m web.dbroles "$$database"); \
+	printf '%s\n' "$$sql" \
 	| $(K8S) exec -i statefulset/postgres -c postgres -- sh -c 'psql --no-psqlrc --quiet -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'; \
 	echo "database roles $(DB_OWNER_ROLE) and $(DB_APP_ROLE) are set up in $$database"
 
