@@ -64,9 +64,10 @@ def _file_lock(path: Path):
 def postgres_url(data_dir: Path, database: str = DEFAULT_DATABASE, role: str = roles.OWNER_ROLE) -> str:
     """Start (or reuse) the embedded PostgreSQL under ``data_dir`` and return a URL to ``database`` as ``role``.
 
-    Both roles (:mod:`web.dbroles.roles`) are set up on every call, as the
-    server's superuser: a data folder made before they existed is brought
-    up to date (its tables change owner) with no step by hand. The server
+    Both roles (:mod:`web.dbroles.roles`) are checked on every call, and set
+    up by the server's superuser when anything is missing: a data folder made
+    before they existed is brought up to date (its tables change owner) with
+    no step by hand. The server
     trusts its unix socket, so the URLs carry no password; the roles'
     privileges are what the cluster's are.
     """
@@ -218,8 +219,8 @@ def main(argv: list[str] | None = None) -> None:
         stop(data_dir)
         print(f"stopped the embedded servers in {data_dir}")
     else:
-        print(f"DATABASE_URL={postgres_url(data_dir, role=roles.APP_ROLE)}  (web, worker)")
-        print(f"DATABASE_URL={postgres_url(data_dir, role=roles.OWNER_ROLE)}  (migrate, load_movielens, the precompute job)")
+        print(f"DATABASE_URL={postgres_url(data_dir, role=roles.APP_ROLE)}  # web, worker")
+        print(f"DATABASE_URL={postgres_url(data_dir, role=roles.OWNER_ROLE)}  # migrate, load_movielens, the precompute job")
         print(f"REDIS_URL={redis_url(data_dir)}")
 
 
