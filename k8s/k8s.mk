@@ -2,7 +2,7 @@
 # The walk-through is docs/kubernetes.md. In short, on a fresh minikube:
 #
 #   make k8s-cluster        # minikube with enough CPU and memory, ingress, metrics
-#   make k8s-db             # namespace + Secrets + Postgres + Redis, once
+#   make k8s-db             # namespace + Secrets + Postgres + Redis + the two database roles, once
 #   make k8s-dev            # skaffold dev of web, worker and the precompute CronJob
 #   make k8s-run            # or: the production overlay, once
 #   make k8s-load           # load a MovieLens folder into the cluster's database
@@ -32,11 +32,19 @@ K8S := $(KUBECTL) --namespace $(K8S_NAMESPACE)
 # Secrets referenced by the manifests under k8s/ (the tests check the names
 # and keys against the manifests).
 K8S_DB_SECRET := movielens-db
+# The passwords of the two login roles of web/dbroles/roles.py: the owner (migrations, the precompute job, the
+# loader) and the data-only app role (web, worker). One Secret each, so a pod can be given one and not the other.
+K8S_DB_OWNER_SECRET := movielens-db-owner
+K8S_DB_APP_SECRET := movielens-db-app
 K8S_APP_SECRET := movielens-app
 K8S_REDIS_SECRET := movielens-redis
 K8S_OPERATOR_SECRET := movielens-operator
 K8S_TLS_SECRET := movielens-tls
 K8S_DB_USER ?= movielens
+PYTHON ?= python3
+# The roles' names are fixed in web/dbroles/roles.py and in the manifests' DATABASE_URLs (a test keeps them equal).
+DB_OWNER_ROLE := movielens_owner
+DB_APP_ROLE := movielens_app
 K8S_DB_NAME ?= movielens
 K8S_OPERATOR_USER ?= operator
 # The prod overlay's Ingress host (k8s/overlays/prod/ingress.yaml).
@@ -76,7 +84,7 @@ CHECKOV_VENV := .local/venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
 .PHONY: check-k8s check-k8s-tools check-k8s-render check-k8s-checkov k8s-cluster k8s-cluster-objects \
-        k8s-secrets k8s-db k8s-dev k8s-run k8s-job k8s-precompute k8s-load k8s-manage k8s-operator \
+        k8s-secrets k8s-db k8s-db-roles k8s-dev k8s-run k8s-job k8s-precompute k8s-load k8s-manage k8s-operator \
         k8s-operator-password k8s-status k8s-delete
 
 ## Check both overlays, the database module, the cluster objects, both
@@ -132,7 +140,9 @@ k8s-cluster:
 k8s-cluster-objects:
 	$(KUBECTL) apply -k k8s/cluster
 
-## Create the Secrets movielens-db, movielens-app, movielens-redis,
+## Create the Secrets movielens-db (the superuser, which only the Postgres
+## pod reads), movielens-db-owner and movielens-db-app (the two roles'
+## passwords), movielens-app, movielens-redis,
 ## movielens-operator (the progress page's operator account) and
 ## movielens-tls (a self-signed certificate for $(K8S_HOST)) with random
 ## values.
@@ -152,6 +162,28 @@ k8s-secrets: k8s-cluster-objects
 			--from-literal=POSTGRES_USER=$(K8S_DB_USER) \
 			--from-literal=POSTGRES_PASSWORD="$$password" \
 			--from-literal=POSTGRES_DB=$(K8S_DB_NAME) \
+			--dry-run=client -o yaml \
+		| $(K8S) apply --server-side --field-manager=movielens-make -f -; \
+	fi; \
+	existing=$$($(K8S) get secret $(K8S_DB_OWNER_SECRET) --ignore-not-found -o name); \
+	if [ -n "$$existing" ]; then \
+		echo "secret $(K8S_DB_OWNER_SECRET) exists: kept"; \
+	else \
+		owner_password=$$($(call k8s_random_hex,24)); \
+		[ -n "$$owner_password" ] || { echo "cannot generate a password: install openssl or python3" >&2; exit 1; }; \
+		$(K8S) create secret generic $(K8S_DB_OWNER_SECRET) \
+			--from-literal=DATABASE_OWNER_PASSWORD="$$owner_password" \
+			--dry-run=client -o yaml \
+		| $(K8S) apply --server-side --field-manager=movielens-make -f -; \
+	fi; \
+	existing=$$($(K8S) get secret $(K8S_DB_APP_SECRET) --ignore-not-found -o name); \
+	if [ -n "$$existing" ]; then \
+		echo "secret $(K8S_DB_APP_SECRET) exists: kept"; \
+	else \
+		app_password=$$($(call k8s_random_hex,24)); \
+		[ -n "$$app_password" ] || { echo "cannot generate a password: install openssl or python3" >&2; exit 1; }; \
+		$(K8S) create secret generic $(K8S_DB_APP_SECRET) \
+			--from-literal=DATABASE_APP_PASSWORD="$$app_password" \
 			--dry-run=client -o yaml \
 		| $(K8S) apply --server-side --field-manager=movielens-make -f -; \
 	fi; \
@@ -202,10 +234,32 @@ k8s-secrets: k8s-cluster-objects
 		| $(K8S) apply --server-side --field-manager=movielens-make -f -; \
 	fi
 
-## Deploy the database module (Postgres StatefulSet + Redis) once. Safe to
-## repeat: the fixed run id leaves running pods alone.
+## Deploy the database module (Postgres StatefulSet + Redis) once, then set
+## up the database's two roles. Safe to repeat: the fixed run id leaves
+## running pods alone, and the roles' step changes only what differs.
 k8s-db: k8s-secrets
 	$(SKAFFOLD) run -m db --label skaffold.dev/run-id=$(K8S_DB_RUN_ID) --status-check=true
+	$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) k8s-db-roles
+
+## Create (or update) the owner and app roles with the passwords of their
+## Secrets, their privileges, the app role's statement_timeout, and hand the
+## owner the tables an earlier version created as the superuser
+## (web/dbroles/roles.py). The SQL is printed here by `python -m
+## web.dbroles` and piped into psql inside the Postgres pod, which runs it as
+## the superuser over its unix socket: the passwords travel through the
+## pipe only, never a command line, a pod's env or a log. Idempotent; also
+## the upgrade step of a cluster made before the roles (docs/kubernetes.md).
+k8s-db-roles:
+	@set -e; \
+	owner_password=$$($(K8S) get secret $(K8S_DB_OWNER_SECRET) -o jsonpath='{.data.DATABASE_OWNER_PASSWORD}' | base64 -d); \
+	app_password=$$($(K8S) get secret $(K8S_DB_APP_SECRET) -o jsonpath='{.data.DATABASE_APP_PASSWORD}' | base64 -d); \
+	database=$$($(K8S) get secret $(K8S_DB_SECRET) -o jsonpath='{.data.POSTGRES_DB}' | base64 -d); \
+	[ -n "$$owner_password" ] && [ -n "$$app_password" ] && [ -n "$$database" ] \
+		|| { echo "the Secrets $(K8S_DB_OWNER_SECRET), $(K8S_DB_APP_SECRET) and $(K8S_DB_SECRET) must exist: make k8s-secrets" >&2; exit 1; }; \
+	sql=$$(DATABASE_OWNER_PASSWORD="$$owner_password" DATABASE_APP_PASSWORD="$$app_password" $(PYTHON) -m web.dbroles "$$database"); \
+	printf '%s\n' "$$sql" \
+	| $(K8S) exec -i statefulset/postgres -c postgres -- sh -c 'psql --no-psqlrc --quiet -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'; \
+	echo "database roles $(DB_OWNER_ROLE) and $(DB_APP_ROLE) are set up in $$database"
 
 ## Build both images, deploy web + worker + the precompute CronJob with the
 ## dev overlay, sync code changes (web reloads, the worker restarts its
@@ -240,7 +294,10 @@ k8s-precompute:
 	echo "follow it with: $(K8S) logs -f --prefix -l job-name=$$name --max-log-requests=$(PARALLELISM)"
 
 ## Load a MovieLens folder into the cluster's database: copy it into the
-## web pod's /tmp (an emptyDir) and run load_movielens there.
+## web pod's /tmp (an emptyDir) and run load_movielens there as the owner
+## role (it rebuilds indexes and VACUUMs, which the web's role may not): the
+## owner's URL goes in through stdin for that one process, never into the
+## pod's env, a command line or a log.
 k8s-load:
 	@set -e; \
 	[ -f "$(K8S_MOVIELENS_DIR)/ratings.csv" ] || [ -f "$(K8S_MOVIELENS_DIR)/u.data" ] || [ -f "$(K8S_MOVIELENS_DIR)/ratings.dat" ] \
@@ -249,7 +306,10 @@ k8s-load:
 	pod=$${pods%% *}; \
 	[ -n "$$pod" ] || { echo "no running web pod: make k8s-dev or make k8s-run first" >&2; exit 1; }; \
 	$(K8S) cp "$(K8S_MOVIELENS_DIR)" "$$pod:/tmp/movielens" -c web; \
-	$(K8S) exec "$$pod" -c web -- python manage.py load_movielens /tmp/movielens; \
+	owner_password=$$($(K8S) get secret $(K8S_DB_OWNER_SECRET) -o jsonpath='{.data.DATABASE_OWNER_PASSWORD}' | base64 -d); \
+	database=$$($(K8S) get secret $(K8S_DB_SECRET) -o jsonpath='{.data.POSTGRES_DB}' | base64 -d); \
+	printf 'postgres://$(DB_OWNER_ROLE):%s@postgres:5432/%s\n' "$$owner_password" "$$database" \
+	| $(K8S) exec -i "$$pod" -c web -- sh -c 'IFS= read -r DATABASE_URL && export DATABASE_URL && exec python manage.py load_movielens /tmp/movielens'; \
 	$(K8S) exec "$$pod" -c web -- rm -rf /tmp/movielens
 
 ## Run a management command in the web container: make k8s-manage ARGS="migrate".

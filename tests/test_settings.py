@@ -64,3 +64,20 @@ def test_earlier_secret_keys_are_read_as_fallbacks():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "['old-one', 'older-one']"
+
+
+def test_database_role_must_be_owner_or_app():
+    """A misspelt DATABASE_ROLE stops the start with the allowed values, before any server is touched."""
+    result = _import_settings({"DATABASE_ROLE": "superuser"})
+    assert result.returncode != 0
+    assert "DATABASE_ROLE must be one of app, owner; got 'superuser'" in result.stderr
+
+
+@pytest.mark.parametrize(("role", "user"), [("owner", "movielens_owner"), ("app", "movielens_app"), ("", "movielens_owner")])
+def test_embedded_database_url_is_the_chosen_roles(role, user):
+    """Locally the embedded default hands out the role DATABASE_ROLE names; unset, the owner (migrate, loader, job, tests)."""
+    probe = "import web.settings as s; print(s.DATABASES['default']['USER'])"
+    env = {k: v for k, v in _clean_env().items() if k != "DATABASE_ROLE"} | ({"DATABASE_ROLE": role} if role else {})
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == user

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+from web.dbroles import roles
+
 DEFAULT_DATABASE = "movielens"
 REDIS_START_TIMEOUT = 10.0
 """Seconds to wait for a freshly started Redis to answer PING."""
@@ -32,6 +34,16 @@ REDIS_MAXMEMORY_BYTES = 256 * 1024 * 1024
 REDIS_MEMORY_POLICY = "noeviction"
 """When full, Redis refuses writes (the app sees the error and answers it) instead of evicting keys, which
 would silently drop queued jobs or reset rate-limit counts."""
+
+LEFTOVER_TEST_DATABASES_TO_OWNER = f"""
+DO $leftovers$ DECLARE name text; BEGIN
+    FOR name IN SELECT datname FROM pg_database
+                WHERE datname LIKE 'test\\_%' AND datdba <> {roles.quote_literal(roles.OWNER_ROLE)}::regrole
+    LOOP
+        EXECUTE format('ALTER DATABASE %I OWNER TO {roles.quote_ident(roles.OWNER_ROLE)}', name);
+    END LOOP;
+END $leftovers$;
+"""
 
 # Unix socket paths are limited to about 107 bytes (sun_path).
 _MAX_SOCKET_PATH = 100
@@ -49,12 +61,23 @@ def _file_lock(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def postgres_url(data_dir: Path, database: str = DEFAULT_DATABASE) -> str:
-    """Start (or reuse) the embedded PostgreSQL under ``data_dir`` and return a URL to ``database``."""
+def postgres_url(data_dir: Path, database: str = DEFAULT_DATABASE, role: str = roles.OWNER_ROLE) -> str:
+    """Start (or reuse) the embedded PostgreSQL under ``data_dir`` and return a URL to ``database`` as ``role``.
+
+    Both roles (:mod:`web.dbroles.roles`) are checked on every call, and set
+    up by the server's superuser when anything is missing: a data folder made
+    before they existed is brought up to date (its tables change owner) with
+    no step by hand. The server
+    trusts its unix socket, so the URLs carry no password; the roles'
+    privileges are what the cluster's are.
+    """
+    if role not in roles.ROLES.values():
+        raise ValueError(f"role must be one of {sorted(roles.ROLES.values())}; got {role!r}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import pgserver
+            from pgserver._commands import POSTGRES_BIN_PATH
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise RuntimeError(
             "DATABASE_URL is not set and the embedded PostgreSQL (pgserver) is not "
@@ -68,11 +91,29 @@ def postgres_url(data_dir: Path, database: str = DEFAULT_DATABASE) -> str:
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
             warnings.simplefilter("ignore")
             server = pgserver.get_server(data_dir / "postgres", cleanup_mode=None)
-        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = {roles.quote_literal(database)};")
         if "(1 row)" not in exists:
-            server.psql(f'CREATE DATABASE "{database}";')
+            server.psql(f"CREATE DATABASE {roles.quote_ident(database)};")
         socket_dir = server.get_postmaster_info().socket_dir
-    return f"postgres://postgres@{quote(str(socket_dir), safe='')}/{database}"
+        psql = POSTGRES_BIN_PATH / "psql"
+        if _run_as_superuser(psql, server.get_uri(database), roles.is_set_up_sql(owner_creates_databases=True)) != "t":
+            _run_as_superuser(psql, server.get_uri(database), roles.setup_sql(database, owner_creates_databases=True))
+        # pytest-django's test databases are created, and dropped, by the owner; one left behind by a crashed run
+        # before the roles existed belongs to the superuser and would block every later run.
+        _run_as_superuser(psql, server.get_uri("postgres"), LEFTOVER_TEST_DATABASES_TO_OWNER)
+    return f"postgres://{quote(role, safe='')}@{quote(str(socket_dir), safe='')}/{database}"
+
+
+def _run_as_superuser(psql: Path, uri: str, sql: str) -> str:
+    """Run ``sql`` in one transaction through ``psql``; returns its bare output, raises with psql's message on an error."""
+    result = subprocess.run(
+        [str(psql), "--no-psqlrc", "--quiet", "--tuples-only", "--no-align", "--set", "ON_ERROR_STOP=1",
+         "--single-transaction", uri],
+        input=sql, capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"setting up the database roles on the embedded PostgreSQL failed:\n{result.stderr[-2000:]}")
+    return result.stdout.strip()
 
 
 def _redis_socket(data_dir: Path) -> Path:
@@ -178,7 +219,8 @@ def main(argv: list[str] | None = None) -> None:
         stop(data_dir)
         print(f"stopped the embedded servers in {data_dir}")
     else:
-        print(f"DATABASE_URL={postgres_url(data_dir)}")
+        print(f"DATABASE_URL={postgres_url(data_dir, role=roles.APP_ROLE)}  # web, worker")
+        print(f"DATABASE_URL={postgres_url(data_dir, role=roles.OWNER_ROLE)}  # migrate, load_movielens, the precompute job")
         print(f"REDIS_URL={redis_url(data_dir)}")
 
 

