@@ -43,7 +43,7 @@ django.setup()
 import numpy as np
 from django.db import connection
 from scoring.topn import rated_matrix, top_n
-from web.progress.models import Run
+from web.runs.models import Run
 from web.recommender import tasks
 from web.recommender.models import Rating
 run = Run.objects.active()

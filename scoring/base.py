@@ -30,10 +30,16 @@ from scoring.matrix import RatingsMatrix, index_of
 from scoring.similarity import Mapper, serial_map
 
 
-def require_whole_number(name: str, value: Any, low: int, *, wording: str = "a whole number") -> None:
-    """A hyperparameter that must be an int (not a bool) of at least ``low``; else a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ValueError(f"{name} must be {wording} >= {low}; got {value!r}")
+def require_whole_number(
+    name: str, value: Any, low: int, high: int | None = None, *, wording: str = "a whole number"
+) -> None:
+    """A setting that must be an int (not a bool) in ``[low, high]`` (no top if ``high`` is None); else a ValueError.
+
+    The one whole-number check: hyperparameters here, the run's and the job's settings in ``web.runs.spec``.
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low or (high is not None and value > high):
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be {wording} {bound}; got {value!r}")
 
 
 def require_number(name: str, value: Any, low: float, *, above: bool = False, finite: bool = True) -> None:

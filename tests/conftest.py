@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import N_MOVIES, N_USERS, drop_run_tables, redis_url_with_db
-from web.progress.models import ActiveRun
+from web.runs.models import ActiveRun
 from web.recommender.models import Movie, Rating
 
 REPO = Path(__file__).resolve().parent.parent

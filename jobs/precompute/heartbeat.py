@@ -3,7 +3,7 @@
 The progress page only reads ``progress_run`` and ``progress_shardprogress``,
 so it survives a redeploy of the web app and shows a job that stops writing
 (killed, node lost) as stalled once ``heartbeat_at`` is older than
-``web.progress.models.STALL_AFTER``.
+``web.runs.models.stall_after``.
 
 Why a thread: the beat must continue while the main thread is busy for
 minutes inside one call (loading 25M ratings, fitting a kNN model), or the
@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from jobs.precompute.progress import ProgressReporter
+from web.runs.errors import RunCancelled
 
 logger = logging.getLogger("jobs.precompute")
 
@@ -34,10 +35,6 @@ HEARTBEAT_SECONDS = 1.0
 """Seconds between two progress writes (a stage change is written at once)."""
 ERROR_LOG_SECONDS = 30.0
 """Seconds between two log lines about failing progress writes."""
-
-
-class RunCancelled(Exception):
-    """An operator cancelled the run (its status became ``cancelled``) while the job worked on it."""
 
 
 class DbHeartbeat(ProgressReporter):

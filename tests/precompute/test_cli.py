@@ -4,7 +4,8 @@ import sys
 
 import pytest
 
-from jobs.precompute.cli import command, parse_options
+from jobs.precompute.cli import parse_options
+from web.runs.spec import job_command
 
 
 def test_options_and_params_are_parsed():
@@ -55,6 +56,6 @@ def test_shard_and_run_name_come_from_the_indexed_job_environment(monkeypatch):
 
 
 def test_command_builds_the_argv_for_a_pending_run():
-    """command(run_id) is what an RQ job runs to start a pending run."""
-    assert command(12) == [sys.executable, "-m", "jobs.precompute", "--run-id", "12"]
-    assert command(None, "--workers", "2", python="python") == ["python", "-m", "jobs.precompute", "--workers", "2"]
+    """job_command(run_id) is what an RQ job runs to start a pending run."""
+    assert job_command(12) == [sys.executable, "-m", "jobs.precompute", "--run-id", "12"]
+    assert job_command(None, "--workers", "2", python="python") == ["python", "-m", "jobs.precompute", "--workers", "2"]

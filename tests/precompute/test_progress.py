@@ -8,10 +8,11 @@ import time
 import pytest
 
 from jobs.precompute import progress
-from jobs.precompute.heartbeat import DbHeartbeat, RunCancelled
+from jobs.precompute.heartbeat import DbHeartbeat
 from jobs.precompute.progress import FanOut, LogLines, ProgressReporter, TerminalBar, console_reporter
 from jobs.precompute.run import _new_connection
-from web.progress.models import Run, RunStatus, ShardProgress
+from web.runs.errors import RunCancelled
+from web.runs.models import Run, RunStatus, ShardProgress
 
 
 class Recorder(ProgressReporter):

@@ -16,7 +16,7 @@ The Job's pods pick the run by name: the template gives each pod
 ``PRECOMPUTE_RUN_NAME`` = the Job's name, and the page's pending run is
 recorded under that name (``Run.metrics["run_name"]``) before the Job is
 created, so the first shard claims it and the others (and retries) join it
-(:func:`jobs.precompute.store.start_run`). ``--run-id`` is not used: the
+(``Run.objects.start`` in :mod:`web.runs.models`). ``--run-id`` is not used: the
 job refuses it together with a run name, and a retried shard could not
 resume a run by id.
 

@@ -3,7 +3,9 @@
 The score table ``recommender_userscore`` is partitioned by run in PostgreSQL
 (see migration 0002): the precompute job fills a run's partition with COPY
 while readers keep reading the active run's partition, then publishes the
-run by switching :class:`web.progress.models.ActiveRun` in one UPDATE.
+run by switching :class:`web.runs.models.ActiveRun` in one UPDATE. The
+tables' schema and their one writer are :mod:`web.runs.scores`; the
+models here read them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from django.db.models import F, FilteredRelation, Func, Q, Value
 from django.db.models.functions import Length
 from django.utils import timezone
 
-from web.progress.models import ActiveRun, Run
+from web.runs.models import ActiveRun, Run
+from web.runs.scores import SCORE_TABLE, SIMILAR_TABLE
 
 RATING_VALUES = tuple(x / 2 for x in range(1, 11))
 """The ratings MovieLens allows: 0.5 to 5.0 in half stars."""
@@ -423,7 +426,7 @@ class UserScore(models.Model):
 
     class Meta:
         managed = False
-        db_table = "recommender_userscore"
+        db_table = SCORE_TABLE
 
 
 class SimilarMovieQuerySet(models.QuerySet):
@@ -453,7 +456,7 @@ class SimilarMovie(models.Model):
 
     class Meta:
         managed = False
-        db_table = "recommender_similarmovie"
+        db_table = SIMILAR_TABLE
 
 
 class PopularMovie(models.Model):

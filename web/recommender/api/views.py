@@ -16,7 +16,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from web.progress.models import Run
+from web.runs.models import Run
 from web.recommender.api.methods import MethodsFirst
 from web.recommender.api.pagination import Pages
 from web.recommender.api.permissions import UserDataPermission

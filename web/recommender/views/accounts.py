@@ -9,7 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from web.progress.models import Run
+from web.runs.models import Run
 from web.recommender.forms import SignUpForm
 from web.recommender.models import PopularMovie, Profile, Rating
 from web.recommender.views.access import ratings_of, viewer_user_id

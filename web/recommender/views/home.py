@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from web.progress.models import Run
+from web.runs.models import Run
 from web.recommender.models import Movie, PopularMovie
 from web.recommender.views.access import ratings_of, viewer_user_id
 

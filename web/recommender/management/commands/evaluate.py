@@ -12,23 +12,20 @@ from django.db import DatabaseError, connection
 from scoring import ALGORITHMS, make_scorer
 from scoring.evaluation import PROTOCOLS, Interactions, evaluate_scorer, load_movielens
 from scoring.evaluation.report import markdown_table, summarise
+from web.pgcopy import read_columns
+from web.recommender.models import Rating
+from web.runs.spec import parse_param
 
 
 def _param(text: str) -> tuple[str, Any]:
-    name, sep, raw = text.partition("=")
-    if not sep or not name.strip():
-        raise CommandError(f"--param expects NAME=VALUE; got {text!r}")
     try:
-        return name.strip(), json.loads(raw)
-    except json.JSONDecodeError:
-        return name.strip(), raw
+        return parse_param(text)
+    except ValueError as exc:
+        raise CommandError(f"--param {exc}") from exc
 
 
 def load_database_ratings() -> Interactions:
     """Every rating in the database, with its time, by binary COPY (the job's loader plus the timestamp)."""
-    from jobs.precompute.copyout import read_columns
-    from web.recommender.models import Rating
-
     query = f"SELECT user_id, movie_id, rating::real, timestamp FROM {Rating._meta.db_table}"
     with connection.cursor() as cursor:
         users, movies, ratings, times = read_columns(cursor.cursor, query, ["integer", "integer", "real", "timestamptz"])
