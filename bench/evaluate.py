@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +96,7 @@ def installed(name: str) -> str | None:
 
 def run_one(protocol: str, seed: int, path: Path, only: set[str] | None) -> dict[str, Any]:
     """Every candidate on one (protocol, seed) split, tuned on its validation split (one process; BLAS on one thread)."""
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # in the forked child: the parent keeps its BLAS threads
 
     outer = split(load_movielens(path), protocol, seed)
     results, tuning, missing = [], {}, {}
@@ -122,9 +124,6 @@ def run_one(protocol: str, seed: int, path: Path, only: set[str] | None) -> dict
 
 def run(path: Path, seeds: int, only: set[str] | None) -> dict[str, Any]:
     """Every (protocol, seed) in a process of its own (fork): single-threaded processes use a shared machine best."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     jobs = [(protocol, seed) for seed in range(seeds) for protocol in PROTOCOL_NAMES]
     workers = int(os.environ.get("BENCH_EVALUATE_WORKERS", len(jobs)))
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -143,9 +142,9 @@ def run(path: Path, seeds: int, only: set[str] | None) -> dict[str, Any]:
 
 
 def plot(rows: list[dict[str, Any]], kinds: dict[str, str], target: Path) -> None:
-    import matplotlib
+    import matplotlib  # optional (requirements-bench.txt) and heavy: only the --write figure needs it
 
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # before pyplot is imported: no display on the build machines
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)

@@ -31,7 +31,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench.__main__ import PY, REPO, Figure, bench_env, sql, timed
+from bench.common import PY, REPO, Figure, bench_env, sql, timed
+from scoring.registry import DEFAULT_ALGORITHM
 
 DATA = Path(os.environ.get("BENCH_LARGE_DATA", REPO / ".local" / "bench" / "ml-25m-synthetic"))
 HEADING = "## ml-25m-shaped synthetic set (bench/large.py)"
@@ -183,9 +184,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pearson-runs", type=int, default=1, help="2-worker runs of user-user Pearson (0 skips)")
     parser.add_argument("--write", action="store_true", help="also write the table into docs/benchmarks.md")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(REPO))
-    from scoring.registry import DEFAULT_ALGORITHM
-
     def log(message: str) -> None:
         print(f"[bench.large {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 

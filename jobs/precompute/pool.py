@@ -99,7 +99,7 @@ def _init_worker() -> None:
     # The parent turns SIGTERM into an exception; a worker must simply die when the parent stops it.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # in the forked worker only: the parent keeps its BLAS threads
 
     _BLAS_LIMIT = threadpool_limits(limits=1)
 

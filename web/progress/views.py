@@ -27,7 +27,7 @@ from web.progress.serializers import (
     MAX_PAGE_SHARDS, LaunchFailedSerializer, RunActivatedSerializer, RunCancelledSerializer, RunSerializer, RunsFeedSerializer,
     StartRunSerializer, feed_context,
 )
-from web.recommender.api.serializers import ErrorSerializer
+from web.restapi import ErrorSerializer
 
 RUNS_SHOWN = 50
 DURATION_CHART_RUNS = 30

@@ -22,6 +22,8 @@ from django.db.models import F, FilteredRelation, Func, Q, Value
 from django.db.models.functions import Length
 from django.utils import timezone
 
+from scoring.registry import ALGORITHMS
+from web.recommender.refresh import request_refresh
 from web.runs.models import ActiveRun, Run
 from web.runs.scores import SCORE_TABLE, SIMILAR_TABLE
 
@@ -71,6 +73,15 @@ class MovieQuerySet(models.QuerySet):
 
     def in_genre(self, genre: str | None) -> MovieQuerySet:
         return self.filter(genres__contains=[genre]) if genre else self
+
+    def catalogue(self, search: str = "", genre: str | None = None, year: int | None = None) -> MovieQuerySet:
+        """Movies matching a title search, genre and year: the short titles first when searching, else by id."""
+        movies = self.in_genre(genre)
+        if year is not None:
+            movies = movies.filter(year=year)
+        if search.strip():
+            movies = movies.search(search).best_known_first()
+        return movies
 
     def genre_names(self) -> list[str]:
         """Every genre in the catalogue, sorted; cached for a minute (a scan of the catalogue)."""
@@ -156,15 +167,27 @@ CHART_HEIGHT = 30
 """Height of the tallest bar in the movie page's SVG chart (viewBox units; the box is 100 wide)."""
 
 
+RATING_ORDER = {
+    "recent": ["-timestamp", "movie_id"],
+    "oldest": ["timestamp", "movie_id"],
+    "highest": ["-rating", "-timestamp"],
+    "lowest": ["rating", "-timestamp"],
+    "title": ["movie__title", "movie_id"],
+}
+"""The ``sort`` choices of a rating history (the API's and the site's history page), the first the default."""
+
+
 class RatingQuerySet(models.QuerySet):
+    def history(self, user_id: int, sort: str = "recent") -> RatingQuerySet:
+        """The user's ratings with their movies, in the order ``sort`` names (a key of :data:`RATING_ORDER`)."""
+        return self.filter(user_id=user_id).select_related("movie").order_by(*RATING_ORDER[sort])
+
     def rate(self, user_id: int, movie: Movie, value: float) -> Rating:
         """Store (or change) a rating now and queue the refresh of the user's recommendations after commit.
 
         ``rating.refresh`` is the :class:`~web.recommender.refresh.RefreshTicket`
         saying whether the refresh was queued (``None`` until the commit).
         """
-        from web.recommender.refresh import request_refresh
-
         with transaction.atomic():
             rating, _ = self.update_or_create(
                 user_id=user_id, movie=movie, defaults={"rating": value, "timestamp": timezone.now()}
@@ -174,8 +197,6 @@ class RatingQuerySet(models.QuerySet):
 
     def unrate(self, user_id: int, movie: Movie):
         """Remove a rating (a no-op if there is none) and queue the refresh; returns the ticket or None."""
-        from web.recommender.refresh import request_refresh
-
         with transaction.atomic():
             deleted, _ = self.filter(user_id=user_id, movie=movie).delete()
             return request_refresh(user_id) if deleted else None
@@ -271,8 +292,6 @@ class ScoredMovie:
 
 def score_scale(algorithm: str) -> str:
     """The ``score_scale`` of a registered algorithm (``stars`` for a name no longer registered)."""
-    from scoring.registry import ALGORITHMS
-
     scorer = ALGORITHMS.get(algorithm)
     return scorer.score_scale if scorer is not None else "stars"
 

@@ -7,7 +7,7 @@ import math
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from web.recommender.models import RATING_VALUES, Movie, Rating, Recommendations
+from web.recommender.models import RATING_ORDER, RATING_VALUES, Movie, Rating, Recommendations
 
 MAX_RECOMMENDATIONS = 100
 """The most recommendations one request may ask for (the job stores the top 100 per user)."""
@@ -42,7 +42,7 @@ class MovieQuerySerializer(serializers.Serializer):
 
 class RatingListQuerySerializer(serializers.Serializer):
     sort = serializers.ChoiceField(
-        choices=["recent", "oldest", "highest", "lowest", "title"], default="recent", help_text="Order of the list."
+        choices=list(RATING_ORDER), default="recent", help_text="Order of the list."
     )
 
 
@@ -133,14 +133,6 @@ def recommendations_data(recommendations: Recommendations) -> dict:
             for item in recommendations.items
         ],
     }
-
-
-class ErrorSerializer(serializers.Serializer):
-    """Every API error: a message, the status, and for validation errors the messages per field."""
-
-    error = serializers.CharField()
-    status = serializers.IntegerField()
-    fields = serializers.DictField(required=False)
 
 
 class RatingValueField(serializers.FloatField):
