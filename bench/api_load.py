@@ -112,8 +112,8 @@ import redis
 from django.conf import settings
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
-from web.runs.models import Run
 from web.recommender.models import Movie
+from web.runs.models import Run
 staff, _ = User.objects.get_or_create(username="bench", defaults={"is_staff": True})
 print(Token.objects.get_or_create(user=staff)[0].key, Movie.objects.count(), Run.objects.active() is not None)
 redis.Redis.from_url(settings.REDIS_URL).flushdb()

@@ -44,9 +44,9 @@ django.setup()
 import numpy as np
 from django.db import connection
 from scoring.topn import rated_matrix, top_n
-from web.runs.models import Run
 from web.recommender import tasks
 from web.recommender.models import Rating
+from web.runs.models import Run
 run = Run.objects.active()
 with connection.cursor() as cursor:
     cursor.execute("SELECT DISTINCT user_id FROM recommender_rating TABLESAMPLE SYSTEM (2) REPEATABLE (7)")

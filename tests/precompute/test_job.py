@@ -19,10 +19,10 @@ from scoring.registry import ALGORITHMS
 from scoring.topn import rated_matrix, top_n
 from tests.helpers import N_MOVIES, N_USERS, start_job, wait_for
 from tests.helpers import run as run_with_defaults
-from web.runs.models import ActiveRun, Run, RunStatus, ShardProgress, Stage, stall_after
 from web.recommender.models import FittedModel, PopularMovie, Rating, UserScore
 from web.runs import scores
 from web.runs.errors import RunNotPending
+from web.runs.models import ActiveRun, Run, RunStatus, ShardProgress, Stage, stall_after
 from web.runs.scores import run_table, run_tables
 from web.runs.spec import JOB_PARAMETERS, job_command
 

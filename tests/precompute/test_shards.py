@@ -16,10 +16,10 @@ from scoring.matrix import RatingsMatrix
 from scoring.registry import DEFAULT_ALGORITHM
 from scoring.topn import top_n
 from tests.helpers import N_USERS, run, start_job, wait_for
-from web.runs.models import ActiveRun, Run, RunStatus, ShardProgress
 from web.recommender.models import FittedModel, Rating, SimilarMovie, UserScore
 from web.runs import scores
 from web.runs.errors import RunNotPending
+from web.runs.models import ActiveRun, Run, RunStatus, ShardProgress
 from web.runs.scores import done_table, similar_table
 
 pytestmark = pytest.mark.django_db(transaction=True)

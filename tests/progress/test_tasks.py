@@ -4,8 +4,8 @@ import pytest
 from django.utils import timezone
 
 from tests.helpers import REPO, database_url
-from web.runs.models import ActiveRun, Run, RunStatus, ShardProgress, Stage
 from web.progress.tasks import mark_unfinished_run_failed, run_precompute
+from web.runs.models import ActiveRun, Run, RunStatus, ShardProgress, Stage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

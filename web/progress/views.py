@@ -21,13 +21,13 @@ from rest_framework.views import APIView
 from web.progress import charts, launcher
 from web.progress.access import OperatorsOnly, staff_required
 from web.progress.algorithms import JOB_DEFAULTS, catalogue
-from web.runs.errors import RollbackRefused
-from web.runs.models import Run, RunSample
 from web.progress.serializers import (
     MAX_PAGE_SHARDS, LaunchFailedSerializer, RunActivatedSerializer, RunCancelledSerializer, RunSerializer, RunsFeedSerializer,
     StartRunSerializer, feed_context,
 )
 from web.restapi import ErrorSerializer
+from web.runs.errors import RollbackRefused
+from web.runs.models import Run, RunSample
 
 RUNS_SHOWN = 50
 DURATION_CHART_RUNS = 30

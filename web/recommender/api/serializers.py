@@ -8,9 +8,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from web.recommender.models import RATING_ORDER, RATING_VALUES, Movie, Rating, Recommendations
+from web.runs.spec import DEFAULT_TOP_N
 
-MAX_RECOMMENDATIONS = 100
-"""The most recommendations one request may ask for (the job stores the top 100 per user)."""
+MAX_RECOMMENDATIONS = DEFAULT_TOP_N
+"""The most recommendations one request may ask for: as many as a run stores per user by default."""
 
 
 class GenreField(serializers.CharField):
@@ -26,12 +27,12 @@ class GenreField(serializers.CharField):
 
 
 class RecommendationQuerySerializer(serializers.Serializer):
-    n = serializers.IntegerField(min_value=1, max_value=MAX_RECOMMENDATIONS, default=10, help_text="How many (1-100).")
+    n = serializers.IntegerField(min_value=1, max_value=MAX_RECOMMENDATIONS, default=10, help_text=f"How many (1-{MAX_RECOMMENDATIONS}).")
     genre = GenreField(required=False, help_text="Only movies of this genre, e.g. Comedy.")
 
 
 class SimilarQuerySerializer(serializers.Serializer):
-    n = serializers.IntegerField(min_value=1, max_value=MAX_RECOMMENDATIONS, default=10, help_text="How many (1-100).")
+    n = serializers.IntegerField(min_value=1, max_value=MAX_RECOMMENDATIONS, default=10, help_text=f"How many (1-{MAX_RECOMMENDATIONS}).")
 
 
 class MovieQuerySerializer(serializers.Serializer):
@@ -108,7 +109,7 @@ def recommendations_data(recommendations: Recommendations) -> dict:
     """What :class:`RecommendationsSerializer` gives for ``recommendations``, built directly.
 
     The hottest read of the API: DRF's serializers rebuild their fields for
-    every request (about 1.5 ms for ten items, more than the query), so the
+    every request, which cost more than the query (docs/decisions.md, "API"), so the
     output is built here by hand; :class:`RecommendationsSerializer` stays the
     documented schema, and a test keeps the two equal.
     """

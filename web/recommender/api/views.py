@@ -16,7 +16,6 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from web.runs.models import Run
 from web.recommender.api.pagination import Pages
 from web.recommender.api.permissions import UserDataPermission
 from web.recommender.api.serializers import (
@@ -36,6 +35,7 @@ from web.recommender.api.serializers import (
 )
 from web.recommender.models import PROFILE_USER_ID_START, RATING_VALUES, Movie, Profile, Rating, SimilarMovie, UserScore, is_profile_id
 from web.restapi import ErrorSerializer, MethodsFirst
+from web.runs.models import Run
 
 def _errors(*codes: int) -> dict:
     """The documented error answers of an operation: ``codes``, plus 503, which any of them may give."""

@@ -11,11 +11,12 @@ from django.urls import reverse
 from web.recommender.models import RATING_ORDER, Movie, Rating, UserScore, is_profile_id
 from web.recommender.refresh import is_updating
 from web.recommender.views.access import viewer_user_id, visible_user
+from web.runs.spec import DEFAULT_TOP_N
 
 PAGE_SIZE = 20
 PICKER_PAGE = 50
-MAX_PAGES = 5
-"""The job keeps a user's top 100: five pages of 20."""
+MAX_PAGES = -(-DEFAULT_TOP_N // PAGE_SIZE)
+"""A run keeps a user's top ``DEFAULT_TOP_N`` by default: that many pages of ``PAGE_SIZE`` (rounded up)."""
 
 
 def _int(value: str | None, default: int, low: int = 1) -> int:
