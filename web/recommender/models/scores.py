@@ -16,6 +16,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from scoring.registry import ALGORITHMS
+from web.recommender import reasons
 from web.recommender.models.catalogue import Movie
 from web.recommender.models.profiles import Profile
 from web.recommender.models.ratings import Rating
@@ -58,16 +59,6 @@ class Recommendations:
     filter, or the user's ratings since, emptied)."""
 
 
-POPULAR_REASON = "popular with everyone: among the most-rated, best-liked movies"
-PERSONAL_REASON = "people who rate like you loved it"
-ALGORITHM_REASONS = {"popularity": "one of the best-liked movies you have not rated yet"}
-"""The general reason of a personal list by the run's algorithm, when no similar movie explains an item."""
-
-
-def _stars(value: float) -> str:
-    return f"{value:g} star" + ("" if value == 1 else "s")
-
-
 class UserScoreQuerySet(models.QuerySet):
     def knows_user(self, user_id: int) -> bool:
         """A user exists for the site once they have rated something, has a profile, or the active run scored them."""
@@ -85,11 +76,11 @@ class UserScoreQuerySet(models.QuerySet):
         """
         run, rows = self._personal(user_id, n + 1, genre, offset)
         if rows:
-            general = ALGORITHM_REASONS.get(run.algorithm, PERSONAL_REASON)
+            general = reasons.general(run.algorithm)
             scale = score_scale(run.algorithm)
             items = [
                 ScoredMovie(movie, score, offset + i + 1,
-                            f"because you rated {why[0]} {_stars(why[1])}" if why else general, scale, best)
+                            reasons.because_you_rated(*why) if why else general, scale, best)
                 for i, (movie, score, why, best) in enumerate(rows[:n])
             ]
             return Recommendations(user_id=user_id, source="personal", run=run, items=items, has_more=len(rows) > n)
@@ -105,7 +96,7 @@ class UserScoreQuerySet(models.QuerySet):
         popular = list(
             PopularMovie.objects.of_run(run).exclude(movie_id__in=rated).filter(**in_genre)[offset : offset + n + 1]
         )
-        items = [ScoredMovie(row.movie, row.score, offset + i + 1, POPULAR_REASON) for i, row in enumerate(popular[:n])]
+        items = [ScoredMovie(row.movie, row.score, offset + i + 1, reasons.POPULAR) for i, row in enumerate(popular[:n])]
         return Recommendations(user_id=user_id, source="popular", run=run, items=items, has_more=len(popular) > n,
                                has_personal=has_personal)
 
