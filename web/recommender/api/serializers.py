@@ -111,7 +111,8 @@ def recommendations_data(recommendations: Recommendations) -> dict:
     The hottest read of the API: DRF's serializers rebuild their fields for
     every request, which cost more than the query (docs/decisions.md, "API"), so the
     output is built here by hand; :class:`RecommendationsSerializer` stays the
-    documented schema, and a test keeps the two equal.
+    documented schema, and a test keeps the two equal. The movie's fields are
+    :class:`MovieSerializer`'s, so a field added there appears here too.
     """
     return {
         "user_id": recommendations.user_id,
@@ -122,14 +123,7 @@ def recommendations_data(recommendations: Recommendations) -> dict:
                 "rank": item.rank,
                 "score": float(item.score),
                 "reason": item.reason,
-                "movie": {
-                    "movie_id": item.movie.movie_id,
-                    "title": item.movie.title,
-                    "year": item.movie.year,
-                    "genres": list(item.movie.genres),
-                    "imdb_id": item.movie.imdb_id,
-                    "tmdb_id": item.movie.tmdb_id,
-                },
+                "movie": {name: getattr(item.movie, name) for name in MovieSerializer.Meta.fields},
             }
             for item in recommendations.items
         ],

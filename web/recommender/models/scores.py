@@ -113,10 +113,13 @@ class UserScoreQuerySet(models.QuerySet):
         stored rows (figures in docs/decisions.md, "API").
         """
         genre_filter = "AND m.genres @> ARRAY[%s]::varchar(40)[]" if genre else ""
+        # Every column of the movie, so a field added to Movie is read (and built below) without touching this query.
+        movie_fields = [(f.attname, f.column) for f in Movie._meta.concrete_fields]
+        page_columns = ", ".join(f"m.{column}" for _, column in movie_fields)
+        row_columns = ", ".join(f"p.{column}" for _, column in movie_fields)
         sql = f"""
             WITH page AS (
-                SELECT s.run_id, s.user_id, s.rank, s.score,
-                       m.movie_id, m.title, m.year, m.genres, m.imdb_id, m.tmdb_id
+                SELECT s.run_id, s.user_id, s.rank, s.score, {page_columns}
                 FROM {UserScore._meta.db_table} s
                 JOIN {Movie._meta.db_table} m ON m.movie_id = s.movie_id
                 WHERE s.run_id = (SELECT active.run_id FROM {ActiveRun._meta.db_table} active WHERE active.id = %s)
@@ -127,12 +130,12 @@ class UserScoreQuerySet(models.QuerySet):
                 ORDER BY s.rank
                 LIMIT %s OFFSET %s
             )
-            SELECT run.id, run.algorithm, p.score, p.movie_id, p.title, p.year, p.genres, p.imdb_id, p.tmdb_id,
-                   wm.title, why.rating,
+            SELECT run.id, run.algorithm, p.score, wm.title, why.rating,
                    -- Not correlated with the row, so PostgreSQL evaluates it once for the page.
                    (SELECT b.score FROM {UserScore._meta.db_table} b
                     WHERE b.run_id = (SELECT active.run_id FROM {ActiveRun._meta.db_table} active WHERE active.id = %s)
-                      AND b.user_id = %s AND b.rank = 1) AS best
+                      AND b.user_id = %s AND b.rank = 1) AS best,
+                   {row_columns}
             FROM page p
             JOIN {Run._meta.db_table} run ON run.id = p.run_id
             LEFT JOIN LATERAL (
@@ -152,10 +155,11 @@ class UserScoreQuerySet(models.QuerySet):
         if not fetched:
             return None, []
         run = Run(id=fetched[0][0], algorithm=fetched[0][1])
+        names = [attname for attname, _ in movie_fields]
         rows = [
-            (Movie(movie_id=movie_id, title=title, year=year, genres=genres, imdb_id=imdb_id, tmdb_id=tmdb_id),
-             score, (why_title, why_rating) if why_title is not None else None, best)
-            for _, _, score, movie_id, title, year, genres, imdb_id, tmdb_id, why_title, why_rating, best in fetched
+            (Movie(**dict(zip(names, movie, strict=True))), score,
+             (why_title, why_rating) if why_title is not None else None, best)
+            for _, _, score, why_title, why_rating, best, *movie in fetched
         ]
         return run, rows
 
