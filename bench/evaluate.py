@@ -248,14 +248,14 @@ For one algorithm on the site's own data: `python manage.py evaluate
 - **Validation** (`validation_split`): the same protocol applied again to
   each seed's training part only (each (protocol, seed) runs in a process
   of its own); every grid is searched there by nDCG@10,
-  and the chosen point is then fitted on that seed's whole training part. `tests/evaluation/test_leakage.py` checks with a recording
+  and the chosen point is then fitted on that seed's whole training part. `tests/scoring/evaluation/test_leakage.py` checks with a recording
   scorer that no fit, tuning included, ever sees a held-out pair.
 - **Relevant** = every held-out rating of the user (as in the Microsoft
   table), and, as a second view (`≥4` columns, `_liked` keys), only
   held-out ratings of 4 stars or more. Held-out movies unseen in training
   count as relevant, though nobody can recommend them.
 - **Metrics** (`scoring/evaluation/metrics.py`, hand-checked in
-  `tests/evaluation/test_metrics.py`): precision@k (÷ k), recall@k
+  `tests/scoring/evaluation/test_metrics.py`): precision@k (÷ k), recall@k
   (÷ relevant), nDCG@k (binary gains, 1/log2(rank+1)), MAP@k (÷ min(k,
   relevant)), averaged over users with at least one relevant movie;
   coverage = share of the training catalogue shown to anyone; RMSE/MAE over

@@ -16,7 +16,7 @@ import pytest
 
 from tests.helpers import REPO, database_url
 from tests.reliability.snapshot import stored
-from tests.web.conftest import published  # noqa: F401  (fixture)
+from tests.recommender.conftest import published  # noqa: F401  (fixture)
 from web.runs.scores import run_tables
 
 RUN_STATE = ("progress_run", "progress_activerun", "progress_shardprogress", "recommender_popularmovie")

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.helpers import run
-from tests.web.similar import add_similar
+from tests.recommender.similar import add_similar
 from web.recommender.models import Movie, Rating, Tag, UserScore
 from web.recommender.views import users as user_views
 
