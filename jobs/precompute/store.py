@@ -15,7 +15,7 @@ import numpy as np
 from django.db import connection
 
 from scoring.base import Scorer
-from web.pgcopy import copy_columns, read_columns
+from web.pgcopy import copy_columns
 from web.recommender.models import FittedModel, PopularMovie, Rating
 from web.runs.models import FINISHED, ActiveRun, Run
 from web.runs.scores import (
@@ -26,9 +26,7 @@ from web.runs.scores import (
 # -- ratings ----------------------------------------------------------------
 def load_ratings() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All ratings as (user_id int32, movie_id int32, rating float32) arrays, by binary COPY."""
-    query = f"SELECT user_id, movie_id, rating::real FROM {Rating._meta.db_table}"
-    with connection.cursor() as cursor:
-        users, movies, ratings = read_columns(cursor.cursor, query, ["integer", "integer", "real"])
+    users, movies, ratings = Rating.objects.columns()
     if len(users) == 0:
         raise ValueError(
             f"{Rating._meta.db_table} is empty: load ratings first (python manage.py load_movielens DIR)"
