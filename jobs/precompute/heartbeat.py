@@ -128,21 +128,24 @@ class DbHeartbeat(ProgressReporter):
 
     def _beat(self) -> None:
         with self._state_lock:
-            values = {
-                "stage": self.current_stage,
-                "total": self.users_total,
-                "done": self.users_done,
-                "rows": self.rows_written,
-                "run": self.run_id,
-                "shard": self.shard,
-            }
-        if values["stage"] is None:
-            return
+            if self.current_stage is None:
+                return
         with self._io_lock:
             try:
                 if self._connection is None:
                     self._connection = self._connect()
                     self._connection.autocommit = True
+                # The counts are read after connecting, not before: a beat must not write counts older than
+                # what the job has written since (finish_shard's, while this beat waited for its connection).
+                with self._state_lock:
+                    values = {
+                        "stage": self.current_stage,
+                        "total": self.users_total,
+                        "done": self.users_done,
+                        "rows": self.rows_written,
+                        "run": self.run_id,
+                        "shard": self.shard,
+                    }
                 with self._connection.cursor() as cursor:
                     cursor.execute(self._sql, values)
                     row = cursor.fetchone()

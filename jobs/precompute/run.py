@@ -192,7 +192,9 @@ class _Job:
                     self.progress.advance(chunk.users, len(chunk))
                     self.heartbeat.raise_if_cancelled()
 
-        if not Run.objects.finish_shard(self.run_id, self.shard, self.counts):
+        with self.heartbeat.paused():  # no beat in flight with counts older than these
+            finished_last = Run.objects.finish_shard(self.run_id, self.shard, self.counts)
+        if not finished_last:
             logger.info("precompute run %s: shard %s of %s done; the last shard to finish publishes the run",
                         self.run_id, self.shard, self.shards)
             self.progress.stage(Stage.DONE)
