@@ -85,7 +85,7 @@ class ImplicitALS(Anchor):
     defaults = {"factors": 64, "regularization": 0.05, "alpha": 1.0, "iterations": 15, "seed": 0}
 
     def _fit(self, ratings: RatingsMatrix) -> None:
-        from implicit.cpu.als import AlternatingLeastSquares
+        from implicit.cpu.als import AlternatingLeastSquares  # optional (requirements-bench.txt): loaded only when this anchor runs
 
         p = self._params
         model = AlternatingLeastSquares(
@@ -106,7 +106,7 @@ class ImplicitBPR(ImplicitALS):
     defaults = {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 100, "seed": 0}
 
     def _fit(self, ratings: RatingsMatrix) -> None:
-        from implicit.cpu.bpr import BayesianPersonalizedRanking
+        from implicit.cpu.bpr import BayesianPersonalizedRanking  # optional (requirements-bench.txt): loaded only when this anchor runs
 
         p = self._params
         model = BayesianPersonalizedRanking(
@@ -119,7 +119,7 @@ class ImplicitBPR(ImplicitALS):
 
 def _surprise_trainset(ratings: RatingsMatrix):
     """A Surprise trainset whose raw ids are our row and column indices, and the inner id of each."""
-    from surprise import Dataset, Reader
+    from surprise import Dataset, Reader  # optional (requirements-bench.txt): loaded only when this anchor runs
 
     matrix = ratings.matrix.tocoo()
     frame = pd.DataFrame({"user": matrix.row.astype(np.int64), "item": matrix.col.astype(np.int64),
@@ -138,7 +138,7 @@ class SurpriseSVD(Anchor):
     defaults = {"n_factors": 100, "n_epochs": 20, "lr_all": 0.005, "reg_all": 0.02, "seed": 0}
 
     def _fit(self, ratings: RatingsMatrix) -> None:
-        from surprise import SVD
+        from surprise import SVD  # optional (requirements-bench.txt): loaded only when this anchor runs
 
         p = self._params
         trainset, inner_user, inner_item = _surprise_trainset(ratings)
@@ -163,7 +163,7 @@ class SurpriseKNNWithMeans(Anchor):
     defaults = {"k": 40, "sim": "pearson", "min_support": 1}
 
     def _fit(self, ratings: RatingsMatrix) -> None:
-        from surprise import KNNWithMeans
+        from surprise import KNNWithMeans  # optional (requirements-bench.txt): loaded only when this anchor runs
 
         p = self._params
         trainset, self._inner_user, self._inner_item = _surprise_trainset(ratings)
@@ -174,7 +174,7 @@ class SurpriseKNNWithMeans(Anchor):
         self.model_.fit(trainset)
 
     def score_users(self, rows: np.ndarray) -> np.ndarray:
-        from surprise import PredictionImpossible
+        from surprise import PredictionImpossible  # optional (requirements-bench.txt): loaded only when this anchor runs
 
         estimate = self.model_.estimate
         scores = np.full((len(rows), self.n_items_), np.nan, dtype=np.float32)

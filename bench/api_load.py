@@ -50,11 +50,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import dj_database_url
+import psycopg2
+
+from bench.common import PY, REPO, SMALL
 from bench.http_client import AsyncClient, HTTPError, Response
 
-REPO = Path(__file__).resolve().parent.parent
-SMALL = Path(os.environ.get("MOVIELENS_DIR", REPO.parent / "shared" / "data" / "movielens" / "ml-latest-small"))
-PY = sys.executable
 CLIENTS = 50
 SECONDS = 5.0
 """Measured seconds of each load phase (after a one-second warm-up)."""
@@ -83,7 +84,7 @@ class LoadResult:
 def bench_env() -> dict[str, str]:
     env = dict(os.environ, PYTHONPATH=str(REPO), DJANGO_SETTINGS_MODULE="web.settings", APP_ENV="local", DEBUG="0")
     sys.path.insert(0, str(REPO))
-    from web import embedded
+    from web import embedded  # after the path is set: this file also runs as a script from anywhere
 
     data_dir = Path(env.get("EMBEDDED_DATA_DIR", embedded.default_data_dir()))
     if "BENCH_DATABASE_URL" in env:
@@ -111,8 +112,8 @@ import redis
 from django.conf import settings
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
-from web.progress.models import Run
 from web.recommender.models import Movie
+from web.runs.models import Run
 staff, _ = User.objects.get_or_create(username="bench", defaults={"is_staff": True})
 print(Token.objects.get_or_create(user=staff)[0].key, Movie.objects.count(), Run.objects.active() is not None)
 redis.Redis.from_url(settings.REDIS_URL).flushdb()
@@ -362,9 +363,6 @@ def _children(pid: int) -> list[int]:
 
 def _postmaster(env: dict[str, str]) -> tuple[int | None, str]:
     """The database server's postmaster pid if it runs on this machine (else None), and the database name."""
-    import dj_database_url
-    import psycopg2
-
     params = dj_database_url.parse(env["DATABASE_URL"])
     with psycopg2.connect(dbname=params["NAME"], user=params["USER"], password=params["PASSWORD"] or None,
                           host=params["HOST"], port=params["PORT"] or None) as conn, conn.cursor() as cursor:

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +96,7 @@ def installed(name: str) -> str | None:
 
 def run_one(protocol: str, seed: int, path: Path, only: set[str] | None) -> dict[str, Any]:
     """Every candidate on one (protocol, seed) split, tuned on its validation split (one process; BLAS on one thread)."""
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # in the forked child: the parent keeps its BLAS threads
 
     outer = split(load_movielens(path), protocol, seed)
     results, tuning, missing = [], {}, {}
@@ -122,9 +124,6 @@ def run_one(protocol: str, seed: int, path: Path, only: set[str] | None) -> dict
 
 def run(path: Path, seeds: int, only: set[str] | None) -> dict[str, Any]:
     """Every (protocol, seed) in a process of its own (fork): single-threaded processes use a shared machine best."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     jobs = [(protocol, seed) for seed in range(seeds) for protocol in PROTOCOL_NAMES]
     workers = int(os.environ.get("BENCH_EVALUATE_WORKERS", len(jobs)))
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -143,9 +142,9 @@ def run(path: Path, seeds: int, only: set[str] | None) -> dict[str, Any]:
 
 
 def plot(rows: list[dict[str, Any]], kinds: dict[str, str], target: Path) -> None:
-    import matplotlib
+    import matplotlib  # optional (requirements-bench.txt) and heavy: only the --write figure needs it
 
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # before pyplot is imported: no display on the build machines
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
@@ -249,14 +248,14 @@ For one algorithm on the site's own data: `python manage.py evaluate
 - **Validation** (`validation_split`): the same protocol applied again to
   each seed's training part only (each (protocol, seed) runs in a process
   of its own); every grid is searched there by nDCG@10,
-  and the chosen point is then fitted on that seed's whole training part. `tests/evaluation/test_leakage.py` checks with a recording
+  and the chosen point is then fitted on that seed's whole training part. `tests/scoring/evaluation/test_leakage.py` checks with a recording
   scorer that no fit, tuning included, ever sees a held-out pair.
 - **Relevant** = every held-out rating of the user (as in the Microsoft
   table), and, as a second view (`≥4` columns, `_liked` keys), only
   held-out ratings of 4 stars or more. Held-out movies unseen in training
   count as relevant, though nobody can recommend them.
 - **Metrics** (`scoring/evaluation/metrics.py`, hand-checked in
-  `tests/evaluation/test_metrics.py`): precision@k (÷ k), recall@k
+  `tests/scoring/evaluation/test_metrics.py`): precision@k (÷ k), recall@k
   (÷ relevant), nDCG@k (binary gains, 1/log2(rank+1)), MAP@k (÷ min(k,
   relevant)), averaged over users with at least one relevant movie;
   coverage = share of the training catalogue shown to anyone; RMSE/MAE over

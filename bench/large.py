@@ -31,7 +31,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench.__main__ import PY, REPO, Figure, bench_env, sql, timed
+from bench.common import PY, REPO, Figure, bench_env, sql, timed
+from scoring.registry import DEFAULT_ALGORITHM
 
 DATA = Path(os.environ.get("BENCH_LARGE_DATA", REPO / ".local" / "bench" / "ml-25m-synthetic"))
 HEADING = "## ml-25m-shaped synthetic set (bench/large.py)"
@@ -43,9 +44,9 @@ django.setup()
 import numpy as np
 from django.db import connection
 from scoring.topn import rated_matrix, top_n
-from web.progress.models import Run
 from web.recommender import tasks
 from web.recommender.models import Rating
+from web.runs.models import Run
 run = Run.objects.active()
 with connection.cursor() as cursor:
     cursor.execute("SELECT DISTINCT user_id FROM recommender_rating TABLESAMPLE SYSTEM (2) REPEATABLE (7)")
@@ -183,9 +184,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pearson-runs", type=int, default=1, help="2-worker runs of user-user Pearson (0 skips)")
     parser.add_argument("--write", action="store_true", help="also write the table into docs/benchmarks.md")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(REPO))
-    from scoring.registry import DEFAULT_ALGORITHM
-
     def log(message: str) -> None:
         print(f"[bench.large {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 

@@ -135,6 +135,7 @@ def scratch_stack(movielens: Path, accounts: int = ACCOUNTS, redis_db: int = 11,
     """A scratch database with ``movielens`` loaded and one run published; gunicorn and the worker serving it."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "web.settings")
     sys.path.insert(0, str(REPO))
+    # Here, not at the top: the settings module is chosen just above, and tests.helpers imports Django models.
     import django
     from django.apps import apps
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -54,6 +53,7 @@ def measure(runs: int = RUNS) -> str:
     env = bench_env()
     os.environ.update(env)
     sys.path.insert(0, str(REPO))
+    # Here, not at the top: the environment (database) is set just above, and tests.helpers imports Django models.
     import django
 
     django.setup()

@@ -30,10 +30,16 @@ from scoring.matrix import RatingsMatrix, index_of
 from scoring.similarity import Mapper, serial_map
 
 
-def require_whole_number(name: str, value: Any, low: int, *, wording: str = "a whole number") -> None:
-    """A hyperparameter that must be an int (not a bool) of at least ``low``; else a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ValueError(f"{name} must be {wording} >= {low}; got {value!r}")
+def require_whole_number(
+    name: str, value: Any, low: int, high: int | None = None, *, wording: str = "a whole number"
+) -> None:
+    """A setting that must be an int (not a bool) in ``[low, high]`` (no top if ``high`` is None); else a ValueError.
+
+    The one whole-number check: hyperparameters here, the run's and the job's settings in ``web.runs.spec``.
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low or (high is not None and value > high):
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be {wording} {bound}; got {value!r}")
 
 
 def require_number(name: str, value: Any, low: float, *, above: bool = False, finite: bool = True) -> None:
@@ -185,18 +191,6 @@ class Scorer(ABC):
     def _score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """:meth:`score_history` after the checks."""
 
-    def explain(self, item: int, item_index: np.ndarray, ratings: np.ndarray) -> str | None:
-        """A short reason why movie column ``item`` suits a user with this history, or None if there is none."""
-        self.check_fitted()
-        if not 0 <= int(item) < self.n_items_:
-            raise ValueError(f"item must be a column index in [0, {self.n_items_}); got {item}")
-        item_index, ratings = self._check_history(item_index, ratings)
-        return self._explain(int(item), item_index, ratings)
-
-    @abstractmethod
-    def _explain(self, item: int, item_index: np.ndarray, ratings: np.ndarray) -> str | None:
-        """:meth:`explain` after the checks."""
-
     # -- helpers for callers that hold movie ids ----------------------------
     def history_index(self, movie_ids: np.ndarray, ratings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Turn a history by movie id into (item_index, ratings), dropping movies the fit never saw."""
@@ -225,18 +219,3 @@ class Scorer(ABC):
                 f"got {item_index[out_of_range][:5].tolist()}"
             )
         return item_index, ratings
-
-
-class BecauseYouRated:
-    """Explains a recommendation by the rated movie that adds most to it, for scorers with a ``because_of``.
-
-    ``because_of(item, item_index, ratings)`` returns that movie's column and
-    the user's rating of it, or None when no rated movie adds anything.
-    """
-
-    def _explain(self, item: int, item_index: np.ndarray, ratings: np.ndarray) -> str | None:
-        found = self.because_of(item, item_index, ratings)
-        if found is None:
-            return None
-        column, rating = found
-        return f"because you rated movie {int(self.movie_ids_[column])} {rating:g} stars"

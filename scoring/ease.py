@@ -35,7 +35,7 @@ import numpy as np
 import scipy.linalg.lapack as lapack
 import scipy.sparse as sp
 
-from scoring.base import BecauseYouRated, Scorer, require_number, require_whole_number
+from scoring.base import Scorer, require_number, require_whole_number
 from scoring.matrix import RatingsMatrix
 from scoring.similarity import Mapper, chunk_bounds, serial_map, top_k
 
@@ -45,7 +45,7 @@ PRUNE_BLOCK = 1000
 """Rows of ``B`` pruned at a time (argpartition needs 8 bytes per entry of the block)."""
 
 
-class EASE(BecauseYouRated, Scorer):
+class EASE(Scorer):
     """Closed-form item-item regression on who rated what, with sparse weights.
 
     Parameters
@@ -162,40 +162,10 @@ class EASE(BecauseYouRated, Scorer):
         data = np.ones(len(columns), dtype=np.float32)
         return sp.csr_array((data, columns, np.array([0, len(columns)])), shape=(1, len(self.modelled_)))
 
-    # -- explaining ----------------------------------------------------------
-    def because_of(self, item: int, item_index: np.ndarray, ratings: np.ndarray) -> tuple[int, float] | None:
-        """The rated column (and its rating) that adds most to ``item``'s score, or None if none adds anything."""
-        self.check_fitted()
-        item_index, ratings = self._check_history(item_index, ratings)
-        target = self._position[int(item)]
-        if target < 0 or len(item_index) == 0:
-            return None
-        by_target = self._weights_by_target()
-        start, stop = by_target.indptr[target], by_target.indptr[target + 1]
-        sources, weights = by_target.indices[start:stop], by_target.data[start:stop]
-        rated = self._position[item_index.astype(np.int64)]
-        # The rated movies among the kept sources of ``target``: weights for them, 0 where B keeps none.
-        contribution = np.zeros(len(rated), dtype=np.float32)
-        hit = np.isin(rated, sources) & (rated >= 0)
-        contribution[hit] = weights[np.searchsorted(sources, rated[hit])]
-        best = int(np.argmax(contribution))
-        if contribution[best] <= 0:
-            return None
-        return int(item_index[best]), float(ratings[best])
-
-    def _weights_by_target(self) -> sp.csr_array:
-        """``weights_`` transposed (row i: the movies that add to movie i), built on the first explanation."""
-        if getattr(self, "_by_target", None) is None:
-            self._by_target = self.weights_.T.tocsr()
-            self._by_target.sort_indices()
-        return self._by_target
-
     def __getstate__(self) -> dict:
         # The fitted histories are needed only to score fitted users in bulk; the worker scores histories.
-        # The transposed weights are derived from weights_ and rebuilt on the first explanation.
         state = dict(self.__dict__)
         state.pop("_history", None)
-        state.pop("_by_target", None)
         return state
 
 

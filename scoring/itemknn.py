@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from scoring.base import BecauseYouRated, Scorer, require_number, require_whole_number
+from scoring.base import Scorer, require_number, require_whole_number
 from scoring.matrix import RatingsMatrix
 from scoring.similarity import (
     Mapper,
@@ -22,7 +22,7 @@ from scoring.similarity import (
 )
 
 
-class ItemKNN(BecauseYouRated, Scorer):
+class ItemKNN(Scorer):
     """Item-item k nearest neighbours with adjusted-cosine similarity (Sarwar et al. 2001).
 
     Fit: every rating minus its user's mean rating (that is what makes the
@@ -109,27 +109,6 @@ class ItemKNN(BecauseYouRated, Scorer):
             return np.full(self.n_items_, np.nan, dtype=np.float32)
         row = history_row(item_index, ratings, self.n_items_)
         return self._predict(row, row_means(row))[0]
-
-    # -- explaining ----------------------------------------------------------
-    def because_of(self, item: int, item_index: np.ndarray, ratings: np.ndarray) -> tuple[int, float] | None:
-        """The rated column (and its rating) that pushes ``item`` up most: the largest ``sim × (rating − mean)``."""
-        self.check_fitted()
-        item_index, ratings = self._check_history(item_index, ratings)
-        if len(item_index) == 0:
-            return None
-        neighbours, sims = self.neighbours_[item], self.similarities_[item]
-        rated = np.isin(neighbours, item_index) & (neighbours >= 0)
-        if not rated.any():
-            return None
-        mean = float(ratings.astype(np.float64).mean())
-        position = {int(j): float(r) for j, r in zip(item_index.tolist(), ratings.tolist(), strict=True)}
-        candidates = neighbours[rated]
-        values = np.array([position[int(j)] for j in candidates])  # at most k entries
-        contribution = sims[rated] * (values - mean)
-        best = int(np.argmax(contribution))
-        if contribution[best] <= 0:
-            return None
-        return int(candidates[best]), float(values[best])
 
     def __getstate__(self) -> dict:
         # The ratings are needed only to score fitted users in bulk; the worker scores histories.

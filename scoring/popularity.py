@@ -29,8 +29,6 @@ class Popularity(Scorer):
         The damped mean of each movie.
     counts_ : ndarray of shape (n_items,), int64
         How many users rated each movie.
-    means_ : ndarray of shape (n_items,), float32
-        The plain mean rating of each movie (NaN if unrated), for :meth:`explain`.
     global_mean_ : float
         The mean of all ratings.
     """
@@ -53,7 +51,6 @@ class Popularity(Scorer):
         with np.errstate(invalid="ignore", divide="ignore"):
             # 0/0 (an unrated movie with damping 0) is NaN: unscorable, as the interface asks.
             self.scores_ = ((sums + damping * global_mean) / (counts + damping)).astype(np.float32)
-            self.means_ = (sums / counts).astype(np.float32)
         self.counts_ = counts
         self.global_mean_ = global_mean
 
@@ -62,10 +59,3 @@ class Popularity(Scorer):
 
     def _score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         return self.scores_.copy()
-
-    def _explain(self, item: int, item_index: np.ndarray, ratings: np.ndarray) -> str | None:
-        count = int(self.counts_[item])
-        if count == 0:
-            return None
-        people = "person" if count == 1 else "people"
-        return f"popular with viewers: rated {self.means_[item]:.1f} on average by {count:,} {people}"

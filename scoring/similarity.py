@@ -142,7 +142,7 @@ def damped_prediction(
 def top_candidates(block: np.ndarray, width: int, sample_step: int = 16) -> np.ndarray:
     """Column indices (b, width) of the ``width`` largest entries of each row of ``block`` (in no order).
 
-    ``argpartition`` over a wide row (162k users) costs ~7 ms; instead a
+    ``argpartition`` over a wide row is slow (docs/precompute.md); instead a
     threshold is read off every ``sample_step``-th column, the columns at or
     above it (typically ~2 × width) are gathered, and only those are
     partitioned. Rows where the sample misleads (too few or far too many

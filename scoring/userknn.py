@@ -186,14 +186,6 @@ class UserKNN(Scorer):
             return np.full(self.n_items_, np.nan, dtype=np.float32)
         return self._predict(history_row(item_index, ratings, self.n_items_))[0]
 
-    def _explain(self, item: int, item_index: np.ndarray, ratings: np.ndarray) -> str | None:
-        if len(item_index) == 0:
-            return None
-        scores = self._score_history(item_index, ratings)
-        if not np.isfinite(scores[item]):
-            return None
-        return "people who rate like you loved it"
-
 
 def _drop_columns(matrix: sp.csr_array, drop: np.ndarray) -> sp.csr_array:
     """``matrix`` without the entries in columns where ``drop`` is True (same shape)."""

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from tests.helpers import N_MOVIES, N_USERS, drop_run_tables, redis_url_with_db
-from web.progress.models import ActiveRun
 from web.recommender.models import Movie, Rating
+from web.runs.models import ActiveRun
 
 REPO = Path(__file__).resolve().parent.parent
 MOVIELENS_SMALL = Path(os.environ.get("MOVIELENS_DIR", REPO.parent / "shared" / "data" / "movielens" / "ml-latest-small"))

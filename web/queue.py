@@ -35,7 +35,7 @@ def _shared_client(url: str, connect_timeout: float, timeout: float) -> redis.Re
 def redis_connection(connect_timeout: float = 2, timeout: float = 5) -> redis.Redis:
     """This process's shared client of ``REDIS_URL`` with these timeouts; don't close it.
 
-    A client per call opened a new connection per page (~1 ms); this one
+    A client per call opened a new connection per page (docs/decisions.md); this one
     keeps its pool open across requests. redis-py drops pooled connections
     a fork inherited, and a dead one (Redis restarted) is replaced on retry.
     """

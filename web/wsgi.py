@@ -19,8 +19,8 @@ require_allowed_hosts()
 
 # Import every view now, then take what start-up made (~120k objects: Django,
 # DRF, the URLconf; all alive until the worker exits) out of the garbage
-# collector's reach. A full collection used to scan them all, 30-60 ms in
-# the middle of some request; now it scans only what requests made since.
+# collector's reach. A full collection used to scan them all in the middle
+# of some request (docs/decisions.md, "API"); now it scans only what requests made since.
 get_resolver().url_patterns
 gc.collect()
 gc.freeze()

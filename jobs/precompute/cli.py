@@ -12,32 +12,27 @@ dropped before the process exits.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+import django
+import psycopg2
+from django.db import OperationalError
+
 from jobs.precompute import options as defaults
 from jobs.precompute.resources import WORKERS_ENV, default_workers
+from scoring.registry import ALGORITHMS
+from web.runs import spec
 
 
 class JobTerminated(Exception):
     """The process received SIGTERM or SIGINT while a run was in progress."""
 
 
-def command(run_id: int | None = None, *args: str, python: str | None = None) -> list[str]:
-    """The argv that runs the job, e.g. ``command(5)`` for the pending run 5 (what the RQ job executes)."""
-    argv = [python or sys.executable, "-m", "jobs.precompute"]
-    if run_id is not None:
-        argv += ["--run-id", str(int(run_id))]
-    return argv + list(args)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from scoring.registry import ALGORITHMS
-
     parser = argparse.ArgumentParser(
         prog="python -m jobs.precompute",
         description="Compute every user's top-N unrated movies into a new run and publish it atomically.",
@@ -45,12 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         "else the embedded PostgreSQL).",
     )
     parser.add_argument("--algorithm", choices=sorted(ALGORITHMS),
-                        help=f"scoring algorithm (default: the pending run's, else {defaults.DEFAULT_ALGORITHM})")
+                        help=f"scoring algorithm (default: the pending run's, else {spec.DEFAULT_ALGORITHM})")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", type=_param,
                         help="algorithm hyperparameter, e.g. damping=10 (JSON value); repeatable")
-    parser.add_argument("--top-n", type=int, help=f"movies stored per user (default {defaults.DEFAULT_TOP_N})")
+    parser.add_argument("--top-n", type=int, help=f"movies stored per user (default {spec.DEFAULT_TOP_N})")
     parser.add_argument("--popular", type=int,
-                        help=f"length of the cold-start list (default {defaults.DEFAULT_POPULAR})")
+                        help=f"length of the cold-start list (default {spec.DEFAULT_POPULAR})")
     parser.add_argument("--workers", type=int,
                         help=f"worker processes (default: ${WORKERS_ENV}, else the CPUs of the container's quota)")
     parser.add_argument("--chunk-size", type=int, default=defaults.DEFAULT_CHUNK_SIZE,
@@ -89,14 +84,10 @@ def _env_int(name: str, default: int) -> int | str:
 
 
 def _param(text: str) -> tuple[str, Any]:
-    name, sep, raw = text.partition("=")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE; got {text!r}")
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw  # a bare word is a string
-    return name.strip(), value
+        return spec.parse_param(text)
+    except ValueError as exc:  # argparse words a ValueError as "invalid value"; this keeps the reason
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def parse_options(argv: Sequence[str] | None = None) -> defaults.JobOptions:
@@ -121,7 +112,7 @@ def parse_options(argv: Sequence[str] | None = None) -> defaults.JobOptions:
         )
         if options.run_id is None:
             # Nothing is recorded yet: refuse a bad parameter before a run row exists for it.
-            defaults.resolve(options).make_model()
+            options.spec().make_model()
     except ValueError as exc:
         parser.error(str(exc))
     return options
@@ -143,15 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The job creates, attaches and drops its run tables: it is the owner's, even when the RQ worker (the app
     # role) starts it. Only the embedded default reads this; on the cluster DATABASE_URL is the owner's.
     os.environ["DATABASE_ROLE"] = "owner"
-    import django
-
     django.setup()
-    import psycopg2
-    from django.db import OperationalError
-
+    # After setup, not at the top: these import the Django models, which need the settings loaded.
     from jobs.precompute.run import JobFailed, run_job
     from jobs.precompute.runlock import AnotherRunRunning
-    from jobs.precompute.store import RunNotPending
+    from web.runs.models import Run, RunNotPending, RunStatus
 
     signal.signal(signal.SIGTERM, _raise_on_signal)
     signal.signal(signal.SIGINT, _raise_on_signal)
@@ -171,8 +158,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"precompute: cannot use the database ({str(exc).strip()}); check DATABASE_URL and that "
               "PostgreSQL is up, then start the job again", file=sys.stderr)
         return 1
-    from web.progress.models import Run, RunStatus
-
     if Run.objects.filter(pk=run_id, status=RunStatus.SUCCEEDED).exists():
         print(f"precompute run {run_id} succeeded and is active")
     else:

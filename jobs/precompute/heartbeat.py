@@ -3,7 +3,7 @@
 The progress page only reads ``progress_run`` and ``progress_shardprogress``,
 so it survives a redeploy of the web app and shows a job that stops writing
 (killed, node lost) as stalled once ``heartbeat_at`` is older than
-``web.progress.models.STALL_AFTER``.
+``web.runs.models.stall_after``.
 
 Why a thread: the beat must continue while the main thread is busy for
 minutes inside one call (loading 25M ratings, fitting a kNN model), or the
@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from jobs.precompute.progress import ProgressReporter
+from web.runs.errors import RunCancelled
 
 logger = logging.getLogger("jobs.precompute")
 
@@ -34,10 +35,6 @@ HEARTBEAT_SECONDS = 1.0
 """Seconds between two progress writes (a stage change is written at once)."""
 ERROR_LOG_SECONDS = 30.0
 """Seconds between two log lines about failing progress writes."""
-
-
-class RunCancelled(Exception):
-    """An operator cancelled the run (its status became ``cancelled``) while the job worked on it."""
 
 
 class DbHeartbeat(ProgressReporter):
@@ -131,21 +128,24 @@ class DbHeartbeat(ProgressReporter):
 
     def _beat(self) -> None:
         with self._state_lock:
-            values = {
-                "stage": self.current_stage,
-                "total": self.users_total,
-                "done": self.users_done,
-                "rows": self.rows_written,
-                "run": self.run_id,
-                "shard": self.shard,
-            }
-        if values["stage"] is None:
-            return
+            if self.current_stage is None:
+                return
         with self._io_lock:
             try:
                 if self._connection is None:
                     self._connection = self._connect()
                     self._connection.autocommit = True
+                # The counts are read after connecting, not before: a beat must not write counts older than
+                # what the job has written since (finish_shard's, while this beat waited for its connection).
+                with self._state_lock:
+                    values = {
+                        "stage": self.current_stage,
+                        "total": self.users_total,
+                        "done": self.users_done,
+                        "rows": self.rows_written,
+                        "run": self.run_id,
+                        "shard": self.shard,
+                    }
                 with self._connection.cursor() as cursor:
                     cursor.execute(self._sql, values)
                     row = cursor.fetchone()

@@ -30,6 +30,7 @@ import numpy as np
 from scoring.base import Scorer
 from scoring.matrix import RatingsMatrix
 from scoring.topn import top_n
+from web.runs.scores import ScoreRows
 
 TEST_CHUNK_DELAY_ENV = "PRECOMPUTE_TEST_CHUNK_DELAY"
 """Test hook only: seconds each chunk sleeps, so tests can stop a job mid-compute. Unset in real runs."""
@@ -41,20 +42,13 @@ TASKS_PER_WORKER = 2
 
 
 @dataclass
-class ChunkRows:
-    """The result rows of one chunk of users, one array per column, all of length n_rows."""
+class ChunkRows(ScoreRows):
+    """The score rows of one chunk of users (``rank`` 1..top_n per user), and which chunk it was."""
 
-    users: int
+    users: int = 0
     """How many users the chunk held (users with no candidate have no rows but still count)."""
-    user_id: np.ndarray  # int32
-    movie_id: np.ndarray  # int32
-    score: np.ndarray  # float32
-    rank: np.ndarray  # int16, 1..top_n per user
     start: int = 0  # the chunk: positions start..stop-1 in the shard's list of user rows
     stop: int = 0
-
-    def __len__(self) -> int:
-        return len(self.user_id)
 
 
 @dataclass
@@ -69,12 +63,6 @@ class _State:
 _STATE: _State | None = None
 """Set by :func:`compute` in the parent before the fork; workers read their inherited copy."""
 _BLAS_LIMIT = None  # keeps threadpoolctl's limit alive in a worker
-
-
-def chunk_bounds(n_users: int, chunk_size: int) -> list[tuple[int, int]]:
-    """Row ranges ``[start, stop)`` of at most ``chunk_size`` users covering ``0..n_users``."""
-    starts = range(0, n_users, chunk_size)
-    return [(start, min(start + chunk_size, n_users)) for start in starts]
 
 
 def score_chunk(start: int, stop: int) -> ChunkRows:
@@ -111,7 +99,7 @@ def _init_worker() -> None:
     # The parent turns SIGTERM into an exception; a worker must simply die when the parent stops it.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # in the forked worker only: the parent keeps its BLAS threads
 
     _BLAS_LIMIT = threadpool_limits(limits=1)
 

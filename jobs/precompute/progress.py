@@ -128,7 +128,7 @@ class TerminalBar(_Counter):
         self._bar = None
 
     def stage(self, stage: str, total: int | None = None) -> None:
-        from tqdm import tqdm
+        from tqdm import tqdm  # only a terminal shows a bar: container logs never load it
 
         self._close_bar()
         self._begin(stage, total)

@@ -34,7 +34,7 @@ from django.db import connection, connections
 
 from jobs.precompute import pool, store
 from jobs.precompute.heartbeat import DbHeartbeat
-from jobs.precompute.options import JobOptions, check_shards_fit_users, resolve
+from jobs.precompute.options import JobOptions, check_shards_fit_users
 from jobs.precompute.progress import FanOut, ProgressReporter, console_reporter
 from jobs.precompute.runlock import RunLock
 from scoring.base import Scorer
@@ -43,7 +43,9 @@ from scoring.matrix import RatingsMatrix
 from scoring.popularity import Popularity
 from scoring.similarity import chunk_bounds
 from scoring.topn import top_n
-from web.progress.models import Run, RunStatus, ShardProgress, Stage
+from web.runs import scores as score_tables
+from web.runs.models import Counts, Run, RunStatus, ShardProgress, Stage
+from web.runs.spec import RUN_NAME_KEY
 
 logger = logging.getLogger("jobs.precompute")
 
@@ -60,13 +62,15 @@ def run_job(options: JobOptions, *, console: ProgressReporter | None = None) -> 
     """Run a precompute end to end and return its run id; raise :class:`JobFailed` if it did not succeed.
 
     Creates the run, or claims the pending run ``options.run_id``
-    (:class:`jobs.precompute.store.RunNotPending` if it cannot), unless a
+    (:class:`web.runs.models.RunNotPending` if it cannot), unless a
     process of another run is computing
     (:class:`jobs.precompute.runlock.AnotherRunRunning`). ``console``
     replaces the terminal bar / log lines (tests pass a silent reporter).
     """
     lock = RunLock(_new_connection)  # refuses (AnotherRunRunning) while a process of another run holds it
-    run = lock.acquire(options, lambda: store.start_run(options))
+    run = lock.acquire(options, lambda: Run.objects.start(
+        shard=options.shard, shards=options.shards, run_id=options.run_id, run_name=options.run_name,
+        algorithm=options.algorithm, params=options.params))
     try:
         return _Job(run, options, console).execute()
     finally:
@@ -106,8 +110,8 @@ class _Job:
         self.seconds: dict[str, float] = {}
         self.facts: dict[str, Any] = {"workers": 1, "chunk_size": options.chunk_size}
         if options.run_name is not None:
-            self.facts[store.RUN_NAME_KEY] = options.run_name
-        self.counts = store.Counts(users_total=0, users_done=0, rows_written=0)
+            self.facts[RUN_NAME_KEY] = options.run_name
+        self.counts = Counts(users_total=0, users_done=0, rows_written=0)
         self.copy_seconds = 0.0
         self.started = time.perf_counter()
         self.progress.stage(Stage.QUEUED)
@@ -131,9 +135,9 @@ class _Job:
 
     def _run_stages(self) -> None:
         recorded = (self.run.algorithm, self.run.parameters) if self.options.run_id else ("", {})
-        spec = resolve(self.options, *recorded)
+        spec = self.options.spec(*recorded)
         model = spec.make_model()  # a bad parameter fails here, before the load
-        store.record_spec(self.run_id, spec, model, joined=getattr(self.run, "joined", False))
+        Run.objects.record_spec(self.run_id, spec, model, joined=getattr(self.run, "joined", False))
 
         with self.stage(Stage.LOAD):
             users, movies, values = store.load_ratings()
@@ -158,12 +162,12 @@ class _Job:
         self.counts.users_total = len(rows)
         self.facts.update(shard=self.shard, shards=self.shards)
         with self.stage(Stage.COMPUTE, total=len(rows)):
-            store.create_run_table(self.run_id)
-            done = store.done_chunks(self.run_id, self.shard)
+            score_tables.create_run_table(self.run_id)
+            done = score_tables.done_chunks(self.run_id, self.shard)
             keys = {bounds: _chunk_key(ratings, rows, bounds) for bounds in chunks}
             stale = sorted(set(done) - set(keys.values()))
             if stale:  # the ratings changed since those chunks were written: redo their users
-                store.discard_chunks(self.run_id, self.shard, self.shards, stale)
+                score_tables.discard_chunks(self.run_id, self.shard, self.shards, stale)
                 done = {key: value for key, value in done.items() if key not in stale}
             todo = [bounds for bounds in chunks if keys[bounds] not in done]
             skipped = [done[keys[bounds]] for bounds in chunks if keys[bounds] in done]
@@ -181,14 +185,16 @@ class _Job:
                 for chunk in results:
                     started = time.perf_counter()
                     first, last = keys[(chunk.start, chunk.stop)]
-                    store.write_chunk(self.run_id, self.shard, chunk, first, last)
+                    score_tables.write_chunk(self.run_id, self.shard, chunk, users=chunk.users, first_user=first, last_user=last)
                     self.copy_seconds += time.perf_counter() - started
                     self.counts.users_done += chunk.users
                     self.counts.rows_written += len(chunk)
                     self.progress.advance(chunk.users, len(chunk))
                     self.heartbeat.raise_if_cancelled()
 
-        if not store.finish_shard(self.run_id, self.shard, self.counts):
+        with self.heartbeat.paused():  # no beat in flight with counts older than these
+            finished_last = Run.objects.finish_shard(self.run_id, self.shard, self.counts)
+        if not finished_last:
             logger.info("precompute run %s: shard %s of %s done; the last shard to finish publishes the run",
                         self.run_id, self.shard, self.shards)
             self.progress.stage(Stage.DONE)
@@ -206,10 +212,10 @@ class _Job:
             with self.stage(Stage.EVALUATE):
                 self.facts["evaluation"] = self._evaluate(model, ratings)
         with self.stage(Stage.INDEX):
-            store.index_and_attach(self.run_id)
+            score_tables.index_and_attach(self.run_id)
         with self.stage(Stage.PUBLISH):
             self.heartbeat.close()  # no beat may land after the final status
-            store.publish(self.run_id, self.counts, self.metrics())
+            Run.objects.publish(self.run_id, self.metrics())
             self.published = True
         logger.info(
             "precompute run %s succeeded: %s users, %s rows in %.1f s; it is now the active run",
@@ -266,7 +272,7 @@ class _Job:
         try:
             # The exception may have hit mid-statement; start the bookkeeping on a fresh connection.
             connection.close()
-            status = store.fail(self.run_id, self.current, error, self.metrics(), self.shard)
+            status = Run.objects.fail(self.run_id, self.current, error, self.metrics(), self.shard)
             if status == RunStatus.SUCCEEDED:
                 logger.warning("precompute run %s was stopped after it was published: %s", self.run_id, error)
                 return

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jobs.precompute.options import JobOptions
-from web.progress.models import Run, RunStatus
+from web.runs.models import Run, RunStatus
 
 RUN_NAMESPACE = 0x5052  # "PR": held in shared mode, second key = run id
 START_NAMESPACE = 0x5053  # "PS": serialises the check-and-take of RUN_NAMESPACE
@@ -62,7 +62,7 @@ class RunLock:
     def acquire(self, options: JobOptions, start: Callable[[], Run]) -> Run:
         """Refuse if another run is being computed; otherwise call ``start()`` and hold its run's lock.
 
-        ``start`` creates, claims or joins the run (``store.start_run``); it
+        ``start`` creates, claims or joins the run (``Run.objects.start``); it
         runs only after the check, so a refused process leaves nothing behind.
         """
         self._conn = self._connect()
@@ -109,9 +109,6 @@ def _run_to_join(options: JobOptions) -> int | None:
     if options.run_id is not None:
         return int(options.run_id)
     if options.run_name is not None:
-        from jobs.precompute.store import RUN_NAME_KEY
-
-        return (Run.objects.filter(**{f"metrics__{RUN_NAME_KEY}": options.run_name})
-                .exclude(status__in=(RunStatus.SUCCEEDED, RunStatus.CANCELLED))
-                .order_by("-id").values_list("id", flat=True).first())
+        return (Run.objects.named(options.run_name).exclude(status__in=(RunStatus.SUCCEEDED, RunStatus.CANCELLED))
+                .values_list("id", flat=True).first())
     return None

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from tests.helpers import REPO, database_url, run, stop_process_group
-from web.progress.models import ActiveRun, Run
+from web.runs.models import ActiveRun, Run
 
 # The browser tests photograph the main pages; `SCREENSHOTS_DIR=docs/screenshots make test`
 # refreshes the pictures linked from the README, a plain run keeps the work tree clean.

@@ -21,7 +21,7 @@ from django.core.management import call_command
 
 from tests.helpers import REPO, database_url, drop_run_tables, start_job, stop_process_group, wait_for
 from tests.helpers import run as run_job_in_process
-from web.progress.models import ActiveRun, Run
+from web.runs.models import ActiveRun, Run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from web.progress.models import Run, RunStatus, ShardProgress, Stage
+from web.runs.models import Run, RunStatus, ShardProgress, Stage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.browser.site import load_site, screenshot, start_worker, stop_worker
 from tests.helpers import drop_run_tables
-from tests.web.similar import drop_similar_tables
+from tests.recommender.similar import drop_similar_tables
 from web.recommender.models import Movie, Profile, Rating, SimilarMovie
 from web.recommender.tasks import refresh_user
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from jobs.precompute.cli import command, parse_options
+from jobs.precompute.cli import parse_options
 
 
 def test_options_and_params_are_parsed():
@@ -52,9 +52,3 @@ def test_shard_and_run_name_come_from_the_indexed_job_environment(monkeypatch):
     options = parse_options(["--workers", "1"])
     assert (options.shard, options.shards, options.run_name) == (1, 3, "precompute-20261125")
     assert parse_options(["--workers", "1", "--shard", "0"]).shard == 0  # the command line wins
-
-
-def test_command_builds_the_argv_for_a_pending_run():
-    """command(run_id) is what an RQ job runs to start a pending run."""
-    assert command(12) == [sys.executable, "-m", "jobs.precompute", "--run-id", "12"]
-    assert command(None, "--workers", "2", python="python") == ["python", "-m", "jobs.precompute", "--workers", "2"]

@@ -13,17 +13,18 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from jobs.precompute import store
-from jobs.precompute.cli import command
 from jobs.precompute.run import JobFailed
-from jobs.precompute.store import RunNotPending, create_pending_run, run_table, run_tables
 from scoring.popularity import Popularity
 from scoring.registry import ALGORITHMS
 from scoring.topn import rated_matrix, top_n
 from tests.helpers import N_MOVIES, N_USERS, start_job, wait_for
 from tests.helpers import run as run_with_defaults
-from web.progress.models import ActiveRun, Run, RunStatus, ShardProgress, Stage, stall_after
 from web.recommender.models import FittedModel, PopularMovie, Rating, UserScore
+from web.runs import scores
+from web.runs.errors import RunNotPending
+from web.runs.models import ActiveRun, Run, RunStatus, ShardProgress, Stage, stall_after
+from web.runs.scores import run_table, run_tables
+from web.runs.spec import JOB_PARAMETERS, job_command
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,15 +125,15 @@ def test_failed_fit_is_recorded_and_the_previous_run_keeps_serving(catalogue, mo
 def test_failure_mid_compute_drops_the_runs_table(catalogue, monkeypatch):
     """A failure after some chunks were written drops the run's unattached table and writes no model."""
     written = []
-    real_write = store.write_scores
+    real_write = scores.write_scores
 
-    def write_then_fail(run_id, rows):
+    def write_then_fail(table, run_id, rows):
         if written:
             raise OSError("disk full")
-        written.append(real_write(run_id, rows))
+        written.append(real_write(table, run_id, rows))
         return written[-1]
 
-    monkeypatch.setattr(store, "write_scores", write_then_fail)
+    monkeypatch.setattr(scores, "write_scores", write_then_fail)
     with pytest.raises(JobFailed) as failure:
         run(top_n=5, chunk_size=5)
     failed = Run.objects.get(pk=failure.value.run_id)
@@ -144,7 +145,7 @@ def test_failure_mid_compute_drops_the_runs_table(catalogue, monkeypatch):
 
 def test_pending_run_is_started_with_its_recorded_parameters(catalogue):
     """--run-id takes a pending run and uses the top_n and hyperparameters recorded on it."""
-    pending = create_pending_run("popularity", {"top_n": 3, "damping": 0})
+    pending = Run.objects.create_pending("popularity", {"top_n": 3, "damping": 0})
     assert (pending.status, pending.stage) == (RunStatus.PENDING, Stage.QUEUED)
     result = run(run_id=pending.pk)
     assert result.pk == pending.pk and result.status == RunStatus.SUCCEEDED
@@ -176,9 +177,9 @@ def test_only_a_pending_run_can_be_started(catalogue):
 def test_create_pending_run_refuses_bad_parameters(catalogue):
     """The progress page's helper refuses an unknown algorithm or parameter before a run exists."""
     with pytest.raises(ValueError, match="unknown algorithm 'knn'"):
-        create_pending_run("knn")
+        Run.objects.create_pending("knn")
     with pytest.raises(ValueError, match="top_n must be a whole number in \\[1, 32767\\]; got 0"):
-        create_pending_run("popularity", {"top_n": 0})
+        Run.objects.create_pending("popularity", {"top_n": 0})
     assert not Run.objects.exists()
 
 
@@ -204,8 +205,6 @@ def test_retention_never_drops_the_active_run(catalogue):
 
 def test_job_parameters_do_not_clash_with_hyperparameters():
     """No algorithm has a hyperparameter named like a job parameter of Run.parameters."""
-    from jobs.precompute.options import JOB_PARAMETERS
-
     for cls in ALGORITHMS.values():
         assert not set(cls._param_names()) & set(JOB_PARAMETERS)
 
@@ -213,7 +212,7 @@ def test_job_parameters_do_not_clash_with_hyperparameters():
 # -- the job as a process: kill, terminate, cancel ------------------------------
 def _start_slow(run_id: int):
     # 30 users in chunks of 2 on 2 workers at 1 s a chunk: about 8 s of compute to interrupt.
-    return start_job(*command(run_id, "--workers", "2", "--chunk-size", "2", "--top-n", "3")[3:], chunk_delay=1.0)
+    return start_job(*job_command(run_id, "--workers", "2", "--chunk-size", "2", "--top-n", "3")[3:], chunk_delay=1.0)
 
 
 def _computing(run_id: int):
@@ -232,7 +231,7 @@ def _process_group_gone(pgid: int) -> bool:
 def test_sigkill_leaves_the_run_running_with_a_stale_heartbeat(catalogue):
     """A job killed mid-compute keeps the previous run active; its run stays running and goes stalled."""
     good = run(top_n=3)
-    pending = create_pending_run("popularity")
+    pending = Run.objects.create_pending("popularity")
     job = _start_slow(pending.pk)
     try:
         wait_for(lambda: _computing(pending.pk), what="the job to report compute progress")
@@ -255,7 +254,7 @@ def test_sigkill_leaves_the_run_running_with_a_stale_heartbeat(catalogue):
 def test_sigterm_fails_the_run_and_stops_the_workers(catalogue):
     """SIGTERM (a pod stopped) exits non-zero, fails the run with the signal named, drops its table and workers."""
     good = run(top_n=3)
-    pending = create_pending_run("popularity")
+    pending = Run.objects.create_pending("popularity")
     job = _start_slow(pending.pk)
     try:
         wait_for(lambda: _computing(pending.pk), what="the job to report compute progress")
@@ -276,7 +275,7 @@ def test_sigterm_fails_the_run_and_stops_the_workers(catalogue):
 
 def test_operator_cancel_stops_the_job(catalogue):
     """Setting a running run's status to cancelled stops the job at the next chunk; the run stays cancelled."""
-    pending = create_pending_run("popularity")
+    pending = Run.objects.create_pending("popularity")
     job = _start_slow(pending.pk)
     try:
         wait_for(lambda: _computing(pending.pk), what="the job to report compute progress")

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import pytest
 
 from jobs.precompute import progress
-from jobs.precompute.heartbeat import DbHeartbeat, RunCancelled
+from jobs.precompute.heartbeat import DbHeartbeat
 from jobs.precompute.progress import FanOut, LogLines, ProgressReporter, TerminalBar, console_reporter
 from jobs.precompute.run import _new_connection
-from web.progress.models import Run, RunStatus, ShardProgress
+from web.runs.errors import RunCancelled
+from web.runs.models import Run, RunStatus, ShardProgress
 
 
 class Recorder(ProgressReporter):
@@ -103,3 +105,28 @@ def test_heartbeat_writes_the_run_and_shard_rows_and_sees_a_cancel():
     finally:
         beat.close()
     assert Run.objects.get(pk=run.pk).status == RunStatus.CANCELLED  # the beat never writes the status
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_beat_that_waited_for_its_connection_writes_the_latest_counts():
+    """Counts that grew while a beat was connecting are the ones it writes, never the older ones."""
+    run = Run.objects.create(algorithm="popularity", status=RunStatus.RUNNING)
+    ShardProgress.objects.create(run=run, shard=0)
+    connecting, release = threading.Event(), threading.Event()
+
+    def slow_connect():
+        connecting.set()
+        release.wait(10)
+        return _new_connection()
+
+    beat = DbHeartbeat(run.pk, slow_connect, run_table=Run._meta.db_table,
+                       shard_table=ShardProgress._meta.db_table, interval=60).start()
+    try:
+        beat.stage("compute", total=30)  # wakes the thread, which starts connecting
+        assert connecting.wait(10)
+        beat.advance(30, rows=90)  # the job finishes its chunks meanwhile
+        release.set()
+    finally:
+        beat.close()
+    shard = ShardProgress.objects.get(run=run)
+    assert (shard.users_done, shard.rows_written) == (30, 90)

@@ -10,16 +10,17 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from jobs.precompute import store
 from jobs.precompute.run import JobFailed
-from jobs.precompute.store import done_table, similar_table
 from scoring.ease import EASE
 from scoring.matrix import RatingsMatrix
 from scoring.registry import DEFAULT_ALGORITHM
 from scoring.topn import top_n
 from tests.helpers import N_USERS, run, start_job, wait_for
-from web.progress.models import ActiveRun, Run, RunStatus, ShardProgress
 from web.recommender.models import FittedModel, Rating, SimilarMovie, UserScore
+from web.runs import scores
+from web.runs.errors import RunNotPending
+from web.runs.models import ActiveRun, Run, RunStatus, ShardProgress
+from web.runs.scores import done_table, similar_table
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,7 +38,7 @@ def exists(table: str) -> bool:
 
 def _table_rows(run_id: int) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {store.run_table(run_id)}")
+        cursor.execute(f"SELECT count(*) FROM {scores.run_table(run_id)}")
         return cursor.fetchone()[0]
 
 
@@ -93,7 +94,7 @@ def test_a_run_killed_halfway_and_resumed_equals_an_uninterrupted_run(catalogue)
 def test_a_failed_named_run_keeps_its_chunks_and_resumes(catalogue, monkeypatch):
     """A named run that fails mid-compute leaves the active run serving, keeps its chunks, and a retry finishes it."""
     good = run(algorithm="item_knn", top_n=4)
-    real = store.write_chunk
+    real = scores.write_chunk
     calls = []
 
     def fail_third(*args, **kwargs):
@@ -102,14 +103,14 @@ def test_a_failed_named_run_keeps_its_chunks_and_resumes(catalogue, monkeypatch)
             raise OSError("connection reset")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(store, "write_chunk", fail_third)
+    monkeypatch.setattr(scores, "write_chunk", fail_third)
     with pytest.raises(JobFailed, match="compute: OSError: connection reset") as failure:
         run(algorithm="item_knn", top_n=4, chunk_size=5, run_name="flaky")
     failed = Run.objects.get(pk=failure.value.run_id)
     assert failed.status == RunStatus.FAILED and ActiveRun.current_run_id() == good.pk
     assert UserScore.objects.recommend(101, 4).run.pk == good.pk
-    assert store.done_chunks(failed.pk, 0) and exists(done_table(failed.pk))
-    monkeypatch.setattr(store, "write_chunk", real)
+    assert scores.done_chunks(failed.pk, 0) and exists(done_table(failed.pk))
+    monkeypatch.setattr(scores, "write_chunk", real)
     resumed = run(algorithm="item_knn", top_n=4, chunk_size=5, run_name="flaky")
     assert resumed.pk == failed.pk and resumed.status == RunStatus.SUCCEEDED and resumed.error == ""
     assert resumed.metrics["chunks_resumed"] == 2
@@ -144,7 +145,7 @@ def test_chunks_recorded_under_other_boundaries_are_redone(catalogue):
     """A resumed shard whose chunking changed (new ratings) discards the stale chunks instead of duplicating rows."""
     whole = run(algorithm="item_knn", top_n=3)
     half = run(algorithm="item_knn", top_n=3, chunk_size=4, shards=2, shard=0, run_name="rechunk")
-    assert store.done_chunks(half.pk, 0)
+    assert scores.done_chunks(half.pk, 0)
     run(algorithm="item_knn", top_n=3, chunk_size=3, shards=2, shard=0, run_name="rechunk")  # other boundaries
     done = run(algorithm="item_knn", top_n=3, chunk_size=3, shards=2, shard=1, run_name="rechunk")
     assert done.status == RunStatus.SUCCEEDED and score_rows(done.pk) == score_rows(whole.pk)
@@ -195,8 +196,6 @@ def test_two_workers_fit_item_knn_like_one(catalogue):
 
 def test_a_cancelled_named_run_is_not_started_again_by_a_late_process(catalogue):
     """A process that comes up under the name of a cancelled run refuses it and creates no new run."""
-    from jobs.precompute.store import RunNotPending
-
     first = run(algorithm="popularity", top_n=2, run_name="late-pod")
     Run.objects.filter(pk=first.pk).update(status=RunStatus.CANCELLED)
     before = Run.objects.count()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from web.progress.models import Run
+from web.runs.models import Run
 
 pytestmark = pytest.mark.django_db
 

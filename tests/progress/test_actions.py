@@ -5,7 +5,7 @@ from django.utils import timezone
 from rq import Queue
 
 from tests.helpers import run as run_job_in_process
-from web.progress.models import ActiveRun, Run, RunStatus, Stage
+from web.runs.models import ActiveRun, Run, RunStatus, Stage
 
 START = "/api/runs"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from openapi_schema_validator import OAS30Validator, validate
 
-from web.progress.models import Run, RunStatus
+from web.runs.models import Run, RunStatus
 
 pytestmark = pytest.mark.django_db
 

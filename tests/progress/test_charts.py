@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from web.progress.models import Run, RunSample, RunStatus, Stage
+from web.runs.models import Run, RunSample, RunStatus, Stage
 
 pytestmark = pytest.mark.django_db
 

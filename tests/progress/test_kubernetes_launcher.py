@@ -28,12 +28,11 @@ import pytest
 import yaml
 
 from jobs.precompute.cli import parse_options
-from jobs.precompute.options import resolve
 from jobs.precompute.progress import ProgressReporter
 from jobs.precompute.run import run_job
 from tests.deploy import KUBERNETES_VERSIONS
 from web.progress import kubernetes
-from web.progress.models import ActiveRun, Run, RunStatus
+from web.runs.models import ActiveRun, Run, RunStatus
 
 REPO = Path(__file__).resolve().parents[2]
 CRONJOB_MANIFEST = REPO / "k8s" / "job" / "precompute-cronjob.yaml"
@@ -201,7 +200,7 @@ def test_the_posted_job_is_a_valid_job_and_its_options_reproduce_the_run(api, op
     container = job["spec"]["template"]["spec"]["containers"][0]
     monkeypatch.setenv("PRECOMPUTE_RUN_NAME", job["metadata"]["name"])
     options = parse_options([a.replace("$(PRECOMPUTE_WORKERS)", "2") for a in container["args"]])
-    spec = resolve(options)
+    spec = options.spec()
     assert (spec.algorithm, spec.run_parameters(spec.make_model())) == (run.algorithm, run.parameters)
     assert run.parameters["top_n"] == 5 and run.parameters["popular"] == 40 and run.parameters["k"] == 9 and run.parameters["damping"] == 2.5
     assert options.run_name == run.metrics["run_name"] and options.run_id is None

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from web.progress.models import ActiveRun, Run, RunStatus, ShardProgress, Stage
+from web.runs.models import ActiveRun, Run, RunStatus, ShardProgress, Stage
 
 pytestmark = pytest.mark.django_db
 

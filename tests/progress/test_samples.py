@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from web.progress.models import Run, RunSample, RunStatus, Stage
 from web.progress.throughput import measure
+from web.runs.models import Run, RunSample, RunStatus, Stage
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,8 +4,8 @@ import pytest
 from django.utils import timezone
 
 from tests.helpers import REPO, database_url
-from web.progress.models import ActiveRun, Run, RunStatus, ShardProgress, Stage
 from web.progress.tasks import mark_unfinished_run_failed, run_precompute
+from web.runs.models import ActiveRun, Run, RunStatus, ShardProgress, Stage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,9 +19,7 @@ def job_env(monkeypatch):
 
 def test_run_precompute_runs_the_pending_run_to_success(catalogue, job_env):
     """The task starts the recorded pending run with the extra args and it becomes the serving run."""
-    from jobs.precompute.store import create_pending_run
-
-    run = create_pending_run("popularity", {"top_n": 5})
+    run = Run.objects.create_pending("popularity", {"top_n": 5})
     assert run_precompute(run.pk, ["--workers", "1", "--chunk-size", "7"]) == 0
     run.refresh_from_db()
     assert run.status == "succeeded" and run.metrics["chunk_size"] == 7
@@ -30,9 +28,7 @@ def test_run_precompute_runs_the_pending_run_to_success(catalogue, job_env):
 
 def test_a_run_cancelled_before_the_worker_got_to_it_is_never_started(catalogue, job_env):
     """The job refuses a run that is no longer pending (exit 2) and the run stays cancelled."""
-    from jobs.precompute.store import create_pending_run
-
-    run = create_pending_run("popularity", {})
+    run = Run.objects.create_pending("popularity", {})
     run.cancel()
     assert run_precompute(run.pk, ["--workers", "1"]) == 2
     run.refresh_from_db()

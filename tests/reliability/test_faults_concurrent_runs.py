@@ -13,10 +13,9 @@ import signal
 import subprocess
 import sys
 
-from jobs.precompute.cli import command
-from jobs.precompute.store import create_pending_run
 from tests.helpers import REPO, database_url, wait_for
-from web.progress.models import ActiveRun, Run, RunStatus, Stage
+from web.runs.models import ActiveRun, Run, RunStatus, Stage
+from web.runs.spec import job_command
 
 
 def _job(*args: str, **env: str) -> subprocess.Popen:
@@ -42,14 +41,14 @@ def test_a_second_run_is_refused_while_one_computes(catalogue):
     try:
         running = wait_for(lambda: Run.objects.filter(status=RunStatus.RUNNING, stage=Stage.FIT).first(),
                            timeout=60, what="the first run to reach fit")
-        pending = create_pending_run("popularity", {"top_n": 3})
+        pending = Run.objects.create_pending("popularity", {"top_n": 3})
         runs_before = set(Run.objects.values_list("pk", "status"))
 
         second = _job()
         code, stderr = _finish(second)
         assert code == 2, stderr
         assert f"precompute run {running.pk} is being computed" in stderr and "only one run computes at a time" in stderr
-        started = _job(*command(pending.pk)[3:])
+        started = _job(*job_command(pending.pk)[3:])
         code, stderr = _finish(started)
         assert code == 2 and f"precompute run {running.pk} is being computed" in stderr, stderr
         assert set(Run.objects.values_list("pk", "status")) == runs_before  # no run created, the pending one untouched
@@ -58,7 +57,7 @@ def test_a_second_run_is_refused_while_one_computes(catalogue):
     assert code == 0, stderr
     assert ActiveRun.current_run_id() == running.pk
 
-    after = _job(*command(pending.pk)[3:])  # once the first has finished, the refused run starts normally
+    after = _job(*job_command(pending.pk)[3:])  # once the first has finished, the refused run starts normally
     code, stderr = _finish(after)
     assert code == 0, stderr
     assert ActiveRun.current_run_id() == pending.pk

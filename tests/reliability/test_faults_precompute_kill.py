@@ -25,8 +25,8 @@ from django.utils import timezone
 
 from jobs.precompute.runlock import RUN_NAMESPACE
 from tests.helpers import REPO, database_url, run, wait_for
-from web.progress.models import ActiveRun, Run, RunStatus, Stage, stall_after
 from web.recommender.models import UserScore
+from web.runs.models import ActiveRun, Run, RunStatus, Stage, stall_after
 
 TOP_N = 3
 

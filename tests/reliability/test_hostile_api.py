@@ -16,7 +16,7 @@ from django.test import Client, override_settings
 
 from tests.reliability.hostile_values import HUGE
 from tests.reliability.snapshot import stored
-from tests.web.conftest import auth, published, staff_token  # noqa: F401  (fixtures)
+from tests.recommender.conftest import auth, published, staff_token  # noqa: F401  (fixtures)
 
 USER = 101
 """A MovieLens user of the ``catalogue`` fixture (ids 101..130, movies 10..250)."""

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.reliability.snapshot import STORED_TABLES, stored
-from tests.web.conftest import member, published  # noqa: F401  (fixtures)
+from tests.recommender.conftest import member, published  # noqa: F401  (fixtures)
 
 TABLES = (*STORED_TABLES, "django_session")
 """A refused sign-in must not create a session either."""

@@ -19,7 +19,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.helpers import REPO, database_url
-from tests.recommender.test_ingest import TINY, replace_line, write_set
+from tests.recommender.ingest.movielens_files import TINY, replace_line, write_set
 from tests.reliability.snapshot import stored
 from web.recommender.ingest.textfile import MAX_LINE_BYTES
 

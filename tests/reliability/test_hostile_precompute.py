@@ -14,10 +14,10 @@ import sys
 
 import pytest
 
-from jobs.precompute.store import run_tables
 from tests.helpers import REPO, database_url
 from tests.reliability.snapshot import stored
-from tests.web.conftest import published  # noqa: F401  (fixture)
+from tests.recommender.conftest import published  # noqa: F401  (fixture)
+from web.runs.scores import run_tables
 
 RUN_STATE = ("progress_run", "progress_activerun", "progress_shardprogress", "recommender_popularmovie")
 
@@ -77,7 +77,7 @@ def test_bad_options_are_refused_and_the_active_run_stays(published, args, code,
 
 def test_more_shards_than_users_fails_the_run_and_the_active_run_stays(published):  # noqa: F811
     """31 shards over the 30 users: only the ratings tell, so the run is created, fails saying why, and nothing is published."""
-    from web.progress.models import ActiveRun, Run
+    from web.runs.models import ActiveRun, Run
 
     active, tables = ActiveRun.current_run_id(), run_tables()
     result = _run_job("--shards", "31", "--run-name", "more-shards-than-users", "--algorithm", "popularity")

@@ -22,7 +22,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from tests.web.conftest import published, staff_token  # noqa: F401  (fixtures)
+from tests.recommender.conftest import published, staff_token  # noqa: F401  (fixtures)
 
 MAX_EXAMPLES = 15
 """Generated requests per operation and mode: reaches each parameter's edge cases, bounded for ``make test``."""

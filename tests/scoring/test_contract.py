@@ -40,7 +40,6 @@ def test_unfitted_model_raises_not_fitted(algorithm):
     for call in (
         lambda: model.score_users(np.array([0])),
         lambda: model.score_history(np.array([0]), np.array([3.0])),
-        lambda: model.explain(0, np.array([0]), np.array([3.0])),
     ):
         with pytest.raises(NotFittedError):
             call()

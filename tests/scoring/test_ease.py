@@ -100,19 +100,6 @@ def test_bad_parameters_are_named(params, message):
         EASE(**params).fit(small())
 
 
-def test_explain_names_the_rated_movie_that_contributes_most():
-    """The reason is the history movie with the largest weight towards the recommended one."""
-    ratings = small()
-    model = EASE(l2=1.0, min_ratings=1).fit(ratings)
-    history, stars = np.array([0, 3]), np.array([5.0, 1.0])  # movies 10 and 40
-    weights = model.weights_.toarray()
-    best = int(np.argmax(weights[history, 1]))
-    assert weights[history[best], 1] > 0
-    movie = int(ratings.movie_ids[history[best]])
-    assert model.explain(1, history, stars) == f"because you rated movie {movie} {stars[best]:g} stars"
-    assert model.explain(1, np.array([], dtype=np.int64), np.array([])) is None
-
-
 def test_gram_in_column_blocks_gives_the_same_model(monkeypatch):
     """Building the upper triangle of XᵀX block by block (as the job's pool does) fits the same B as one block."""
     import scoring.ease as ease

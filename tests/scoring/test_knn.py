@@ -123,23 +123,6 @@ def test_top_n_never_contains_a_rated_movie(model):
         assert not rated & set(items[user][items[user] >= 0].tolist())
 
 
-def test_explanations_name_the_reason():
-    """Item-item names the rated movie behind a recommendation; user-user says similar raters loved it."""
-    ratings = continuous_ratings(5)
-    history = ratings.history(0)
-    item_model = ItemKNN(k=5).fit(ratings)
-    scores = item_model.score_history(*history)
-    items, _ = top_n(scores[None, :], ratings.matrix[[0]], 1)
-    column, rating = item_model.because_of(int(items[0, 0]), *history)
-    assert column in history[0].tolist() and rating == pytest.approx(float(history[1][history[0] == column][0]))
-    assert item_model.explain(int(items[0, 0]), *history) == (
-        f"because you rated movie {ratings.movie_ids[column]} {rating:g} stars")
-    user_model = UserKNN(k=5).fit(ratings)
-    items, _ = top_n(user_model.score_history(*history)[None, :], ratings.matrix[[0]], 1)
-    assert user_model.explain(int(items[0, 0]), *history) == "people who rate like you loved it"
-    assert user_model.explain(0, np.array([], np.int64), np.array([], np.float32)) is None
-
-
 @pytest.mark.parametrize("name", ["k", "damping"])
 def test_bad_hyperparameters_are_refused(name):
     """A negative k or damping is a ValueError naming the parameter."""

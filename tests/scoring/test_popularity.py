@@ -34,16 +34,6 @@ def test_every_user_gets_the_same_scores(ratings):
     np.testing.assert_array_equal(scores, np.vstack([model.scores_] * 3))
 
 
-def test_explain_names_the_mean_and_the_count():
-    """The reason gives the plain mean to one decimal and how many people rated the movie."""
-    ratings = RatingsMatrix.from_arrays(np.array([1, 2, 3]), np.array([10, 10, 20]), np.array([4.0, 4.5, 2.0]))
-    model = Popularity().fit(ratings)
-    assert model.explain(0, np.array([], dtype=np.int64), np.array([])) == (
-        "popular with viewers: rated 4.2 on average by 2 people"
-    )
-    assert model.explain(1, np.array([0]), np.array([4.0])).endswith("by 1 person")
-
-
 @pytest.mark.parametrize("damping", [-1, float("nan"), "5", True, None])
 def test_bad_damping_is_refused_at_fit(ratings, damping):
     """fit raises a ValueError that names the parameter and repeats the value received."""

@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import IsAdminUser
 
-from web.recommender.api.methods import MethodsFirst
+from web.restapi import MethodsFirst
 
 
 def staff_required(view: Callable) -> Callable:

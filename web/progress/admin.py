@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from web.progress.models import Run, ShardProgress
+from web.runs.models import Run, ShardProgress
 
 
 class ShardProgressInline(admin.TabularInline):

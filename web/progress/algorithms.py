@@ -5,13 +5,12 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from jobs.precompute.options import DEFAULT_POPULAR, DEFAULT_TOP_N, MAX_TOP_N
+from scoring.registry import ALGORITHMS
+from web.runs.spec import DEFAULT_POPULAR, DEFAULT_TOP_N, MAX_TOP_N
 
 
 def catalogue() -> dict[str, dict[str, Any]]:
     """``{name: {"summary": first docstring line, "params": {name: default}}}`` for every registered algorithm."""
-    from scoring.registry import ALGORITHMS
-
     result = {}
     for name, cls in sorted(ALGORITHMS.items()):
         signature = inspect.signature(cls.__init__)

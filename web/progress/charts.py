@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from django.utils.html import escape
 
-from web.progress.models import Run, RunSample
+from web.runs.models import Run, RunSample
 
 WIDTH, HEIGHT = 640, 200
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 24, 28

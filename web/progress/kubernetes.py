@@ -16,7 +16,7 @@ The Job's pods pick the run by name: the template gives each pod
 ``PRECOMPUTE_RUN_NAME`` = the Job's name, and the page's pending run is
 recorded under that name (``Run.metrics["run_name"]``) before the Job is
 created, so the first shard claims it and the others (and retries) join it
-(:func:`jobs.precompute.store.start_run`). ``--run-id`` is not used: the
+(``Run.objects.start`` in :mod:`web.runs.models`). ``--run-id`` is not used: the
 job refuses it together with a run name, and a retried shard could not
 resume a run by id.
 
@@ -39,17 +39,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from web.runs.spec import JOB_MODULE, JOB_PARAMETERS
+
 CRONJOB_NAME = "precompute"
 """The CronJob every run is made from (k8s/job/precompute-cronjob.yaml; ``make k8s-precompute`` uses it too)."""
 INSTANTIATE_ANNOTATION = "cronjob.kubernetes.io/instantiate"
 RUN_NAME_ENV = "PRECOMPUTE_RUN_NAME"
 JOB_NAME_FIELD = "metadata.labels['batch.kubernetes.io/job-name']"
 SHARDS_ENV = "JOB_COMPLETIONS"
-JOB_MODULE = "jobs.precompute"
 RESULT_OPTIONS = ("--algorithm", "--param", "--top-n", "--popular")
 """Options of ``python -m jobs.precompute`` that decide the result: the page's run supplies them."""
-JOB_PARAMETERS = ("top_n", "popular")
-"""Keys of ``Run.parameters`` passed as their own options; the rest are ``--param``s."""
 TIMEOUT_SECONDS = 10.0
 
 

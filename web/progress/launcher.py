@@ -20,8 +20,11 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from web.progress.models import Run, RunStatus
+from web.progress import kubernetes
+from web.progress.tasks import run_precompute
 from web.queue import get_queue
+from web.runs.models import Run, RunStatus
+from web.runs.spec import RUN_NAME_KEY
 
 KUBERNETES_HINT = "make k8s-precompute"
 """What an operator runs to start the precompute Job from a checkout with cluster access (k8s/k8s.mk)."""
@@ -43,8 +46,6 @@ def launch(run: Run, extra_args: list[str], shards: int | None = None) -> None:
 
 
 def _enqueue(run: Run, extra_args: list[str]) -> None:
-    from web.progress.tasks import run_precompute
-
     try:
         get_queue().enqueue_call(
             run_precompute, args=(run.pk, extra_args), timeout=settings.PRECOMPUTE_JOB_TIMEOUT,
@@ -56,9 +57,6 @@ def _enqueue(run: Run, extra_args: list[str]) -> None:
 
 def _launch_job(run: Run, extra_args: list[str], shards: int | None) -> None:
     """GET the CronJob, record the Job's name (and shard count) on the pending run, POST the Job."""
-    from jobs.precompute.store import RUN_NAME_KEY
-    from web.progress import kubernetes
-
     try:
         api = kubernetes.InClusterApi.from_pod(Path(settings.KUBERNETES_SERVICE_ACCOUNT_DIR))
         cronjob = api.call(kubernetes.GET_CRONJOB)

@@ -18,10 +18,12 @@ from rest_framework import serializers
 
 from web.progress import cluster_status
 from web.progress.algorithms import catalogue
-from web.progress.models import (
-    UNFINISHED, WORK_STAGES, ActiveRun, Run, RunSample, RunStatus, ShardProgress, Stage, attached_run_ids, stall_after,
-)
 from web.progress.throughput import measure
+from web.runs.models import (
+    UNFINISHED, WORK_STAGES, ActiveRun, Run, RunSample, RunStatus, ShardProgress, Stage, stall_after,
+)
+from web.runs.scores import attached_run_ids
+from web.runs.spec import JOB_PARAMETERS, MAX_TOP_N, resolve
 
 
 def feed_context(runs: list[Run], extra_sample_runs: tuple[int, ...] = ()) -> dict[str, Any]:
@@ -172,7 +174,7 @@ class StartRunSerializer(serializers.Serializer):
 
     algorithm = serializers.ChoiceField(choices=[])
     parameters = serializers.DictField(required=False, default=dict, help_text="the algorithm's hyperparameters")
-    top_n = serializers.IntegerField(required=False, min_value=1, max_value=32_767)
+    top_n = serializers.IntegerField(required=False, min_value=1, max_value=MAX_TOP_N)
     popular = serializers.IntegerField(required=False, min_value=1)
     chunk_size = serializers.IntegerField(required=False, min_value=1, help_text="users per pool task")
     workers = serializers.IntegerField(required=False, min_value=1, max_value=256)
@@ -188,24 +190,20 @@ class StartRunSerializer(serializers.Serializer):
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         """The same check as the job's (``resolve(...).make_model()``), so a bad value is refused here, not later."""
-        from jobs.precompute.options import JobOptions, resolve
-
         if data.get("shards", 1) != 1 and settings.PRECOMPUTE_LAUNCHER != "kubernetes":
             raise serializers.ValidationError({"shards": [
                 "only a Kubernetes Job runs shards in parallel (PRECOMPUTE_LAUNCHER=kubernetes); the worker runs one "
                 "process, so leave it empty"]})
-        recorded = {**data.get("parameters", {}), **{k: data[k] for k in ("top_n", "popular") if k in data}}
+        recorded = {**data.get("parameters", {}), **{k: data[k] for k in JOB_PARAMETERS if k in data}}
         try:
-            resolve(JobOptions(), data["algorithm"], recorded).make_model()
+            resolve(data["algorithm"], recorded).make_model()
         except ValueError as exc:
             raise serializers.ValidationError({"parameters": [str(exc)]}) from exc
         data["recorded"] = recorded
         return data
 
     def create(self, validated_data: dict[str, Any]) -> Run:
-        from jobs.precompute.store import create_pending_run
-
-        return create_pending_run(validated_data["algorithm"], validated_data["recorded"])
+        return Run.objects.create_pending(validated_data["algorithm"], validated_data["recorded"])
 
     def job_args(self) -> list[str]:
         """Options that change how the run is computed, not its result (so they are not in ``Run.parameters``)."""

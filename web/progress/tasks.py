@@ -16,7 +16,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from web.progress.models import UNFINISHED, Run, RunStatus, ShardProgress
+from web.runs.models import UNFINISHED, Run, RunStatus, ShardProgress
+from web.runs.spec import job_command
 
 STDERR_LINES_KEPT = 20
 """Lines of the job's stderr kept to explain an exit that left the run unfinished."""
@@ -30,9 +31,7 @@ def run_precompute(run_id: int, extra_args: list[str] | None = None) -> int:
     is marked failed with the exit code and the last lines of its stderr, so
     the page never shows it running forever.
     """
-    from jobs.precompute.cli import command
-
-    argv = command(run_id, *(extra_args or []))
+    argv = job_command(run_id, *(extra_args or []))
     tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)
     process = subprocess.Popen(argv, cwd=settings.BASE_DIR, stderr=subprocess.PIPE, text=True)
     try:

@@ -1,4 +1,4 @@
-"""Throughput, elapsed time and ETA of a run, from its samples (:class:`~web.progress.models.RunSample`).
+"""Throughput, elapsed time and ETA of a run, from its samples (:class:`~web.runs.models.RunSample`).
 
 Rates are measured over the last :data:`RATE_WINDOW_SECONDS` of the
 ``compute`` stage (where users and rows are counted), so the ETA follows the
@@ -14,7 +14,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from web.progress.models import RunSample, RunStatus, Stage
+from web.runs.models import RunSample, RunStatus, Stage
 
 RATE_WINDOW_SECONDS = 15.0
 """Seconds of recent samples that the current users/s and rows/s are measured over."""

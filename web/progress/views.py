@@ -21,12 +21,13 @@ from rest_framework.views import APIView
 from web.progress import charts, launcher
 from web.progress.access import OperatorsOnly, staff_required
 from web.progress.algorithms import JOB_DEFAULTS, catalogue
-from web.progress.models import RollbackRefused, Run, RunSample, roll_back_to
 from web.progress.serializers import (
     MAX_PAGE_SHARDS, LaunchFailedSerializer, RunActivatedSerializer, RunCancelledSerializer, RunSerializer, RunsFeedSerializer,
     StartRunSerializer, feed_context,
 )
-from web.recommender.api.serializers import ErrorSerializer
+from web.restapi import ErrorSerializer
+from web.runs.errors import RollbackRefused
+from web.runs.models import Run, RunSample
 
 RUNS_SHOWN = 50
 DURATION_CHART_RUNS = 30
@@ -166,7 +167,7 @@ class RunActivateView(OperatorsOnly, APIView):
     def post(self, request, run_id: int):
         get_object_or_404(Run, pk=run_id)
         try:
-            run = roll_back_to(run_id)
+            run = Run.objects.roll_back_to(run_id)
         except RollbackRefused as exc:
             return Response({"error": str(exc), "status": 409}, status=status.HTTP_409_CONFLICT)
         return Response({"id": run.pk, "active_run_id": run.pk})

@@ -35,6 +35,10 @@ RUNNING_TTL = 600
 """Seconds a running counter lives if the worker dies mid-job (the same as the queue's job timeout)."""
 
 
+REFRESH_JOB = "web.recommender.tasks.refresh_user"
+"""The worker's job, by dotted path as RQ stores it: the tasks import this module (their status keys), not the reverse."""
+
+
 def pending_key(user_id: int) -> str:
     return f"refresh:pending:{int(user_id)}"
 
@@ -61,8 +65,6 @@ class RefreshTicket:
 
 def request_refresh(user_id: int) -> RefreshTicket:
     """Queue one refresh of ``user_id`` after the current transaction commits, unless one is already pending."""
-    from web.recommender.tasks import refresh_user
-
     ticket = RefreshTicket(user_id)
 
     def enqueue() -> None:
@@ -72,7 +74,7 @@ def request_refresh(user_id: int) -> RefreshTicket:
                 ticket.queued, ticket.deduplicated = True, True
                 return
             try:
-                queue.enqueue_call(refresh_user, args=(user_id,), meta=job_meta())  # the request id, for the worker's log
+                queue.enqueue_call(REFRESH_JOB, args=(user_id,), meta=job_meta())  # the request id, for the worker's log
             except redis.RedisError:
                 queue.connection.delete(pending_key(user_id))
                 raise

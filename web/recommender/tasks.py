@@ -5,16 +5,15 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections
 
 from scoring.topn import rated_matrix, top_n
-from web.pgcopy import copy_columns
-from web.progress.models import Run
-from web.recommender.models import FittedModel, Rating, UserScore
+from web.recommender.models import FittedModel, Rating
 from web.recommender.refresh import running
+from web.runs.models import Run
+from web.runs.scores import ScoreRows, replace_user_scores
+from web.runs.spec import DEFAULT_TOP_N
 from web.security import verified_model
-
-DEFAULT_TOP_N = 100
 
 _MODEL_CACHE: dict[tuple, object] = {}
 """The active run's unpickled model, by (run id, when the model was stored): at ml-25m scale an item-item model is tens of MB,
@@ -80,16 +79,11 @@ def _refresh_user(user_id: int) -> int:
     scores = model.score_history(item_index, item_ratings)[np.newaxis, :]
     items, item_scores = top_n(scores, rated_matrix(item_index, len(model.movie_ids_)), n)
     keep = items[0] >= 0
-    columns = {
-        "run_id": np.full(keep.sum(), run.pk, np.int64),
-        "user_id": np.full(keep.sum(), user_id, np.int32),
-        "movie_id": model.movie_ids_[items[0][keep]].astype(np.int32),
-        "score": item_scores[0][keep].astype(np.float32),
-        "rank": np.arange(1, keep.sum() + 1, dtype=np.int16),
-    }
-    types = {"run_id": "bigint", "user_id": "integer", "movie_id": "integer", "score": "real", "rank": "smallint"}
-    table = UserScore._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE run_id = %s AND user_id = %s", [run.pk, user_id])
-        copy_columns(cursor.cursor, table, columns, types)
-    return int(keep.sum())
+    found = int(keep.sum())
+    rows = ScoreRows(
+        user_id=np.full(found, user_id, np.int32),
+        movie_id=model.movie_ids_[items[0][keep]].astype(np.int32),
+        score=item_scores[0][keep].astype(np.float32),
+        rank=np.arange(1, found + 1, dtype=np.int16),
+    )
+    return replace_user_scores(run.pk, user_id, rows)

@@ -26,9 +26,8 @@ class ModelWarmWorker(MeasuredWorker):
     So before a fork the parent checks (at most every
     :data:`MODEL_CHECK_SECONDS`) whether another run is active and loads its
     model. Without that, after each publish every refresh read and unpickled
-    the model again (~100 ms instead of ~16 ms a refresh on
-    ml-latest-small, next to the web workers on the same cores) until the
-    worker restarted.
+    the model again, several times the refresh itself (figures in
+    docs/decisions.md, "Scores and runs"), until the worker restarted.
     """
 
     _next_check = 0.0

@@ -7,10 +7,11 @@ import math
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from web.recommender.models import RATING_VALUES, Movie, Rating, Recommendations
+from web.recommender.models import RATING_ORDER, RATING_VALUES, Movie, Rating, Recommendations
+from web.runs.spec import DEFAULT_TOP_N
 
-MAX_RECOMMENDATIONS = 100
-"""The most recommendations one request may ask for (the job stores the top 100 per user)."""
+MAX_RECOMMENDATIONS = DEFAULT_TOP_N
+"""The most recommendations one request may ask for: as many as a run stores per user by default."""
 
 
 class GenreField(serializers.CharField):
@@ -26,12 +27,12 @@ class GenreField(serializers.CharField):
 
 
 class RecommendationQuerySerializer(serializers.Serializer):
-    n = serializers.IntegerField(min_value=1, max_value=MAX_RECOMMENDATIONS, default=10, help_text="How many (1-100).")
+    n = serializers.IntegerField(min_value=1, max_value=MAX_RECOMMENDATIONS, default=10, help_text=f"How many (1-{MAX_RECOMMENDATIONS}).")
     genre = GenreField(required=False, help_text="Only movies of this genre, e.g. Comedy.")
 
 
 class SimilarQuerySerializer(serializers.Serializer):
-    n = serializers.IntegerField(min_value=1, max_value=MAX_RECOMMENDATIONS, default=10, help_text="How many (1-100).")
+    n = serializers.IntegerField(min_value=1, max_value=MAX_RECOMMENDATIONS, default=10, help_text=f"How many (1-{MAX_RECOMMENDATIONS}).")
 
 
 class MovieQuerySerializer(serializers.Serializer):
@@ -42,7 +43,7 @@ class MovieQuerySerializer(serializers.Serializer):
 
 class RatingListQuerySerializer(serializers.Serializer):
     sort = serializers.ChoiceField(
-        choices=["recent", "oldest", "highest", "lowest", "title"], default="recent", help_text="Order of the list."
+        choices=list(RATING_ORDER), default="recent", help_text="Order of the list."
     )
 
 
@@ -108,9 +109,10 @@ def recommendations_data(recommendations: Recommendations) -> dict:
     """What :class:`RecommendationsSerializer` gives for ``recommendations``, built directly.
 
     The hottest read of the API: DRF's serializers rebuild their fields for
-    every request (about 1.5 ms for ten items, more than the query), so the
+    every request, which cost more than the query (docs/decisions.md, "API"), so the
     output is built here by hand; :class:`RecommendationsSerializer` stays the
-    documented schema, and a test keeps the two equal.
+    documented schema, and a test keeps the two equal. The movie's fields are
+    :class:`MovieSerializer`'s, so a field added there appears here too.
     """
     return {
         "user_id": recommendations.user_id,
@@ -121,26 +123,11 @@ def recommendations_data(recommendations: Recommendations) -> dict:
                 "rank": item.rank,
                 "score": float(item.score),
                 "reason": item.reason,
-                "movie": {
-                    "movie_id": item.movie.movie_id,
-                    "title": item.movie.title,
-                    "year": item.movie.year,
-                    "genres": list(item.movie.genres),
-                    "imdb_id": item.movie.imdb_id,
-                    "tmdb_id": item.movie.tmdb_id,
-                },
+                "movie": {name: getattr(item.movie, name) for name in MovieSerializer.Meta.fields},
             }
             for item in recommendations.items
         ],
     }
-
-
-class ErrorSerializer(serializers.Serializer):
-    """Every API error: a message, the status, and for validation errors the messages per field."""
-
-    error = serializers.CharField()
-    status = serializers.IntegerField()
-    fields = serializers.DictField(required=False)
 
 
 class RatingValueField(serializers.FloatField):

@@ -16,12 +16,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from web.progress.models import Run
-from web.recommender.api.methods import MethodsFirst
 from web.recommender.api.pagination import Pages
 from web.recommender.api.permissions import UserDataPermission
 from web.recommender.api.serializers import (
-    ErrorSerializer,
     MovieDetailSerializer,
     MovieQuerySerializer,
     MovieSerializer,
@@ -37,17 +34,9 @@ from web.recommender.api.serializers import (
     recommendations_data,
 )
 from web.recommender.models import PROFILE_USER_ID_START, RATING_VALUES, Movie, Profile, Rating, SimilarMovie, UserScore, is_profile_id
+from web.restapi import ErrorSerializer, MethodsFirst
+from web.runs.models import Run
 from web.security import RatingWriteThrottle
-
-RATING_ORDER = {
-    "recent": ["-timestamp", "movie_id"],
-    "oldest": ["timestamp", "movie_id"],
-    "highest": ["-rating", "-timestamp"],
-    "lowest": ["rating", "-timestamp"],
-    "title": ["movie__title", "movie_id"],
-}
-"""The ``sort`` choices of a rating history, shared with the site's history page."""
-
 
 def _errors(*codes: int) -> dict:
     """The documented error answers of an operation: ``codes``, plus 503, which any of them may give."""
@@ -115,8 +104,7 @@ class UserRatingsView(UserDataView):
     def get_queryset(self):
         query = RatingListQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        order = RATING_ORDER[query.validated_data["sort"]]
-        return Rating.objects.filter(user_id=self.kwargs["user_id"]).select_related("movie").order_by(*order)
+        return Rating.objects.history(self.kwargs["user_id"], query.validated_data["sort"])
 
     @extend_schema(
         parameters=[RatingListQuerySerializer],
@@ -187,7 +175,7 @@ class MovieListView(GenericAPIView):
     def get_queryset(self):
         query = MovieQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        return catalogue(**query.validated_data)
+        return Movie.objects.catalogue(**query.validated_data)
 
     @extend_schema(
         parameters=[MovieQuerySerializer],
@@ -197,16 +185,6 @@ class MovieListView(GenericAPIView):
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(MovieSerializer(page, many=True).data)
-
-
-def catalogue(search: str = "", genre: str | None = None, year: int | None = None):
-    """Movies matching a title search, genre and year: the short titles first when searching, else by id."""
-    movies = Movie.objects.in_genre(genre)
-    if year is not None:
-        movies = movies.filter(year=year)
-    if search.strip():
-        movies = movies.search(search).best_known_first()
-    return movies
 
 
 class MovieDetailView(APIView):

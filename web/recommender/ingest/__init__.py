@@ -49,7 +49,7 @@ __all__ = [
 
 def __getattr__(name: str):
     if name in _LOADER_NAMES:
-        from web.recommender.ingest import loader
+        from web.recommender.ingest import loader  # on first use: the loader needs Django, the rest does not
 
         return getattr(loader, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

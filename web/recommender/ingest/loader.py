@@ -138,9 +138,9 @@ def _mark_ratings_visible(using: str) -> None:
     """VACUUM the ratings just committed, so their pages are marked all-visible in the visibility map.
 
     Until then an index-only scan (a movie page's rating distribution, on
-    the (movie, rating) index) still reads every table page it points to:
-    476 ms instead of 16 ms for the most-rated movie of the ml-25m-shaped set.
-    Autovacuum would get there, minutes later; this took 1-2 s there. It
+    the (movie, rating) index) still reads every table page it points to,
+    many times slower (figures in docs/decisions.md and docs/data.md).
+    Autovacuum would get there, minutes later. It
     cannot run inside a transaction, so a load inside one leaves it to autovacuum.
     """
     try:

@@ -63,7 +63,7 @@ class BarProgress:
         self._stage: str | None = None
 
     def __call__(self, stage: str, done: int, total: int | None, unit: str = "rows") -> None:
-        from tqdm import tqdm
+        from tqdm import tqdm  # only a terminal shows a bar: LineProgress never loads it
 
         if stage != self._stage:
             self.close()

@@ -1,10 +1,11 @@
-"""Template helpers of the site: the star widget, predicted-score stars, dictionary lookups."""
+"""Template helpers of the site: the star widget, predicted-score stars, a card's score, the rating chart."""
 
 from __future__ import annotations
 
 from django import template
 
-from web.recommender.models import RATING_VALUES
+from web.recommender import presenters
+from web.recommender.models import RATING_VALUES, RatingSummary, ScoredMovie
 
 register = template.Library()
 
@@ -44,3 +45,21 @@ def star_step(score) -> int:
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def card_stars(item: ScoredMovie) -> float:
+    """A recommended movie's score on the card's five stars (:func:`web.recommender.presenters.card_stars`)."""
+    return presenters.card_stars(item)
+
+
+@register.filter
+def score_label(item: ScoredMovie) -> str:
+    """What a recommended movie's stars mean, in words (:func:`web.recommender.presenters.score_label`)."""
+    return presenters.score_label(item)
+
+
+@register.filter
+def rating_bars(summary: RatingSummary) -> list[dict]:
+    """A movie's rating histogram as the bars of its SVG chart (:func:`web.recommender.presenters.rating_bars`)."""
+    return presenters.rating_bars(summary)

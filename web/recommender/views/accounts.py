@@ -9,10 +9,10 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from web.progress.models import Run
 from web.recommender.forms import SignUpForm
 from web.recommender.models import PopularMovie, Profile, Rating
 from web.recommender.views.access import ratings_of, viewer_user_id
+from web.runs.models import Run
 from web.security import begin_sign_in, client_ip, sign_in_succeeded, signup_limit, take, wait_message
 
 ONBOARDING_GENRES = [
@@ -81,9 +81,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 def onboarding_movies(run: Run | None) -> list:
     """Well-known, diverse movies: the most popular of each onboarding genre in the active run's popular list."""
-    if run is None:
-        return []
-    pool = [row.movie for row in PopularMovie.objects.filter(run=run).select_related("movie").order_by("rank")[:ONBOARDING_POOL]]
+    pool = [row.movie for row in PopularMovie.objects.of_run(run)[:ONBOARDING_POOL]]
     chosen: list = []
     for genre in ONBOARDING_GENRES:
         pick = next((m for m in pool if genre in m.genres and m not in chosen), None)

@@ -6,7 +6,6 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from web.recommender.api.views import catalogue
 from web.recommender.models import Movie, SimilarMovie
 from web.recommender.views.access import ratings_of, viewer_user_id
 
@@ -21,7 +20,7 @@ def movies(request: HttpRequest) -> HttpResponse:
     genre = request.GET.get("genre") if request.GET.get("genre") in genres else None
     year_text = request.GET.get("year", "").strip()
     year = int(year_text) if year_text.isdigit() and 1800 <= int(year_text) <= 2100 else None
-    found = catalogue(search=query, genre=genre, year=year)
+    found = Movie.objects.catalogue(search=query, genre=genre, year=year)
     page = Paginator(found, SEARCH_PAGE).get_page(request.GET.get("page"))
     me = viewer_user_id(request)
     context = {

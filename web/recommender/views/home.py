@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from web.progress.models import Run
 from web.recommender.models import Movie, PopularMovie
 from web.recommender.views.access import ratings_of, viewer_user_id
+from web.runs.models import Run
 
 HOME_POPULAR = 12
 
@@ -13,7 +13,7 @@ HOME_POPULAR = 12
 def home(request: HttpRequest) -> HttpResponse:
     """Pick or create a profile, search the catalogue, and see what is popular."""
     run = Run.objects.active()
-    popular = list(PopularMovie.objects.filter(run=run).select_related("movie").order_by("rank")[:HOME_POPULAR]) if run else []
+    popular = list(PopularMovie.objects.of_run(run)[:HOME_POPULAR])
     me = viewer_user_id(request)
     context = {
         "run": run,

@@ -8,15 +8,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from web.recommender.api.views import RATING_ORDER
-from web.recommender.models import Movie, Rating, UserScore, is_profile_id
+from web.recommender.models import RATING_ORDER, Movie, Rating, UserScore, is_profile_id
 from web.recommender.refresh import is_updating
 from web.recommender.views.access import viewer_user_id, visible_user
+from web.runs.spec import DEFAULT_TOP_N
 
 PAGE_SIZE = 20
 PICKER_PAGE = 50
-MAX_PAGES = 5
-"""The job keeps a user's top 100: five pages of 20."""
+MAX_PAGES = -(-DEFAULT_TOP_N // PAGE_SIZE)
+"""A run keeps a user's top ``DEFAULT_TOP_N`` by default: that many pages of ``PAGE_SIZE`` (rounded up)."""
 MAX_USER_ID = 2**31 - 1
 """User ids are PostgreSQL integers."""
 
@@ -92,7 +92,7 @@ def user_ratings(request: HttpRequest, user_id: int) -> HttpResponse:
     """The user's rating history, sortable, 50 a page."""
     visible_user(request, user_id)
     sort = request.GET.get("sort") if request.GET.get("sort") in RATING_ORDER else "recent"
-    ratings = Rating.objects.filter(user_id=user_id).select_related("movie").order_by(*RATING_ORDER[sort])
+    ratings = Rating.objects.history(user_id, sort)
     page = Paginator(ratings, 50).get_page(request.GET.get("page"))
     me = viewer_user_id(request)
     context = {"user_id": user_id, "page": page, "sort": sort, "sorts": SORTS, "can_rate": me == user_id}

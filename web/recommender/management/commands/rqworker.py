@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from web.queue import get_queue, new_redis_client
+from web.recommender.worker import ModelWarmWorker
 
 
 class Command(BaseCommand):
@@ -13,8 +14,6 @@ class Command(BaseCommand):
         parser.add_argument("--max-jobs", type=int, default=None, help="Stop after this many jobs.")
 
     def handle(self, *args, burst: bool = False, max_jobs: int | None = None, **options):
-        from web.recommender.worker import ModelWarmWorker
-
         # A client of its own: RQ raises its socket timeout above the blocking
         # dequeue's, which must not change the shared client the jobs use.
         queue = get_queue(new_redis_client())

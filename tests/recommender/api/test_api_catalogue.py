@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.similar import add_similar
+from tests.recommender.similar import add_similar
 from web.recommender.models import Movie, Rating, Tag
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import run
-from tests.web.similar import add_similar
+from tests.recommender.similar import add_similar
 from web.recommender.api.serializers import RecommendationsSerializer, recommendations_data
 from web.recommender.models import Rating, UserScore
 

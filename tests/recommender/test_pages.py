@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.helpers import run
-from tests.web.similar import add_similar
+from tests.recommender.similar import add_similar
 from web.recommender.models import Movie, Rating, Tag, UserScore
 from web.recommender.views import users as user_views
 
@@ -249,6 +249,7 @@ def test_an_ease_run_shows_a_match_not_a_predicted_rating(client, catalogue):
 ])
 def test_a_match_is_drawn_relative_to_the_users_strongest(score, best, stars, label):
     from web.recommender.models import ScoredMovie
+    from web.recommender.presenters import card_stars, score_label
 
     item = ScoredMovie(Movie(movie_id=1, title="x"), score, 1, scale="match", best=best)
-    assert (item.stars, item.label) == (pytest.approx(stars), label)
+    assert (card_stars(item), score_label(item)) == (pytest.approx(stars), label)

@@ -37,7 +37,7 @@ def test_search_uses_the_title_index(db):
 
 def test_search_lists_the_active_runs_popular_movies_first_then_shorter_titles(db):
     """Popular-list rank first (of the active run only), then title length, then id: the best known match on top."""
-    from web.progress.models import ActiveRun, Run
+    from web.runs.models import ActiveRun, Run
     from web.recommender.models import PopularMovie
 
     Movie.objects.bulk_create([

@@ -8,7 +8,7 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 
 from tests.helpers import run
-from tests.web.similar import drop_similar_tables
+from tests.recommender.similar import drop_similar_tables
 from web.recommender.models import Profile
 
 

@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.evaluation.conftest import synthetic_interactions
+from tests.scoring.evaluation.synthetic import synthetic_interactions
 from web.recommender.models import Rating
 
 

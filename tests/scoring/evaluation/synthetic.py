@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from scoring.evaluation import Interactions
 
@@ -22,9 +21,3 @@ def synthetic_interactions(seed: int = 0, n_users: int = 30, n_movies: int = 50,
         ratings=(rng.integers(1, 11, size=len(rows)) / 2).astype(np.float32),
         timestamps=rng.integers(1_000_000, 1_000_500, size=len(rows)).astype(np.int64),
     )
-
-
-@pytest.fixture
-def interactions() -> Interactions:
-    """30 users × 50 movies, about 35 % rated."""
-    return synthetic_interactions()

@@ -1,8 +1,21 @@
-"""405 before 401/403: a method the endpoint does not offer is refused before the caller is asked who they are."""
+"""What every REST API view of the project shares, whichever app it is in: 405 before 401/403, and the error body.
+
+The error body itself is made by ``web.recommender.api.errors.json_exception_handler``
+(DRF's ``EXCEPTION_HANDLER`` in the settings); :class:`ErrorSerializer` documents it in the OpenAPI schema.
+"""
 
 from __future__ import annotations
 
+from rest_framework import serializers
 from rest_framework.exceptions import MethodNotAllowed
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every API error: a message, the status, and for validation errors the messages per field."""
+
+    error = serializers.CharField()
+    status = serializers.IntegerField()
+    fields = serializers.DictField(required=False)
 
 
 class MethodsFirst:

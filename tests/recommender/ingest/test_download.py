@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.recommender.test_ingest import TINY
+from tests.recommender.ingest.movielens_files import TINY
 from web.recommender.ingest import KNOWN_SETS, DownloadError, download_movielens, load_movielens
 from web.recommender.ingest import download as download_module
 from web.recommender.models import Movie, Rating

@@ -1,0 +1,139 @@
+"""The catalogue: movies (title search, genres, the rating summary of a movie page) and their tags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchQuery, SearchVectorField
+from django.core.cache import cache
+from django.db import connection, models
+from django.db.models import F, FilteredRelation, Func, Q, Value
+from django.db.models.functions import Length
+from django.utils import timezone
+
+from web.recommender.models.ratings import RATING_VALUES
+from web.runs.models import ActiveRun
+
+GENRE_CACHE_SECONDS = 60
+"""How long the list of genre names is cached per process."""
+
+
+class MovieQuerySet(models.QuerySet):
+    def search(self, text: str) -> MovieQuerySet:
+        """Movies whose title has a word starting with each word of ``text`` ("star wa" finds Star Wars).
+
+        Uses the GIN index on ``to_tsvector('simple', title)`` (migration 0005):
+        a prefix full-text match, fast on 60k titles, no trigram extension needed.
+        """
+        words = [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split() if w]
+        if not words:
+            return self.none()
+        query = " & ".join(f"{w}:*" for w in words)
+        title_words = Func(Value("simple"), "title", function="to_tsvector", output_field=SearchVectorField())
+        return self.alias(title_words=title_words).filter(
+            title_words=SearchQuery(query, search_type="raw", config=Value("simple"))
+        )
+
+    def best_known_first(self) -> MovieQuerySet:
+        """Ordered by the active run's popular list first, then shorter (more exact) titles, then id.
+
+        A LEFT JOIN on the run's popular list (a few hundred rows), not a
+        subquery per movie: "the" matches a third of the titles, and probing
+        the list once per match was most of the search (figures in
+        docs/decisions.md, "API").
+        """
+        popular = FilteredRelation("popularmovie", condition=Q(popularmovie__run_id=ActiveRun.current_run_id()))
+        return self.annotate(active_popular=popular).order_by(
+            F("active_popular__rank").asc(nulls_last=True), Length("title"), "movie_id"
+        )
+
+    def in_genre(self, genre: str | None) -> MovieQuerySet:
+        return self.filter(genres__contains=[genre]) if genre else self
+
+    def catalogue(self, search: str = "", genre: str | None = None, year: int | None = None) -> MovieQuerySet:
+        """Movies matching a title search, genre and year: the short titles first when searching, else by id."""
+        movies = self.in_genre(genre)
+        if year is not None:
+            movies = movies.filter(year=year)
+        if search.strip():
+            movies = movies.search(search).best_known_first()
+        return movies
+
+    def genre_names(self) -> list[str]:
+        """Every genre in the catalogue, sorted; cached for a minute (a scan of the catalogue)."""
+
+        def query() -> list[str]:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT DISTINCT unnest(genres) AS g FROM {Movie._meta.db_table} ORDER BY g")
+                return [g for (g,) in cursor.fetchall() if g and g != "(no genres listed)"]
+
+        return cache.get_or_set(f"genre-names:{connection.settings_dict['NAME']}", query, GENRE_CACHE_SECONDS)
+
+
+class Movie(models.Model):
+    """A MovieLens movie; the primary key is MovieLens' own movieId."""
+
+    movie_id = models.IntegerField(primary_key=True)
+    title = models.CharField(max_length=500)
+    year = models.SmallIntegerField(null=True, blank=True, help_text="Parsed from the '(1995)' suffix of the title.")
+    genres = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    imdb_id = models.CharField(max_length=16, blank=True, help_text="IMDb number without the 'tt', as MovieLens gives it.")
+    tmdb_id = models.IntegerField(null=True, blank=True)
+
+    objects = MovieQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["movie_id"]
+        indexes = [GinIndex(fields=["genres"], name="movie_genres_gin")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def imdb_url(self) -> str:
+        return f"https://www.imdb.com/title/tt{self.imdb_id}/" if self.imdb_id else ""
+
+    @property
+    def tmdb_url(self) -> str:
+        return f"https://www.themoviedb.org/movie/{self.tmdb_id}" if self.tmdb_id else ""
+
+    def rating_summary(self) -> RatingSummary:
+        """Average, count and the number of ratings at each half star, in one grouped query.
+
+        ``COUNT(*)``, not of a column: the index on (movie, rating) then answers it alone.
+        """
+        counts = dict(self.ratings.values_list("rating").annotate(n=models.Count("*")).values_list("rating", "n"))
+        histogram = [counts.get(value, 0) for value in RATING_VALUES]
+        total = sum(histogram)
+        average = sum(v * c for v, c in zip(RATING_VALUES, histogram, strict=True)) / total if total else None
+        return RatingSummary(average=average, count=total, histogram=histogram)
+
+    def top_tags(self, n: int = 20) -> list[tuple[str, int]]:
+        """The movie's most used tags (case-folded) with how many times users gave them."""
+        rows = (
+            self.tags.annotate(text=models.functions.Lower("tag"))
+            .values("text")
+            .annotate(n=models.Count("id"))
+            .order_by("-n", "text")
+            .values_list("text", "n")[:n]
+        )
+        return list(rows)
+
+
+@dataclass
+class RatingSummary:
+    average: float | None
+    count: int
+    histogram: list[int]
+    """Number of ratings at 0.5, 1.0, ... 5.0 (the order of :data:`RATING_VALUES`)."""
+
+
+class Tag(models.Model):
+    """A free-text tag a user put on a movie."""
+
+    user_id = models.IntegerField()
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="tags")
+    tag = models.TextField(help_text="MovieLens does not bound a tag's length.")
+    timestamp = models.DateTimeField(default=timezone.now)

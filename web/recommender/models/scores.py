@@ -1,0 +1,247 @@
+"""Reading the precomputed per-user scores (PCS): a user's list from the active run, similar movies, the popular list.
+
+The score table ``recommender_userscore`` is partitioned by run in PostgreSQL
+(see migration 0002): the precompute job fills a run's partition with COPY
+while readers keep reading the active run's partition, then publishes the
+run by switching :class:`web.runs.models.ActiveRun` in one UPDATE. The
+tables' schema and their one writer are :mod:`web.runs.scores`; the models
+here read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import connection, models
+from django.utils import timezone
+
+from scoring.registry import ALGORITHMS
+from web.recommender import reasons
+from web.recommender.models.catalogue import Movie
+from web.recommender.models.profiles import Profile
+from web.recommender.models.ratings import Rating
+from web.runs.models import ActiveRun, Run
+from web.runs.scores import SCORE_TABLE, SIMILAR_TABLE
+
+
+@dataclass
+class ScoredMovie:
+    """One recommended movie as read: how it is shown is :mod:`web.recommender.presenters`'s."""
+
+    movie: Movie
+    score: float
+    rank: int
+    reason: str = ""
+    scale: str = "stars"
+    """The scorer's ``score_scale``: ``stars`` (a predicted rating) or ``match`` (a strength with no fixed top)."""
+    best: float | None = None
+    """For a match: the score of the user's first stored item, the strongest match the run found for them."""
+
+
+def score_scale(algorithm: str) -> str:
+    """The ``score_scale`` of a registered algorithm (``stars`` for a name no longer registered)."""
+    scorer = ALGORITHMS.get(algorithm)
+    return scorer.score_scale if scorer is not None else "stars"
+
+
+@dataclass
+class Recommendations:
+    """What the site and the API show a user: the list, where it came from, and which run made it."""
+
+    user_id: int
+    source: str  # "personal" (the user's PCS rows) or "popular" (cold-start fallback)
+    run: Run | None
+    items: list[ScoredMovie] = field(default_factory=list)
+    has_more: bool = False
+    """Whether rows follow the last item (for paging)."""
+    has_personal: bool = False
+    """For a popular list: whether the run has a personal list for the user all the same (which the genre
+    filter, or the user's ratings since, emptied)."""
+
+
+class UserScoreQuerySet(models.QuerySet):
+    def knows_user(self, user_id: int) -> bool:
+        """A user exists for the site once they have rated something, has a profile, or the active run scored them."""
+        if Rating.objects.filter(user_id=user_id).exists() or Profile.objects.filter(user_id=user_id).exists():
+            return True
+        run = Run.objects.active()
+        return run is not None and self.filter(run=run, user_id=user_id).exists()
+
+    def recommend(self, user_id: int, n: int, genre: str | None = None, offset: int = 0) -> Recommendations:
+        """The user's top ``n`` (after ``offset``) from the active run, minus what they rated since; else the popular list.
+
+        ``genre`` keeps only movies of that genre. Each item carries a reason.
+        A user the run scored costs one query (:meth:`_personal`); the popular
+        fallback a few more.
+        """
+        run, rows = self._personal(user_id, n + 1, genre, offset)
+        if rows:
+            general = reasons.general(run.algorithm)
+            scale = score_scale(run.algorithm)
+            items = [
+                ScoredMovie(movie, score, offset + i + 1,
+                            reasons.because_you_rated(*why) if why else general, scale, best)
+                for i, (movie, score, why, best) in enumerate(rows[:n])
+            ]
+            return Recommendations(user_id=user_id, source="personal", run=run, items=items, has_more=len(rows) > n)
+        run = Run.objects.active()
+        if run is None:
+            return Recommendations(user_id=user_id, source="popular", run=None)
+        rated = Rating.objects.filter(user_id=user_id).values("movie_id")
+        in_genre = {"movie__genres__contains": [genre]} if genre else {}
+        unrated_rows = self.filter(run=run, user_id=user_id).exclude(movie_id__in=rated)
+        if offset and unrated_rows.filter(**in_genre).exists():
+            return Recommendations(user_id=user_id, source="personal", run=run)  # paged past the end of the list
+        has_personal = unrated_rows.exists()
+        popular = list(
+            PopularMovie.objects.of_run(run).exclude(movie_id__in=rated).filter(**in_genre)[offset : offset + n + 1]
+        )
+        items = [ScoredMovie(row.movie, row.score, offset + i + 1, reasons.POPULAR) for i, row in enumerate(popular[:n])]
+        return Recommendations(user_id=user_id, source="popular", run=run, items=items, has_more=len(popular) > n,
+                               has_personal=has_personal)
+
+    @staticmethod
+    def _personal(user_id: int, limit: int, genre: str | None, offset: int) -> tuple[Run | None, list]:
+        """The active run's rows for the user, minus rated movies, with their movies and reasons: one query.
+
+        The reason of a row is the user's best-rated movie (3.5 stars or more)
+        among the row's movie's similar movies in the same run, if any.
+
+        The page (``LIMIT``/``OFFSET`` after the rated-since and genre filters)
+        is cut first, in ``page``, and only its rows look for a reason: looking
+        for reasons before the cut made PostgreSQL do it for all of the user's
+        stored rows (figures in docs/decisions.md, "API").
+        """
+        genre_filter = "AND m.genres @> ARRAY[%s]::varchar(40)[]" if genre else ""
+        # Every column of the movie, so a field added to Movie is read (and built below) without touching this query.
+        movie_fields = [(f.attname, f.column) for f in Movie._meta.concrete_fields]
+        page_columns = ", ".join(f"m.{column}" for _, column in movie_fields)
+        row_columns = ", ".join(f"p.{column}" for _, column in movie_fields)
+        sql = f"""
+            WITH page AS (
+                SELECT s.run_id, s.user_id, s.rank, s.score, {page_columns}
+                FROM {UserScore._meta.db_table} s
+                JOIN {Movie._meta.db_table} m ON m.movie_id = s.movie_id
+                WHERE s.run_id = (SELECT active.run_id FROM {ActiveRun._meta.db_table} active WHERE active.id = %s)
+                  AND s.user_id = %s
+                  AND NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table} rr
+                                  WHERE rr.user_id = s.user_id AND rr.movie_id = s.movie_id)
+                  {genre_filter}
+                ORDER BY s.rank
+                LIMIT %s OFFSET %s
+            )
+            SELECT run.id, run.algorithm, p.score, wm.title, why.rating,
+                   -- Not correlated with the row, so PostgreSQL evaluates it once for the page.
+                   (SELECT b.score FROM {UserScore._meta.db_table} b
+                    WHERE b.run_id = (SELECT active.run_id FROM {ActiveRun._meta.db_table} active WHERE active.id = %s)
+                      AND b.user_id = %s AND b.rank = 1) AS best,
+                   {row_columns}
+            FROM page p
+            JOIN {Run._meta.db_table} run ON run.id = p.run_id
+            LEFT JOIN LATERAL (
+                SELECT sm.neighbour_id, r.rating
+                FROM {SimilarMovie._meta.db_table} sm
+                JOIN {Rating._meta.db_table} r ON r.user_id = p.user_id AND r.movie_id = sm.neighbour_id
+                WHERE sm.run_id = p.run_id AND sm.movie_id = p.movie_id AND r.rating >= 3.5
+                ORDER BY r.rating DESC, sm.rank
+                LIMIT 1
+            ) why ON true
+            LEFT JOIN {Movie._meta.db_table} wm ON wm.movie_id = why.neighbour_id
+            ORDER BY p.rank"""
+        params = [ActiveRun.SINGLETON_ID, user_id, *([genre] if genre else []), limit, offset, ActiveRun.SINGLETON_ID, user_id]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            fetched = cursor.fetchall()
+        if not fetched:
+            return None, []
+        run = Run(id=fetched[0][0], algorithm=fetched[0][1])
+        names = [attname for attname, _ in movie_fields]
+        rows = [
+            (Movie(**dict(zip(names, movie, strict=True))), score,
+             (why_title, why_rating) if why_title is not None else None, best)
+            for _, _, score, why_title, why_rating, best, *movie in fetched
+        ]
+        return run, rows
+
+
+class UserScore(models.Model):
+    """One row of the precomputed per-user scores: ``run``'s ``rank``-th movie for ``user_id``.
+
+    The table is created by hand in migration 0002 as a PostgreSQL table
+    partitioned by ``run_id``, one partition per run, so Django does not
+    manage it. Its primary key (run, user, rank) is the serving index.
+    """
+
+    pk = models.CompositePrimaryKey("run_id", "user_id", "rank")
+    run = models.ForeignKey(Run, on_delete=models.DO_NOTHING, db_constraint=False)
+    user_id = models.IntegerField()
+    movie = models.ForeignKey(Movie, on_delete=models.DO_NOTHING, db_constraint=False)
+    score = models.FloatField()
+    rank = models.SmallIntegerField()
+
+    objects = UserScoreQuerySet.as_manager()
+
+    class Meta:
+        managed = False
+        db_table = SCORE_TABLE
+
+
+class SimilarMovieQuerySet(models.QuerySet):
+    def of(self, movie_id: int, n: int = 10) -> list[SimilarMovie]:
+        """The active run's ``n`` nearest neighbours of ``movie_id``, most similar first (empty before item-item runs)."""
+        run = Run.objects.active()
+        if run is None:
+            return []
+        return list(self.filter(run=run, movie_id=movie_id).select_related("neighbour").order_by("rank")[:n])
+
+
+class SimilarMovie(models.Model):
+    """A run's ``rank``-th most similar movie to ``movie`` (item-item neighbours, for "similar movies").
+
+    Like :class:`UserScore`, a table partitioned by run (migration 0004) that
+    the job fills with COPY and attaches before it publishes the run.
+    """
+
+    pk = models.CompositePrimaryKey("run_id", "movie_id", "rank")
+    run = models.ForeignKey(Run, on_delete=models.DO_NOTHING, db_constraint=False)
+    movie = models.ForeignKey(Movie, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    neighbour = models.ForeignKey(Movie, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    score = models.FloatField()
+    rank = models.SmallIntegerField()
+
+    objects = SimilarMovieQuerySet.as_manager()
+
+    class Meta:
+        managed = False
+        db_table = SIMILAR_TABLE
+
+
+class PopularMovieQuerySet(models.QuerySet):
+    def of_run(self, run: Run | None) -> PopularMovieQuerySet:
+        """``run``'s popular list with its movies, best first (none without a run)."""
+        if run is None:
+            return self.none()
+        return self.filter(run=run).select_related("movie").order_by("rank")
+
+
+class PopularMovie(models.Model):
+    """A run's cold-start list: the movies everyone is shown before the run knows them."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="popular_movies")
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE)
+    score = models.FloatField()
+    rank = models.PositiveIntegerField()
+
+    objects = PopularMovieQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "rank"], name="popularmovie_run_rank_unique")]
+
+
+class FittedModel(models.Model):
+    """The pickled model a run fitted, so the worker can score one user against the active run."""
+
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, primary_key=True, related_name="fitted_model")
+    algorithm = models.CharField(max_length=40)
+    data = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
