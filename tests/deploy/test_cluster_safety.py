@@ -11,7 +11,7 @@ from celpy import celtypes
 
 from jobs.precompute import cli
 from jobs.precompute.runlock import AnotherRunRunning
-from jobs.precompute.store import RunNotPending
+from web.runs.models import RunNotPending
 from web.progress import kubernetes
 
 from .manifests import K8S_DIR, NAMESPACE, REPO, container, containers, find_object, pod_spec, render_kustomization, rendered

@@ -20,7 +20,7 @@ from tests.deploy.manifests import MONITORING_KUSTOMIZATION
 from tests.deploy.promql import Selector, selectors
 from tests.observability.conftest import samples
 from web.observability.worker import MeasuredWorker
-from web.progress.models import Run, RunSample, RunStatus, Stage
+from web.runs.models import Run, RunSample, RunStatus, Stage
 from web.queue import get_queue, new_redis_client
 from web.recommender.tasks import refresh_user
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from jobs.precompute.store import RUN_NAME_KEY
+from web.runs.spec import RUN_NAME_KEY
 from web.progress import cluster_status, kubernetes
-from web.progress.models import Run, RunStatus
+from web.runs.models import Run, RunStatus
 
 JOB = "precompute-run-7-1767225600"
 
@@ -101,10 +101,6 @@ def test_the_reads_go_to_the_core_and_batch_api_paths():
     assert kubernetes.GET_JOB.path("movielens", JOB) == f"/apis/batch/v1/namespaces/movielens/jobs/{JOB}"
     assert kubernetes.GET_CRONJOB.path("movielens") == "/apis/batch/v1/namespaces/movielens/cronjobs/precompute"
     assert kubernetes.LIST_PODS.method == kubernetes.GET_JOB.method == "GET"
-
-
-def test_the_metric_key_is_the_one_the_launcher_and_the_job_use():
-    assert cluster_status.JOB_NAME_METRIC == RUN_NAME_KEY
 
 
 def pending_run(age_seconds: float = 60, **fields) -> Run:

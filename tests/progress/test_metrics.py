@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from tests.helpers import run
 from tests.observability.conftest import samples, value
-from web.progress.models import ActiveRun, Run, RunSample, RunStatus, Stage
+from web.runs.models import ActiveRun, Run, RunSample, RunStatus, Stage
 from web.recommender.models import Rating
 
 P = "movielens_precompute"

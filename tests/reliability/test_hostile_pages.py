@@ -17,7 +17,7 @@ from django.test import Client
 
 from tests.reliability.hostile_values import HOSTILE_VALUES, HUGE
 from tests.reliability.snapshot import stored
-from tests.web.conftest import member, published  # noqa: F401  (fixtures)
+from tests.recommender.conftest import member, published  # noqa: F401  (fixtures)
 
 USER = 101
 """A MovieLens user of the ``catalogue`` fixture (ids 101..130, movies 10..250)."""

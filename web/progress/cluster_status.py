@@ -25,10 +25,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from web.progress import kubernetes
-from web.progress.models import Run, RunStatus
+from web.runs.models import Run, RunStatus
+from web.runs.spec import RUN_NAME_KEY
 
-JOB_NAME_METRIC = "run_name"
-"""The key of ``Run.metrics`` under which the launcher records the Job's name (jobs.precompute.store.RUN_NAME_KEY)."""
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 QUIET_SECONDS = 10.0
 """A run pending for less than this is simply starting (pods take seconds to schedule and pull): nothing to explain,
@@ -93,7 +92,7 @@ def pending_reason(run: Run) -> str | None:
 
     Errors reading the cluster are a reason too (the operator should know the page cannot see), never an exception.
     """
-    job_name = (run.metrics or {}).get(JOB_NAME_METRIC) if isinstance(run.metrics, dict) else None
+    job_name = (run.metrics or {}).get(RUN_NAME_KEY) if isinstance(run.metrics, dict) else None
     if settings.PRECOMPUTE_LAUNCHER != "kubernetes" or run.status != RunStatus.PENDING or not job_name:
         return None
     if run.created_at and timezone.now() - run.created_at < timedelta(seconds=QUIET_SECONDS):

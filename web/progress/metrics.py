@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 
 from web.observability.collectors import QueueCollector, source_up
 from web.observability.metrics import PREFIX, register_scrape_collector
-from web.progress.models import ActiveRun, Run, RunSample, RunStatus, Stage
+from web.runs.models import ActiveRun, Run, RunSample, RunStatus, Stage
 from web.progress.throughput import measure
 
 logger = logging.getLogger(__name__)
