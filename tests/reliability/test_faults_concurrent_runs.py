@@ -37,12 +37,13 @@ def _finish(job: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
 
 def test_a_second_run_is_refused_while_one_computes(catalogue):
     """While one run computes, a new run and a pending run's start are refused with a clear message and change nothing."""
-    first = _job(PRECOMPUTE_TEST_PAUSE_AT="fit=6")
+    # Long enough for two more job processes to start and be refused on a loaded 2-core machine.
+    first = _job(PRECOMPUTE_TEST_PAUSE_AT="fit=20")
     try:
         running = wait_for(lambda: Run.objects.filter(status=RunStatus.RUNNING, stage=Stage.FIT).first(),
                            timeout=60, what="the first run to reach fit")
         pending = Run.objects.create_pending("popularity", {"top_n": 3})
-        runs_before = set(Run.objects.values_list("pk", "status"))
+        runs_before = set(Run.objects.values_list("pk", flat=True))
 
         second = _job()
         code, stderr = _finish(second)
@@ -51,7 +52,8 @@ def test_a_second_run_is_refused_while_one_computes(catalogue):
         started = _job(*job_command(pending.pk)[3:])
         code, stderr = _finish(started)
         assert code == 2 and f"precompute run {running.pk} is being computed" in stderr, stderr
-        assert set(Run.objects.values_list("pk", "status")) == runs_before  # no run created, the pending one untouched
+        assert set(Run.objects.values_list("pk", flat=True)) == runs_before  # no run created
+        assert Run.objects.get(pk=pending.pk).status == RunStatus.PENDING  # the pending one untouched
     finally:
         code, stderr = _finish(first)
     assert code == 0, stderr
