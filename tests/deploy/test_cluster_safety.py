@@ -348,7 +348,7 @@ def test_the_restricted_check_catches_a_host_mount_and_a_missing_seccomp_profile
 
 def test_redis_refuses_writes_when_full_instead_of_evicting_queued_jobs():
     """An evicting Redis would drop queued refresh and run jobs silently; noeviction makes a full Redis refuse the
-    write, which the app answers (tests/test_security_redis.py). The cap sits under the container's memory limit,
+    write, which the app answers (tests/web/test_security_redis.py). The cap sits under the container's memory limit,
     with room for a background save's fork and the clients' buffers."""
     server = container(pod_spec(find_object(rendered("db"), "Deployment", "redis")), "redis")
     args = server["args"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.test_security import PRODUCTION, _python
+from tests.web.test_security import PRODUCTION, _python
 
 PROBE = """
 import gc, sys

@@ -18,7 +18,7 @@ from django.test import RequestFactory
 
 from web.security import client_ip
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "APP_ENV": "production",
     "SECRET_KEY": "p" * 50,

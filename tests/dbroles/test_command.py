@@ -11,7 +11,7 @@ import pytest
 
 from web.dbroles import roles
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 OWNER_PASSWORD = "0123456789abcdef0123456789abcdef"
 APP_PASSWORD = "fedcba9876543210fedcba9876543210"
 

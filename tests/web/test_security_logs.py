@@ -14,7 +14,7 @@ from django.conf import settings
 from tests.helpers import drop_run_tables
 from web.progress.models import Run
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "Zq9-pw-that-must-never-be-printed"
 
 

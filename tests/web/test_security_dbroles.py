@@ -21,11 +21,11 @@ from django.conf import settings
 from django.db import connection
 from psycopg2 import errors
 
-from jobs.precompute import store
+from web.runs import scores
 from tests.helpers import drop_run_tables
 from web.dbroles import roles
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 WEB_ROLE_PROBE = "import web.wsgi; from django.conf import settings; print(settings.DATABASES['default']['USER'])"
 
 
@@ -148,7 +148,7 @@ def test_web_role_writes_a_run_table_the_owner_created_later(web_role):
     """
     drop_run_tables()
     run_id = 990_001
-    store.create_run_table(run_id)
+    scores.create_run_table(run_id)
     try:
         test_db = settings.DATABASES["default"]
         conn = psycopg2.connect(
@@ -158,14 +158,14 @@ def test_web_role_writes_a_run_table_the_owner_created_later(web_role):
         conn.autocommit = True
         try:
             cursor = conn.cursor()
-            cursor.execute(f"INSERT INTO {store.run_table(run_id)} (run_id, user_id, movie_id, score, rank) VALUES (%s, 1, 1, 0.5, 1)", [run_id])
-            cursor.execute(f"DELETE FROM {store.run_table(run_id)} WHERE run_id = %s", [run_id])
+            cursor.execute(f"INSERT INTO {scores.run_table(run_id)} (run_id, user_id, movie_id, score, rank) VALUES (%s, 1, 1, 0.5, 1)", [run_id])
+            cursor.execute(f"DELETE FROM {scores.run_table(run_id)} WHERE run_id = %s", [run_id])
             assert cursor.rowcount == 1
             with pytest.raises(errors.InsufficientPrivilege):
-                cursor.execute(f"DROP TABLE {store.run_table(run_id)}")
+                cursor.execute(f"DROP TABLE {scores.run_table(run_id)}")
         finally:
             conn.close()
     finally:
         drop_run_tables()
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {store.done_table(run_id)}")
+            cursor.execute(f"DROP TABLE IF EXISTS {scores.done_table(run_id)}")
