@@ -55,9 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="this process's shard, 0-based (default: $JOB_COMPLETION_INDEX, else 0)")
     parser.add_argument("--shards", type=int, default=_env_int("JOB_COMPLETIONS", 1),
                         help="how many shards score the run (default: $JOB_COMPLETIONS, else 1)")
-    parser.add_argument("--run-name", default=os.environ.get(RUN_NAME_ENV) or None,
+    parser.add_argument("--run-name", default=os.environ.get(spec.RUN_NAME_ENV) or None,
                         help=f"the run's name, shared by its shards and restarts: joins and resumes that run "
-                        f"(default: ${RUN_NAME_ENV}; the k8s Job passes its own name)")
+                        f"(default: ${spec.RUN_NAME_ENV}; the k8s Job passes its own name)")
     parser.add_argument("--keep-runs", type=int, default=defaults.DEFAULT_KEEP_RUNS,
                         help=f"finished runs whose scores are kept, besides the active one "
                         f"(default {defaults.DEFAULT_KEEP_RUNS})")
@@ -72,9 +72,6 @@ EVALUATE_ENV = "PRECOMPUTE_EVALUATE"
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-RUN_NAME_ENV = "PRECOMPUTE_RUN_NAME"
 
 
 def _env_int(name: str, default: int) -> int | str:

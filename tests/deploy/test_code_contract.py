@@ -633,6 +633,7 @@ def test_k8s_folder_is_read(objects):
 
 
 def test_job_reads_what_kubernetes_gives_its_pods():
-    """The job code reads the shard index Kubernetes sets and the shard count, run name and pool size the CronJob sets."""
-    names = code_string_constants(("jobs",))
+    """The job code reads the shard index Kubernetes sets and the shard count, run name and pool size the CronJob sets
+    (the run name's variable is defined once, beside the run's other settings, in web/runs/spec.py)."""
+    names = code_string_constants(("jobs", "web/runs"))
     assert {"JOB_COMPLETION_INDEX", "JOB_COMPLETIONS", "PRECOMPUTE_RUN_NAME", "PRECOMPUTE_WORKERS"} <= names

@@ -39,12 +39,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from web.runs.spec import JOB_MODULE, JOB_PARAMETERS
+from web.runs.spec import JOB_MODULE, JOB_PARAMETERS, RUN_NAME_ENV
 
 CRONJOB_NAME = "precompute"
 """The CronJob every run is made from (k8s/job/precompute-cronjob.yaml; ``make k8s-precompute`` uses it too)."""
 INSTANTIATE_ANNOTATION = "cronjob.kubernetes.io/instantiate"
-RUN_NAME_ENV = "PRECOMPUTE_RUN_NAME"
 JOB_NAME_FIELD = "metadata.labels['batch.kubernetes.io/job-name']"
 SHARDS_ENV = "JOB_COMPLETIONS"
 RESULT_OPTIONS = ("--algorithm", "--param", "--top-n", "--popular")

@@ -22,7 +22,7 @@ from scoring.registry import DEFAULT_ALGORITHM, make_scorer
 
 __all__ = [
     "DEFAULT_ALGORITHM", "DEFAULT_POPULAR", "DEFAULT_TOP_N", "JOB_MODULE", "JOB_PARAMETERS", "MAX_TOP_N",
-    "RUN_NAME_KEY", "SMALLINT_MAX", "RunSpec", "job_command", "parse_param", "resolve",
+    "RUN_NAME_ENV", "RUN_NAME_KEY", "SMALLINT_MAX", "RunSpec", "job_command", "parse_param", "resolve",
 ]
 
 SMALLINT_MAX = 32_767
@@ -37,6 +37,8 @@ JOB_PARAMETERS = ("top_n", "popular")
 """Keys of ``Run.parameters`` that belong to the job (each an option of its own); every other key is a hyperparameter."""
 RUN_NAME_KEY = "run_name"
 """Key in ``Run.metrics`` of the name that shards (and restarts) of one run share (``--run-name``)."""
+RUN_NAME_ENV = "PRECOMPUTE_RUN_NAME"
+"""The environment variable that gives the job its run name (the launcher sets it to the Kubernetes Job's name)."""
 JOB_MODULE = "jobs.precompute"
 """The job's module: ``python -m jobs.precompute`` is how a worker, a pod or an operator starts a run."""
 
