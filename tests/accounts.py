@@ -54,4 +54,4 @@ def revoke_tokens(account: User) -> None:
 
 def stored_token_values(account: User) -> list[str]:
     """Every value the token table holds for ``account``: what someone reading the database would copy."""
-    return [value for row in ApiToken.objects.filter(user=account).values_list() for value in row if isinstance(value, str)]
+    return [value for row in ApiToken.objects.filter(user=account).values_list() for value in row if isinstance(value, str) and value]

@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.accounts import issue_key
+from tests.test_security_proxies import PRODUCTION, _production_python
 from web.accounts.permissions import SERVICES, join_group
 from web.queue import get_queue
 from web.recommender.models import Profile, Rating
@@ -118,3 +119,11 @@ def test_a_flood_of_ratings_leaves_at_most_one_queued_refresh_for_the_user(catal
     queued = [job for job in get_queue().get_jobs() if job.args == (alice_id,)]
     assert len(queued) == 1, [job.args for job in get_queue().get_jobs()]
     assert get_queue().count == 1
+
+
+def test_the_renamed_staff_limit_setting_stops_the_start():
+    """RATING_WRITES_PER_STAFF_ACCOUNT (before staff stopped meaning service) is refused, not silently ignored."""
+    result = _production_python("import web.settings", PRODUCTION | {"RATING_WRITES_PER_STAFF_ACCOUNT": "5000"})
+    assert result.returncode != 0
+    assert "renamed RATING_WRITES_PER_SERVICE_ACCOUNT" in result.stderr
+    assert _production_python("import web.settings", PRODUCTION).returncode == 0

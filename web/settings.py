@@ -281,6 +281,12 @@ SIGNUP_WINDOW = int(os.environ.get("SIGNUP_WINDOW", "3600"))
 # (recommender.write_any_user: a browsing service writing for all its users through one token) gets 3000 (50 a second).
 RATING_WRITES_PER_ACCOUNT = int(os.environ.get("RATING_WRITES_PER_ACCOUNT", "120"))
 RATING_WRITES_PER_SERVICE_ACCOUNT = int(os.environ.get("RATING_WRITES_PER_SERVICE_ACCOUNT", "3000"))
+if "RATING_WRITES_PER_STAFF_ACCOUNT" in os.environ:
+    # Refused rather than ignored: the limit it set would silently fall back to the default.
+    raise ImproperlyConfigured(
+        "RATING_WRITES_PER_STAFF_ACCOUNT was renamed RATING_WRITES_PER_SERVICE_ACCOUNT (staff no longer means service: "
+        "the group 'services' does). Rename it in the environment."
+    )
 RATING_WRITE_WINDOW = int(os.environ.get("RATING_WRITE_WINDOW", "60"))
 
 LOGGING = {

@@ -19,7 +19,7 @@ class HashedTokenAuthentication(TokenAuthentication):
     keyword = "Token"
     model = ApiToken
 
-    def authenticate_credentials(self, key: str):
+    def authenticate_credentials(self, key: str) -> tuple:
         try:
             token = ApiToken.objects.select_related("user").get(digest=digest(key))
         except ApiToken.DoesNotExist as exc:
