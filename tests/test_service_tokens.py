@@ -8,7 +8,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.test import Client
+from rest_framework.test import APIRequestFactory
 
+from web.accounts.authentication import HashedTokenAuthentication
 from web.accounts.models import ApiToken
 
 pytestmark = pytest.mark.django_db
@@ -61,3 +63,12 @@ def test_refuses_a_staff_account():
     with pytest.raises(CommandError, match="staff"):
         _issue("operator")
     assert not ApiToken.objects.exists()
+
+
+def test_a_key_is_checked_in_one_query(django_assert_num_queries):
+    """The token check is one indexed lookup that also brings the account (the API's p99 depends on it)."""
+    key = _issue("browsing").splitlines()[-1]
+    request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Token {key}")
+    with django_assert_num_queries(1):
+        account, token = HashedTokenAuthentication().authenticate(request)
+        assert account.username == "browsing" and token.user_id == account.pk
