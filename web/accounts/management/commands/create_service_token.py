@@ -3,7 +3,8 @@
 The key is printed once, on its own last line, and only its SHA-256 is
 stored: lose it and issue another. Without an option the account's other
 keys keep working, so a client can move to the new key before the old one is
-revoked; ``--rotate`` revokes them all first; ``--revoke`` only revokes. The
+deleted (in the admin, by its row); ``--rotate`` revokes them all first (a
+leaked key); ``--revoke`` only revokes. The
 account has no usable password: it signs in nowhere, it only sends its key.
 """
 
