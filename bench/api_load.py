@@ -16,7 +16,7 @@
    three quarters of it (the headroom). The baseline, measured in the same
    run, is ``GET /healthz`` (no database: gunicorn, Django and the client's
    own cost);
-4. rating to refreshed list: ``POST`` a rating with a staff token, then poll the
+4. rating to refreshed list: ``POST`` a rating with a service's token, then poll the
    user's refresh status (what the page's "updating" banner polls) until the
    worker has rewritten the user's rows;
 5. CPU per request: a closed-loop phase of up to ``CPU_REQUESTS`` requests of each
@@ -111,17 +111,20 @@ SETUP = """
 import redis
 from django.conf import settings
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from web.accounts.models import ApiToken
+from web.accounts.permissions import SERVICES, join_group
 from web.recommender.models import Movie
 from web.runs.models import Run
-staff, _ = User.objects.get_or_create(username="bench", defaults={"is_staff": True})
-print(Token.objects.get_or_create(user=staff)[0].key, Movie.objects.count(), Run.objects.active() is not None)
+service, _ = User.objects.get_or_create(username="bench")
+join_group(service, SERVICES)
+ApiToken.objects.revoke_all(service)  # only digests are stored: each benchmark issues itself a new key
+print(ApiToken.objects.issue(service), Movie.objects.count(), Run.objects.active() is not None)
 redis.Redis.from_url(settings.REDIS_URL).flushdb()
 """
 
 
 def prepare(env: dict[str, str], algorithm: str | None) -> str:
-    """Migrate, load ml-latest-small once, publish a run; returns a staff API token."""
+    """Migrate, load ml-latest-small once, publish a run; returns a service's API key."""
     manage(env, "migrate", "--noinput", "-v", "0")
     token, movies, active = manage(env, "shell", "-c", SETUP).strip().splitlines()[-1].split()
     if int(movies) == 0:

@@ -66,12 +66,12 @@ APP_NAMES = {"web": "loadtest-web", "worker": "loadtest-worker", "job": "loadtes
 ACCOUNTS_SCRIPT = """
 import json, os
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from web.accounts.models import ApiToken
 from web.recommender.models import Profile
 out = []
 for i in range(int(os.environ["LOADTEST_ACCOUNTS"])):
     account = User.objects.create_user(f"load-{i}", password=None)
-    out.append([Profile.objects.for_account(account).user_id, Token.objects.create(user=account).key])
+    out.append([Profile.objects.for_account(account).user_id, ApiToken.objects.issue(account)])
 print(json.dumps(out))
 """
 

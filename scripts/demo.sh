@@ -33,7 +33,7 @@ $PY manage.py load_movielens "$data"
 echo "Precomputing per-user scores (and the run's own offline figures, shown on the progress page)"
 $PY -m jobs.precompute --evaluate
 
-# The progress page is for operators (staff users): make one, and show how to sign in.
+# The progress page is for operators (the group "operators"): make one, and show how to sign in.
 operator_login=$($PY manage.py ensure_operator)
 
 $PY manage.py rqworker &

@@ -56,11 +56,11 @@ session[HASH_SESSION_KEY] = user.get_session_auth_hash()
 session.create()
 print(f"{settings.SESSION_COOKIE_NAME}={session.session_key}")
 """
-"""Signs the staff user e2e-operator in, as the login page would, and prints the session cookie."""
+"""Signs the superuser e2e-operator in, as the login page would, and prints the session cookie."""
 
 
 def operator_session_cookie(env: dict[str, str]) -> str:
-    """Create the staff user ``e2e-operator`` in ``env``'s database and return a signed-in session cookie."""
+    """Create the superuser ``e2e-operator`` (an operator, and more) in ``env``'s database and return a signed-in session cookie."""
     manage = [sys.executable, "manage.py"]
     for argv in (
         [*manage, "createsuperuser", "--noinput", "--username", "e2e-operator", "--email", "e2e@example.com"],

@@ -32,6 +32,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import BaseThrottle
 
+from web.accounts.permissions import may_write_any_user
 from web.queue import redis_connection
 
 logger = logging.getLogger(__name__)
@@ -219,10 +220,10 @@ def signup_limit() -> Limit:
 
 
 def rating_write_limit(account) -> Limit:  # noqa: ANN001 - a django.contrib.auth user
-    """Rating writes (rate, change, remove) per account: a person's limit, or the larger one of a staff
-    account (a browsing service writes for all its users through one token)."""
-    if account.is_staff:
-        return Limit("rating-writes-staff", settings.RATING_WRITES_PER_STAFF_ACCOUNT, settings.RATING_WRITE_WINDOW)
+    """Rating writes (rate, change, remove) per account: a person's limit, or the larger one of a service
+    (``recommender.write_any_user``: a browsing service writes for all its users through one token)."""
+    if may_write_any_user(account):
+        return Limit("rating-writes-service", settings.RATING_WRITES_PER_SERVICE_ACCOUNT, settings.RATING_WRITE_WINDOW)
     return Limit("rating-writes", settings.RATING_WRITES_PER_ACCOUNT, settings.RATING_WRITE_WINDOW)
 
 

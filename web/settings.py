@@ -140,9 +140,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "web.accounts",
     "web.recommender",
     "web.progress",
     "web.dbroles",
@@ -277,10 +277,16 @@ LOGIN_FAILURE_WINDOW = int(os.environ.get("LOGIN_FAILURE_WINDOW", "900"))
 SIGNUPS_PER_IP = int(os.environ.get("SIGNUPS_PER_IP", "10"))
 SIGNUP_WINDOW = int(os.environ.get("SIGNUP_WINDOW", "3600"))
 # Rating writes (API POST/PUT/DELETE and the star form, together) per account per RATING_WRITE_WINDOW seconds:
-# 120 a minute is two a second for a whole minute, which no person clicking stars keeps up; a staff account
-# (a browsing service writing for all its users through one token) gets 3000 (50 a second).
+# 120 a minute is two a second for a whole minute, which no person clicking stars keeps up; a service account
+# (recommender.write_any_user: a browsing service writing for all its users through one token) gets 3000 (50 a second).
 RATING_WRITES_PER_ACCOUNT = int(os.environ.get("RATING_WRITES_PER_ACCOUNT", "120"))
-RATING_WRITES_PER_STAFF_ACCOUNT = int(os.environ.get("RATING_WRITES_PER_STAFF_ACCOUNT", "3000"))
+RATING_WRITES_PER_SERVICE_ACCOUNT = int(os.environ.get("RATING_WRITES_PER_SERVICE_ACCOUNT", "3000"))
+if "RATING_WRITES_PER_STAFF_ACCOUNT" in os.environ:
+    # Refused rather than ignored: the limit it set would silently fall back to the default.
+    raise ImproperlyConfigured(
+        "RATING_WRITES_PER_STAFF_ACCOUNT was renamed RATING_WRITES_PER_SERVICE_ACCOUNT (staff no longer means service: "
+        "the group 'services' does). Rename it in the environment."
+    )
 RATING_WRITE_WINDOW = int(os.environ.get("RATING_WRITE_WINDOW", "60"))
 
 LOGGING = {

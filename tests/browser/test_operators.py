@@ -19,6 +19,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from tests.account_helpers import make_operator
 from tests.helpers import REPO, database_url, drop_run_tables, start_job, stop_process_group, wait_for
 from tests.helpers import run as run_job_in_process
 from web.runs.models import ActiveRun, Run
@@ -43,7 +44,7 @@ def synthetic_set(tmp_path, transactional_db):
 
 @pytest.fixture
 def operator(django_user_model):
-    return django_user_model.objects.create_user("operator", password=PASSWORD, is_staff=True)
+    return make_operator("operator", password=PASSWORD)[0]
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -143,8 +144,8 @@ def test_operator_starts_a_run_watches_it_finish_then_cancels_another(live_serve
     assert page.evaluate("window.__sameDocument") is True
 
 
-def test_non_staff_users_get_403_and_anonymous_visitors_sign_in(live_server, page, django_user_model):
-    """A signed-in user without staff status gets 403 on the page and its feed; an anonymous one is sent to sign in."""
+def test_non_operators_get_403_and_anonymous_visitors_sign_in(live_server, page, django_user_model):
+    """A signed-in user who is not an operator gets 403 on the page and its feed; an anonymous one is sent to sign in."""
     response = page.goto(f"{live_server.url}/progress/")
     assert page.url == f"{live_server.url}/accounts/login/?next=/progress/" and response.status == 200
     django_user_model.objects.create_user("visitor", password=PASSWORD)

@@ -3,6 +3,7 @@
 import pytest
 from django.utils import timezone
 
+from tests.account_helpers import make_operator
 from web.runs.models import Run, RunStatus, ShardProgress, Stage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -10,8 +11,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def operator_page(live_server, page, django_user_model):
-    """The page's browser, signed in as a staff user through the login form."""
-    django_user_model.objects.create_user("op", password="op-test-password", is_staff=True)
+    """The page's browser, signed in as an operator through the login form."""
+    make_operator("op", password="op-test-password")
     page.goto(f"{live_server.url}/accounts/login/?next=/progress/")
     page.fill("input[name=username]", "op")
     page.fill("input[name=password]", "op-test-password")

@@ -68,9 +68,10 @@ class Stack:
     database_url: str
     precompute: list[str] = field(default_factory=list)
     session_cookie: str = ""
-    """A signed-in staff session: the progress page and /api/runs are for operators."""
+    """A signed-in operator's session: the progress page and /api/runs are for operators."""
     token: str = ""
-    """A staff account's API token: writes need authentication, and staff may rate for MovieLens users."""
+    """A service's API key (``create_service_token``): writes need authentication, and a service may rate for
+    MovieLens users."""
 
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:
         with psycopg2.connect(self.database_url) as conn, conn.cursor() as cursor:
@@ -163,8 +164,7 @@ def stack(movielens_small):
     stack.run(_local_command(_container("app/web-deployment.yaml", "migrate", init=True), substitutions))
     stack.run([sys.executable, "manage.py", "load_movielens", str(movielens_small)])
     stack.session_cookie = operator_session_cookie(env)
-    stack.run([sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", "e2e", "--email", "e2e@example.com"])
-    stack.token = stack.run([sys.executable, "manage.py", "drf_create_token", "e2e"]).stdout.split()[2]
+    stack.token = stack.run([sys.executable, "manage.py", "create_service_token", "e2e"]).stdout.splitlines()[-1]
     stack.precompute = _local_command(_container("job/precompute-cronjob.yaml", "precompute"), substitutions)
     stack.run(stack.precompute)
 

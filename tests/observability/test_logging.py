@@ -7,10 +7,9 @@ import json
 import logging
 
 import pytest
-from django.contrib.auth.models import User
 from prometheus_client import REGISTRY, generate_latest
-from rest_framework.authtoken.models import Token
 
+from tests.account_helpers import make_service
 from tests.helpers import run
 from tests.observability.conftest import value
 from web.observability.logging import JsonFormatter, RequestIdFilter
@@ -43,9 +42,8 @@ def published(catalogue):
 
 @pytest.fixture
 def auth(db):
-    """Headers of a staff account's API token (staff may rate for MovieLens users)."""
-    staff = User.objects.create_user("service", password="service-pass-123", is_staff=True)
-    return {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=staff).key}"}
+    """Headers of a service's API token (a service may rate for MovieLens users)."""
+    return {"HTTP_AUTHORIZATION": f"Token {make_service('service')[1]}"}
 
 
 def test_settings_send_every_record_through_the_json_formatter(settings):

@@ -1,12 +1,14 @@
-"""Users of the progress page: an operator (staff) and a signed-in visitor who is not staff."""
+"""Users of the progress page: an operator (group "operators") and a signed-in visitor who is not one."""
 
 import pytest
 from django.test import Client
 
+from tests.account_helpers import make_operator
+
 
 @pytest.fixture
-def operator(django_user_model):
-    return django_user_model.objects.create_user("op", password="op-test-password", is_staff=True)
+def operator(db):
+    return make_operator("op", password="op-test-password")[0]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Operators only: the page, its charts and its JSON refuse everyone who is not staff."""
+"""Operators only: the page, its charts and its JSON refuse everyone who is not an operator."""
 
 import pytest
 
@@ -19,22 +19,22 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, path):
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_signed_in_non_staff_users_get_403_on_pages(visitor_client, path):
-    """A signed-in user who is not staff is refused with 403, not redirected."""
+def test_signed_in_non_operators_get_403_on_pages(visitor_client, path):
+    """A signed-in user who is not an operator is refused with 403, not redirected."""
     assert visitor_client.get(path).status_code == 403
 
 
 @pytest.mark.parametrize("path", FEEDS)
-def test_json_endpoints_refuse_anonymous_and_non_staff_users(client, visitor_client, path):
-    """/api/runs answers 403 with a JSON error to anonymous and non-staff users alike."""
+def test_json_endpoints_refuse_anonymous_and_non_operators(client, visitor_client, path):
+    """/api/runs answers 403 with a JSON error to anonymous and non-operators alike."""
     Run.objects.create(pk=1, algorithm="popularity")
     for who in (client, visitor_client):
         response = who.get(path)
         assert response.status_code == 403 and response.json()["status"] == 403
 
 
-def test_actions_refuse_non_staff_users_and_change_nothing(visitor_client):
-    """A non-staff user can neither start nor cancel a run."""
+def test_actions_refuse_non_operators_and_change_nothing(visitor_client):
+    """A non-operator can neither start nor cancel a run."""
     run = Run.objects.create(algorithm="popularity")
     assert visitor_client.post("/api/runs", {"algorithm": "popularity"}, content_type="application/json").status_code == 403
     assert visitor_client.post(f"/api/runs/{run.pk}/cancel").status_code == 403
@@ -43,7 +43,7 @@ def test_actions_refuse_non_staff_users_and_change_nothing(visitor_client):
 
 
 def test_actions_need_the_csrf_token(operator):
-    """A staff session without the CSRF token cannot cancel a run (session auth checks CSRF on writes)."""
+    """An operator's session without the CSRF token cannot cancel a run (session auth checks CSRF on writes)."""
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)

@@ -15,13 +15,16 @@ def _call(**kwargs) -> str:
     return out.getvalue()
 
 
-def test_creates_a_staff_user_with_a_random_password_printed_once(monkeypatch):
-    """Without OPERATOR_PASSWORD the command prints a new random password that signs the staff user in."""
+def test_creates_an_operator_with_a_random_password_printed_once(monkeypatch):
+    """Without OPERATOR_PASSWORD the command prints a new random password that signs the operator in; the
+    account is in "operators", which runs the runs and neither reads private profiles nor writes for others."""
     monkeypatch.delenv("OPERATOR_PASSWORD", raising=False)
     output = _call()
     password = output.split("password:", 1)[1].strip()
     user = authenticate(username="operator", password=password)
-    assert user is not None and user.is_staff
+    assert user is not None and user.has_perm("progress.operate_runs") and user.is_staff  # is_staff: the admin
+    assert not user.is_superuser and user.groups.filter(name="operators").exists()
+    assert not user.has_perm("recommender.read_private_profiles") and not user.has_perm("recommender.write_any_user")
     again = _call().split("password:", 1)[1].strip()
     assert again != password and authenticate(username="operator", password=password) is None
 
@@ -31,7 +34,7 @@ def test_uses_operator_password_and_does_not_print_it(monkeypatch):
     monkeypatch.setenv("OPERATOR_PASSWORD", "a-long-operator-secret-42")
     output = _call(username="ops")
     assert "a-long-operator-secret-42" not in output
-    assert authenticate(username="ops", password="a-long-operator-secret-42").is_staff
+    assert authenticate(username="ops", password="a-long-operator-secret-42").has_perm("progress.operate_runs")
 
 
 def test_refuses_in_production_without_an_explicit_password(monkeypatch, settings, django_user_model):
@@ -58,12 +61,12 @@ def test_password_from_stdin_creates_then_resets_the_account_in_production(monke
     monkeypatch.setattr("sys.stdin", io.StringIO("first-operator-secret-1234\n"))
     output = _call(password_stdin=True)
     assert "first-operator-secret-1234" not in output and "Created" in output
-    assert authenticate(username="operator", password="first-operator-secret-1234").is_staff
+    assert authenticate(username="operator", password="first-operator-secret-1234").has_perm("progress.operate_runs")
     monkeypatch.setattr("sys.stdin", io.StringIO("second-operator-secret-5678\n"))
     output = _call(password_stdin=True)
     assert "Updated" in output
     assert authenticate(username="operator", password="first-operator-secret-1234") is None
-    assert authenticate(username="operator", password="second-operator-secret-5678").is_staff
+    assert authenticate(username="operator", password="second-operator-secret-5678").has_perm("progress.operate_runs")
 
 
 def test_password_stdin_refuses_an_empty_input(monkeypatch, django_user_model):

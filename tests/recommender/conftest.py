@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 
+from tests.account_helpers import make_member, make_service
 from tests.helpers import run
 from tests.recommender.similar import drop_similar_tables
-from web.recommender.models import Profile
 
 
 @pytest.fixture(autouse=True)
@@ -27,24 +25,21 @@ def published(catalogue):
 
 
 @pytest.fixture
-def auth(staff_token):
-    """Headers of a staff account's API token (staff may rate for MovieLens users)."""
-    return {"HTTP_AUTHORIZATION": f"Token {staff_token}"}
+def auth(service_token):
+    """Headers of a service's API token (a service may rate for MovieLens users)."""
+    return {"HTTP_AUTHORIZATION": f"Token {service_token}"}
 
 
 @pytest.fixture
-def staff_token(db) -> str:
-    """The API token of a staff account (a browsing service that rates for MovieLens users)."""
-    staff = User.objects.create_user("service", password="service-pass-123", is_staff=True)
-    return Token.objects.create(user=staff).key
+def service_token(db) -> str:
+    """The API token of a service account (a browsing service that rates for MovieLens users)."""
+    return make_service("service")[1]
 
 
 @pytest.fixture
 def member(db):
     """A signed-up account with its profile and API token: ``(account, profile, token key)``."""
-    account = User.objects.create_user("alice", password="alice-pass-123")
-    profile = Profile.objects.for_account(account)
-    return account, profile, Token.objects.create(user=account).key
+    return make_member("alice")
 
 
 @pytest.fixture

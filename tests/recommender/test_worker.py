@@ -18,12 +18,12 @@ def _rows(run, user_id: int) -> list[tuple[int, int]]:
     return list(UserScore.objects.filter(run=run, user_id=user_id).order_by("rank").values_list("rank", "movie_id"))
 
 
-def test_worker_rewrites_the_users_rows_without_the_newly_rated_movie(client, staff_token, published, redis_conn, django_capture_on_commit_callbacks):
+def test_worker_rewrites_the_users_rows_without_the_newly_rated_movie(client, service_token, published, redis_conn, django_capture_on_commit_callbacks):
     """After a rating, the queued job run by a real RQ worker replaces the user's rows, ranked 1..n, without that movie."""
     before = _rows(published, USER)
     top = before[0][1]
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(f"/api/users/{USER}/ratings", {"movie_id": top, "rating": 1.0}, content_type="application/json", HTTP_AUTHORIZATION=f"Token {staff_token}")
+        client.post(f"/api/users/{USER}/ratings", {"movie_id": top, "rating": 1.0}, content_type="application/json", HTTP_AUTHORIZATION=f"Token {service_token}")
     queue = get_queue()
     assert queue.count == 1
     SimpleWorker([queue], connection=queue.connection).work(burst=True)

@@ -85,11 +85,10 @@ class Stack:
                               capture_output=True, text=True, timeout=timeout)
 
     def prepare(self, movielens: Path) -> None:
-        """Migrate, load ml-latest-small, make a staff API token and publish a popularity run."""
+        """Migrate, load ml-latest-small, issue a service's API key and publish a popularity run."""
         self.manage("migrate", "--noinput")
         self.manage("load_movielens", str(movielens))
-        self.manage("createsuperuser", "--noinput", "--username", "faults", "--email", "faults@example.com")
-        self.token = self.manage("drf_create_token", "faults").split()[2]
+        self.token = self.manage("create_service_token", "faults").splitlines()[-1]
         done = self.precompute("--algorithm", "popularity", "--workers", "1")
         assert done.returncode == 0, done.stderr[-3000:]
 

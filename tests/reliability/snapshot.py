@@ -11,7 +11,7 @@ STORED_TABLES = (
     "recommender_profile",
     "recommender_popularmovie",
     "auth_user",
-    "authtoken_token",
+    "accounts_apitoken",
     "progress_run",
     "progress_activerun",
 )

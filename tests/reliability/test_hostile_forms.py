@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from tests.account_helpers import make_operator
 from tests.reliability.snapshot import STORED_TABLES, stored
 from tests.recommender.conftest import member, published  # noqa: F401  (fixtures)
 
@@ -40,7 +41,7 @@ def strict_client(member, published) -> Client:  # noqa: F811
     from web.recommender.models import Movie, Rating
 
     Rating.objects.rate(profile.user_id, Movie.objects.get(movie_id=10), 3.0)
-    User.objects.create_user("operator-x", password="operator-pass-123", is_staff=True)
+    make_operator("operator-x", password="operator-pass-123")
     return Client(enforce_csrf_checks=True)
 
 

@@ -15,6 +15,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from tests.account_helpers import make_operator
 from tests.reliability.hostile_values import HOSTILE_VALUES, HUGE
 from tests.reliability.snapshot import stored
 from tests.recommender.conftest import member, published  # noqa: F401  (fixtures)
@@ -67,7 +68,7 @@ def _assert_no_server_error(response, what: str) -> None:
 @pytest.fixture
 def clients(member, published) -> dict[str | None, Client]:  # noqa: F811
     """An anonymous client, a member's and an operator's session, on the published tiny catalogue."""
-    operator = User.objects.create_user("operator-x", password="operator-pass-123", is_staff=True)
+    operator, _ = make_operator("operator-x", password="operator-pass-123")
     signed_in = {"member": member[0], "staff": operator}
     result: dict[str | None, Client] = {None: Client()}
     for who, account in signed_in.items():

@@ -1,12 +1,12 @@
-"""Writes need their owner's account, operators' actions need staff: the cases the per-app access tests leave out."""
+"""Writes need their owner's account, operators' actions need the operators' group: the cases the per-app access tests leave out."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
+from tests.account_helpers import issue_key, make_operator
 from tests.helpers import run
 from web.progress.models import Run
 from web.recommender.models import Profile, Rating
@@ -20,7 +20,7 @@ def two_members(catalogue):
     members = {}
     for name in ("alice", "bob"):
         account = User.objects.create_user(name, password=f"{name}-pass-123")
-        members[name] = (account, Profile.objects.for_account(account), Token.objects.create(user=account).key)
+        members[name] = (account, Profile.objects.for_account(account), issue_key(account))
     Rating.objects.create(user_id=members["bob"][1].user_id, movie_id=250, rating=4.0)
     return members
 
@@ -81,15 +81,15 @@ def _state() -> list[tuple]:
     "action",
     ["start", "cancel", "activate"],
 )
-def test_operators_actions_refuse_everyone_but_staff(two_runs, who, action):
-    """Start, cancel and activate (roll back) are 401/403 for anyone not staff and change no run."""
+def test_operators_actions_refuse_everyone_but_operators(two_runs, who, action):
+    """Start, cancel and activate (roll back) are 401/403 for anyone not an operator and change no run."""
     older, newer = two_runs
     account = User.objects.create_user("member", password="member-pass-123")
     client, headers = Client(), {}
     if who == "member":
         client.force_login(account)
     elif who == "member-token":
-        headers = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=account).key}"}
+        headers = {"HTTP_AUTHORIZATION": f"Token {issue_key(account)}"}
     before = _state()
     path = {"start": "/api/runs", "cancel": f"/api/runs/{newer.pk}/cancel", "activate": f"/api/runs/{older.pk}/activate"}[action]
     body = {"algorithm": "popularity"} if action == "start" else None
@@ -99,22 +99,26 @@ def test_operators_actions_refuse_everyone_but_staff(two_runs, who, action):
     assert _state() == before
 
 
-def test_staff_may_roll_back_so_the_refusals_above_are_about_who_asks(two_runs):
-    """The same activate request from a staff session works: the refusals come from the permission, not the request."""
+def test_an_operator_may_roll_back_so_the_refusals_above_are_about_who_asks(two_runs):
+    """The same activate request from an operator's session works: the refusals come from the permission, not the request."""
     older, _ = two_runs
     staff = Client()
-    staff.force_login(User.objects.create_user("op", password="op-pass-123", is_staff=True))
+    staff.force_login(make_operator("op")[0])
     assert staff.post(f"/api/runs/{older.pk}/activate").status_code == 200
     assert Run.objects.active().pk == older.pk
 
 
 @pytest.mark.django_db
 def test_the_admin_needs_staff_and_signs_in_through_the_rate_limited_form(client):
-    """/admin/ sends anonymous visitors and non-staff accounts to the site's sign-in form; staff get in."""
+    """/admin/ sends anonymous visitors and non-staff accounts to the site's sign-in form; an operator (staff only
+    for this) gets in."""
     assert client.get("/admin/login/?next=/admin/")["Location"] == "/accounts/login/?next=/admin/"
     member = Client()
     member.force_login(User.objects.create_user("member", password="member-pass-123"))
     assert member.get("/admin/").status_code == 302
     staff = Client()
-    staff.force_login(User.objects.create_user("op", password="op-pass-123", is_staff=True))
-    assert staff.get("/admin/").status_code == 200
+    staff.force_login(make_operator("op")[0])
+    index = staff.get("/admin/")
+    assert index.status_code == 200
+    assert b"/admin/progress/run/" in index.content  # the operators' group views runs there
+    assert b"/admin/auth/user/" not in index.content and b"/admin/accounts/apitoken/" not in index.content

@@ -14,12 +14,12 @@ import pytest
 import redis
 from django.contrib.auth.models import User
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
+from tests.account_helpers import make_member, make_operator
 from web import embedded
 from web.progress.models import Run
 from web.queue import get_queue, new_redis_client
-from web.recommender.models import Profile, Rating
+from web.recommender.models import Rating
 
 
 @pytest.fixture
@@ -83,8 +83,8 @@ def full_redis(own_redis, settings, catalogue):
 
 
 def _member() -> tuple[User, int, str]:
-    account = User.objects.create_user("alice", password="alice-pass-123")
-    return account, Profile.objects.for_account(account).user_id, Token.objects.create(user=account).key
+    account, profile, key = make_member("alice")
+    return account, profile.user_id, key
 
 
 def test_a_rating_is_stored_and_acknowledged_while_redis_refuses_writes(full_redis):
@@ -107,7 +107,7 @@ def test_a_rating_is_stored_and_acknowledged_while_redis_refuses_writes(full_red
 
 def test_starting_a_run_while_redis_refuses_writes_is_a_clear_503(full_redis):
     """The operators' start: a 503 JSON naming the queue, the run recorded as failed (not left pending)."""
-    operator = User.objects.create_user("operator-x", password="operator-pass-123", is_staff=True)
+    operator, _ = make_operator("operator-x")
     client = Client()
     client.force_login(operator)
     response = client.post("/api/runs", {"algorithm": "popularity"}, content_type="application/json")

@@ -12,27 +12,31 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
+from tests.account_helpers import issue_key
+from tests.test_security_proxies import PRODUCTION, _production_python
+from web.accounts.permissions import SERVICES, join_group
 from web.queue import get_queue
 from web.recommender.models import Profile, Rating
 
 LIMIT = 5
-STAFF_LIMIT = 8
+SERVICE_LIMIT = 8
 
 
 @pytest.fixture(autouse=True)
 def small_limits(settings):
-    """Five writes per member account and eight per staff account in a window long enough not to lapse."""
+    """Five writes per member account and eight per service account in a window long enough not to lapse."""
     settings.RATING_WRITES_PER_ACCOUNT = LIMIT
-    settings.RATING_WRITES_PER_STAFF_ACCOUNT = STAFF_LIMIT
+    settings.RATING_WRITES_PER_SERVICE_ACCOUNT = SERVICE_LIMIT
     settings.RATING_WRITE_WINDOW = 60
 
 
-def _account(name: str, *, staff: bool = False) -> tuple[User, int, str]:
+def _account(name: str, *, service: bool = False) -> tuple[User, int, str]:
     """An account, its profile's user id and its API token."""
-    account = User.objects.create_user(name, password=f"{name}-pass-123", is_staff=staff)
-    return account, Profile.objects.for_account(account).user_id, Token.objects.create(user=account).key
+    account = User.objects.create_user(name, password=f"{name}-pass-123")
+    if service:
+        join_group(account, SERVICES)
+    return account, Profile.objects.for_account(account).user_id, issue_key(account)
 
 
 def _post_rating(token: str, user_id: int, movie_id: int, rating: float = 4.0):
@@ -95,13 +99,13 @@ def test_the_star_form_shares_the_accounts_count_and_answers_429(catalogue):
     assert sorted(Rating.objects.filter(user_id=alice_id).values_list("movie_id", flat=True)) == [10, 20, 30, 40, 50]
 
 
-def test_a_staff_account_writing_for_many_users_has_its_own_larger_limit(catalogue):
-    """A browsing service rates for all its users through one staff token: it gets the larger limit, still finite."""
-    _, _, token = _account("service", staff=True)
+def test_a_service_account_writing_for_many_users_has_its_own_larger_limit(catalogue):
+    """A browsing service rates for all its users through one service token: it gets the larger limit, still finite."""
+    _, _, token = _account("service", service=True)
     users = [int(u) for u in catalogue["user_ids"]]
-    statuses = [_post_rating(token, user, 250).status_code for user in users[: STAFF_LIMIT + 2]]
-    assert statuses == [201] * STAFF_LIMIT + [429, 429]
-    assert STAFF_LIMIT > LIMIT
+    statuses = [_post_rating(token, user, 250).status_code for user in users[: SERVICE_LIMIT + 2]]
+    assert statuses == [201] * SERVICE_LIMIT + [429, 429]
+    assert SERVICE_LIMIT > LIMIT
 
 
 def test_a_flood_of_ratings_leaves_at_most_one_queued_refresh_for_the_user(catalogue, settings, redis_conn):
@@ -115,3 +119,11 @@ def test_a_flood_of_ratings_leaves_at_most_one_queued_refresh_for_the_user(catal
     queued = [job for job in get_queue().get_jobs() if job.args == (alice_id,)]
     assert len(queued) == 1, [job.args for job in get_queue().get_jobs()]
     assert get_queue().count == 1
+
+
+def test_the_renamed_staff_limit_setting_stops_the_start():
+    """RATING_WRITES_PER_STAFF_ACCOUNT (before staff stopped meaning service) is refused, not silently ignored."""
+    result = _production_python("import web.settings", PRODUCTION | {"RATING_WRITES_PER_STAFF_ACCOUNT": "5000"})
+    assert result.returncode != 0
+    assert "renamed RATING_WRITES_PER_SERVICE_ACCOUNT" in result.stderr
+    assert _production_python("import web.settings", PRODUCTION).returncode == 0

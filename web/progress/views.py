@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from web.progress import charts, launcher
-from web.progress.access import OperatorsOnly, staff_required
+from web.progress.access import OperatorsOnly, operator_required
 from web.progress.algorithms import JOB_DEFAULTS, catalogue
 from web.progress.serializers import (
     MAX_PAGE_SHARDS, LaunchFailedSerializer, RunActivatedSerializer, RunCancelledSerializer, RunSerializer, RunsFeedSerializer,
@@ -59,7 +59,7 @@ def runs_feed() -> dict[str, Any]:
 
 
 @never_cache
-@staff_required
+@operator_required
 def progress_page(request: HttpRequest) -> HttpResponse:
     """The operators' page; ``progress.js`` redraws it from ``/api/runs`` every second."""
     return render(request, "progress/runs.html", {
@@ -73,7 +73,7 @@ def progress_page(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@staff_required
+@operator_required
 def throughput_chart(request: HttpRequest, run_id: int) -> HttpResponse:
     """``/progress/runs/<id>/throughput.svg``: users/s over the run's time."""
     run = get_object_or_404(Run, pk=run_id)
@@ -82,7 +82,7 @@ def throughput_chart(request: HttpRequest, run_id: int) -> HttpResponse:
 
 
 @never_cache
-@staff_required
+@operator_required
 def durations_chart(request: HttpRequest) -> HttpResponse:
     """``/progress/durations.svg``: durations of the recent finished runs, oldest left."""
     runs = list(Run.objects.exclude(finished_at=None)[:DURATION_CHART_RUNS])[::-1]
@@ -94,7 +94,7 @@ def _errors(**described: str) -> dict:
     return {int(code[1:]): OpenApiResponse(ErrorSerializer, description=text) for code, text in described.items()}
 
 
-OPERATORS_ONLY = {"e403": "Not a staff user's session or token (anonymous too), or a session POST without its CSRF token."}
+OPERATORS_ONLY = {"e403": "Not an operator's session or token (anonymous too), or a session POST without its CSRF token."}
 
 
 class RunListView(OperatorsOnly, APIView):

@@ -299,6 +299,8 @@ class Run(models.Model):
     class Meta:
         app_label = APP_LABEL
         ordering = ["-id"]
+        # Held by the group "operators" (web/accounts/permissions.py); checked as progress.operate_runs.
+        permissions = [("operate_runs", "Can watch, start, cancel and activate precompute runs")]
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.algorithm}, {self.status})"

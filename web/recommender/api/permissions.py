@@ -1,38 +1,52 @@
-"""Who may read and write a user's ratings and recommendations.
+"""Who may read and write a user's ratings and recommendations (docs/api.md, "Who may do what").
 
 * MovieLens users (ids below ``PROFILE_USER_ID_START``) are public data: anyone
-  may read their ratings and recommendations; only staff accounts may write
-  for them (a browsing service acting for its users holds a staff token).
-* A site profile's data belongs to its account: only that account (or staff)
-  may read or write it.
+  may read their ratings and recommendations; only accounts holding
+  ``recommender.write_any_user`` (the group "services": a browsing service
+  acting for its users) may write for them.
+* A site profile's data belongs to its account: only that account writes it;
+  only it, or an account granted ``recommender.read_private_profiles``, reads it.
+  Operating runs or writing for MovieLens users grants neither.
 * The catalogue (movies, similar movies) is public. Runs are the operators'
-  (staff only, web/progress/access.py): a browsing service reads them with
-  the staff token it writes with.
+  (``progress.operate_runs``, web/progress/access.py).
 """
 
 from __future__ import annotations
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from web.accounts.permissions import may_read_private_profiles, may_write_any_user
 from web.recommender.models import Profile, is_profile_id
 
 
-def may_act_for(account, user_id: int) -> bool:
-    """Whether the signed-in ``account`` may write ``user_id``'s ratings (its own profile, or staff)."""
+def owns_profile(account, user_id: int) -> bool:  # noqa: ANN001 - a django.contrib.auth user or None
+    """Whether ``user_id`` is the site profile of the signed-in ``account``."""
     if account is None or not account.is_authenticated:
         return False
-    if account.is_staff:
-        return True
     return Profile.objects.filter(account=account, user_id=user_id).exists()
 
 
+def may_act_for(account, user_id: int) -> bool:  # noqa: ANN001
+    """Whether ``account`` may write ``user_id``'s ratings: its own profile, or any MovieLens user for a service."""
+    if not is_profile_id(user_id) and may_write_any_user(account):
+        return True
+    return owns_profile(account, user_id)
+
+
+def may_read(account, user_id: int) -> bool:  # noqa: ANN001
+    """Whether ``account`` may read ``user_id``'s ratings and recommendations (MovieLens users: anyone)."""
+    if not is_profile_id(user_id):
+        return True
+    return owns_profile(account, user_id) or may_read_private_profiles(account)
+
+
 class UserDataPermission(BasePermission):
-    """Reads of MovieLens users are public; everything else needs the profile's own account or staff."""
+    """Reads: :func:`may_read`; writes: :func:`may_act_for`."""
 
     message = "You may only change (or, for site profiles, see) your own ratings."
 
     def has_permission(self, request, view) -> bool:
         user_id = int(view.kwargs["user_id"])
-        if request.method in SAFE_METHODS and not is_profile_id(user_id):
-            return True
+        if request.method in SAFE_METHODS:
+            return may_read(request.user, user_id)
         return may_act_for(request.user, user_id)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from web.accounts.authentication import HashedTokenAuthentication
 from web.recommender.api.pagination import Pages
 from web.recommender.api.permissions import UserDataPermission
 from web.recommender.api.serializers import (
@@ -74,7 +75,7 @@ def _written(rating: Rating, ticket) -> dict:
 class UserDataView(MethodsFirst, GenericAPIView):
     """A view of one user's data: token or session authentication, :class:`UserDataPermission`."""
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [HashedTokenAuthentication, SessionAuthentication]
     permission_classes = [UserDataPermission]
     throttle_classes = [RatingWriteThrottle]
 

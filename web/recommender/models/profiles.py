@@ -52,6 +52,12 @@ class Profile(models.Model):
                 condition=models.Q(user_id__gte=PROFILE_USER_ID_START), name="profile_user_id_above_movielens"
             )
         ]
+        # Checked by name in web/accounts/permissions.py: "services" hold write_any_user; read_private_profiles
+        # is granted to no group, only to one account at a time.
+        permissions = [
+            ("write_any_user", "Can write ratings and events for any MovieLens user"),
+            ("read_private_profiles", "Can read every site profile's ratings and recommendations"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account} (user {self.user_id})"

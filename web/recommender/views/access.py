@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest
 
-from web.recommender.api.permissions import may_act_for
+from web.recommender.api.permissions import may_read
 from web.recommender.models import Profile, Rating, UserScore, is_profile_id
 
 
@@ -16,9 +16,10 @@ def viewer_user_id(request: HttpRequest) -> int | None:
 
 
 def visible_user(request: HttpRequest, user_id: int) -> int:
-    """``user_id`` if the page may be shown: MovieLens users to anyone, a profile only to its account or staff."""
+    """``user_id`` if the page may be shown: MovieLens users to anyone, a profile only to its account (or a
+    holder of ``recommender.read_private_profiles``)."""
     if is_profile_id(user_id):
-        if not may_act_for(request.user, user_id):
+        if not may_read(request.user, user_id):
             raise Http404("This profile is private.")
         return user_id
     if not UserScore.objects.knows_user(user_id):

@@ -1,4 +1,9 @@
-"""``python manage.py ensure_operator``: create or update the staff account that may use the progress page.
+"""``python manage.py ensure_operator``: create or update an operator, the account in the group "operators".
+
+The group holds ``progress.operate_runs`` (the progress page and the runs
+API), not the right to write for MovieLens users or read private profiles.
+The account is also ``is_staff``, which Django's admin requires to let it in
+(``/admin/``, where it may view runs); ``is_staff`` grants nothing else.
 
 The password is read from standard input with ``--password-stdin`` (the
 cluster's way: ``make k8s-operator`` pipes it from the Secret
@@ -21,12 +26,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from web.accounts.permissions import OPERATORS, join_group
 
 PASSWORD_ENV = "OPERATOR_PASSWORD"
 
 
 class Command(BaseCommand):
-    help = "Create or update a staff user for the progress page (password from $OPERATOR_PASSWORD, else random and printed)."
+    help = "Create or update an operator (group 'operators') for the progress page (password from $OPERATOR_PASSWORD, else random and printed)."
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="operator", help="the operator's user name (default: operator)")
@@ -52,10 +60,12 @@ class Command(BaseCommand):
             source = "the password on standard input" if password_stdin else PASSWORD_ENV
             raise CommandError(f"{source} is too weak: {' '.join(exc.messages)}") from exc
         created = user.pk is None
-        user.is_staff = True
+        user.is_staff = True  # only so that the Django admin lets the operator in
         user.is_active = True
         user.set_password(password)
-        user.save()
-        self.stdout.write(f"{'Created' if created else 'Updated'} operator {username!r} (staff).")
+        with transaction.atomic():
+            user.save()
+            join_group(user, OPERATORS)
+        self.stdout.write(f"{'Created' if created else 'Updated'} operator {username!r} (group {OPERATORS}).")
         if not given:
             self.stdout.write(f"  user name: {username}\n  password:  {password}")
