@@ -16,6 +16,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from web.recommender import caching
 from web.recommender.api.pagination import Pages
 from web.recommender.api.permissions import UserDataPermission
 from web.recommender.api.serializers import (
@@ -85,6 +86,7 @@ class UserRecommendationsView(UserDataView):
         responses={200: RecommendationsSerializer, **_errors(400, 401, 403, 404)},
         summary="A user's top recommendations from the active run, with a reason each",
     )
+    @caching.conditional(caching.user_list_validator)
     def get(self, request, user_id: int):
         """The active run's top ``n`` for the user, minus movies rated since; the popular list if the run does not know them."""
         query = RecommendationQuerySerializer(data=request.query_params)
@@ -182,6 +184,7 @@ class MovieListView(GenericAPIView):
         responses={200: MovieSerializer(many=True), **_errors(400, 404)},
         summary="Search and filter the catalogue (paginated)",
     )
+    @caching.conditional(caching.catalogue_validator)
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(MovieSerializer(page, many=True).data)
@@ -189,6 +192,7 @@ class MovieListView(GenericAPIView):
 
 class MovieDetailView(APIView):
     @extend_schema(responses={200: MovieDetailSerializer, **_errors(404)}, summary="A movie with its rating summary and tags")
+    @caching.conditional(caching.movie_validator)
     def get(self, request, movie_id: int):
         movie = get_object_or_404(Movie, movie_id=movie_id)
         movie.summary = movie.rating_summary()
@@ -202,6 +206,7 @@ class MovieSimilarView(APIView):
         responses={200: SimilarMoviesSerializer, **_errors(400, 404)},
         summary="Movies most similar to this one (item-item neighbours of the active run; empty if it has none)",
     )
+    @caching.conditional(caching.similar_validator)
     def get(self, request, movie_id: int):
         query = SimilarQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
