@@ -19,15 +19,22 @@
 4. rating to refreshed list: ``POST`` a rating with a service's token, then poll the
    user's refresh status (what the page's "updating" banner polls) until the
    worker has rewritten the user's rows;
-5. CPU per request: a closed-loop phase of up to ``CPU_REQUESTS`` requests of each
+5. conditional requests: the same closed loop, each request naming the
+   list's current ETag in ``If-None-Match`` (read just before), so each is
+   answered ``304 Not Modified``, beside the full request of the same run;
+6. CPU per request: a closed-loop phase of up to ``CPU_REQUESTS`` requests of each
    endpoint, with the user + system CPU time that gunicorn (master and workers),
    the database's server processes and the load client spent, read from
-   ``/proc`` before and after. Unlike latency and throughput, other work on a
-   shared machine barely moves it, so it shows what a change to the read path
-   saved.
+   ``/proc`` before and after. Other work on a shared machine moves it far
+   less than latency and throughput (docs/benchmarks.md), so set against a
+   figure of the same run it shows what a change to the read path saved.
 
 Each figure is the median of ``--runs`` runs. The load client shares the two
 cores with gunicorn and PostgreSQL, so the throughput is a floor.
+
+The server logs at ``WARNING`` (``LOG_LEVEL``): it runs the Deployment's
+command without its access log, so the per-request line of
+``web.observability`` (to /dev/null here) is not part of the figures either.
 """
 
 from __future__ import annotations
@@ -82,7 +89,8 @@ class LoadResult:
 
 
 def bench_env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO), DJANGO_SETTINGS_MODULE="web.settings", APP_ENV="local", DEBUG="0")
+    env = dict(os.environ, PYTHONPATH=str(REPO), DJANGO_SETTINGS_MODULE="web.settings", APP_ENV="local", DEBUG="0",
+               LOG_LEVEL="WARNING")
     sys.path.insert(0, str(REPO))
     from web import embedded  # after the path is set: this file also runs as a script from anywhere
 
@@ -289,9 +297,16 @@ async def drive(
     return samples
 
 
-async def _load(base: str, paths: list[str], rate: float | None) -> LoadResult:
-    """``CLIENTS`` concurrent clients on ``GET`` of random ``paths`` for ``SECONDS`` (+1 s warm-up)."""
-    samples = await drive(base, lambda _, rng: Planned("get", "GET", rng.choice(paths)), CLIENTS, SECONDS, rate)
+def _get(path: str, etags: dict[str, str] | None) -> Planned:
+    """``GET path``; with ``etags``, conditional on the path's ETag, and only a 304 counts as success."""
+    if etags is None:
+        return Planned("get", "GET", path)
+    return Planned("get", "GET", path, headers={"If-None-Match": etags[path]}, ok=(304,))
+
+
+async def _load(base: str, paths: list[str], rate: float | None, etags: dict[str, str] | None = None) -> LoadResult:
+    """``CLIENTS`` concurrent clients on ``GET`` of random ``paths`` for ``SECONDS`` (+1 s warm-up), conditional with ``etags``."""
+    samples = await drive(base, lambda _, rng: _get(rng.choice(paths), etags), CLIENTS, SECONDS, rate)
     return samples.result("get")
 
 
@@ -301,8 +316,20 @@ def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
         return thread.submit(asyncio.run, coroutine).result()
 
 
-def load(base: str, paths: list[str], rate: float | None = None) -> LoadResult:
-    return run_coroutine(_load(base, paths, rate))
+def load(base: str, paths: list[str], rate: float | None = None, etags: dict[str, str] | None = None) -> LoadResult:
+    return run_coroutine(_load(base, paths, rate, etags))
+
+
+def current_etags(base: str, paths: list[str]) -> dict[str, str]:
+    """Each path's ETag as the server gives it now (ratings in between change some: read them just before use)."""
+    etags = {}
+    for path in paths:
+        request = urllib.request.Request(base + path, headers={"Host": "localhost"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            etags[path] = response.headers["ETag"]
+    if not all(etags.values()):
+        raise SystemExit("the recommendations carry no ETag")
+    return etags
 
 
 def _request(url: str, method: str = "GET", body: dict | None = None, token: str = "") -> dict:
@@ -331,7 +358,7 @@ def rating_to_refresh(base: str, token: str, user_id: int) -> float:
 
 @dataclass
 class CpuPerRequest:
-    """CPU milliseconds one request costs each side, measured from ``/proc`` (a shared machine barely moves them)."""
+    """CPU milliseconds one request costs each side, measured from ``/proc`` (a shared machine moves them far less than the throughput)."""
 
     gunicorn_ms: float
     postgres_ms: float | None
@@ -415,13 +442,14 @@ class _CpuMeter:
         return sum(self.last[key] - self.first[key] for key in self.last if key[0] == side)
 
 
-def cpu_per_request(base: str, web: subprocess.Popen, env: dict[str, str], paths: list[str]) -> CpuPerRequest:
-    """Closed-loop requests of random ``paths`` (at most :data:`CPU_REQUESTS`) and the CPU each side spent per request."""
+def cpu_per_request(base: str, web: subprocess.Popen, env: dict[str, str], paths: list[str],
+                    etags: dict[str, str] | None = None) -> CpuPerRequest:
+    """Closed-loop requests of random ``paths`` (at most :data:`CPU_REQUESTS`, conditional with ``etags``) and the CPU each side spent per request."""
     postmaster, database = _postmaster(env)
     meter = _CpuMeter(web.pid, postmaster, database)
     meter.sample(starting=True)
     client_before = time.process_time()
-    plan = lambda _, rng: Planned("get", "GET", rng.choice(paths))  # noqa: E731
+    plan = lambda _, rng: _get(rng.choice(paths), etags)  # noqa: E731
 
     async def phase() -> Samples:
         async def sampler() -> None:
@@ -456,14 +484,15 @@ def measure(runs: int, algorithm: str | None = None) -> str:
     try:
         wait_until_up(base)
         users = [f"/api/users/{u}/recommendations?n=10" for u in range(1, 611)]
-        results: dict[str, list[LoadResult]] = {"rec": [], "health": []}
+        results: dict[str, list[LoadResult]] = {"rec": [], "health": [], "rec-304": []}
         for share in PACED_SHARES:
             results[f"rec-paced-{share}"], results[f"health-paced-{share}"] = [], []
         refresh: list[float] = []
-        cpu: dict[str, list[CpuPerRequest]] = {"rec": [], "health": []}
+        cpu: dict[str, list[CpuPerRequest]] = {"rec": [], "health": [], "rec-304": []}
         rng = random.Random(7)
         for _ in range(runs):
             results["rec"].append(load(base, users))
+            results["rec-304"].append(load(base, users, etags=current_etags(base, users)))
             results["health"].append(load(base, ["/healthz"]))
             for share in PACED_SHARES:
                 rate = results["rec"][-1].rps * share / 100
@@ -472,6 +501,7 @@ def measure(runs: int, algorithm: str | None = None) -> str:
             for _ in range(3):
                 refresh.append(rating_to_refresh(base, token, rng.randrange(1, 611)))
             cpu["rec"].append(cpu_per_request(base, web, env, users))
+            cpu["rec-304"].append(cpu_per_request(base, web, env, users, current_etags(base, users)))
             cpu["health"].append(cpu_per_request(base, web, env, ["/healthz"]))
     finally:
         stop(web)
@@ -491,10 +521,29 @@ def _cpu_line(cpu: dict[str, list[CpuPerRequest]]) -> str:
     return (
         f"CPU per request, the cost behind those figures (median of {len(cpu['rec'])} closed-loop phases of up to "
         f"{CPU_REQUESTS:,} requests, user + system time of the processes from `/proc`, which other work on the machine "
-        f"barely moves): recommendations {median('rec', 'gunicorn_ms'):.2f} ms in gunicorn"
+        f"moves far less than the throughput): recommendations {median('rec', 'gunicorn_ms'):.2f} ms in gunicorn"
         + (f" + {statistics.median(postgres):.2f} ms in PostgreSQL" if postgres else "")
         + f", `/healthz` {median('health', 'gunicorn_ms'):.2f} ms in gunicorn; the load client spends "
         f"{median('rec', 'client_ms'):.2f} ms per request on the same cores."
+        + (_conditional_cpu(cpu) if cpu.get("rec-304") else "")
+    )
+
+
+def _conditional_cpu(cpu: dict[str, list[CpuPerRequest]]) -> str:
+    """The conditional request's CPU beside the full one's, and how many times cheaper (the server: gunicorn + PostgreSQL)."""
+
+    def server_ms(c: CpuPerRequest) -> float:
+        return c.gunicorn_ms + (c.postgres_ms or 0.0)
+
+    full = statistics.median(server_ms(c) for c in cpu["rec"])
+    conditional = statistics.median(server_ms(c) for c in cpu["rec-304"])
+    gunicorn = statistics.median(c.gunicorn_ms for c in cpu["rec-304"])
+    postgres = [c.postgres_ms for c in cpu["rec-304"] if c.postgres_ms is not None]
+    return (
+        f" The conditional request answered 304: {gunicorn:.2f} ms in gunicorn"
+        + (f" + {statistics.median(postgres):.2f} ms in PostgreSQL" if postgres else "")
+        + f"; the server spends {full:.2f} ms on a full request and {conditional:.2f} ms on a 304: "
+        f"{full / conditional:.1f}x cheaper."
     )
 
 
@@ -504,6 +553,16 @@ def _paced_row(share: int, paced: list[LoadResult], health_paced: list[LoadResul
         f"{_median(paced, 'p50_ms'):.1f} ms | {_median(paced, 'p99_ms'):.1f} ms | "
         f"{_median(health_paced, 'p50_ms'):.1f} / {_median(health_paced, 'p99_ms'):.1f} ms | "
         f"{_median(paced, 'p99_ms') / _median(health_paced, 'p99_ms'):.2f}x |"
+    )
+
+
+def _conditional_row(conditional: list[LoadResult], full: list[LoadResult], health: list[LoadResult]) -> str:
+    return (
+        f"| {CLIENTS} clients, closed loop, `If-None-Match` of the current list (each answered 304) | the same | "
+        f"{_median(conditional, 'rps'):.0f} ({_median(conditional, 'rps') / _median(full, 'rps'):.1f}x the full request) | "
+        f"{_median(conditional, 'p50_ms'):.1f} ms | {_median(conditional, 'p99_ms'):.1f} ms | "
+        f"{_median(health, 'p50_ms'):.1f} / {_median(health, 'p99_ms'):.1f} ms | "
+        f"{_median(conditional, 'p99_ms') / _median(health, 'p99_ms'):.2f}x |"
     )
 
 
@@ -527,6 +586,7 @@ def table(results: dict[str, list[LoadResult]], refresh: list[float], runs: int,
         f"{_median(health, 'p50_ms'):.1f} / {_median(health, 'p99_ms'):.1f} ms ({_median(health, 'rps'):.0f}/s) | "
         f"{_median(rec, 'p99_ms') / _median(health, 'p99_ms'):.2f}x |",
         *(_paced_row(share, results[f"rec-paced-{share}"], results[f"health-paced-{share}"]) for share in PACED_SHARES),
+        *([_conditional_row(results["rec-304"], rec, health)] if results.get("rec-304") else []),
         "",
         f"Rating to refreshed list (POST a rating, then poll `/users/<id>/status` until the worker has rewritten "
         f"the user's rows): median {1000 * statistics.median(refresh):.0f} ms, max {1000 * max(refresh):.0f} ms "

@@ -298,7 +298,7 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }
 
-# -- Observability (docs/monitoring.md) -------------------------------------------
+# -- Observability (docs/operations.md) -------------------------------------------
 # The first middleware: every request gets an id (X-Request-ID), a line in the log and its metrics.
 MIDDLEWARE.insert(0, "web.observability.middleware.RequestObservabilityMiddleware")
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()

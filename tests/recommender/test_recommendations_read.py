@@ -21,19 +21,21 @@ def _ranked(run_id: int) -> list[int]:
     return list(UserScore.objects.filter(run_id=run_id, user_id=USER).order_by("rank").values_list("movie_id", flat=True))
 
 
-def test_a_personal_list_costs_one_query(client, published, django_assert_num_queries):
-    """An anonymous API read of a scored user's list is one SQL query: rows, movies, run and reasons together."""
+def test_a_personal_list_costs_one_query_after_its_validator(client, published, django_assert_num_queries):
+    """An anonymous API read of a scored user's list is one SQL query (rows, movies, run and reasons together),
+    after the primary-key lookups of its ETag (web/recommender/caching.py)."""
     client.get(f"/api/users/{USER}/recommendations?n=10")  # warm: the first request may connect
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         response = client.get(f"/api/users/{USER}/recommendations?n=10")
     assert response.status_code == 200 and response.json()["source"] == "personal"
 
 
 
-def test_the_user_page_of_a_scored_user_costs_two_queries(client, published, django_assert_num_queries):
-    """An anonymous visit to a scored MovieLens user's page: the list and the rating count, no separate existence check."""
+def test_the_user_page_of_a_scored_user_costs_three_queries(client, published, django_assert_num_queries):
+    """An anonymous visit to a scored MovieLens user's page: the list's ETag (for the page's poller), the list and
+    the rating count, no separate existence check."""
     client.get(f"/users/{USER}/")  # warm: the connection and the cached genre list
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         response = client.get(f"/users/{USER}/")
     assert response.status_code == 200 and 'data-source="personal"' in response.content.decode()
 

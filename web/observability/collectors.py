@@ -2,7 +2,7 @@
 
 Every web process answers a scrape with the same figures, read when scraped:
 with several web pods, aggregate them with ``max``, never ``sum``
-(docs/monitoring.md).
+(docs/operations.md).
 """
 
 from __future__ import annotations

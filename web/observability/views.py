@@ -1,6 +1,6 @@
 """``GET /metrics``: the Prometheus exposition, for the cluster's monitoring only.
 
-Who may read it (docs/monitoring.md, "Who may scrape"):
+Who may read it (docs/operations.md, "Who may scrape"):
 
 * a request with ``Authorization: Bearer <METRICS_TOKEN>``, when that
   setting is set, from anywhere;
@@ -53,7 +53,7 @@ def may_scrape(request: HttpRequest) -> bool:
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Every series of docs/monitoring.md, or 403 to anyone outside the cluster's monitoring."""
+    """Every series of docs/operations.md, or 403 to anyone outside the cluster's monitoring."""
     if not may_scrape(request):
         return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
     response = HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)

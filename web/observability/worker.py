@@ -6,7 +6,7 @@ which lives as long as the pod, waits for each horse and then reads the
 job's outcome and timings from the job's own record in Redis, which the
 horse (or, for a killed horse, the parent) wrote. So the counts live in one
 long-lived process and need no multi-process mode; the parent serves them on
-``WORKER_METRICS_PORT`` (docs/monitoring.md).
+``WORKER_METRICS_PORT`` (docs/operations.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A Job's pods come and go, so nothing about a run is counted in a process:
 every scrape reads the runs' rows, which the job keeps up to date with its
-heartbeat (docs/monitoring.md). This is the one observability module that
+heartbeat (docs/operations.md). This is the one observability module that
 imports the apps' models; the rest of the web's shared package
 (``web/observability/``) knows no app. Registered by
 :class:`web.progress.apps.ProgressConfig`.

@@ -12,5 +12,5 @@ class RecommenderConfig(AppConfig):
     verbose_name = "Recommender"
 
     def ready(self) -> None:
-        # /metrics serves the number of ratings stored (docs/monitoring.md).
+        # /metrics serves the number of ratings stored (docs/operations.md).
         register_scrape_collector(TableRowsCollector({"ratings": self.get_model("Rating")._meta.db_table}))

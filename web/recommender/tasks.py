@@ -5,10 +5,10 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 
 from scoring.topn import rated_matrix, top_n
-from web.recommender.models import FittedModel, Rating
+from web.recommender.models import FittedModel, Rating, user_data_changed
 from web.recommender.refresh import running
 from web.runs.models import Run
 from web.runs.scores import ScoreRows, replace_user_scores
@@ -86,4 +86,7 @@ def _refresh_user(user_id: int) -> int:
         score=item_scores[0][keep].astype(np.float32),
         rank=np.arange(1, found + 1, dtype=np.int16),
     )
-    return replace_user_scores(run.pk, user_id, rows)
+    with transaction.atomic():  # the new rows and the user's ETag change together
+        written = replace_user_scores(run.pk, user_id, rows)
+        user_data_changed(user_id)
+    return written

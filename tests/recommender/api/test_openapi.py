@@ -96,3 +96,13 @@ def test_interactive_docs_are_served_without_a_cdn(client, db):
     sources = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert sources and all(s.startswith("/") for s in sources), sources
     assert client.get(next(s for s in sources if s.endswith(".js"))).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/users/{user_id}/recommendations", "/api/movies", "/api/movies/{movie_id}",
+                                  "/api/movies/{movie_id}/similar"])
+def test_the_cached_reads_document_if_none_match_and_304(spec, path):
+    """A client generated from the document knows that these reads take If-None-Match and may answer 304."""
+    operation = spec["paths"][path]["get"]
+    assert "304" in operation["responses"]
+    assert {"in": "header", "name": "If-None-Match"}.items() <= next(
+        p for p in operation["parameters"] if p["name"] == "If-None-Match").items()

@@ -8,7 +8,7 @@ its CSRF token). See :mod:`web.recommender.api.permissions` for who may do what.
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound
@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from web.accounts.authentication import HashedTokenAuthentication
+from web.recommender import caching
 from web.recommender.api.pagination import Pages
 from web.recommender.api.permissions import UserDataPermission
 from web.recommender.api.serializers import (
@@ -72,6 +73,13 @@ def _written(rating: Rating, ticket) -> dict:
     return RatingSerializer(rating).data | {"refresh": refresh}
 
 
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match", str, OpenApiParameter.HEADER, required=False,
+    description="The ETag of the answer the client holds: 304 while it is still the answer (docs/api.md, \"HTTP caching\").",
+)
+NOT_MODIFIED = {304: OpenApiResponse(description="Not Modified: the answer whose ETag was sent in If-None-Match is still current; no body.")}
+
+
 class UserDataView(MethodsFirst, GenericAPIView):
     """A view of one user's data: token or session authentication, :class:`UserDataPermission`."""
 
@@ -82,10 +90,11 @@ class UserDataView(MethodsFirst, GenericAPIView):
 
 class UserRecommendationsView(UserDataView):
     @extend_schema(
-        parameters=[RecommendationQuerySerializer],
-        responses={200: RecommendationsSerializer, **_errors(400, 401, 403, 404)},
+        parameters=[RecommendationQuerySerializer, IF_NONE_MATCH],
+        responses={200: RecommendationsSerializer, **NOT_MODIFIED, **_errors(400, 401, 403, 404)},
         summary="A user's top recommendations from the active run, with a reason each",
     )
+    @caching.conditional(caching.user_list_validator)
     def get(self, request, user_id: int):
         """The active run's top ``n`` for the user, minus movies rated since; the popular list if the run does not know them."""
         query = RecommendationQuerySerializer(data=request.query_params)
@@ -179,17 +188,20 @@ class MovieListView(GenericAPIView):
         return Movie.objects.catalogue(**query.validated_data)
 
     @extend_schema(
-        parameters=[MovieQuerySerializer],
-        responses={200: MovieSerializer(many=True), **_errors(400, 404)},
+        parameters=[MovieQuerySerializer, IF_NONE_MATCH],
+        responses={200: MovieSerializer(many=True), **NOT_MODIFIED, **_errors(400, 404)},
         summary="Search and filter the catalogue (paginated)",
     )
+    @caching.conditional(caching.catalogue_validator)
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(MovieSerializer(page, many=True).data)
 
 
 class MovieDetailView(APIView):
-    @extend_schema(responses={200: MovieDetailSerializer, **_errors(404)}, summary="A movie with its rating summary and tags")
+    @extend_schema(parameters=[IF_NONE_MATCH], responses={200: MovieDetailSerializer, **NOT_MODIFIED, **_errors(404)},
+                   summary="A movie with its rating summary and tags")
+    @caching.conditional(caching.movie_validator)
     def get(self, request, movie_id: int):
         movie = get_object_or_404(Movie, movie_id=movie_id)
         movie.summary = movie.rating_summary()
@@ -199,10 +211,11 @@ class MovieDetailView(APIView):
 
 class MovieSimilarView(APIView):
     @extend_schema(
-        parameters=[SimilarQuerySerializer],
-        responses={200: SimilarMoviesSerializer, **_errors(400, 404)},
+        parameters=[SimilarQuerySerializer, IF_NONE_MATCH],
+        responses={200: SimilarMoviesSerializer, **NOT_MODIFIED, **_errors(400, 404)},
         summary="Movies most similar to this one (item-item neighbours of the active run; empty if it has none)",
     )
+    @caching.conditional(caching.similar_validator)
     def get(self, request, movie_id: int):
         query = SimilarQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -39,6 +39,7 @@ from web.recommender.ingest.dataset import MovieLensData
 from web.recommender.ingest.detect import read_movielens
 from web.recommender.ingest.progress import ProgressCallback, report
 from web.recommender.models import Movie, Rating, Tag
+from web.recommender.models.versions import LOAD, bump
 
 COPY_CHUNK_ROWS = 1_000_000
 """Ratings per binary COPY call: bounds the payload in memory (~40 MB) and paces the progress reports."""
@@ -114,6 +115,8 @@ def write_movielens(
         movies_inserted, movies_updated = _write_movies(cursor, data.movies, progress)
         ratings_inserted, ratings_updated = _write_ratings(cursor, data.ratings, progress)
         tags_inserted = _write_tags(cursor, data.tags, progress)
+        if movies_inserted or movies_updated or ratings_inserted or ratings_updated or tags_inserted:
+            bump([(LOAD, 0)], using=using)  # every ETag of the API names this counter: a load can change any answer
         # Fresh planner statistics: the precompute and the site query these tables next.
         cursor.execute(f"ANALYZE {MOVIE}, {RATING}, {TAG}")
     if ratings_inserted and not connections[using].in_atomic_block:

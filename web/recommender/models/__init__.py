@@ -4,6 +4,7 @@
 * :mod:`~web.recommender.models.ratings` - ratings, and the refresh a rating queues.
 * :mod:`~web.recommender.models.scores` - reading a run's scores, similar movies and popular list.
 * :mod:`~web.recommender.models.profiles` - site profiles and their user ids.
+* :mod:`~web.recommender.models.versions` - change counters that the API's ETags are made of.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from web.recommender.models.ratings import RATING_ORDER, RATING_VALUES, Rating
 from web.recommender.models.scores import (
     FittedModel, PopularMovie, Recommendations, ScoredMovie, SimilarMovie, UserScore,
 )
+from web.recommender.models.versions import DataVersion, user_data_changed
 
 __all__ = [
-    "PROFILE_USER_ID_START", "RATING_ORDER", "RATING_VALUES", "FittedModel", "Movie", "PopularMovie", "Profile",
+    "PROFILE_USER_ID_START", "RATING_ORDER", "RATING_VALUES", "DataVersion", "FittedModel", "Movie", "PopularMovie", "Profile",
     "Rating", "RatingSummary", "Recommendations", "ScoredMovie", "SimilarMovie", "Tag", "UserScore",
-    "is_profile_id", "next_profile_user_id",
+    "is_profile_id", "next_profile_user_id", "user_data_changed",
 ]

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from web.pgcopy import read_columns
 from web.recommender.models.profiles import PROFILE_USER_ID_START
+from web.recommender.models.versions import MOVIE, USER, bump
 from web.recommender.refresh import RefreshTicket, request_refresh
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class RatingQuerySet(models.QuerySet):
             rating, _ = self.update_or_create(
                 user_id=user_id, movie=movie, defaults={"rating": value, "timestamp": timezone.now()}
             )
+            bump([(USER, user_id), (MOVIE, movie.movie_id)])  # the user's list and the movie's summary (ETags)
             rating.refresh = request_refresh(user_id)
         return rating
 
@@ -64,7 +66,10 @@ class RatingQuerySet(models.QuerySet):
         """Remove a rating (a no-op if there is none) and queue the refresh; returns the ticket or None."""
         with transaction.atomic():
             deleted, _ = self.filter(user_id=user_id, movie=movie).delete()
-            return request_refresh(user_id) if deleted else None
+            if not deleted:
+                return None
+            bump([(USER, user_id), (MOVIE, movie.movie_id)])
+            return request_refresh(user_id)
 
     def user_counts(self, start: int = 1, limit: int = 50) -> list[tuple[int, int]]:
         """``(user_id, number of ratings)`` of MovieLens users from ``start`` on, by id (an index range scan)."""

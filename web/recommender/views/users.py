@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from web.recommender import caching
 from web.recommender.models import RATING_ORDER, Movie, Rating, UserScore, is_profile_id
 from web.recommender.refresh import is_updating
 from web.recommender.views.access import viewer_user_id, visible_user
@@ -47,7 +48,11 @@ def user_picker(request: HttpRequest) -> HttpResponse:
 
 
 def user(request: HttpRequest, user_id: int) -> HttpResponse:
-    """A user's recommendations with reasons, paged and filtered by genre; ``?fragment=1`` renders just the list."""
+    """A user's recommendations with reasons, paged and filtered by genre; ``?fragment=1`` renders just the list.
+
+    The fragment is what the page's poller fetches once the refresh is done, with the ETag that the
+    page put on the list (``data-etag``): 304 when the list has not changed (web/recommender/caching.py).
+    """
     if is_profile_id(user_id):
         visible_user(request, user_id)  # a private profile: refused before any work
     page = min(_int(request.GET.get("page"), 1), MAX_PAGES)
@@ -55,6 +60,10 @@ def user(request: HttpRequest, user_id: int) -> HttpResponse:
     genre = request.GET.get("genre") or None
     if genre not in genres:
         genre = None
+    list_etag = caching.site_list_etag(request, user_id, page, genre)
+    fragment = bool(request.GET.get("fragment"))
+    if fragment and caching.matches(request, list_etag):  # the poller already shows this list
+        return caching.label(HttpResponseNotModified(), list_etag, caching.SITE_PRIVATE)
     recs = UserScore.objects.recommend(user_id, PAGE_SIZE, genre=genre, offset=(page - 1) * PAGE_SIZE)
     rated_count = Rating.objects.filter(user_id=user_id).count()
     if not is_profile_id(user_id) and recs.source != "personal" and not rated_count:
@@ -74,9 +83,11 @@ def user(request: HttpRequest, user_id: int) -> HttpResponse:
         "updating": is_updating(user_id),
         "rated_count": rated_count,
         "status_url": reverse("refresh-status", args=[user_id]),
+        "list_etag": list_etag,
     }
-    template = "recommender/_recommendations.html" if request.GET.get("fragment") else "recommender/user.html"
-    return render(request, template, context)
+    if fragment:
+        return caching.label(render(request, "recommender/_recommendations.html", context), list_etag, caching.SITE_PRIVATE)
+    return render(request, "recommender/user.html", context)
 
 
 def refresh_status(request: HttpRequest, user_id: int) -> JsonResponse:

@@ -59,12 +59,19 @@
   var banner = document.getElementById("updating");
   var polling = false;
 
+  /* A conditional request: the list names its ETag (data-etag), and a 304 means the list shown is current.
+     "no-store" keeps the browser's cache out of it, so the 304 reaches this code. */
   function swapList() {
     var url = new URL(window.location.href);
     url.searchParams.set("fragment", "1");
-    return fetch(url, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
-      var current = document.getElementById("recs");
-      if (current) current.outerHTML = html;
+    var shown = document.getElementById("recs");
+    var headers = shown && shown.dataset.etag ? { "If-None-Match": shown.dataset.etag } : {};
+    return fetch(url, { credentials: "same-origin", cache: "no-store", headers: headers }).then(function (r) {
+      if (r.status === 304) return;
+      return r.text().then(function (html) {
+        var current = document.getElementById("recs");
+        if (current) current.outerHTML = html;
+      });
     });
   }
 
