@@ -36,3 +36,13 @@ class UserDataPermission(BasePermission):
         if request.method in SAFE_METHODS and not is_profile_id(user_id):
             return True
         return may_act_for(request.user, user_id)
+
+
+class ServicePermission(BasePermission):
+    """Creating users and sending events is a browsing service's: a staff account's token (or session)."""
+
+    message = "Only a service account (a staff account's token) may create users or send events."
+
+    def has_permission(self, request, view) -> bool:
+        account = request.user
+        return account is not None and account.is_authenticated and account.is_staff

@@ -4,11 +4,15 @@
 * :mod:`~web.recommender.models.ratings` - ratings, and the refresh a rating queues.
 * :mod:`~web.recommender.models.scores` - reading a run's scores, similar movies and popular list.
 * :mod:`~web.recommender.models.profiles` - site profiles and their user ids.
+* :mod:`~web.recommender.models.events` - a browsing service's users and events (watches, watchlist, not interested).
 """
 
 from __future__ import annotations
 
 from web.recommender.models.catalogue import Movie, RatingSummary, Tag
+from web.recommender.models.events import (
+    EVENT_TYPES, HIDING_TYPES, Event, EventBatch, EventOutcome, ServiceUser, known_user_ids,
+)
 from web.recommender.models.profiles import PROFILE_USER_ID_START, Profile, is_profile_id, next_profile_user_id
 from web.recommender.models.ratings import RATING_ORDER, RATING_VALUES, Rating
 from web.recommender.models.scores import (
@@ -16,6 +20,7 @@ from web.recommender.models.scores import (
 )
 
 __all__ = [
+    "EVENT_TYPES", "HIDING_TYPES", "Event", "EventBatch", "EventOutcome", "ServiceUser", "known_user_ids",
     "PROFILE_USER_ID_START", "RATING_ORDER", "RATING_VALUES", "FittedModel", "Movie", "PopularMovie", "Profile",
     "Rating", "RatingSummary", "Recommendations", "ScoredMovie", "SimilarMovie", "Tag", "UserScore",
     "is_profile_id", "next_profile_user_id",
