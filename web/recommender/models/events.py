@@ -16,9 +16,12 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from web.pgcopy import read_columns
 from web.recommender.models.catalogue import Movie
 from web.recommender.models.profiles import PROFILE_USER_ID_START, Profile, next_profile_user_id
 from web.recommender.models.ratings import Rating
@@ -35,6 +38,16 @@ EARLIEST_EVENT_TIME = dt.datetime(1995, 1, 1, tzinfo=dt.UTC)
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
 """How far in the future an event's time may lie (the sender's clock may run ahead); later is refused."""
+
+WATCH_RATING = 3.5
+"""The value a watch with no rating has in the models' user-item matrix (docs/decisions.md, "Events").
+
+EASE, the default, uses only whether an entry exists, so there a watch counts
+exactly like a rating; the star-based models (kNN) read it as a middling-good
+rating (3.5 is close to MovieLens' mean of about 3.5), so an unrated watch
+neither lifts a movie's neighbours like a 5 nor pushes them down like a 1.
+A rated movie counts once, with its stars: the rating says more than the watch.
+"""
 
 
 class ServiceUserManager(models.Manager):
@@ -174,6 +187,31 @@ class EventQuerySet(models.QuerySet):
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return {event_id for (event_id,) in cursor.fetchall()}
+
+    def _unrated_watches_sql(self, user_filter: str = "") -> str:
+        table, ratings = self.model._meta.db_table, Rating._meta.db_table
+        return f"""
+            SELECT DISTINCT e.user_id, e.movie_id FROM {table} e
+            WHERE e.type = 'watched' {user_filter}
+              AND NOT EXISTS (SELECT 1 FROM {ratings} r WHERE r.user_id = e.user_id AND r.movie_id = e.movie_id)"""
+
+    def implicit_columns(self) -> list[np.ndarray]:
+        """Every watched (user, movie) pair with no rating, as the models' implicit feedback, by binary COPY.
+
+        Columns like :meth:`RatingQuerySet.columns`: user_id int32, movie_id int32,
+        and the value :data:`WATCH_RATING` (float32), so they concatenate with the ratings into one matrix.
+        """
+        with connection.cursor() as cursor:
+            users, movies = read_columns(cursor.cursor, self._unrated_watches_sql(), ["integer", "integer"])
+        return [users, movies, np.full(len(users), WATCH_RATING, dtype=np.float32)]
+
+    def feedback_of(self, user_id: int) -> tuple[list[int], list[int]]:
+        """One user's events as the worker's refresh needs them: (watched movies with no rating, not-interested movies)."""
+        with connection.cursor() as cursor:
+            cursor.execute(self._unrated_watches_sql("AND e.user_id = %s"), [user_id])
+            watched = [movie for _, movie in cursor.fetchall()]
+        dismissed = list(self.filter(user_id=user_id, type="not_interested").values_list("movie_id", flat=True).distinct())
+        return watched, dismissed
 
     def watchlist(self, user_id: int) -> list[tuple[int, dt.datetime]]:
         """The user's watchlist: ``(movie_id, added at)`` of each movie whose latest watchlist event is an add, newest first."""
