@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from web.recommender.models.catalogue import Movie, RatingSummary, Tag
 from web.recommender.models.events import (
-    EVENT_TYPES, HIDING_TYPES, WATCH_RATING, Event, EventBatch, EventOutcome, ServiceUser, known_user_ids,
+    EVENT_TYPES, HIDING_TYPES, SITE_EVENT_TYPES, WATCH_RATING, Event, EventBatch, EventOutcome, ServiceUser, known_user_ids,
 )
 from web.recommender.models.profiles import PROFILE_USER_ID_START, Profile, is_profile_id, next_profile_user_id
 from web.recommender.models.ratings import RATING_ORDER, RATING_VALUES, Rating
@@ -20,7 +20,7 @@ from web.recommender.models.scores import (
 )
 
 __all__ = [
-    "EVENT_TYPES", "HIDING_TYPES", "WATCH_RATING", "Event", "EventBatch", "EventOutcome", "ServiceUser", "known_user_ids",
+    "EVENT_TYPES", "HIDING_TYPES", "SITE_EVENT_TYPES", "WATCH_RATING", "Event", "EventBatch", "EventOutcome", "ServiceUser", "known_user_ids",
     "PROFILE_USER_ID_START", "RATING_ORDER", "RATING_VALUES", "FittedModel", "Movie", "PopularMovie", "Profile",
     "Rating", "RatingSummary", "Recommendations", "ScoredMovie", "SimilarMovie", "Tag", "UserScore",
     "is_profile_id", "next_profile_user_id",

@@ -13,6 +13,7 @@ Events are idempotent by the sender's ``event_id``: one unique constraint and
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -29,6 +30,9 @@ from web.recommender.refresh import request_refresh
 
 EVENT_TYPES = ("watched", "watchlist_add", "watchlist_remove", "not_interested")
 """What a browsing service reports; ``watched`` may carry the ``fraction`` of the movie watched (0 to 1)."""
+
+SITE_EVENT_TYPES = ("watchlist_add", "watchlist_remove", "not_interested")
+"""What a signed-in person may record on the site's movie cards and pages (watches come from a browsing service)."""
 
 HIDING_TYPES = ("watched", "not_interested")
 """Event types that take the movie out of the user's served list at once (the read-time filter)."""
@@ -143,6 +147,14 @@ class EventQuerySet(models.QuerySet):
                 request_refresh(user_id)
         outcomes.sort(key=lambda o: o.position)
         return outcomes
+
+    def record_own(self, user_id: int, movie_id: int, type_: str) -> EventOutcome:
+        """An event the site records for a signed-in profile now, under an id of its own (``site-<uuid>``)."""
+        if type_ not in SITE_EVENT_TYPES:
+            raise ValueError(f"the site records only {', '.join(SITE_EVENT_TYPES)}, not {type_!r}")
+        data = {"event_id": f"site-{uuid.uuid4()}", "user_id": user_id, "movie_id": movie_id, "type": type_,
+                "fraction": None, "time": timezone.now()}
+        return self.record([EventBatch(valid=[(0, data)], refused=[])])[0]
 
     def _record_batch(self, valid: list[tuple[int, dict]], seen: set[str], users_to_refresh: set[int]) -> list[EventOutcome]:
         users = known_user_ids(data["user_id"] for _, data in valid)
