@@ -16,7 +16,7 @@ from django.db import connection
 
 from scoring.base import Scorer
 from web.pgcopy import copy_columns
-from web.recommender.models import FittedModel, PopularMovie, Rating
+from web.recommender.models import Event, FittedModel, PopularMovie, Rating
 from web.runs.models import FINISHED, ActiveRun, Run
 from web.runs.scores import (
     SIMILAR_TABLE, SIMILAR_TYPES, attach_partition, drop_run_tables, is_attached, run_tables, similar_table,
@@ -25,14 +25,25 @@ from web.security import sign_model
 
 
 # -- ratings ----------------------------------------------------------------
-def load_ratings() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All ratings as (user_id int32, movie_id int32, rating float32) arrays, by binary COPY."""
+def load_ratings(*, with_watches: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the models learn from as (user_id int32, movie_id int32, value float32) arrays, by binary COPY.
+
+    Every rating, and (``with_watches``) every watched movie the user has not
+    rated, valued :data:`~web.recommender.models.events.WATCH_RATING`: watches
+    are implicit positive feedback next to the ratings, and a rated movie
+    counts once, with its stars. Not-interested events are not a positive:
+    they stay out of the matrix, and the read hides those movies.
+    """
     users, movies, ratings = Rating.objects.columns()
     if len(users) == 0:
         raise ValueError(
             f"{Rating._meta.db_table} is empty: load ratings first (python manage.py load_movielens DIR)"
         )
-    return users, movies, ratings
+    if not with_watches:
+        return users, movies, ratings
+    watch_users, watch_movies, watch_values = Event.objects.implicit_columns()
+    return (np.concatenate([users, watch_users]), np.concatenate([movies, watch_movies]),
+            np.concatenate([ratings, watch_values]))
 
 
 # -- the run's artefacts besides its scores -----------------------------------

@@ -9,13 +9,15 @@ STORED_TABLES = (
     "recommender_rating",
     "recommender_tag",
     "recommender_profile",
+    "recommender_serviceuser",
+    "recommender_event",
     "recommender_popularmovie",
     "auth_user",
     "accounts_apitoken",
     "progress_run",
     "progress_activerun",
 )
-"""The tables a bad request, file or command could write: catalogue, ratings, accounts, runs."""
+"""The tables a bad request, file or command could write: catalogue, ratings, events, accounts, runs."""
 
 
 def stored(tables: tuple[str, ...] = STORED_TABLES) -> dict[str, tuple[int, str]]:

@@ -9,15 +9,18 @@ tables before and after (:func:`tests.reliability.snapshot.stored`).
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from django.contrib.auth.models import User
 from django.test import Client, override_settings
 
 from tests.account_helpers import make_operator
-from tests.reliability.hostile_values import HUGE
+from tests.reliability.hostile_values import HOSTILE_IDS, HUGE, hostile_events
 from tests.reliability.snapshot import stored
 from tests.recommender.conftest import auth, published, service_token  # noqa: F401  (fixtures)
+from web.recommender.models import Event
 
 USER = 101
 """A MovieLens user of the ``catalogue`` fixture (ids 101..130, movies 10..250)."""
@@ -224,3 +227,40 @@ def test_a_rating_for_a_profile_id_nobody_owns_is_refused(client, auth, publishe
                            content_type="application/json", **auth)
     _json_error(response, 403, "your own ratings")
     assert stored() == before
+
+
+EVENT_ROWS = hostile_events(
+    (timezone.now() - timedelta(hours=1)).isoformat(), (timezone.now() + timedelta(hours=1)).isoformat()
+)
+
+
+@pytest.mark.parametrize(("name", "raw", "status", "words", "accepted"), EVENT_ROWS, ids=[row[0] for row in EVENT_ROWS])
+def test_bad_events(client, auth, published, name, raw, status, words, accepted):
+    """Each bad event or body is a JSON 4xx naming the event or line; the good events beside it are stored, the bad not."""
+    before = stored(tables=tuple(t for t in stored() if t != "recommender_event"))
+    content_type = "application/x-ndjson" if name.startswith("ndjson") else "application/json"
+    response = client.post("/api/events", raw, content_type=content_type, **auth)
+    _json_error(response, status, words)
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == accepted
+    assert stored(tables=tuple(before)) == before
+
+
+@pytest.mark.parametrize("value", HOSTILE_IDS.values(), ids=HOSTILE_IDS.keys())
+def test_hostile_ids_as_event_users_are_refused(client, auth, published, value):
+    """Every hostile id, sent as a user_id string, is refused as a wrong type; nothing is stored."""
+    event = {"event_id": "h", "user_id": value, "movie_id": 10, "type": "watched",
+             "time": (timezone.now() - timedelta(hours=1)).isoformat()}
+    response = client.post("/api/events", json.dumps([event]), content_type="application/json", **auth)
+    _json_error(response, 422, "event 0: user_id: a whole number is required")
+    assert not Event.objects.exists()
+
+
+def test_a_retried_event_is_a_duplicate_not_an_error(client, auth, published):
+    """Sending the same event twice (and twice in one request) stores it once and answers 200 both times."""
+    event = {"event_id": "again", "user_id": USER, "movie_id": 10, "type": "watched",
+             "time": (timezone.now() - timedelta(hours=1)).isoformat()}
+    first = client.post("/api/events", json.dumps([event, event]), content_type="application/json", **auth)
+    second = client.post("/api/events", json.dumps([event]), content_type="application/json", **auth)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert [r["status"] for r in first.json()["results"]] == ["accepted", "duplicate"]
+    assert second.json()["duplicate"] == 1 and Event.objects.count() == 1

@@ -8,7 +8,7 @@ import numpy as np
 from django.db import close_old_connections, transaction
 
 from scoring.topn import rated_matrix, top_n
-from web.recommender.models import FittedModel, Rating, user_data_changed
+from web.recommender.models import WATCH_RATING, Event, FittedModel, Rating, user_data_changed
 from web.recommender.refresh import running
 from web.runs.models import Run
 from web.runs.scores import ScoreRows, replace_user_scores
@@ -49,7 +49,7 @@ def warm_model_cache() -> int | None:
 
 
 def refresh_user(user_id: int) -> int:
-    """Recompute ``user_id``'s rows of the active run from their ratings as they are now.
+    """Recompute ``user_id``'s rows of the active run from their ratings and events as they are now.
 
     The rows are replaced in one transaction, so a reader sees the old list
     or the new one, never a mix or none. Returns the number of rows written.
@@ -71,13 +71,18 @@ def _refresh_user(user_id: int) -> int:
         return 0
     n = int(run.parameters.get("top_n", DEFAULT_TOP_N))
 
+    # What the job's matrix holds for the user (jobs/precompute/store.py, load_ratings): ratings and unrated watches.
     history = list(Rating.objects.filter(user_id=user_id).values_list("movie_id", "rating"))
-    movie_ids = np.array([movie for movie, _ in history], dtype=np.int64)
-    values = np.array([value for _, value in history], dtype=np.float32)
+    watched, dismissed = Event.objects.feedback_of(user_id)
+    movie_ids = np.array([movie for movie, _ in history] + watched, dtype=np.int64)
+    values = np.array([value for _, value in history] + [WATCH_RATING] * len(watched), dtype=np.float32)
     item_index, item_ratings = model.history_index(movie_ids, values)
 
     scores = model.score_history(item_index, item_ratings)[np.newaxis, :]
-    items, item_scores = top_n(scores, rated_matrix(item_index, len(model.movie_ids_)), n)
+    # Not-interested movies are no positive, but never worth a slot of the stored list either.
+    dismissed_index, _ = model.history_index(np.array(dismissed, dtype=np.int64), np.zeros(len(dismissed), np.float32))
+    excluded = np.union1d(item_index, dismissed_index).astype(np.int64)
+    items, item_scores = top_n(scores, rated_matrix(excluded, len(model.movie_ids_)), n)
     keep = items[0] >= 0
     found = int(keep.sum())
     rows = ScoreRows(

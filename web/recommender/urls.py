@@ -8,6 +8,7 @@ urlpatterns = [
     path("welcome/", views.onboarding, name="onboarding"),
     path("me/", views.me, name="me"),
     path("me/ratings/", views.my_ratings, name="my-ratings"),
+    path("me/watchlist/", views.my_watchlist, name="my-watchlist"),
     path("users/", views.user_picker, name="user-picker"),
     path("users/<int:user_id>/", views.user, name="user"),
     path("users/<int:user_id>/status", views.refresh_status, name="refresh-status"),
@@ -15,4 +16,5 @@ urlpatterns = [
     path("movies/", views.movies, name="movies"),
     path("movies/<int:movie_id>/", views.movie, name="movie"),
     path("movies/<int:movie_id>/rate", views.rate, name="rate"),
+    path("movies/<int:movie_id>/event", views.movie_event, name="movie-event"),
 ]

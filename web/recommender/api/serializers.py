@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from web.recommender.models import RATING_ORDER, RATING_VALUES, Movie, Rating, Recommendations
+from web.recommender.models import EVENT_TYPES, RATING_ORDER, RATING_VALUES, Movie, Rating, Recommendations, ServiceUser
+from web.recommender.models.events import CLOCK_SKEW, EARLIEST_EVENT_TIME
 from web.runs.spec import DEFAULT_TOP_N
 
 MAX_RECOMMENDATIONS = DEFAULT_TOP_N
@@ -176,3 +179,102 @@ class RatingWrittenSerializer(RatingSerializer):
 
     class Meta(RatingSerializer.Meta):
         fields = [*RatingSerializer.Meta.fields, "refresh"]
+
+
+class ServiceUserInputSerializer(serializers.Serializer):
+    """The body of ``POST /api/users``: the browsing service's own id of its user."""
+
+    external_id = serializers.CharField(max_length=200, help_text="The service's own id of its user (1-200 characters).")
+
+
+class ServiceUserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ServiceUser
+        fields = ["user_id", "external_id", "created_at"]
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer given as a JSON number: a string, a boolean or a fraction is a wrong type, not silently converted."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError(f"A whole number is required; got {data!r}.")
+        return super().to_internal_value(data)
+
+
+class EventTimeField(serializers.DateTimeField):
+    """An ISO 8601 time with its UTC offset, from 1995 to a few minutes from now (the sender's clock may run ahead)."""
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str):
+            raise serializers.ValidationError(f"An ISO 8601 time is required, e.g. 2026-12-01T18:30:00Z; got {value!r}.")
+        try:
+            parsed = parse_datetime(value) if len(value) <= 40 else None
+        except ValueError:  # well formed but no such time, e.g. month 13
+            parsed = None
+        if parsed is None:
+            raise serializers.ValidationError(f"Not an ISO 8601 time (e.g. 2026-12-01T18:30:00Z): {value!r}.")
+        if parsed.tzinfo is None:
+            raise serializers.ValidationError(f"The time needs its UTC offset (Z or +hh:mm): {value!r}.")
+        if parsed < EARLIEST_EVENT_TIME:
+            raise serializers.ValidationError(f"The time {value} is before 1995, older than any MovieLens data.")
+        if parsed > timezone.now() + CLOCK_SKEW:
+            raise serializers.ValidationError(f"The time {value} is in the future.")
+        return parsed
+
+
+class FractionField(serializers.FloatField):
+    """How much of the movie was watched, 0 to 1; NaN, infinities, booleans and strings are refused."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            raise serializers.ValidationError(f"A number from 0 to 1 is required; got {data!r}.")
+        if math.isnan(data) or not 0 <= data <= 1:
+            raise serializers.ValidationError(f"A fraction must be from 0 to 1; got {data!r}.")
+        return float(data)
+
+
+class EventInputSerializer(serializers.Serializer):
+    """One event of ``POST /api/events``. Whether the user and the movie exist is checked for the whole batch at once."""
+
+    event_id = serializers.CharField(max_length=100, help_text="Chosen by the sender, unique per event: a retry with the same id is ignored.")
+    user_id = StrictIntegerField(min_value=1, max_value=2**31 - 1)
+    movie_id = StrictIntegerField(min_value=1, max_value=2**31 - 1)
+    type = serializers.ChoiceField(choices=list(EVENT_TYPES))
+    fraction = FractionField(required=False, allow_null=True, help_text="Only for `watched`: how much was watched, 0 to 1.")
+    time = EventTimeField(help_text="When it happened: ISO 8601 with the UTC offset, from 1995 to now (5 minutes' clock skew allowed).")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("fraction") is not None and attrs["type"] != "watched":
+            raise serializers.ValidationError({"fraction": f"Only a 'watched' event has a fraction, not {attrs['type']!r}."})
+        attrs.setdefault("fraction", None)
+        return attrs
+
+
+class EventResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(required=False, help_text="The event's place in a JSON array, from 0.")
+    line = serializers.IntegerField(required=False, help_text="The event's line in an NDJSON body, from 1.")
+    event_id = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["accepted", "duplicate", "refused"])
+    reason = serializers.CharField(required=False, help_text="Why it was refused, or why it is a duplicate.")
+
+
+class EventsAnswerSerializer(serializers.Serializer):
+    """The answer of ``POST /api/events``: the counts and every event's outcome, in the order sent."""
+
+    error = serializers.CharField(required=False, help_text="With a 422: the first refused event and why.")
+    status = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    duplicate = serializers.IntegerField()
+    refused = serializers.IntegerField()
+    results = EventResultSerializer(many=True)
+
+
+class WatchlistItemSerializer(serializers.Serializer):
+    added_at = serializers.DateTimeField()
+    movie = MovieSerializer()
+
+
+class WatchlistSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    watchlist = WatchlistItemSerializer(many=True)

@@ -4,6 +4,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from web.recommender.api import views
 
 urlpatterns = [
+    path("users", views.ServiceUsersView.as_view(), name="api-users"),
+    path("events", views.EventsView.as_view(), name="api-events"),
+    path("users/<int:user_id>/watchlist", views.UserWatchlistView.as_view(), name="api-user-watchlist"),
     path("users/<int:user_id>/recommendations", views.UserRecommendationsView.as_view(), name="api-user-recommendations"),
     path("users/<int:user_id>/ratings", views.UserRatingsView.as_view(), name="api-user-ratings"),
     path("users/<int:user_id>/ratings/<int:movie_id>", views.UserRatingView.as_view(), name="api-user-rating"),

@@ -13,14 +13,21 @@ from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from web.accounts.authentication import HashedTokenAuthentication
 from web.recommender import caching
+from web.recommender.api.events import NDJSONParser, answer, json_batches, ndjson_batches
 from web.recommender.api.pagination import Pages
-from web.recommender.api.permissions import UserDataPermission
+from web.recommender.api.permissions import ServicePermission, UserDataPermission
 from web.recommender.api.serializers import (
+    EventInputSerializer,
+    EventsAnswerSerializer,
+    ServiceUserInputSerializer,
+    ServiceUserSerializer,
+    WatchlistSerializer,
     MovieDetailSerializer,
     MovieQuerySerializer,
     MovieSerializer,
@@ -35,7 +42,9 @@ from web.recommender.api.serializers import (
     SimilarQuerySerializer,
     recommendations_data,
 )
-from web.recommender.models import PROFILE_USER_ID_START, RATING_VALUES, Movie, Profile, Rating, SimilarMovie, UserScore, is_profile_id
+from web.recommender.models import (
+    PROFILE_USER_ID_START, RATING_VALUES, Event, Movie, Profile, Rating, ServiceUser, SimilarMovie, UserScore, is_profile_id,
+)
 from web.restapi import ErrorSerializer, MethodsFirst
 from web.runs.models import Run
 from web.security import RatingWriteThrottle
@@ -47,7 +56,7 @@ def _errors(*codes: int) -> dict:
         401: "Writing needs authentication (a token or the site's session).",
         403: "The account may not act for this user.",
         404: "Unknown user, movie or rating.",
-        413: "The body is larger than 2.5 MB.",
+        413: "The body is larger than 2.5 MB (or, for events, holds more events than allowed).",
         415: "The body is not JSON.",
         503: "The database is unavailable; try again after `Retry-After` seconds.",
     }
@@ -225,3 +234,57 @@ class MovieSimilarView(APIView):
         body = {"movie_id": movie_id, "run_id": run.pk if run else None, "similar": similar}
         return Response(SimilarMoviesSerializer(body).data)
 
+
+
+class ServiceView(MethodsFirst, APIView):
+    """A view only a browsing service (group "services") may use."""
+
+    authentication_classes = [HashedTokenAuthentication, SessionAuthentication]
+    permission_classes = [ServicePermission]
+    throttle_classes = [RatingWriteThrottle]
+
+
+class ServiceUsersView(ServiceView):
+    @extend_schema(
+        request=ServiceUserInputSerializer,
+        responses={201: ServiceUserSerializer, 200: ServiceUserSerializer, **_errors(400, 401, 403, 413, 415)},
+        summary="Create the user of an external id (201), or return the one it already has (200)",
+    )
+    def post(self, request):
+        """Idempotent: the same ``external_id`` always gives the same ``user_id``, also under concurrent requests."""
+        data = ServiceUserInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user, created = ServiceUser.objects.for_external_id(data.validated_data["external_id"])
+        return Response(ServiceUserSerializer(user).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class EventsView(ServiceView):
+    parser_classes = [JSONParser, NDJSONParser]
+
+    @extend_schema(
+        request={"application/json": EventInputSerializer(many=True), "application/x-ndjson": EventInputSerializer},
+        responses={200: EventsAnswerSerializer, 422: EventsAnswerSerializer, **_errors(400, 401, 403, 413, 415)},
+        summary="Send events (a JSON array of up to 1,000, or NDJSON): each one accepted, duplicate or refused",
+    )
+    def post(self, request):
+        """Store the valid events in one transaction; a bad event is refused with its place and reason, the others kept.
+
+        200 when none was refused; 422 when some were (the accepted ones are
+        stored all the same, and a retry of the whole request is safe: they come back as duplicates).
+        """
+        if request.content_type.startswith(NDJSONParser.media_type):
+            outcomes, key = Event.objects.record(ndjson_batches(request.data)), "line"
+        else:
+            outcomes, key = Event.objects.record(json_batches(request.data)), "index"
+        body, code = answer(outcomes, key)
+        return Response(body, status=code)
+
+
+class UserWatchlistView(UserDataView):
+    @extend_schema(responses={200: WatchlistSerializer, **_errors(401, 403, 404)}, summary="A user's watchlist, last added first")
+    def get(self, request, user_id: int):
+        _known_user(user_id)
+        entries = Event.objects.watchlist(user_id)
+        movies = Movie.objects.in_bulk([movie_id for movie_id, _ in entries])
+        items = [{"added_at": added_at, "movie": movies[movie_id]} for movie_id, added_at in entries]
+        return Response(WatchlistSerializer({"user_id": user_id, "watchlist": items}).data)

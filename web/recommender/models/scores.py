@@ -18,6 +18,7 @@ from django.utils import timezone
 from scoring.registry import ALGORITHMS
 from web.recommender import reasons
 from web.recommender.models.catalogue import Movie
+from web.recommender.models.events import HIDING_TYPES, Event, ServiceUser
 from web.recommender.models.profiles import Profile
 from web.recommender.models.ratings import Rating
 from web.runs.models import ActiveRun, Run
@@ -61,14 +62,15 @@ class Recommendations:
 
 class UserScoreQuerySet(models.QuerySet):
     def knows_user(self, user_id: int) -> bool:
-        """A user exists for the site once they have rated something, has a profile, or the active run scored them."""
-        if Rating.objects.filter(user_id=user_id).exists() or Profile.objects.filter(user_id=user_id).exists():
+        """A user exists once they have rated something, have a profile or were created by a service, or the active run scored them."""
+        if (Rating.objects.filter(user_id=user_id).exists() or Profile.objects.filter(user_id=user_id).exists()
+                or ServiceUser.objects.filter(user_id=user_id).exists()):
             return True
         run = Run.objects.active()
         return run is not None and self.filter(run=run, user_id=user_id).exists()
 
     def recommend(self, user_id: int, n: int, genre: str | None = None, offset: int = 0) -> Recommendations:
-        """The user's top ``n`` (after ``offset``) from the active run, minus what they rated since; else the popular list.
+        """The user's top ``n`` (after ``offset``) from the active run, minus what they rated, watched or dismissed since; else the popular list.
 
         ``genre`` keeps only movies of that genre. Each item carries a reason.
         A user the run scored costs one query (:meth:`_personal`); the popular
@@ -88,13 +90,15 @@ class UserScoreQuerySet(models.QuerySet):
         if run is None:
             return Recommendations(user_id=user_id, source="popular", run=None)
         rated = Rating.objects.filter(user_id=user_id).values("movie_id")
+        dismissed = Event.objects.filter(user_id=user_id, type__in=HIDING_TYPES).values("movie_id")
         in_genre = {"movie__genres__contains": [genre]} if genre else {}
-        unrated_rows = self.filter(run=run, user_id=user_id).exclude(movie_id__in=rated)
+        unrated_rows = self.filter(run=run, user_id=user_id).exclude(movie_id__in=rated).exclude(movie_id__in=dismissed)
         if offset and unrated_rows.filter(**in_genre).exists():
             return Recommendations(user_id=user_id, source="personal", run=run)  # paged past the end of the list
         has_personal = unrated_rows.exists()
         popular = list(
-            PopularMovie.objects.of_run(run).exclude(movie_id__in=rated).filter(**in_genre)[offset : offset + n + 1]
+            PopularMovie.objects.of_run(run).exclude(movie_id__in=rated).exclude(movie_id__in=dismissed)
+            .filter(**in_genre)[offset : offset + n + 1]
         )
         items = [ScoredMovie(row.movie, row.score, offset + i + 1, reasons.POPULAR) for i, row in enumerate(popular[:n])]
         return Recommendations(user_id=user_id, source="popular", run=run, items=items, has_more=len(popular) > n,
@@ -102,7 +106,7 @@ class UserScoreQuerySet(models.QuerySet):
 
     @staticmethod
     def _personal(user_id: int, limit: int, genre: str | None, offset: int) -> tuple[Run | None, list]:
-        """The active run's rows for the user, minus rated movies, with their movies and reasons: one query.
+        """The active run's rows for the user, minus rated, watched and not-interested movies, with movies and reasons: one query.
 
         The reason of a row is the user's best-rated movie (3.5 stars or more)
         among the row's movie's similar movies in the same run, if any.
@@ -126,6 +130,9 @@ class UserScoreQuerySet(models.QuerySet):
                   AND s.user_id = %s
                   AND NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table} rr
                                   WHERE rr.user_id = s.user_id AND rr.movie_id = s.movie_id)
+                  AND NOT EXISTS (SELECT 1 FROM {Event._meta.db_table} ev
+                                  WHERE ev.user_id = s.user_id AND ev.movie_id = s.movie_id
+                                    AND ev.type = ANY(%s))
                   {genre_filter}
                 ORDER BY s.rank
                 LIMIT %s OFFSET %s
@@ -148,7 +155,8 @@ class UserScoreQuerySet(models.QuerySet):
             ) why ON true
             LEFT JOIN {Movie._meta.db_table} wm ON wm.movie_id = why.neighbour_id
             ORDER BY p.rank"""
-        params = [ActiveRun.SINGLETON_ID, user_id, *([genre] if genre else []), limit, offset, ActiveRun.SINGLETON_ID, user_id]
+        params = [ActiveRun.SINGLETON_ID, user_id, list(HIDING_TYPES), *([genre] if genre else []), limit, offset,
+                  ActiveRun.SINGLETON_ID, user_id]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             fetched = cursor.fetchall()

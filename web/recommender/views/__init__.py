@@ -2,7 +2,7 @@
 
 ``users`` (pickers, recommendations, rating history), ``catalogue`` (search
 and the movie page), ``accounts`` (sign-up and onboarding), ``rating`` (the
-star widget's endpoint).
+star widget's endpoint), ``watchlist`` (watchlist and "not interested").
 """
 
 from web.recommender.views.accounts import SignInView, me, my_ratings, onboarding, signup
@@ -10,8 +10,9 @@ from web.recommender.views.catalogue import movie, movies
 from web.recommender.views.home import home
 from web.recommender.views.rating import rate
 from web.recommender.views.users import refresh_status, user, user_picker, user_ratings
+from web.recommender.views.watchlist import movie_event, my_watchlist
 
 __all__ = [
-    "SignInView", "home", "me", "movie", "my_ratings", "movies", "onboarding", "rate", "refresh_status", "signup", "user", "user_picker",
+    "SignInView", "home", "me", "movie", "movie_event", "my_watchlist", "my_ratings", "movies", "onboarding", "rate", "refresh_status", "signup", "user", "user_picker",
     "user_ratings",
 ]

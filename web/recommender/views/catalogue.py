@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from web.recommender.models import Movie, SimilarMovie
+from web.recommender.models import Event, Movie, SimilarMovie
 from web.recommender.views.access import ratings_of, viewer_user_id
 
 SEARCH_PAGE = 20
@@ -43,5 +43,6 @@ def movie(request: HttpRequest, movie_id: int) -> HttpResponse:
         "similar": similar,
         "my_ratings": ratings_of(me, [movie_id, *[row.neighbour_id for row in similar]]),
         "can_rate": me is not None,
+        "movie_on_watchlist": me is not None and movie_id in {m for m, _ in Event.objects.watchlist(me)},
     }
     return render(request, "recommender/movie.html", context)

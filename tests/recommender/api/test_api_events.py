@@ -1,0 +1,257 @@
+"""A browsing service's road in: users created by external id, events in JSON or NDJSON, the watchlist, fresh lists."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from web.recommender.api.events import MAX_JSON_EVENTS
+from web.recommender.models import PROFILE_USER_ID_START, Event, Profile, Rating, ServiceUser, UserScore
+from web.recommender.refresh import pending_key
+
+NOW = timezone.now().replace(microsecond=0)
+
+
+def _event(event_id: str, user_id: int, movie_id: int, type_: str = "watched", **extra) -> dict:
+    return {"event_id": event_id, "user_id": user_id, "movie_id": movie_id, "type": type_,
+            "time": (NOW - timedelta(hours=1)).isoformat(), **extra}
+
+
+def _post(client, auth, events, content_type="application/json"):
+    body = events if isinstance(events, (str, bytes)) else json.dumps(events)
+    return client.post("/api/events", body, content_type=content_type, **auth)
+
+
+def _new_user(client, auth, external_id: str = "svc-1") -> int:
+    return client.post("/api/users", {"external_id": external_id}, content_type="application/json", **auth).json()["user_id"]
+
+
+# Users created by a service
+
+
+def test_creating_a_user_is_idempotent_and_above_movielens_ids(client, auth, catalogue):
+    """The first call creates (201), the same external id again returns the same user (200), no duplicate row."""
+    first = client.post("/api/users", {"external_id": "abc-123"}, content_type="application/json", **auth)
+    again = client.post("/api/users", {"external_id": "abc-123"}, content_type="application/json", **auth)
+    other = client.post("/api/users", {"external_id": "abc-124"}, content_type="application/json", **auth)
+    assert (first.status_code, again.status_code, other.status_code) == (201, 200, 201)
+    assert first.json()["user_id"] == again.json()["user_id"] != other.json()["user_id"]
+    assert first.json()["user_id"] >= PROFILE_USER_ID_START
+    assert ServiceUser.objects.filter(external_id="abc-123").count() == 1
+
+
+def test_service_users_and_profiles_share_one_sequence(client, auth, member):
+    """A profile and a service user never get the same id: both draw from the profile sequence."""
+    _, profile, _ = member
+    user_id = _new_user(client, auth)
+    assert user_id != profile.user_id and not Profile.objects.filter(user_id=user_id).exists()
+
+
+def test_concurrent_creations_of_one_external_id_make_one_user(transactional_db, service_token):
+    """Eight requests racing for the same new external id all get the same user id."""
+    from django.test import Client
+
+    results: list[int] = []
+
+    def create() -> None:
+        response = Client().post("/api/users", {"external_id": "racer"}, content_type="application/json",
+                                 HTTP_AUTHORIZATION=f"Token {service_token}")
+        results.append(response.json()["user_id"])
+        connection.close()
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 8 and len(set(results)) == 1
+    assert ServiceUser.objects.filter(external_id="racer").count() == 1
+
+
+@pytest.mark.parametrize("body", [{}, {"external_id": ""}, {"external_id": "x" * 201}, {"external_id": "a\x00b"}])
+def test_a_bad_external_id_is_a_400(client, auth, catalogue, body):
+    response = client.post("/api/users", body, content_type="application/json", **auth)
+    assert response.status_code == 400 and "external_id" in response.json()["fields"]
+    assert not ServiceUser.objects.exists()
+
+
+def test_only_a_service_may_create_users_or_send_events(client, member, catalogue):
+    """Anonymous: 401; an ordinary account's token: 403; nothing stored."""
+    _, _, token = member
+    ordinary = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    assert client.post("/api/users", {"external_id": "x"}, content_type="application/json").status_code == 401
+    assert client.post("/api/users", {"external_id": "x"}, content_type="application/json", **ordinary).status_code == 403
+    assert _post(client, ordinary, [_event("e1", 101, 10)]).status_code == 403
+    assert not ServiceUser.objects.exists() and not Event.objects.exists()
+
+
+# Events in
+
+
+@pytest.mark.parametrize("type_", ["watched", "watchlist_add", "watchlist_remove", "not_interested"])
+def test_each_event_type_is_accepted_and_stored(client, auth, catalogue, type_):
+    extra = {"fraction": 0.75} if type_ == "watched" else {}
+    response = _post(client, auth, [_event("e-1", 101, 20, type_, **extra)])
+    assert response.status_code == 200
+    assert response.json()["results"] == [{"index": 0, "event_id": "e-1", "status": "accepted"}]
+    stored = Event.objects.get(event_id="e-1")
+    assert (stored.user_id, stored.movie_id, stored.type, stored.fraction) == (101, 20, type_, extra.get("fraction"))
+
+
+def test_a_retried_batch_counts_once(client, auth, catalogue):
+    """The same events sent twice: accepted the first time, duplicates the second, stored once."""
+    events = [_event(f"r-{i}", 101 + i, 30) for i in range(3)]
+    first, second = _post(client, auth, events), _post(client, auth, events)
+    assert first.json()["accepted"] == 3 and second.json()["duplicate"] == 3 and second.json()["accepted"] == 0
+    assert second.status_code == 200 and Event.objects.count() == 3
+
+
+def test_a_repeated_event_id_within_one_request_counts_once(client, auth, catalogue):
+    response = _post(client, auth, [_event("same", 101, 30), _event("same", 102, 40)])
+    assert [r["status"] for r in response.json()["results"]] == ["accepted", "duplicate"]
+    assert list(Event.objects.values_list("user_id", flat=True)) == [101]
+
+
+def test_a_partial_batch_keeps_the_good_events_and_names_the_bad(client, auth, catalogue):
+    """Unknown user, unknown movie, bad time, bad fraction: refused each with its reason; the good ones stored; 422."""
+    user = _new_user(client, auth)
+    events = [
+        _event("ok-1", 101, 10),
+        _event("bad-user", PROFILE_USER_ID_START + 999_999, 10),
+        _event("bad-movie", 101, 99_999),
+        {**_event("future", 101, 10), "time": (NOW + timedelta(days=1)).isoformat()},
+        {**_event("old", 101, 10), "time": "1994-12-31T23:59:00Z"},
+        _event("bad-fraction", 101, 10, fraction=1.5),
+        _event("ok-2", user, 20, "not_interested"),
+    ]
+    response = _post(client, auth, events)
+    body = response.json()
+    assert response.status_code == 422 and body["status"] == 422
+    assert (body["accepted"], body["refused"], body["duplicate"]) == (2, 5, 0)
+    reasons = {r["event_id"]: r.get("reason", "") for r in body["results"]}
+    assert "unknown user" in reasons["bad-user"] and "unknown movie 99999" in reasons["bad-movie"]
+    assert "future" in reasons["future"] and "1995" in reasons["old"] and "fraction" in reasons["bad-fraction"]
+    assert body["error"].startswith("Refused event 1: unknown user")
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["ok-1", "ok-2"]
+
+
+def test_ndjson_is_read_line_by_line_and_names_malformed_lines(client, auth, catalogue):
+    lines = [
+        json.dumps(_event("n-1", 101, 10)),
+        "{not json",
+        "",
+        json.dumps(_event("n-2", 102, 20, "watchlist_add")),
+        json.dumps(["an", "array"]),
+    ]
+    response = _post(client, auth, "\n".join(lines) + "\n", content_type="application/x-ndjson")
+    body = response.json()
+    assert response.status_code == 422
+    assert [(r["line"], r["status"]) for r in body["results"]] == [
+        (1, "accepted"), (2, "refused"), (4, "accepted"), (5, "refused")]
+    assert "malformed JSON" in body["results"][1]["reason"] and body["error"].startswith("Refused line 2: malformed JSON")
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["n-1", "n-2"]
+
+
+def test_a_batch_over_the_limit_is_refused_whole(client, auth, catalogue):
+    events = [_event(f"big-{i}", 101, 10) for i in range(MAX_JSON_EVENTS + 1)]
+    response = _post(client, auth, events)
+    assert response.status_code == 413 and f"{MAX_JSON_EVENTS:,}" in response.json()["error"]
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize("body", ['{"event_id": ', '"just a string"', "42"])
+def test_a_body_that_is_not_events_is_a_400(client, auth, catalogue, body):
+    response = _post(client, auth, body)
+    assert response.status_code in (400, 422) and response.json()["error"]
+    assert not Event.objects.exists()
+
+
+def test_a_failed_request_stores_nothing(client, auth, catalogue, monkeypatch):
+    """If the second chunk's insert fails, the first chunk's events are rolled back too."""
+    from web.recommender.models import events as events_module
+
+    calls = {"n": 0}
+    original = events_module.EventQuerySet._insert
+
+    def failing(self, rows):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("the database went away mid-request")
+        return original(self, rows)
+
+    monkeypatch.setattr(events_module.EventQuerySet, "_insert", failing)
+    lines = "\n".join(json.dumps(_event(f"c-{i}", 101, 10)) for i in range(1500))
+    with pytest.raises(RuntimeError):
+        _post(client, auth, lines, content_type="application/x-ndjson")
+    assert calls["n"] == 2 and not Event.objects.exists()
+
+
+# Lists stay fresh
+
+
+def test_watched_and_dismissed_movies_leave_the_list_at_once(client, auth, published):
+    """Before any refresh, the served list drops a watched and a not-interested movie; a watchlist add changes nothing."""
+    user = 101
+    before = [r["movie"]["movie_id"] for r in client.get(f"/api/users/{user}/recommendations?n=5").json()["recommendations"]]
+    watched, dismissed, listed = before[:3]
+    _post(client, auth, [_event("w", user, watched), _event("d", user, dismissed, "not_interested"),
+                         _event("a", user, listed, "watchlist_add")])
+    after = [r["movie"]["movie_id"] for r in client.get(f"/api/users/{user}/recommendations?n=5").json()["recommendations"]]
+    assert watched not in after and dismissed not in after and listed in after
+    assert UserScore.objects.filter(user_id=user, movie_id=watched).exists()  # the stored row stays: the read filters it
+
+
+def test_the_popular_list_of_a_new_service_user_drops_dismissed_movies(client, auth, published):
+    user = _new_user(client, auth)
+    first = client.get(f"/api/users/{user}/recommendations?n=3", **auth).json()
+    assert first["source"] == "popular"
+    top = first["recommendations"][0]["movie"]["movie_id"]
+    _post(client, auth, [_event("nope", user, top, "not_interested")])
+    again = client.get(f"/api/users/{user}/recommendations?n=3", **auth).json()
+    assert top not in [r["movie"]["movie_id"] for r in again["recommendations"]]
+
+
+def test_an_accepted_watch_queues_one_refresh_per_user(client, auth, published, redis_conn):
+    _post(client, auth, [_event("q1", 101, 20), _event("q2", 101, 30), _event("q3", 102, 40, "watchlist_add")])
+    assert redis_conn.exists(pending_key(101)) and not redis_conn.exists(pending_key(102))
+
+
+# Watchlist
+
+
+def test_the_watchlist_follows_the_latest_add_or_remove(client, auth, catalogue):
+    user = _new_user(client, auth)
+    at = lambda minutes: (NOW - timedelta(minutes=minutes)).isoformat()  # noqa: E731
+    _post(client, auth, [
+        {**_event("a10", user, 10, "watchlist_add"), "time": at(30)},
+        {**_event("a20", user, 20, "watchlist_add"), "time": at(20)},
+        {**_event("r10", user, 10, "watchlist_remove"), "time": at(10)},
+        {**_event("a30", user, 30, "watchlist_add"), "time": at(5)},
+        # Sent late but older than the removal: the removal still wins.
+        {**_event("a10-late", user, 10, "watchlist_add"), "time": at(40)},
+    ])
+    response = client.get(f"/api/users/{user}/watchlist", **auth)
+    assert response.status_code == 200
+    assert [item["movie"]["movie_id"] for item in response.json()["watchlist"]] == [30, 20]
+
+
+def test_a_service_users_watchlist_is_private_to_staff(client, auth, member, catalogue):
+    user = _new_user(client, auth)
+    _, _, token = member
+    assert client.get(f"/api/users/{user}/watchlist").status_code == 401
+    assert client.get(f"/api/users/{user}/watchlist", HTTP_AUTHORIZATION=f"Token {token}").status_code == 403
+
+
+def test_the_watchlist_of_an_unknown_user_is_404(client, catalogue):
+    assert client.get("/api/users/999/watchlist").status_code == 404
+
+
+def test_events_never_touch_ratings(client, auth, catalogue):
+    count = Rating.objects.count()
+    _post(client, auth, [_event("x", 101, 250)])
+    assert Rating.objects.count() == count

@@ -1,0 +1,46 @@
+"""The site's watchlist and "not interested" buttons: what they store, who may press them, the watchlist page."""
+
+from __future__ import annotations
+
+from web.recommender.models import Event
+
+
+def test_the_buttons_record_events_for_the_signed_in_profile(client, member, published):
+    account, profile, _ = member
+    client.force_login(account)
+    for action in ("watchlist_add", "not_interested"):
+        response = client.post("/movies/20/event", {"action": action, "next": "/me/"})
+        assert response.status_code == 302 and response["Location"] == "/me/"
+    stored = list(Event.objects.filter(user_id=profile.user_id).values_list("movie_id", "type"))
+    assert sorted(stored) == [(20, "not_interested"), (20, "watchlist_add")]
+    assert all(e.startswith("site-") for e in Event.objects.values_list("event_id", flat=True))
+
+
+def test_the_watchlist_page_and_the_movie_page_show_the_state(client, member, published):
+    account, profile, _ = member
+    client.force_login(account)
+    client.post("/movies/30/event", {"action": "watchlist_add"})
+    watchlist = client.get("/me/watchlist/").content.decode()
+    assert 'data-movie="30"' in watchlist and "Remove from watchlist" in watchlist
+    movie_page = client.get("/movies/30/").content.decode()
+    assert "Remove from watchlist" in movie_page
+    client.post("/movies/30/event", {"action": "watchlist_remove"})
+    assert 'data-movie="30"' not in client.get("/me/watchlist/").content.decode()
+    assert "Add to watchlist" in client.get("/movies/30/").content.decode()
+
+
+def test_anonymous_and_bad_actions_store_nothing(client, member, published):
+    anonymous = client.post("/movies/20/event", {"action": "watchlist_add"})
+    assert anonymous.status_code == 302 and "/login/" in anonymous["Location"]
+    account, _, _ = member
+    client.force_login(account)
+    for action in ("watched", "", "drop table"):
+        assert client.post("/movies/20/event", {"action": action}).status_code == 302
+    assert client.post("/movies/99999/event", {"action": "watchlist_add"}).status_code == 404
+    assert client.get("/movies/20/event").status_code == 405
+    assert not Event.objects.exists()
+
+
+def test_the_watchlist_page_needs_a_sign_in(client, published):
+    response = client.get("/me/watchlist/")
+    assert response.status_code == 302 and "/login/" in response["Location"]

@@ -1,0 +1,287 @@
+"""A browsing service's users and events: users it creates by external id, and watch/watchlist/not-interested events.
+
+Service users take their ids from the profile sequence
+(``recommender_profile_user_id_seq``, from :data:`PROFILE_USER_ID_START` on),
+so a service user, a site profile and a MovieLens user never share an id, and
+the rule "ids from 1,000,000,000 on are private to their owner and staff"
+(:mod:`web.recommender.api.permissions`) covers service users unchanged.
+
+Events are idempotent by the sender's ``event_id``: one unique constraint and
+``INSERT ... ON CONFLICT DO NOTHING``, so a retried batch stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from django.db import IntegrityError, connection, models, transaction
+from django.utils import timezone
+
+from web.pgcopy import read_columns
+from web.recommender.models.catalogue import Movie
+from web.recommender.models.profiles import PROFILE_USER_ID_START, Profile, next_profile_user_id
+from web.recommender.models.ratings import Rating
+from web.recommender.models.versions import user_data_changed
+from web.recommender.refresh import request_refresh
+
+EVENT_TYPES = ("watched", "watchlist_add", "watchlist_remove", "not_interested")
+"""What a browsing service reports; ``watched`` may carry the ``fraction`` of the movie watched (0 to 1)."""
+
+SITE_EVENT_TYPES = ("watchlist_add", "watchlist_remove", "not_interested")
+"""What a signed-in person may record on the site's movie cards and pages (watches come from a browsing service)."""
+
+HIDING_TYPES = ("watched", "not_interested")
+"""Event types that take the movie out of the user's served list at once (the read-time filter)."""
+
+EARLIEST_EVENT_TIME = dt.datetime(1995, 1, 1, tzinfo=dt.UTC)
+"""No event is older than MovieLens itself (1995): an older time is a sender's bug, refused."""
+
+CLOCK_SKEW = dt.timedelta(minutes=5)
+"""How far in the future an event's time may lie (the sender's clock may run ahead); later is refused."""
+
+WATCH_RATING = 4.5
+"""The value a watch with no rating has in the models' user-item matrix (docs/decisions.md, "Events").
+
+EASE, the default, uses only whether an entry exists, so there a watch counts
+exactly like a rating whatever this value. The star-based models (kNN) read
+it as a rating: 4.5 ranked best for item-item on the validation splits of
+ml-latest-small (of 2.5, 3.5, 4.5 and 5.0; docs/evaluation.md, "Watches"), in
+keeping with a watch being a choice the user made. A rated movie counts once,
+with its stars: the rating says more than the watch.
+"""
+
+
+class ServiceUserManager(models.Manager):
+    def for_external_id(self, external_id: str) -> tuple[ServiceUser, bool]:
+        """The user of ``external_id``, created if new: ``(user, created)``.
+
+        Idempotent under concurrent requests too: two requests racing for the
+        same new id both try the insert; the unique constraint lets one win,
+        and the loser (IntegrityError, in its own savepoint) reads the winner's row.
+        """
+        existing = self.filter(external_id=external_id).first()
+        if existing is not None:
+            return existing, False
+        try:
+            with transaction.atomic():
+                return self.create(external_id=external_id), True
+        except IntegrityError:
+            return self.get(external_id=external_id), False
+
+
+class ServiceUser(models.Model):
+    """A user a browsing service created: its own ``external_id`` and the ``user_id`` the recommender knows it by."""
+
+    external_id = models.CharField(max_length=200, unique=True)
+    user_id = models.IntegerField(unique=True, default=next_profile_user_id, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ServiceUserManager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user_id__gte=PROFILE_USER_ID_START), name="serviceuser_user_id_above_movielens"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} (user {self.user_id})"
+
+
+@dataclass
+class EventOutcome:
+    """What became of one event of a request: ``accepted``, ``duplicate`` or ``refused`` (with the reason)."""
+
+    position: int
+    """Where the event was: its index in a JSON array (from 0), or its line in NDJSON (from 1)."""
+    event_id: str | None
+    status: str
+    reason: str = ""
+
+
+@dataclass
+class EventBatch:
+    """Validated events and the outcomes of those already refused while parsing or validating."""
+
+    valid: list[tuple[int, dict]]
+    """``(position, validated data)``: data has event_id, user_id, movie_id, type, fraction (or None), time."""
+    refused: list[EventOutcome]
+
+
+def known_user_ids(user_ids: Iterable[int], *, profiles: bool = True) -> set[int]:
+    """Which of ``user_ids`` exist: a service user, a site profile (unless ``profiles`` is false), or a MovieLens user
+    with ratings. Three indexed lookups."""
+    wanted = list(set(user_ids))
+    if not wanted:
+        return set()
+    known = set(ServiceUser.objects.filter(user_id__in=wanted).values_list("user_id", flat=True))
+    if profiles:
+        known |= set(Profile.objects.filter(user_id__in=wanted).values_list("user_id", flat=True))
+    rest = [u for u in wanted if u not in known]
+    if rest:
+        known |= set(Rating.objects.filter(user_id__in=rest).values_list("user_id", flat=True).distinct())
+    return known
+
+
+class EventQuerySet(models.QuerySet):
+    def record(self, batches: Iterable[EventBatch], *, for_profiles: bool = False) -> list[EventOutcome]:
+        """Store the batches' valid events in one transaction; every event's outcome, in the order given.
+
+        An event is refused when its user or movie is unknown; one whose
+        ``event_id`` is stored already (or came earlier in this request) is a
+        duplicate and changes nothing. The others are inserted with ``ON
+        CONFLICT DO NOTHING``, so a concurrent retry of the same event counts
+        once too. After the commit, each user whose list an accepted event
+        changes is refreshed (deduplicated, as after a rating), and the
+        change counter of each user with an accepted event moves in the same
+        transaction, so the HTTP validators of their lists change.
+
+        A browsing service writes for its own users and MovieLens users, never
+        for a site profile (docs/api.md, "Who may do what"): a profile's id is an
+        unknown user here unless ``for_profiles`` (the site's own events for
+        the signed-in member, :meth:`record_own`).
+        """
+        outcomes: list[EventOutcome] = []
+        seen: set[str] = set()
+        users_to_refresh: set[int] = set()
+        changed: set[int] = set()
+        with transaction.atomic():
+            for batch in batches:
+                outcomes.extend(batch.refused)
+                outcomes.extend(self._record_batch(batch.valid, seen, users_to_refresh, changed, for_profiles))
+            for user_id in sorted(changed):
+                user_data_changed(user_id)
+            for user_id in sorted(users_to_refresh):
+                request_refresh(user_id)
+        outcomes.sort(key=lambda o: o.position)
+        return outcomes
+
+    def record_own(self, user_id: int, movie_id: int, type_: str) -> EventOutcome:
+        """An event the site records for a signed-in profile now, under an id of its own (``site-<uuid>``)."""
+        if type_ not in SITE_EVENT_TYPES:
+            raise ValueError(f"the site records only {', '.join(SITE_EVENT_TYPES)}, not {type_!r}")
+        data = {"event_id": f"site-{uuid.uuid4()}", "user_id": user_id, "movie_id": movie_id, "type": type_,
+                "fraction": None, "time": timezone.now()}
+        return self.record([EventBatch(valid=[(0, data)], refused=[])], for_profiles=True)[0]
+
+    def _record_batch(self, valid: list[tuple[int, dict]], seen: set[str], users_to_refresh: set[int], changed: set[int],
+                      for_profiles: bool) -> list[EventOutcome]:
+        users = known_user_ids((data["user_id"] for _, data in valid), profiles=for_profiles)
+        movies = set(Movie.objects.filter(movie_id__in={d["movie_id"] for _, d in valid}).values_list("movie_id", flat=True))
+        outcomes: list[EventOutcome] = []
+        to_insert: list[tuple[int, dict]] = []
+        for position, data in valid:
+            event_id = data["event_id"]
+            if data["user_id"] not in users:
+                outcomes.append(EventOutcome(position, event_id, "refused", f"unknown user {data['user_id']}"))
+            elif data["movie_id"] not in movies:
+                outcomes.append(EventOutcome(position, event_id, "refused", f"unknown movie {data['movie_id']}"))
+            elif event_id in seen:
+                outcomes.append(EventOutcome(position, event_id, "duplicate", "the same event_id came earlier in this request"))
+            else:
+                seen.add(event_id)
+                to_insert.append((position, data))
+        inserted = self._insert(data for _, data in to_insert)
+        for position, data in to_insert:
+            if data["event_id"] in inserted:
+                outcomes.append(EventOutcome(position, data["event_id"], "accepted"))
+                changed.add(data["user_id"])
+                if data["type"] in HIDING_TYPES:
+                    users_to_refresh.add(data["user_id"])
+            else:
+                outcomes.append(EventOutcome(position, data["event_id"], "duplicate", "an event with this event_id is stored already"))
+        return outcomes
+
+    def _insert(self, events: Iterable[dict]) -> set[str]:
+        """Insert ``events`` (each event_id once) skipping stored event ids; the event ids actually inserted."""
+        rows = list(events)
+        if not rows:
+            return set()
+        table = self.model._meta.db_table
+        sql = f"""
+            INSERT INTO {table} (event_id, user_id, movie_id, type, fraction, time, received_at)
+            SELECT e.event_id, e.user_id, e.movie_id, e.type, e.fraction, e.time, now()
+            FROM unnest(%s::varchar[], %s::integer[], %s::integer[], %s::varchar[], %s::double precision[],
+                        %s::timestamptz[]) AS e(event_id, user_id, movie_id, type, fraction, time)
+            ON CONFLICT (event_id) DO NOTHING
+            RETURNING event_id"""
+        params = [[r[name] for r in rows] for name in ("event_id", "user_id", "movie_id", "type", "fraction", "time")]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return {event_id for (event_id,) in cursor.fetchall()}
+
+    def _unrated_watches_sql(self, user_filter: str = "") -> str:
+        table, ratings = self.model._meta.db_table, Rating._meta.db_table
+        return f"""
+            SELECT DISTINCT e.user_id, e.movie_id FROM {table} e
+            WHERE e.type = 'watched' {user_filter}
+              AND NOT EXISTS (SELECT 1 FROM {ratings} r WHERE r.user_id = e.user_id AND r.movie_id = e.movie_id)"""
+
+    def implicit_columns(self) -> list[np.ndarray]:
+        """Every watched (user, movie) pair with no rating, as the models' implicit feedback, by binary COPY.
+
+        Columns like :meth:`RatingQuerySet.columns`: user_id int32, movie_id int32,
+        and the value :data:`WATCH_RATING` (float32), so they concatenate with the ratings into one matrix.
+        """
+        with connection.cursor() as cursor:
+            users, movies = read_columns(cursor.cursor, self._unrated_watches_sql(), ["integer", "integer"])
+        return [users, movies, np.full(len(users), WATCH_RATING, dtype=np.float32)]
+
+    def feedback_of(self, user_id: int) -> tuple[list[int], list[int]]:
+        """One user's events as the worker's refresh needs them: (watched movies with no rating, not-interested movies)."""
+        with connection.cursor() as cursor:
+            cursor.execute(self._unrated_watches_sql("AND e.user_id = %s"), [user_id])
+            watched = [movie for _, movie in cursor.fetchall()]
+        dismissed = list(self.filter(user_id=user_id, type="not_interested").values_list("movie_id", flat=True).distinct())
+        return watched, dismissed
+
+    def watchlist(self, user_id: int) -> list[tuple[int, dt.datetime]]:
+        """The user's watchlist: ``(movie_id, added at)`` of each movie whose latest watchlist event is an add, newest first."""
+        table = self.model._meta.db_table
+        sql = f"""
+            SELECT movie_id, time FROM (
+                SELECT DISTINCT ON (movie_id) movie_id, type, time
+                FROM {table}
+                WHERE user_id = %s AND type IN ('watchlist_add', 'watchlist_remove')
+                ORDER BY movie_id, time DESC, id DESC
+            ) latest
+            WHERE type = 'watchlist_add'
+            ORDER BY time DESC, movie_id"""
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [user_id])
+            return [(movie_id, time) for movie_id, time in cursor.fetchall()]
+
+
+class Event(models.Model):
+    """One event a browsing service reported: ``user_id`` did ``type`` with ``movie`` at ``time``."""
+
+    event_id = models.CharField(max_length=100, unique=True, help_text="Chosen by the sender; a retry with the same id is ignored.")
+    user_id = models.IntegerField()
+    # Indexed with the user below (the read-time filter and the watchlist look events up by user and movie).
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="events", db_index=False)
+    type = models.CharField(max_length=20, choices=[(t, t) for t in EVENT_TYPES])
+    fraction = models.FloatField(null=True, blank=True)
+    time = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["user_id", "movie", "type"], name="event_user_movie_type")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(type__in=EVENT_TYPES), name="event_type_known"),
+            models.CheckConstraint(
+                condition=models.Q(fraction__isnull=True) | models.Q(fraction__gte=0, fraction__lte=1, type="watched"),
+                name="event_fraction_0_to_1_of_a_watch",
+            ),
+            models.CheckConstraint(condition=models.Q(user_id__gt=0), name="event_user_id_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: user {self.user_id} {self.type} {self.movie_id}"

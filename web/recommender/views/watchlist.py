@@ -1,0 +1,49 @@
+"""The watchlist and "not interested" on the site: the same events a browsing service sends, recorded for the signed-in profile."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from web.recommender.models import SITE_EVENT_TYPES, Event, Movie
+from web.recommender.views.access import ratings_of, viewer_user_id
+from web.recommender.views.rating import _back
+from web.security import limit_rating_writes
+
+SAID = {
+    "watchlist_add": "Added {title} to your watchlist.",
+    "watchlist_remove": "Removed {title} from your watchlist.",
+    "not_interested": "{title} won't be recommended to you again.",
+}
+
+
+@require_POST
+@limit_rating_writes
+def movie_event(request: HttpRequest, movie_id: int) -> HttpResponse:
+    """Add to or remove from the watchlist, or mark "not interested"; back to the page the button was on."""
+    film = get_object_or_404(Movie, movie_id=movie_id)
+    user_id = viewer_user_id(request)
+    if user_id is None:
+        return redirect(f"{reverse('login')}?next={reverse('movie', args=[movie_id])}")
+    action = request.POST.get("action", "")
+    if action not in SITE_EVENT_TYPES:
+        messages.error(request, "That button did nothing: choose add to watchlist, remove, or not interested.")
+        return redirect(_back(request, film))
+    Event.objects.record_own(user_id, movie_id, action)
+    messages.success(request, SAID[action].format(title=film.title))
+    return redirect(_back(request, film))
+
+
+@login_required
+def my_watchlist(request: HttpRequest) -> HttpResponse:
+    """The signed-in profile's watchlist, last added first."""
+    me = viewer_user_id(request)
+    entries = Event.objects.watchlist(me)
+    movies = Movie.objects.in_bulk([movie_id for movie_id, _ in entries])
+    listed = [movies[movie_id] for movie_id, _ in entries]
+    context = {"movies": listed, "my_ratings": ratings_of(me, [m.movie_id for m in listed]), "can_rate": True}
+    return render(request, "recommender/watchlist.html", context)
