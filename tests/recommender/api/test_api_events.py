@@ -90,6 +90,18 @@ def test_only_a_service_may_create_users_or_send_events(client, member, catalogu
     assert not ServiceUser.objects.exists() and not Event.objects.exists()
 
 
+def test_a_service_reads_and_writes_its_own_users_but_never_a_members_profile(client, auth, member, catalogue):
+    """A service's own users are its to read and write; a member's profile is not, even by id."""
+    user_id = _new_user(client, auth)
+    assert client.get(f"/api/users/{user_id}/watchlist", **auth).status_code == 200
+    assert client.get(f"/api/users/{user_id}/recommendations", **auth).status_code == 200
+    _, profile, _ = member
+    response = _post(client, auth, [_event("to-member", profile.user_id, 10)])
+    assert response.status_code == 422 and "unknown user" in response.json()["results"][0]["reason"]
+    assert client.get(f"/api/users/{profile.user_id}/recommendations", **auth).status_code == 403
+    assert not Event.objects.filter(user_id=profile.user_id).exists()
+
+
 # Events in
 
 

@@ -90,13 +90,14 @@ def test_a_publish_and_a_rollback_change_the_etag(client, published):
     assert second_run.pk != published.pk
 
 
-def test_an_event_changes_the_etag_through_the_events_hook(client, published):
-    """Events (a colleague's events table) must call ``user_data_changed`` in their transaction; this is the hook.
-
-    When events can be posted, replace the direct call with a POSTed event.
-    """
+def test_an_event_changes_the_etag(client, auth, published, django_capture_on_commit_callbacks):
+    """A watch posted by a service moves the user's change counter in the events' transaction."""
     etag = _etag(client, LIST.format(USER))
-    user_data_changed(USER)
+    event = {"event_id": "etag-1", "user_id": USER, "movie_id": _unrated(USER), "type": "watched",
+             "time": "2026-01-01T00:00:00+00:00"}
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post("/api/events", [event], content_type="application/json", **auth)
+    assert response.status_code == 200, response.content
     assert _get(client, LIST.format(USER), etag).status_code == 200
 
 
