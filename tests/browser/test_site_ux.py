@@ -1,0 +1,73 @@
+"""What a person meets on the site (issue #19): controls that stay put, words that say what a number means,
+error pages, the menu a member sees, the redirects and the favicon."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import expect
+
+from tests.browser.site import load_site, screenshot
+from tests.helpers import drop_run_tables
+from tests.recommender.similar import drop_similar_tables
+from web.recommender.models import Profile, Rating
+
+pytestmark = [pytest.mark.browser, pytest.mark.movielens, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "a-long-test-passw0rd"
+
+
+@pytest.fixture
+def site(movielens_small, redis_conn):
+    """ml-latest-small and a published run (EASE) in the test database (the live server's)."""
+    drop_run_tables()
+    published = load_site(movielens_small)
+    yield published
+    drop_similar_tables()
+    drop_run_tables()
+
+
+def _member(username: str, ratings: dict[int, float] | None = None) -> Profile:
+    account = User.objects.create_user(username, password=PASSWORD)
+    profile = Profile.objects.for_account(account)
+    for movie_id, value in (ratings or {}).items():
+        Rating.objects.create(user_id=profile.user_id, movie_id=movie_id, rating=value)
+    return profile
+
+
+def _sign_in(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+
+
+def _centre(locator) -> tuple[float, float]:
+    box = locator.bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def test_a_double_click_on_remove_leaves_no_rating_behind(live_server, page, site):
+    """Item 1: the × keeps its place when it goes, so a second click where it was lands on no star."""
+    profile = _member("remover", {1: 3.0, 260: 4.0, 296: 2.5})
+    _sign_in(page, live_server, "remover")
+    page.goto(f"{live_server.url}/me/ratings/")
+    card = page.locator("#ratings li.card").first
+    movie_id = int(card.get_attribute("data-movie"))
+    remove = card.locator("button.remove")
+    five = card.locator("button.half[value='5.0']")
+    five_before = five.bounding_box()
+    x, y = _centre(remove)
+    screenshot(page, "my-ratings")
+
+    page.mouse.dblclick(x, y)
+    expect(card.locator(".stars-status")).to_have_text("Removed")
+    # A slower double-click: the second click comes after the × has gone.
+    page.mouse.click(x, y)
+    page.wait_for_timeout(500)
+    expect(card.locator(".stars-status")).to_have_text("Removed")
+    assert five.bounding_box() == five_before, "the stars moved when the × went"
+    assert not Rating.objects.filter(user_id=profile.user_id, movie_id=movie_id).exists()
+    # The other ratings are untouched.
+    assert Rating.objects.filter(user_id=profile.user_id).count() == 2
