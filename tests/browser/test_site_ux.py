@@ -11,6 +11,7 @@ from tests.browser.site import load_site, screenshot
 from tests.helpers import drop_run_tables
 from tests.recommender.similar import drop_similar_tables
 from web.recommender.models import Profile, Rating
+from web.recommender.tasks import refresh_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.movielens, pytest.mark.django_db(transaction=True)]
 
@@ -71,3 +72,22 @@ def test_a_double_click_on_remove_leaves_no_rating_behind(live_server, page, sit
     assert not Rating.objects.filter(user_id=profile.user_id, movie_id=movie_id).exists()
     # The other ratings are untouched.
     assert Rating.objects.filter(user_id=profile.user_id).count() == 2
+
+
+def test_a_recommendation_says_what_its_score_means_and_whose_the_stars_are(live_server, page, site):
+    """Item 2: a match is said in words (no gold stars scaled to the top item); the stars are labelled as the member's own."""
+    profile = _member("matcher", {1: 4.5, 260: 4.5, 296: 4.0, 318: 5.0, 356: 4.0})
+    refresh_user(profile.user_id)
+    _sign_in(page, live_server, "matcher")
+    page.goto(f"{live_server.url}/me/")
+    expect(page.locator("#recs")).to_have_attribute("data-source", "personal")
+    cards = page.locator("#recommendations li.card")
+    assert cards.count() == 20
+    said = cards.locator(".predicted").all_inner_texts()
+    assert len(said) == 20 and said[0] == "Strong match"
+    assert set(said) <= {"Strong match", "Good match", "Fair match"}
+    assert cards.first.locator(".predicted").get_attribute("title") == "your strongest match"
+    for i in range(cards.count()):
+        expect(cards.nth(i).locator("form.stars .stars-label")).to_have_text("Your rating")
+    assert page.locator("#recommendations .stars-fill").count() == 0
+    screenshot(page, "recommendations-words")
