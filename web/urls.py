@@ -1,10 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth.views import LogoutView
-from django.http import JsonResponse
 from django.urls import include, path
-from django.views.defaults import page_not_found
 from django.views.generic import RedirectView
 
+from web import errors
 from web.health import healthz, readyz
 from web.recommender.views import SignInView
 
@@ -27,11 +26,7 @@ urlpatterns = [
 ]
 
 
-def not_found(request, exception=None):
-    """API clients get JSON for an unknown URL; browsers get the HTML page."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"error": f"Not found: {request.path}", "status": 404}, status=404)
-    return page_not_found(request, exception)
-
-
-handler404 = not_found
+# Styled pages, and JSON under /api/ (web/errors.py); with DEBUG on, web.errors.ErrorPagesMiddleware uses them too.
+handler404 = errors.not_found
+handler403 = errors.forbidden
+handler500 = errors.server_error

@@ -91,3 +91,20 @@ def test_a_recommendation_says_what_its_score_means_and_whose_the_stars_are(live
         expect(cards.nth(i).locator("form.stars .stars-label")).to_have_text("Your rating")
     assert page.locator("#recommendations .stars-fill").count() == 0
     screenshot(page, "recommendations-words")
+
+
+@pytest.mark.parametrize("debug", [True, False], ids=["debug-on", "debug-off"])
+def test_a_missing_page_is_styled_and_the_api_answers_json(live_server, page, site, settings, debug):
+    """Item 4: the site's own 404 under the strict CSP (DEBUG on too); under /api/ JSON for any path."""
+    settings.DEBUG = debug
+    for path in ("/movies/99999999/", "/users/999999999/", "/nope/"):
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 404
+        expect(page.locator("main h1")).to_have_text("Page not found")
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(245, 246, 248)"  # site.css applied
+        expect(page.locator("header.bar a.brand")).to_be_visible()
+    screenshot(page, "not-found")
+    for path in ("/api/nope", "/api/users/abc/recommendations"):
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 404 and response.headers["content-type"] == "application/json"
+        assert response.json() == {"error": f"Not found: {path}", "status": 404}
