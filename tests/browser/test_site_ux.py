@@ -108,3 +108,26 @@ def test_a_missing_page_is_styled_and_the_api_answers_json(live_server, page, si
         response = page.goto(f"{live_server.url}{path}")
         assert response.status == 404 and response.headers["content-type"] == "application/json"
         assert response.json() == {"error": f"Not found: {path}", "status": 404}
+
+
+def test_only_operators_see_the_operators_link(live_server, page, site):
+    """Item 5: a member's menu has no "Precompute runs" (it led to a bare 403); an operator's does, and it opens."""
+    _member("member")
+    User.objects.create_user("operator", password=PASSWORD, is_staff=True)
+    runs_link = page.locator("header.bar nav a", has_text="Precompute runs")
+    page.goto(f"{live_server.url}/")
+    expect(runs_link).to_have_count(0)
+    _sign_in(page, live_server, "member")
+    page.goto(f"{live_server.url}/")
+    expect(page.locator("header.bar")).to_contain_text("Sign out member")
+    expect(runs_link).to_have_count(0)
+    # Typed by hand, the address answers the site's own 403 page.
+    response = page.goto(f"{live_server.url}/progress/")
+    assert response.status == 403
+    expect(page.locator("main h1")).to_have_text("Not allowed")
+    page.context.clear_cookies()
+    _sign_in(page, live_server, "operator")
+    page.goto(f"{live_server.url}/")
+    runs_link.click()
+    page.wait_for_url(f"{live_server.url}/progress/")
+    expect(page.locator("main h1")).to_have_text("Precompute runs")
