@@ -131,3 +131,27 @@ def test_only_operators_see_the_operators_link(live_server, page, site):
     runs_link.click()
     page.wait_for_url(f"{live_server.url}/progress/")
     expect(page.locator("main h1")).to_have_text("Precompute runs")
+
+
+def test_a_member_meets_no_run_algorithm_or_profile_id(live_server, page, site):
+    """Item 9: sign-up, the recommendations and the ratings say nothing of runs, algorithms or the profile's id."""
+    page.goto(f"{live_server.url}/signup/")
+    assert "1,000,000,000" not in page.inner_text("main") and "profile id" not in page.inner_text("main")
+    profile = _member("quiet", {1: 4.5, 260: 4.5, 296: 4.0, 318: 5.0, 356: 4.0})
+    refresh_user(profile.user_id)
+    User.objects.create_user("operator", password=PASSWORD, is_staff=True)
+    _sign_in(page, live_server, "quiet")
+    for path, title in [("/", None), ("/me/", "Your recommendations · MovieLens recommender"),
+                        ("/me/ratings/", "Your ratings · MovieLens recommender")]:
+        page.goto(f"{live_server.url}{path}")
+        text = page.inner_text("body")
+        assert str(profile.user_id) not in text and f"run {site.pk}" not in text.lower() and "(ease)" not in text, path
+        if title:
+            assert page.title() == title
+    page.goto(f"{live_server.url}/me/")
+    expect(page.locator("#recs .personal-label")).to_have_text("Picked for you from your ratings.")
+    # An operator looking at the same list is told which run made it.
+    page.context.clear_cookies()
+    _sign_in(page, live_server, "operator")
+    page.goto(f"{live_server.url}/users/{profile.user_id}/")
+    expect(page.locator("#recs .personal-label")).to_contain_text(f"Run {site.pk} (ease)")
