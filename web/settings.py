@@ -215,7 +215,7 @@ STORAGES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "me"  # a member signs in for their recommendations (issue #19, item 11)
 LOGOUT_REDIRECT_URL = "home"
 
 REST_FRAMEWORK = {

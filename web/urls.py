@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.views import LogoutView
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -12,6 +14,9 @@ urlpatterns = [
     path("progress/", include("web.progress.urls")),
     path("api/", include("web.recommender.api.urls")),
     path("api/", include("web.progress.api_urls")),
+    # Browsers ask for /favicon.ico on pages without an icon link (the API docs, the 503 page): the site's icon.
+    # Not permanent: the file's name carries its hash in production, and changes with it.
+    path("favicon.ico", lambda request: redirect(static("favicon.svg"))),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", include("web.observability.urls")),

@@ -155,3 +155,36 @@ def test_a_member_meets_no_run_algorithm_or_profile_id(live_server, page, site):
     _sign_in(page, live_server, "operator")
     page.goto(f"{live_server.url}/users/{profile.user_id}/")
     expect(page.locator("#recs .personal-label")).to_contain_text(f"Run {site.pk} (ease)")
+
+
+def test_signing_in_lands_on_ones_recommendations_and_me_keeps_its_query(live_server, page, site):
+    """Item 11: sign-in leads to the member's list; /me/?page=2&genre=Sci-Fi keeps its query; the home page offers
+    a signed-in member no "Browse as MovieLens user"; every page has the site's icon and asks for nothing missing."""
+    profile = _member("returning", {1: 4.5, 260: 4.5, 296: 4.0, 318: 5.0, 356: 4.0})
+    refresh_user(profile.user_id)
+    missing = []
+    page.on("response", lambda response: missing.append(response.url) if response.status == 404 else None)
+    page.goto(f"{live_server.url}/")
+    expect(page.locator("label[for=user]")).to_have_text("Browse as MovieLens user")
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "returning")
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/users/{profile.user_id}/")
+    expect(page.locator("main h1")).to_have_text("Your recommendations")
+
+    page.goto(f"{live_server.url}/me/?page=2&genre=Sci-Fi")
+    assert page.url == f"{live_server.url}/users/{profile.user_id}/?page=2&genre=Sci-Fi"
+    expect(page.locator("#genre")).to_have_value("Sci-Fi")
+    expect(page.locator("nav.pager .muted")).to_have_text("Page 2")
+    page.goto(f"{live_server.url}/me/ratings/?sort=title")
+    assert page.url == f"{live_server.url}/users/{profile.user_id}/ratings/?sort=title"
+
+    page.goto(f"{live_server.url}/")
+    expect(page.locator("main")).not_to_contain_text("Browse as MovieLens user")
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    response = page.request.get(f"{live_server.url}{icon}")
+    assert response.status == 200 and response.headers["content-type"].startswith("image/svg+xml")
+    fallback = page.request.get(f"{live_server.url}/favicon.ico")
+    assert fallback.status == 200 and fallback.body() == response.body()
+    assert not missing, missing
