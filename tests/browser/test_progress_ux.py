@@ -92,3 +92,21 @@ def test_a_cancelled_run_reads_as_a_cancel_and_the_created_notice_goes_when_the_
     expect(notice).to_be_hidden(timeout=10_000)
     expect(page.locator("#now .now-cancelled")).to_have_text("Cancelled by an operator.")
     expect(page.locator("#now .now-error")).to_have_count(0)
+
+
+def test_a_run_started_from_the_page_can_be_evaluated(live_server, operator_page, redis_conn, settings):
+    """Item 8 (first half): the start form's "Evaluate" box queues the job with --evaluate, unticked it does not."""
+    from rq import Queue
+
+    page = operator_page
+    page.select_option("#start-algorithm", "popularity")
+    page.check("#start-evaluate")
+    page.click("#start-button")
+    expect(page.locator("#action-message")).to_contain_text("created")
+    evaluated = Run.objects.latest("pk")
+    page.uncheck("#start-evaluate")
+    page.click("#start-button")
+    expect(page.locator("#action-message")).to_contain_text(f"Run {evaluated.pk + 1} created")
+    plain = Run.objects.latest("pk")
+    args = {job.args[0]: job.args[1] for job in Queue(settings.RQ_QUEUE, connection=redis_conn).jobs}
+    assert args == {evaluated.pk: ["--evaluate"], plain.pk: []}

@@ -271,6 +271,7 @@
       event.preventDefault();
       const payload = { algorithm: select.value, parameters: {} };
       for (const input of form.querySelectorAll("input")) {
+        if (input.type === "checkbox") { if (input.checked) payload[input.name] = true; continue; }
         const value = input.value.trim();
         if (!value || input.type === "hidden") continue;
         if (input.name.startsWith("param:")) {
