@@ -188,3 +188,29 @@ def test_signing_in_lands_on_ones_recommendations_and_me_keeps_its_query(live_se
     fallback = page.request.get(f"{live_server.url}/favicon.ico")
     assert fallback.status == 200 and fallback.body() == response.body()
     assert not missing, missing
+
+
+def test_the_catalogue_sorts_and_shows_each_movies_average_rating(live_server, page, site):
+    """Item 10 (part): the catalogue opens with the most popular, sorts by title or year, and each card says its average."""
+    from django.db.models import Avg, Count
+
+    from web.recommender.models import PopularMovie
+
+    page.goto(f"{live_server.url}/movies/")
+    ids = [int(i) for i in page.locator("#results li.card").evaluate_all("els => els.map(e => e.dataset.movie)")]
+    popular = list(PopularMovie.objects.filter(run=site).order_by("rank").values_list("movie_id", flat=True)[:len(ids)])
+    assert ids == popular and len(ids) == 20
+    stats = {row["movie_id"]: row for row in Rating.objects.filter(movie_id__in=ids).values("movie_id")
+             .annotate(average=Avg("rating"), n=Count("*"))}
+    said = page.locator("#results li.card .predicted").all_inner_texts()
+    assert said == [f"Rated {stats[i]['average']:.1f} by {stats[i]['n']:,} people" for i in ids]
+
+    page.click("nav.sorts a:has-text('by title')")
+    titles = page.locator("#results a.title").all_inner_texts()
+    assert titles == sorted(titles) and len(titles) == 20
+    page.click("nav.sorts a:has-text('newest first')")
+    years = [int(y) for y in page.locator("#results li.card").evaluate_all(
+        "els => els.map(e => e.querySelector('.meta').textContent.slice(0, 4))")]
+    assert years == sorted(years, reverse=True)
+    page.click("nav.pager a[rel=next]")
+    expect(page.locator("nav.sorts strong")).to_have_text("newest first")

@@ -54,6 +54,11 @@ def average_words(score: float) -> str:
     return f"Rated {float(score):.1f} on average"
 
 
+def rated_words(average: float, count: int) -> str:
+    """A catalogue card's average rating and how many gave it (not damped: the count says how far to trust it)."""
+    return f"Rated {average:.1f} by {count:,} {'person' if count == 1 else 'people'}"
+
+
 AVERAGE_LABEL = "the average rating, pulled towards the overall average for a movie with few ratings"
 
 

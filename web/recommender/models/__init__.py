@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from web.recommender.models.catalogue import Movie, RatingSummary, Tag
+from web.recommender.models.catalogue import CATALOGUE_SORTS, Movie, RatingSummary, Tag
 from web.recommender.models.profiles import PROFILE_USER_ID_START, Profile, is_profile_id, next_profile_user_id
 from web.recommender.models.ratings import RATING_ORDER, RATING_VALUES, Rating
 from web.recommender.models.scores import (
@@ -16,7 +16,7 @@ from web.recommender.models.scores import (
 )
 
 __all__ = [
-    "PROFILE_USER_ID_START", "RATING_ORDER", "RATING_VALUES", "FittedModel", "Movie", "PopularMovie", "Profile",
+    "CATALOGUE_SORTS", "PROFILE_USER_ID_START", "RATING_ORDER", "RATING_VALUES", "FittedModel", "Movie", "PopularMovie", "Profile",
     "Rating", "RatingSummary", "Recommendations", "ScoredMovie", "SimilarMovie", "Tag", "UserScore",
     "is_profile_id", "next_profile_user_id",
 ]
