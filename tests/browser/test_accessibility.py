@@ -56,7 +56,7 @@ def test_the_main_pages_have_no_serious_or_critical_violations(live_server, brow
     page = context.new_page()
     found = {}
     try:
-        for path in ["/", "/accounts/login/", "/signup/", "/movies/?q=star", "/movies/260/", "/users/1/", "/nope/"]:
+        for path in ["/", "/accounts/login/", "/signup/", "/movies/", "/movies/?q=star", "/movies/260/", "/users/1/", "/nope/"]:
             page.goto(f"{live_server.url}{path}")
             found[path] = _blocking(page)
         _sign_in(page, live_server, "reader")
