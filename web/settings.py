@@ -73,6 +73,8 @@ SECRET_KEY_FALLBACKS = [key.strip() for key in os.environ.get("SECRET_KEY_FALLBA
 """Earlier keys, still accepted for sessions and stored models' signatures while a new SECRET_KEY takes over."""
 
 DEBUG = _env_bool("DEBUG", default=not PRODUCTION)
+DEBUG_ERROR_PAGES = _env_bool("DEBUG_ERROR_PAGES", default=False)
+"""With DEBUG on: Django's debug pages (traceback, URL patterns) instead of the site's 404 and 500 (web/errors.py)."""
 # The loopback default is local only; in production web.wsgi refuses to serve without ALLOWED_HOSTS
 # (the job and collectstatic load these settings too but serve nothing, so they need not set it).
 ALLOWED_HOSTS = [
@@ -158,6 +160,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The site's own 404 and 500 pages (JSON under /api/) with DEBUG on as well (web/errors.py).
+    "web.errors.ErrorPagesMiddleware",
     # PostgreSQL unreachable (stopped, restarting): a clear 503 with Retry-After, not a 500 traceback.
     "web.middleware.DatabaseUnavailableMiddleware",
 ]
@@ -211,7 +215,7 @@ STORAGES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "me"  # a member signs in for their recommendations (issue #19, item 11)
 LOGOUT_REDIRECT_URL = "home"
 
 REST_FRAMEWORK = {

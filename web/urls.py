@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth.views import LogoutView
-from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
-from django.views.defaults import page_not_found
 from django.views.generic import RedirectView
 
+from web import errors
 from web.health import healthz, readyz
 from web.recommender.views import SignInView
 
@@ -13,6 +14,9 @@ urlpatterns = [
     path("progress/", include("web.progress.urls")),
     path("api/", include("web.recommender.api.urls")),
     path("api/", include("web.progress.api_urls")),
+    # Browsers ask for /favicon.ico on pages without an icon link (the API docs, the 503 page): the site's icon.
+    # Not permanent: the file's name carries its hash in production, and changes with it.
+    path("favicon.ico", lambda request: redirect(static("favicon.svg"))),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", include("web.observability.urls")),
@@ -27,11 +31,7 @@ urlpatterns = [
 ]
 
 
-def not_found(request, exception=None):
-    """API clients get JSON for an unknown URL; browsers get the HTML page."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"error": f"Not found: {request.path}", "status": 404}, status=404)
-    return page_not_found(request, exception)
-
-
-handler404 = not_found
+# Styled pages, and JSON under /api/ (web/errors.py); with DEBUG on, web.errors.ErrorPagesMiddleware uses them too.
+handler404 = errors.not_found
+handler403 = errors.forbidden
+handler500 = errors.server_error

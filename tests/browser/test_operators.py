@@ -126,6 +126,7 @@ def test_operator_starts_a_run_watches_it_finish_then_cancels_another(live_serve
     assert seen[-1] == 1 and page.evaluate("window.__sameDocument") is True
     assert Run.objects.get(pk=first).status == "succeeded" and ActiveRun.current_run_id() == first
     assert page.locator("#now").get_attribute("data-status") == "succeeded"
+    assert page.locator("#action-message").is_hidden()  # "Run N created: pending ..." went when the run started
 
     second = _start_run(page)
     page.wait_for_function(
@@ -137,7 +138,8 @@ def test_operator_starts_a_run_watches_it_finish_then_cancels_another(live_serve
                            " return now.dataset.run === String(id) && now.dataset.status === 'cancelled'; }",
                            arg=second, timeout=30_000)
     assert page.locator(f"tr[data-run='{second}'] .status").inner_text() == "cancelled"
-    assert "RunCancelled" in page.locator(f"tr[data-run='{second}'] .error").inner_text()
+    assert page.locator(f"tr[data-run='{second}'] .cancelled-by").inner_text() == "by an operator"
+    assert page.locator("#now .now-cancelled").inner_text() == "Cancelled by an operator."
     assert page.locator("#active-run").inner_text() == str(first)
     assert page.locator(f"tr[data-run='{first}'] .badge").inner_text() == "serving"
     assert ActiveRun.current_run_id() == first

@@ -59,7 +59,7 @@ def test_failed_run_shows_its_error(live_server, operator_page):
     row = page.locator(f"tr[data-run='{run.pk}']")
     assert row.locator(".status").inner_text() == "failed"
     assert "ValueError: boom" in row.locator(".error").inner_text()
-    assert page.locator("#now .now-error").inner_text() == "Error in stage compute: compute: ValueError: boom"
+    assert page.locator("#now .now-error").inner_text() == "Error in stage compute: ValueError: boom"
 
 
 def test_charts_are_inline_svg_from_the_app(live_server, operator_page):

@@ -52,7 +52,7 @@ def _sign_in(page, live_server, username: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]:has-text('Sign in')")
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(re.compile(rf"{re.escape(live_server.url)}/users/\d+/"))  # signing in lands on one's recommendations
 
 
 def test_sign_up_onboarding_and_the_personal_list_appears_without_reload(live_server, page, site, worker):

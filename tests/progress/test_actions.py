@@ -26,6 +26,16 @@ def test_start_creates_a_pending_run_and_queues_the_job_with_a_long_timeout(oper
 
 
 @pytest.mark.django_db
+def test_start_with_evaluate_asks_the_job_to_evaluate_without_recording_it_as_a_parameter(operator_client, redis_conn, settings):
+    """The start form's "Evaluate" is the job's --evaluate: it fills the run's quality figures, not its parameters."""
+    response = operator_client.post(START, {"algorithm": "popularity", "evaluate": True}, content_type="application/json")
+    assert response.status_code == 201, response.json()
+    run = Run.objects.get(pk=response.json()["id"])
+    assert "evaluate" not in run.parameters
+    assert Queue(settings.RQ_QUEUE, connection=redis_conn).jobs[0].args == (run.pk, ["--evaluate"])
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("payload, field", [
     ({"algorithm": "no-such-algorithm"}, "algorithm"),
     ({"algorithm": "popularity", "parameters": {"damping": -1}}, "parameters"),

@@ -39,7 +39,7 @@ def test_run_endpoints_document_their_bodies(spec):
     start = spec["paths"]["/api/runs"]["post"]
     body = start["requestBody"]["content"]["application/json"]["schema"]
     assert set(spec["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]["properties"]) == {
-        "algorithm", "parameters", "top_n", "popular", "chunk_size", "workers", "shards"}
+        "algorithm", "parameters", "top_n", "popular", "chunk_size", "workers", "evaluate", "shards"}
     assert {"201", "400", "403", "503"} <= set(start["responses"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_text
 import re
 
 import pytest
@@ -33,7 +34,7 @@ def test_user_page_shows_the_same_list_as_the_api(client, published):
     assert _movie_links(html, "recommendations") == [item["movie"]["movie_id"] for item in api["recommendations"]]
 
 
-def test_each_recommendation_shows_a_reason_and_stars(client, published, similar_tables):
+def test_each_recommendation_shows_a_reason_and_a_predicted_rating_in_words(client, published, similar_tables):
     """Every card has a reason; with similar-movie rows it names the user's best-rated neighbour."""
     top = UserScore.objects.filter(run=published, user_id=USER).order_by("rank").first().movie_id
     liked = Rating.objects.filter(user_id=USER).order_by("-rating", "movie_id").first()
@@ -44,7 +45,10 @@ def test_each_recommendation_shows_a_reason_and_stars(client, published, similar
     assert section.count('class="reason"') == section.count('class="card"') > 1
     assert f"Because you rated {liked.movie.title} 5 stars" in section
     assert "One of the best-liked movies you have not rated yet" in section  # the popularity run's general reason
-    assert section.count('class="stars-fill"') == section.count('class="card"')
+    # The popularity run predicts stars: each card says so in words, with the predicted rating.
+    scores = list(UserScore.objects.filter(run=published, user_id=USER).order_by("rank").values_list("score", flat=True))
+    said = [html_text.unescape(words) for words in re.findall(r'class="predicted"[^>]*>([^<]*)<', section)]
+    assert said == [f"We think you'd rate it {score:.1f}" for score in scores[: len(said)]] and len(said) > 1
 
 
 def test_genre_filter_and_paging(client, published, monkeypatch):
@@ -223,33 +227,45 @@ def test_rating_history_sorts(client, published):
     assert sorted(order("recent")) == sorted(highest)
 
 
-def test_an_ease_run_shows_a_match_not_a_predicted_rating(client, catalogue):
-    """EASE's scores are matches: each card's bar is its share of the user's strongest match, said so in the tooltip."""
+def test_an_ease_run_shows_a_match_in_words_not_a_predicted_rating(client, catalogue):
+    """EASE's scores are matches: each card says how strong in words, its share of the strongest in the tooltip."""
     from tests.helpers import run
+    from web.recommender.presenters import GOOD_MATCH, STRONG_MATCH
 
     run(algorithm="ease", params={"min_ratings": 1}, top_n=5)
     rows = list(UserScore.objects.filter(run__algorithm="ease", user_id=USER).order_by("rank"))
     html = client.get(f"/users/{USER}/").content.decode()
     section = html.split('id="recommendations"', 1)[1].split("</ol>", 1)[0]
     titles = re.findall(r'class="predicted" title="([^"]*)"', section)
-    fills = [int(f) for f in re.findall(r'data-fill="(\d+)"', section)]
+    words = re.findall(r'class="predicted"[^>]*>([^<]*)<', section)
     shares = [row.score / rows[0].score for row in rows]
-    assert titles[0] == "your strongest match" and fills[0] == 100
+    assert titles[0] == "your strongest match" and words[0] == "Strong match"
     assert titles[1:] == [f"{round(100 * share)}% as strong a match as your strongest" for share in shares[1:]]
-    assert fills[1:] == [int(round(100 * share / 5) * 5) for share in shares[1:]]
-    assert "of 5" not in section
+    assert words[1:] == ["Strong match" if share >= STRONG_MATCH else "Good match" if share >= GOOD_MATCH else "Fair match"
+                         for share in shares[1:]]
+    assert "of 5" not in section and "rate it" not in section and "★★" not in section
 
 
-@pytest.mark.parametrize(("score", "best", "stars", "label"), [
-    (0.16, 0.16, 5.0, "your strongest match"),
-    (0.08, 0.16, 2.5, "50% as strong a match as your strongest"),
-    (-0.02, 0.16, 0.0, "0% as strong a match as your strongest"),
-    (-0.01, -0.01, 0.0, "a weak match: nothing stands out for you yet"),
-    (0.0, None, 0.0, "a weak match: nothing stands out for you yet"),
+@pytest.mark.parametrize(("score", "best", "words", "label"), [
+    (0.16, 0.16, "Strong match", "your strongest match"),
+    (0.12, 0.16, "Strong match", "75% as strong a match as your strongest"),
+    (0.08, 0.16, "Good match", "50% as strong a match as your strongest"),
+    (0.04, 0.16, "Fair match", "25% as strong a match as your strongest"),
+    (-0.02, 0.16, "Fair match", "0% as strong a match as your strongest"),
+    (-0.01, -0.01, "Weak match", "a weak match: nothing stands out for you yet"),
+    (0.0, None, "Weak match", "a weak match: nothing stands out for you yet"),
 ])
-def test_a_match_is_drawn_relative_to_the_users_strongest(score, best, stars, label):
+def test_a_match_is_said_relative_to_the_users_strongest(score, best, words, label):
     from web.recommender.models import ScoredMovie
-    from web.recommender.presenters import card_stars, score_label
+    from web.recommender.presenters import score_label, score_words
 
     item = ScoredMovie(Movie(movie_id=1, title="x"), score, 1, scale="match", best=best)
-    assert (card_stars(item), score_label(item)) == (pytest.approx(stars), label)
+    assert (score_words(item), score_label(item)) == (words, label)
+
+
+def test_a_predicted_rating_and_a_popular_pick_are_said_as_ratings():
+    from web.recommender.models import ScoredMovie
+    from web.recommender.presenters import score_words
+
+    assert score_words(ScoredMovie(Movie(movie_id=1, title="x"), 4.24, 1, scale="stars")) == "We think you'd rate it 4.2"
+    assert score_words(ScoredMovie(Movie(movie_id=1, title="x"), 3.96, 1, scale="average")) == "Rated 4.0 on average"

@@ -178,6 +178,10 @@ class StartRunSerializer(serializers.Serializer):
     popular = serializers.IntegerField(required=False, min_value=1)
     chunk_size = serializers.IntegerField(required=False, min_value=1, help_text="users per pool task")
     workers = serializers.IntegerField(required=False, min_value=1, max_value=256)
+    evaluate = serializers.BooleanField(
+        required=False, default=False,
+        help_text="also measure the algorithm offline (a second fit on 75 % of the ratings) and record it as the run's "
+                  "quality figures (the job's --evaluate)")
     shards = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_PAGE_SHARDS,
         help_text="pods of the Kubernetes Job, each scoring its share of the users (PRECOMPUTE_LAUNCHER=kubernetes "
@@ -212,6 +216,9 @@ class StartRunSerializer(serializers.Serializer):
             args += ["--chunk-size", str(self.validated_data["chunk_size"])]
         if "workers" in self.validated_data:
             args += ["--workers", str(self.validated_data["workers"])]
+        if self.validated_data.get("evaluate"):
+            # Measures the run without changing its scores, so it is not recorded in Run.parameters either.
+            args += ["--evaluate"]
         return args
 
 

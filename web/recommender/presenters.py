@@ -1,4 +1,4 @@
-"""How a score and a rating summary are drawn: the card's stars and their words, the movie page's bar chart.
+"""How a score and a rating summary are shown: the card's words for its score, the movie page's bar chart.
 
 Display only: the models say what was read (:class:`~web.recommender.models.ScoredMovie`,
 :class:`~web.recommender.models.RatingSummary`); the template filters in
@@ -25,15 +25,45 @@ def match_strength(item: ScoredMovie) -> float:
     return min(max(float(item.score) / float(item.best), 0.0), 1.0)
 
 
-def card_stars(item: ScoredMovie) -> float:
-    """The score on the five-star bar of a card: a predicted rating as is, a match as 5 x its strength."""
+STRONG_MATCH = 0.7
+GOOD_MATCH = 0.35
+"""Shares of the user's strongest match from which a match is called strong or good (below: fair)."""
+
+
+def score_words(item: ScoredMovie) -> str:
+    """What a card says about its score, in words a person reads correctly (issue #19, item 2).
+
+    A match has no fixed top, so stars (which read as a predicted rating) misled: a good match in a
+    user's top 20 drew two stars. It is said in words instead; a predicted rating is said as one; a
+    popular pick's score is the movie's (damped) average rating.
+    """
     if item.scale == "match":
-        return 5.0 * match_strength(item)
-    return float(item.score)
+        if not item.best or item.best <= 0:
+            return "Weak match"
+        strength = match_strength(item)
+        if strength >= STRONG_MATCH:
+            return "Strong match"
+        return "Good match" if strength >= GOOD_MATCH else "Fair match"
+    if item.scale == "average":
+        return average_words(item.score)
+    return f"We think you'd rate it {float(item.score):.1f}"
+
+
+def average_words(score: float) -> str:
+    """A popular list's score: the movie's average rating, damped towards the overall average when it has few."""
+    return f"Rated {float(score):.1f} on average"
+
+
+def rated_words(average: float, count: int) -> str:
+    """A catalogue card's average rating and how many gave it (not damped: the count says how far to trust it)."""
+    return f"Rated {average:.1f} by {count:,} {'person' if count == 1 else 'people'}"
+
+
+AVERAGE_LABEL = "the average rating, pulled towards the overall average for a movie with few ratings"
 
 
 def score_label(item: ScoredMovie) -> str:
-    """What the card's bar means, in words (its tooltip)."""
+    """The card's words said in more detail (their tooltip)."""
     if item.scale == "match":
         if not item.best or item.best <= 0:
             return "a weak match: nothing stands out for you yet"
@@ -41,6 +71,8 @@ def score_label(item: ScoredMovie) -> str:
         if strength >= 0.995:
             return "your strongest match"
         return f"{round(100 * strength)}% as strong a match as your strongest"
+    if item.scale == "average":
+        return AVERAGE_LABEL
     return f"predicted {float(item.score):.2f} of 5"
 
 

@@ -52,13 +52,21 @@ class MovieQuerySet(models.QuerySet):
     def in_genre(self, genre: str | None) -> MovieQuerySet:
         return self.filter(genres__contains=[genre]) if genre else self
 
-    def catalogue(self, search: str = "", genre: str | None = None, year: int | None = None) -> MovieQuerySet:
-        """Movies matching a title search, genre and year: the short titles first when searching, else by id."""
+    def catalogue(self, search: str = "", genre: str | None = None, year: int | None = None,
+                  sort: str | None = None) -> MovieQuerySet:
+        """Movies matching a title search, genre and year, in the order ``sort`` names (:data:`CATALOGUE_SORTS`);
+        without one, the best known first when searching, else by id (the API's order)."""
         movies = self.in_genre(genre)
         if year is not None:
             movies = movies.filter(year=year)
         if search.strip():
-            movies = movies.search(search).best_known_first()
+            movies = movies.search(search)
+        if sort == "title":
+            return movies.order_by("title", "movie_id")
+        if sort == "newest":
+            return movies.order_by(F("year").desc(nulls_last=True), "title", "movie_id")
+        if sort == "popular" or search.strip():
+            return movies.best_known_first()
         return movies
 
     def genre_names(self) -> list[str]:
@@ -70,6 +78,10 @@ class MovieQuerySet(models.QuerySet):
                 return [g for (g,) in cursor.fetchall() if g and g != "(no genres listed)"]
 
         return cache.get_or_set(f"genre-names:{connection.settings_dict['NAME']}", query, GENRE_CACHE_SECONDS)
+
+
+CATALOGUE_SORTS = {"popular": "most popular first", "title": "by title", "newest": "newest first"}
+"""The catalogue's orders, as the site offers them."""
 
 
 class Movie(models.Model):

@@ -44,6 +44,15 @@ class RatingQuerySet(models.QuerySet):
         with connection.cursor() as cursor:
             return read_columns(cursor.cursor, query, types)
 
+    def averages(self, movie_ids: list[int]) -> dict[int, tuple[float, int]]:
+        """``{movie_id: (average rating, number of ratings)}`` for the movies of a list page: one grouped query,
+        answered by the (movie, rating) index."""
+        if not movie_ids:
+            return {}
+        rows = (self.filter(movie_id__in=movie_ids).values("movie_id")
+                .annotate(average=models.Avg("rating"), n=models.Count("*")).values_list("movie_id", "average", "n"))
+        return {movie_id: (float(average), n) for movie_id, average, n in rows}
+
     def history(self, user_id: int, sort: str = "recent") -> RatingQuerySet:
         """The user's ratings with their movies, in the order ``sort`` names (a key of :data:`RATING_ORDER`)."""
         return self.filter(user_id=user_id).select_related("movie").order_by(*RATING_ORDER[sort])

@@ -34,7 +34,8 @@ class ScoredMovie:
     rank: int
     reason: str = ""
     scale: str = "stars"
-    """The scorer's ``score_scale``: ``stars`` (a predicted rating) or ``match`` (a strength with no fixed top)."""
+    """The scorer's ``score_scale``: ``stars`` (a predicted rating) or ``match`` (a strength with no fixed top);
+    ``average`` for a popular pick (the movie's damped average rating)."""
     best: float | None = None
     """For a match: the score of the user's first stored item, the strongest match the run found for them."""
 
@@ -100,7 +101,7 @@ class UserScoreQuerySet(models.QuerySet):
             PopularMovie.objects.of_run(run).exclude(movie_id__in=rated).exclude(movie_id__in=dismissed)
             .filter(**in_genre)[offset : offset + n + 1]
         )
-        items = [ScoredMovie(row.movie, row.score, offset + i + 1, reasons.POPULAR) for i, row in enumerate(popular[:n])]
+        items = [ScoredMovie(row.movie, row.score, offset + i + 1, reasons.POPULAR, "average") for i, row in enumerate(popular[:n])]
         return Recommendations(user_id=user_id, source="popular", run=run, items=items, has_more=len(popular) > n,
                                has_personal=has_personal)
 

@@ -1,4 +1,4 @@
-"""Template helpers of the site: the star widget, predicted-score stars, a card's score, the rating chart."""
+"""Template helpers of the site: the star widget, a card's score in words, the rating chart."""
 
 from __future__ import annotations
 
@@ -24,38 +24,31 @@ def star_widget(context, movie, current=None):
 
 
 @register.filter
-def star_percent(score) -> float:
-    """A predicted score (0-5) as the filled width of five stars, in percent, clamped to 0-100."""
-    try:
-        return round(max(0.0, min(100.0, float(score) * 20)), 1)
-    except (TypeError, ValueError):
-        return 0.0
-
-
-@register.filter
-def star_step(score) -> int:
-    """:func:`star_percent` rounded to a multiple of 5 (a quarter star): site.css has one width rule per step.
-
-    A width from the template would need a ``style`` attribute, which the Content-Security-Policy
-    (web.security) forbids.
-    """
-    return int(round(star_percent(score) / 5) * 5)
-
-
-@register.filter
 def get_item(mapping, key):
     return mapping.get(key) if mapping else None
 
 
 @register.filter
-def card_stars(item: ScoredMovie) -> float:
-    """A recommended movie's score on the card's five stars (:func:`web.recommender.presenters.card_stars`)."""
-    return presenters.card_stars(item)
+def score_words(item: ScoredMovie) -> str:
+    """What a recommended movie's score means, in words (:func:`web.recommender.presenters.score_words`)."""
+    return presenters.score_words(item)
+
+
+@register.filter
+def average_words(score: float) -> str:
+    """A popular movie's score as its average rating, in words (:func:`web.recommender.presenters.average_words`)."""
+    return presenters.average_words(score)
+
+
+@register.simple_tag
+def average_label() -> str:
+    """What a popular movie's score is, in detail (a tooltip)."""
+    return presenters.AVERAGE_LABEL
 
 
 @register.filter
 def score_label(item: ScoredMovie) -> str:
-    """What a recommended movie's stars mean, in words (:func:`web.recommender.presenters.score_label`)."""
+    """A recommended movie's score in more detail, for a tooltip (:func:`web.recommender.presenters.score_label`)."""
     return presenters.score_label(item)
 
 

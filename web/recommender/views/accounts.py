@@ -8,6 +8,7 @@ from django.contrib.auth.views import LoginView
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from web.recommender.forms import SignUpForm
 from web.recommender.models import PopularMovie, Profile, Rating
@@ -105,13 +106,20 @@ def onboarding(request: HttpRequest) -> HttpResponse:
     return render(request, "recommender/onboarding.html", context)
 
 
+def _to_own(request: HttpRequest, name: str) -> HttpResponse:
+    """The signed-in profile's own page, keeping the query (``/me/?page=2&genre=Sci-Fi``)."""
+    url = reverse(name, args=[viewer_user_id(request)])
+    query = request.GET.urlencode()
+    return redirect(f"{url}?{query}" if query else url)
+
+
 @login_required
 def me(request: HttpRequest) -> HttpResponse:
     """The signed-in profile's recommendations."""
-    return redirect("user", user_id=viewer_user_id(request))
+    return _to_own(request, "user")
 
 
 @login_required
 def my_ratings(request: HttpRequest) -> HttpResponse:
     """The signed-in profile's rating history."""
-    return redirect("user-ratings", user_id=viewer_user_id(request))
+    return _to_own(request, "user-ratings")

@@ -6,7 +6,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from web.recommender.models import Event, Movie, SimilarMovie
+from web.recommender import presenters
+from web.recommender.models import CATALOGUE_SORTS, Event, Movie, Rating, SimilarMovie
 from web.recommender.views.access import ratings_of, viewer_user_id
 
 SEARCH_PAGE = 20
@@ -20,12 +21,15 @@ def movies(request: HttpRequest) -> HttpResponse:
     genre = request.GET.get("genre") if request.GET.get("genre") in genres else None
     year_text = request.GET.get("year", "").strip()
     year = int(year_text) if year_text.isdigit() and 1800 <= int(year_text) <= 2100 else None
-    found = Movie.objects.catalogue(search=query, genre=genre, year=year)
+    sort = request.GET.get("sort") if request.GET.get("sort") in CATALOGUE_SORTS else "popular"
+    found = Movie.objects.catalogue(search=query, genre=genre, year=year, sort=sort)
     page = Paginator(found, SEARCH_PAGE).get_page(request.GET.get("page"))
     me = viewer_user_id(request)
+    averages = Rating.objects.averages([m.movie_id for m in page])
     context = {
         "query": query, "genre": genre or "", "genres": genres, "year": year or "", "bad_year": bool(year_text) and year is None,
-        "page": page, "searched": bool(query or genre or year),
+        "page": page, "searched": bool(query or genre or year), "sort": sort, "sorts": CATALOGUE_SORTS,
+        "rated": {movie_id: presenters.rated_words(*summary) for movie_id, summary in averages.items()},
         "my_ratings": ratings_of(me, [m.movie_id for m in page]), "can_rate": me is not None,
     }
     return render(request, "recommender/movies.html", context)

@@ -49,13 +49,32 @@
     if (fraction !== null && fraction !== undefined) progress.value = fraction;
     return progress;
   }
+  // A run's error begins with its stage ("write: RunCancelled: ..."): said once, and a deliberate cancel calmly.
+  function problemText(run) {
+    if (run.status === "cancelled") return "Cancelled by an operator.";
+    if (!run.error) return null;
+    const prefix = run.stage + ": ";
+    return "Error in stage " + run.stage + ": " + (run.error.startsWith(prefix) ? run.error.slice(prefix.length) : run.error);
+  }
   function statusText(run) {
     if (run.status === "stalled") return "stalled, last heard " + duration(run.heartbeat_age_seconds) + " ago";
     return run.status;
   }
 
   // -- actions -----------------------------------------------------------------
+  // A notice about one run ("Run 2 created: pending ...") holds while the run keeps the status it described.
+  let notice = null;
+  function sayAbout(run, status, text) {
+    say(text, "success");
+    notice = { run, status };
+  }
+  function withdrawStaleNotice(byId) {
+    if (!notice) return;
+    const run = byId.get(notice.run);
+    if (!run || run.status !== notice.status) { say(""); notice = null; }
+  }
   function say(text, kind) {
+    notice = null;
     const box = document.getElementById("action-message");
     box.textContent = text;
     box.className = "message " + (kind || "");
@@ -71,16 +90,17 @@
     try { body = await response.json(); } catch (err) { body = { error: "HTTP " + response.status }; }
     return { ok: response.ok, status: response.status, body };
   }
-  async function act(runId, action, question) {
+  async function act(runId, action, question, status) {
     if (question && !window.confirm(question)) return;
     const result = await post(runUrl(runId, action));
-    if (result.ok) say(action === "cancel" ? "Run " + runId + " cancelled: it stops at its next chunk." : "Run " + runId + " is serving again.", "success");
+    if (result.ok && action === "cancel") sayAbout(runId, status, "Run " + runId + " cancelled: it stops at its next chunk.");
+    else if (result.ok) say("Run " + runId + " is serving again.", "success");
     else say(result.body.error || "HTTP " + result.status, "error");
     refresh(false);
   }
   function actionButtons(run) {
     const buttons = [];
-    if (run.can_cancel) buttons.push(el("button", { type: "button", class: "cancel", onclick: () => act(run.id, "cancel", "Cancel run " + run.id + "?") }, "Cancel"));
+    if (run.can_cancel) buttons.push(el("button", { type: "button", class: "cancel", onclick: () => act(run.id, "cancel", "Cancel run " + run.id + "?", run.status) }, "Cancel"));
     if (run.can_activate) buttons.push(el("button", { type: "button", class: "activate", onclick: () => act(run.id, "activate", "Serve run " + run.id + " again instead of the current run?") }, "Serve again"));
     return buttons;
   }
@@ -100,7 +120,8 @@
     const status = el("p", { class: "now-status status-" + run.status },
       el("strong", { class: "status" }, statusText(run)), " · ", el("span", { class: "algorithm" }, run.algorithm),
       " · ", el("code", { class: "parameters" }, params(run.parameters)));
-    const problem = run.error ? el("p", { class: "message error now-error" }, "Error in stage " + run.stage + ": " + run.error) : null;
+    const problem = run.status === "cancelled" ? el("p", { class: "message now-cancelled" }, problemText(run))
+      : run.error ? el("p", { class: "message error now-error" }, problemText(run)) : null;
     // Why a page-started Kubernetes Job has not started (web/progress/cluster_status.py), while the run is pending.
     const waiting = run.status === "pending" && run.waiting_reason ? el("p", { class: "message error now-waiting" },
       "Not started yet. " + run.waiting_reason) : null;
@@ -144,8 +165,22 @@
     target.replaceChildren("Serving: ", el("strong", { id: "active-run" }, String(run.id)),
       " (" + run.algorithm + ", finished " + when(run.finished_at) + ", " + number(run.users_done) + " users) — users see this run whatever happens to the others.");
   }
-  function qualityText(quality) {
-    return Object.entries(quality || {}).map(([k, v]) => k + " " + (Math.abs(v) < 10 ? v.toFixed(3) : v)).join(", ");
+  // The headline figure (nDCG@10) and the rest on demand: all 17 as running text pushed the actions off a
+  // 1280 px screen. The table is redrawn every second, so which runs' figures are open is remembered here.
+  const HEADLINE = "ndcg@10";
+  const openQuality = new Set();
+  const figure = (v) => (Number.isInteger(v) || Math.abs(v) >= 10 ? String(v) : v.toFixed(3));
+  function qualityCell(run) {
+    const entries = Object.entries(run.quality || {});
+    if (!entries.length) return "–";
+    const [name, value] = entries.find(([k]) => k === HEADLINE) || entries[0];
+    const headline = el("span", { class: "headline" }, (name === HEADLINE ? "nDCG@10" : name) + " " + figure(value));
+    if (entries.length === 1) return headline;
+    const details = el("details", {}, el("summary", { title: "all " + entries.length + " figures" }, headline),
+      el("dl", { class: "quality-all" }, entries.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, figure(v))])));
+    details.open = openQuality.has(run.id);
+    details.addEventListener("toggle", () => { if (details.open) openQuality.add(run.id); else openQuality.delete(run.id); });
+    return details;
   }
   function renderHistory(feed) {
     const body = document.querySelector("#runs tbody");
@@ -162,8 +197,9 @@
       el("td", { class: "users" }, run.users_done + " / " + run.users_total),
       el("td", { class: "rows" }, number(run.rows_written)),
       el("td", {}, el("span", { class: "status" }, statusText(run)), run.can_cancel ? el("span", { class: "stage muted" }, " (" + run.stage + ")") : null,
-        run.error ? el("div", { class: "error" }, run.error) : null),
-      el("td", { class: "quality" }, qualityText(run.quality)),
+        run.status === "cancelled" ? el("div", { class: "muted small cancelled-by" }, "by an operator")
+          : run.error ? el("div", { class: "error" }, problemText(run)) : null),
+      el("td", { class: "quality" }, qualityCell(run)),
       el("td", { class: "actions" }, actionButtons(run),
         el("button", { type: "button", class: "link chart", onclick: () => { chosenRun = run.id; refresh(false); } }, "chart")))));
   }
@@ -188,6 +224,7 @@
 
   function render(feed) {
     const byId = new Map(feed.runs.map((run) => [run.id, run]));
+    withdrawStaleNotice(byId);
     renderServing(feed, byId);
     renderNow(feed, byId);
     renderHistory(feed);
@@ -234,6 +271,7 @@
       event.preventDefault();
       const payload = { algorithm: select.value, parameters: {} };
       for (const input of form.querySelectorAll("input")) {
+        if (input.type === "checkbox") { if (input.checked) payload[input.name] = true; continue; }
         const value = input.value.trim();
         if (!value || input.type === "hidden") continue;
         if (input.name.startsWith("param:")) {
@@ -251,7 +289,7 @@
       try {
         const result = await post(feedUrl, payload);
         if (result.ok) {
-          say("Run " + result.body.id + " created: pending until the " + (app.dataset.launcher === "kubernetes" ? "Job's pod" : "worker") + " starts it.", "success");
+          sayAbout(result.body.id, "pending", "Run " + result.body.id + " created: pending until the " + (app.dataset.launcher === "kubernetes" ? "Job's pod" : "worker") + " starts it.");
           chosenRun = null;
         } else {
           const fields = result.body.fields || {};

@@ -1,0 +1,220 @@
+"""What a person meets on the site (issue #19): controls that stay put, words that say what a number means,
+error pages, the menu a member sees, the redirects and the favicon."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import expect
+
+from tests.account_helpers import make_operator
+from tests.browser.site import load_site, screenshot
+from tests.helpers import drop_run_tables
+from tests.recommender.similar import drop_similar_tables
+from web.recommender.models import Profile, Rating
+from web.recommender.tasks import refresh_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.movielens, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "a-long-test-passw0rd"
+
+
+@pytest.fixture
+def site(movielens_small, redis_conn):
+    """ml-latest-small and a published run (EASE) in the test database (the live server's)."""
+    drop_run_tables()
+    published = load_site(movielens_small)
+    yield published
+    drop_similar_tables()
+    drop_run_tables()
+
+
+def _member(username: str, ratings: dict[int, float] | None = None) -> Profile:
+    account = User.objects.create_user(username, password=PASSWORD)
+    profile = Profile.objects.for_account(account)
+    for movie_id, value in (ratings or {}).items():
+        Rating.objects.create(user_id=profile.user_id, movie_id=movie_id, rating=value)
+    return profile
+
+
+def _sign_in(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+
+
+def _centre(locator) -> tuple[float, float]:
+    box = locator.bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def test_a_double_click_on_remove_leaves_no_rating_behind(live_server, page, site):
+    """Item 1: the × keeps its place when it goes, so a second click where it was lands on no star."""
+    profile = _member("remover", {1: 3.0, 260: 4.0, 296: 2.5})
+    _sign_in(page, live_server, "remover")
+    page.goto(f"{live_server.url}/me/ratings/")
+    card = page.locator("#ratings li.card").first
+    movie_id = int(card.get_attribute("data-movie"))
+    remove = card.locator("button.remove")
+    five = card.locator("button.half[value='5.0']")
+    five_before = five.bounding_box()
+    x, y = _centre(remove)
+    screenshot(page, "my-ratings")
+
+    page.mouse.dblclick(x, y)
+    expect(card.locator(".stars-status")).to_have_text("Removed")
+    # A slower double-click: the second click comes after the × has gone.
+    page.mouse.click(x, y)
+    page.wait_for_timeout(500)
+    expect(card.locator(".stars-status")).to_have_text("Removed")
+    assert five.bounding_box() == five_before, "the stars moved when the × went"
+    assert not Rating.objects.filter(user_id=profile.user_id, movie_id=movie_id).exists()
+    # The other ratings are untouched.
+    assert Rating.objects.filter(user_id=profile.user_id).count() == 2
+
+
+def test_a_recommendation_says_what_its_score_means_and_whose_the_stars_are(live_server, page, site):
+    """Item 2: a match is said in words (no gold stars scaled to the top item); the stars are labelled as the member's own."""
+    profile = _member("matcher", {1: 4.5, 260: 4.5, 296: 4.0, 318: 5.0, 356: 4.0})
+    refresh_user(profile.user_id)
+    _sign_in(page, live_server, "matcher")
+    page.goto(f"{live_server.url}/me/")
+    expect(page.locator("#recs")).to_have_attribute("data-source", "personal")
+    cards = page.locator("#recommendations li.card")
+    assert cards.count() == 20
+    said = cards.locator(".predicted").all_inner_texts()
+    assert len(said) == 20 and said[0] == "Strong match"
+    assert set(said) <= {"Strong match", "Good match", "Fair match"}
+    assert cards.first.locator(".predicted").get_attribute("title") == "your strongest match"
+    for i in range(cards.count()):
+        expect(cards.nth(i).locator("form.stars .stars-label")).to_have_text("Your rating")
+    assert page.locator("#recommendations .stars-fill").count() == 0
+    screenshot(page, "recommendations-words")
+
+
+@pytest.mark.parametrize("debug", [True, False], ids=["debug-on", "debug-off"])
+def test_a_missing_page_is_styled_and_the_api_answers_json(live_server, page, site, settings, debug):
+    """Item 4: the site's own 404 under the strict CSP (DEBUG on too); under /api/ JSON for any path."""
+    settings.DEBUG = debug
+    for path in ("/movies/99999999/", "/users/999999999/", "/nope/"):
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 404
+        expect(page.locator("main h1")).to_have_text("Page not found")
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(245, 246, 248)"  # site.css applied
+        expect(page.locator("header.bar a.brand")).to_be_visible()
+    screenshot(page, "not-found")
+    for path in ("/api/nope", "/api/users/abc/recommendations"):
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 404 and response.headers["content-type"] == "application/json"
+        assert response.json() == {"error": f"Not found: {path}", "status": 404}
+
+
+def test_only_operators_see_the_operators_link(live_server, page, site):
+    """Item 5: a member's menu has no "Precompute runs" (it led to a bare 403); an operator's does, and it opens."""
+    _member("member")
+    make_operator("operator", PASSWORD)[0]
+    runs_link = page.locator("header.bar nav a", has_text="Precompute runs")
+    page.goto(f"{live_server.url}/")
+    expect(runs_link).to_have_count(0)
+    _sign_in(page, live_server, "member")
+    page.goto(f"{live_server.url}/")
+    expect(page.locator("header.bar")).to_contain_text("Sign out member")
+    expect(runs_link).to_have_count(0)
+    # Typed by hand, the address answers the site's own 403 page.
+    response = page.goto(f"{live_server.url}/progress/")
+    assert response.status == 403
+    expect(page.locator("main h1")).to_have_text("Not allowed")
+    page.context.clear_cookies()
+    _sign_in(page, live_server, "operator")
+    page.goto(f"{live_server.url}/")
+    runs_link.click()
+    page.wait_for_url(f"{live_server.url}/progress/")
+    expect(page.locator("main h1")).to_have_text("Precompute runs")
+
+
+def test_a_member_meets_no_run_algorithm_or_profile_id(live_server, page, site):
+    """Item 9: sign-up, the recommendations and the ratings say nothing of runs, algorithms or the profile's id."""
+    page.goto(f"{live_server.url}/signup/")
+    assert "1,000,000,000" not in page.inner_text("main") and "profile id" not in page.inner_text("main")
+    profile = _member("quiet", {1: 4.5, 260: 4.5, 296: 4.0, 318: 5.0, 356: 4.0})
+    refresh_user(profile.user_id)
+    make_operator("operator", PASSWORD)[0]
+    _sign_in(page, live_server, "quiet")
+    for path, title in [("/", None), ("/me/", "Your recommendations · MovieLens recommender"),
+                        ("/me/ratings/", "Your ratings · MovieLens recommender")]:
+        page.goto(f"{live_server.url}{path}")
+        text = page.inner_text("body")
+        assert str(profile.user_id) not in text and f"run {site.pk}" not in text.lower() and "(ease)" not in text, path
+        if title:
+            assert page.title() == title
+    page.goto(f"{live_server.url}/me/")
+    expect(page.locator("#recs .personal-label")).to_have_text("Picked for you from your ratings.")
+    # An operator looking at the same list is told which run made it.
+    page.context.clear_cookies()
+    _sign_in(page, live_server, "operator")
+    page.goto(f"{live_server.url}/users/{profile.user_id}/")
+    expect(page.locator("#recs .personal-label")).to_contain_text(f"Run {site.pk} (ease)")
+
+
+def test_signing_in_lands_on_ones_recommendations_and_me_keeps_its_query(live_server, page, site):
+    """Item 11: sign-in leads to the member's list; /me/?page=2&genre=Sci-Fi keeps its query; the home page offers
+    a signed-in member no "Browse as MovieLens user"; every page has the site's icon and asks for nothing missing."""
+    from django.core.cache import cache
+
+    cache.clear()  # the genre list is cached for a minute, maybe from an earlier test's database
+    profile = _member("returning", {1: 4.5, 260: 4.5, 296: 4.0, 318: 5.0, 356: 4.0})
+    refresh_user(profile.user_id)
+    missing = []
+    page.on("response", lambda response: missing.append(response.url) if response.status == 404 else None)
+    page.goto(f"{live_server.url}/")
+    expect(page.locator("label[for=user]")).to_have_text("Browse as MovieLens user")
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "returning")
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/users/{profile.user_id}/")
+    expect(page.locator("main h1")).to_have_text("Your recommendations")
+
+    page.goto(f"{live_server.url}/me/?page=2&genre=Sci-Fi")
+    assert page.url == f"{live_server.url}/users/{profile.user_id}/?page=2&genre=Sci-Fi"
+    expect(page.locator("#genre")).to_have_value("Sci-Fi")
+    expect(page.locator("nav.pager .muted")).to_have_text("Page 2")
+    page.goto(f"{live_server.url}/me/ratings/?sort=title")
+    assert page.url == f"{live_server.url}/users/{profile.user_id}/ratings/?sort=title"
+
+    page.goto(f"{live_server.url}/")
+    expect(page.locator("main")).not_to_contain_text("Browse as MovieLens user")
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    response = page.request.get(f"{live_server.url}{icon}")
+    assert response.status == 200 and response.headers["content-type"].startswith("image/svg+xml")
+    fallback = page.request.get(f"{live_server.url}/favicon.ico")
+    assert fallback.status == 200 and fallback.body() == response.body()
+    assert not missing, missing
+
+
+def test_the_catalogue_sorts_and_shows_each_movies_average_rating(live_server, page, site):
+    """Item 10 (part): the catalogue opens with the most popular, sorts by title or year, and each card says its average."""
+    from django.db.models import Avg, Count
+
+    from web.recommender.models import PopularMovie
+
+    page.goto(f"{live_server.url}/movies/")
+    ids = [int(i) for i in page.locator("#results li.card").evaluate_all("els => els.map(e => e.dataset.movie)")]
+    popular = list(PopularMovie.objects.filter(run=site).order_by("rank").values_list("movie_id", flat=True)[:len(ids)])
+    assert ids == popular and len(ids) == 20
+    stats = {row["movie_id"]: row for row in Rating.objects.filter(movie_id__in=ids).values("movie_id")
+             .annotate(average=Avg("rating"), n=Count("*"))}
+    said = page.locator("#results li.card .predicted").all_inner_texts()
+    assert said == [f"Rated {stats[i]['average']:.1f} by {stats[i]['n']:,} people" for i in ids]
+
+    page.click("nav.sorts a:has-text('by title')")
+    titles = page.locator("#results a.title").all_inner_texts()
+    assert titles == sorted(titles) and len(titles) == 20
+    page.click("nav.sorts a:has-text('newest first')")
+    years = [int(y) for y in page.locator("#results li.card").evaluate_all(
+        "els => els.map(e => e.querySelector('.meta').textContent.slice(0, 4))")]
+    assert years == sorted(years, reverse=True)
+    page.click("nav.pager a[rel=next]")
+    expect(page.locator("nav.sorts strong")).to_have_text("newest first")
