@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import subprocess
 import sys
@@ -43,3 +44,16 @@ def stop_worker(worker: subprocess.Popen) -> None:
 def screenshot(page, name: str, full_page: bool = False) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+MEMBER_PASSWORD = "a-long-test-passw0rd"
+"""The password of the members the browser tests make."""
+
+
+def sign_in(page, base_url: str, username: str, password: str = MEMBER_PASSWORD) -> None:
+    """Sign in through the form and wait for where signing in lands: the member's own recommendations."""
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(rf"{re.escape(base_url)}/users/\d+/"))

@@ -10,7 +10,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from tests.account_helpers import make_operator
-from tests.browser.site import load_site
+from tests.browser.site import MEMBER_PASSWORD, load_site, sign_in
 from tests.helpers import drop_run_tables
 from tests.recommender.similar import drop_similar_tables
 from web.recommender.models import Profile, Rating
@@ -18,7 +18,7 @@ from web.recommender.tasks import refresh_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.movielens, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a-long-test-passw0rd"
+PASSWORD = MEMBER_PASSWORD
 BLOCKING = {"serious", "critical"}
 
 
@@ -37,12 +37,6 @@ def _blocking(page) -> list[str]:
             for v in results["violations"] if v["impact"] in BLOCKING]
 
 
-def _sign_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
 
 
 def test_the_main_pages_have_no_serious_or_critical_violations(live_server, browser, site):
@@ -59,7 +53,7 @@ def test_the_main_pages_have_no_serious_or_critical_violations(live_server, brow
         for path in ["/", "/accounts/login/", "/signup/", "/movies/", "/movies/?q=star", "/movies/260/", "/users/1/", "/nope/"]:
             page.goto(f"{live_server.url}{path}")
             found[path] = _blocking(page)
-        _sign_in(page, live_server, "reader")
+        sign_in(page, live_server.url, "reader")
         for path in ["/", "/me/", "/me/ratings/", "/welcome/", "/movies/260/", "/progress/"]:
             page.goto(f"{live_server.url}{path}")
             page.wait_for_load_state("networkidle")

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
-from tests.browser.site import load_site, screenshot, start_worker, stop_worker
+from tests.browser.site import MEMBER_PASSWORD, load_site, screenshot, sign_in, start_worker, stop_worker
 from tests.helpers import drop_run_tables
 from tests.recommender.similar import drop_similar_tables
 from web.recommender.models import Movie, Profile, Rating, SimilarMovie
@@ -16,7 +16,7 @@ from web.recommender.tasks import refresh_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.movielens, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a-long-test-passw0rd"
+PASSWORD = MEMBER_PASSWORD
 
 
 @pytest.fixture
@@ -47,12 +47,6 @@ def _listed(page) -> list[int]:
     return [int(re.search(r"/movies/(\d+)/", h).group(1)) for h in hrefs]
 
 
-def _sign_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]:has-text('Sign in')")
-    page.wait_for_url(re.compile(rf"{re.escape(live_server.url)}/users/\d+/"))  # signing in lands on one's recommendations
 
 
 def test_sign_up_onboarding_and_the_personal_list_appears_without_reload(live_server, page, site, worker):
@@ -109,7 +103,7 @@ def test_rating_a_recommended_movie_removes_it_from_the_list(live_server, page, 
         Rating.objects.create(user_id=profile.user_id, movie_id=movie_id, rating=4.0)
     refresh_user(profile.user_id)
     worker()
-    _sign_in(page, live_server, "rater")
+    sign_in(page, live_server.url, "rater")
     page.goto(f"{live_server.url}/me/")
     expect(page.locator("#recs")).to_have_attribute("data-source", "personal")
     first = page.locator("#recommendations li.card").first
@@ -132,7 +126,7 @@ def test_rating_on_a_movie_page_says_when_recommendations_will_update_later(live
         settings.REDIS_URL = f"redis://127.0.0.1:{closed.getsockname()[1]}/0"  # nothing listens there
     account = User.objects.create_user("offline", password=PASSWORD)
     profile = Profile.objects.for_account(account)
-    _sign_in(page, live_server, "offline")
+    sign_in(page, live_server.url, "offline")
     page.goto(f"{live_server.url}/movies/260/")
     page.locator("main form.stars").first.locator("button.half[value='4.0']").click()
     expect(page.locator("main form.stars .stars-status").first).to_contain_text("Saved 4★: recommendations will update later")
@@ -143,7 +137,7 @@ def test_rating_from_a_page_whose_csrf_cookie_is_gone_says_to_reload(live_server
     """Django answers an HTML 403: the widget says the page has expired, not "network error", and nothing is stored."""
     account = User.objects.create_user("stale", password=PASSWORD)
     profile = Profile.objects.for_account(account)
-    _sign_in(page, live_server, "stale")
+    sign_in(page, live_server.url, "stale")
     page.goto(f"{live_server.url}/movies/260/")
     page.context.clear_cookies(name="csrftoken")
     page.locator("main form.stars").first.locator("button.half[value='3.0']").click()
@@ -186,7 +180,7 @@ def test_pages_fit_a_phone_screen(live_server, browser, site):
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
     page = context.new_page()
     try:
-        _sign_in(page, live_server, "phone")
+        sign_in(page, live_server.url, "phone")
         for path, name in [("/", None), ("/users/1/", "phone-recommendations"), ("/movies/1/", "phone-movie"), ("/movies/?q=toy", None)]:
             page.goto(f"{live_server.url}{path}")
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")

@@ -7,8 +7,8 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
-from tests.account_helpers import make_operator
-from tests.browser.site import load_site, screenshot
+from tests.account_helpers import grant, make_operator
+from tests.browser.site import MEMBER_PASSWORD, load_site, screenshot, sign_in
 from tests.helpers import drop_run_tables
 from tests.recommender.similar import drop_similar_tables
 from web.recommender.models import Profile, Rating
@@ -16,7 +16,7 @@ from web.recommender.tasks import refresh_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.movielens, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a-long-test-passw0rd"
+PASSWORD = MEMBER_PASSWORD
 
 
 @pytest.fixture
@@ -37,12 +37,6 @@ def _member(username: str, ratings: dict[int, float] | None = None) -> Profile:
     return profile
 
 
-def _sign_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_load_state()
 
 
 def _centre(locator) -> tuple[float, float]:
@@ -53,7 +47,7 @@ def _centre(locator) -> tuple[float, float]:
 def test_a_double_click_on_remove_leaves_no_rating_behind(live_server, page, site):
     """Item 1: the × keeps its place when it goes, so a second click where it was lands on no star."""
     profile = _member("remover", {1: 3.0, 260: 4.0, 296: 2.5})
-    _sign_in(page, live_server, "remover")
+    sign_in(page, live_server.url, "remover")
     page.goto(f"{live_server.url}/me/ratings/")
     card = page.locator("#ratings li.card").first
     movie_id = int(card.get_attribute("data-movie"))
@@ -79,7 +73,7 @@ def test_a_recommendation_says_what_its_score_means_and_whose_the_stars_are(live
     """Item 2: a match is said in words (no gold stars scaled to the top item); the stars are labelled as the member's own."""
     profile = _member("matcher", {1: 4.5, 260: 4.5, 296: 4.0, 318: 5.0, 356: 4.0})
     refresh_user(profile.user_id)
-    _sign_in(page, live_server, "matcher")
+    sign_in(page, live_server.url, "matcher")
     page.goto(f"{live_server.url}/me/")
     expect(page.locator("#recs")).to_have_attribute("data-source", "personal")
     cards = page.locator("#recommendations li.card")
@@ -118,7 +112,7 @@ def test_only_operators_see_the_operators_link(live_server, page, site):
     runs_link = page.locator("header.bar nav a", has_text="Precompute runs")
     page.goto(f"{live_server.url}/")
     expect(runs_link).to_have_count(0)
-    _sign_in(page, live_server, "member")
+    sign_in(page, live_server.url, "member")
     page.goto(f"{live_server.url}/")
     expect(page.locator("header.bar")).to_contain_text("Sign out member")
     expect(runs_link).to_have_count(0)
@@ -127,7 +121,7 @@ def test_only_operators_see_the_operators_link(live_server, page, site):
     assert response.status == 403
     expect(page.locator("main h1")).to_have_text("Not allowed")
     page.context.clear_cookies()
-    _sign_in(page, live_server, "operator")
+    sign_in(page, live_server.url, "operator")
     page.goto(f"{live_server.url}/")
     runs_link.click()
     page.wait_for_url(f"{live_server.url}/progress/")
@@ -140,8 +134,9 @@ def test_a_member_meets_no_run_algorithm_or_profile_id(live_server, page, site):
     assert "1,000,000,000" not in page.inner_text("main") and "profile id" not in page.inner_text("main")
     profile = _member("quiet", {1: 4.5, 260: 4.5, 296: 4.0, 318: 5.0, 356: 4.0})
     refresh_user(profile.user_id)
-    make_operator("operator", PASSWORD)[0]
-    _sign_in(page, live_server, "quiet")
+    operator = make_operator("operator", PASSWORD)[0]
+    grant(operator, "recommender.read_private_profiles")  # operating runs alone does not open a member's list
+    sign_in(page, live_server.url, "quiet")
     for path, title in [("/", None), ("/me/", "Your recommendations · MovieLens recommender"),
                         ("/me/ratings/", "Your ratings · MovieLens recommender")]:
         page.goto(f"{live_server.url}{path}")
@@ -153,7 +148,7 @@ def test_a_member_meets_no_run_algorithm_or_profile_id(live_server, page, site):
     expect(page.locator("#recs .personal-label")).to_have_text("Picked for you from your ratings.")
     # An operator looking at the same list is told which run made it.
     page.context.clear_cookies()
-    _sign_in(page, live_server, "operator")
+    sign_in(page, live_server.url, "operator")
     page.goto(f"{live_server.url}/users/{profile.user_id}/")
     expect(page.locator("#recs .personal-label")).to_contain_text(f"Run {site.pk} (ease)")
 

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
-from tests.browser.site import load_site, screenshot
+from tests.browser.site import MEMBER_PASSWORD, load_site, screenshot, sign_in
 from tests.helpers import drop_run_tables
 from tests.recommender.similar import drop_similar_tables
 from web.recommender.models import Event, Profile, Rating
@@ -16,7 +16,7 @@ from web.recommender.tasks import refresh_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.movielens, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a-long-test-passw0rd"
+PASSWORD = MEMBER_PASSWORD
 
 
 @pytest.fixture
@@ -45,17 +45,11 @@ def _listed(page) -> list[int]:
     return [int(re.search(r"/movies/(\d+)/", h).group(1)) for h in hrefs]
 
 
-def _sign_in(page, live_server) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", "watcher")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]:has-text('Sign in')")
-    page.wait_for_url(f"{live_server.url}/")
 
 
 def test_add_to_the_watchlist_and_see_it_on_the_watchlist_page(live_server, page, viewer):
     """"Add to watchlist" on a recommended card puts the movie on the watchlist page; removing it there empties it."""
-    _sign_in(page, live_server)
+    sign_in(page, live_server.url, "watcher")
     page.goto(f"{live_server.url}/me/")
     card = page.locator("#recommendations li.card").nth(2)
     movie_id = int(card.get_attribute("data-movie"))
@@ -75,7 +69,7 @@ def test_add_to_the_watchlist_and_see_it_on_the_watchlist_page(live_server, page
 
 def test_not_interested_takes_the_movie_off_the_list(live_server, page, viewer):
     """"Not interested" on a card: back on the page, the movie has left the list, and stays out after a reload."""
-    _sign_in(page, live_server)
+    sign_in(page, live_server.url, "watcher")
     page.goto(f"{live_server.url}/me/")
     before = _listed(page)
     first = page.locator("#recommendations li.card").first

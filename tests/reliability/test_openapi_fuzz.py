@@ -4,7 +4,7 @@ Schemathesis reads ``/api/schema/`` from the WSGI application itself and,
 for every documented operation, generates requests from the schema: valid
 ones (positive mode) and invalid ones (negative mode: wrong types,
 out-of-range numbers, missing fields, odd strings). Each is sent through the
-real Django stack against the test PostgreSQL, with a staff token so the
+real Django stack against the test PostgreSQL, with a key of an account holding every right so the
 writes and the operators' endpoints are reached too. Checks: no 5xx
 (``not_a_server_error``); documented status codes; bodies matching the
 documented schema. ``MAX_EXAMPLES`` bounds the time.

@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.account_helpers import issue_key
-from tests.test_security_proxies import PRODUCTION, _production_python
+from tests.web.test_security_proxies import PRODUCTION, _production_python
 from web.accounts.permissions import SERVICES, join_group
 from web.queue import get_queue
 from web.recommender.models import Profile, Rating
