@@ -43,6 +43,9 @@ OPERATIONS = [
     ("GET", "/api/runs/{run_id}"),
     ("POST", "/api/runs/{run_id}/cancel"),
     ("POST", "/api/runs/{run_id}/activate"),
+    ("POST", "/api/users"),
+    ("POST", "/api/events"),
+    ("GET", "/api/users/{user_id}/watchlist"),
 ]
 """Every operation of the document; a test below fails if the document and this list part."""
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
