@@ -7,6 +7,10 @@ import shutil
 
 import pytest
 
+from tests.browser.site import load_site
+from tests.helpers import drop_run_tables
+from tests.recommender.similar import drop_similar_tables
+
 # Playwright's sync API runs an event loop in this thread; Django's async-safety
 # check would otherwise refuse the ORM calls the tests make between page actions.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -46,3 +50,13 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def site(movielens_small, redis_conn):
+    """ml-latest-small and a published run (EASE) in the test database (the live server's)."""
+    drop_run_tables()
+    published = load_site(movielens_small)
+    yield published
+    drop_similar_tables()
+    drop_run_tables()

@@ -10,9 +10,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from tests.account_helpers import make_operator
-from tests.browser.site import MEMBER_PASSWORD, load_site, sign_in
-from tests.helpers import drop_run_tables
-from tests.recommender.similar import drop_similar_tables
+from tests.browser.site import MEMBER_PASSWORD, sign_in
 from web.recommender.models import Profile, Rating
 from web.recommender.tasks import refresh_user
 
@@ -20,15 +18,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.movielens, pytest.mark.django_db(
 
 PASSWORD = MEMBER_PASSWORD
 BLOCKING = {"serious", "critical"}
-
-
-@pytest.fixture
-def site(movielens_small, redis_conn):
-    drop_run_tables()
-    published = load_site(movielens_small)
-    yield published
-    drop_similar_tables()
-    drop_run_tables()
 
 
 def _blocking(page) -> list[str]:

@@ -8,9 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
-from tests.browser.site import MEMBER_PASSWORD, load_site, screenshot, sign_in
-from tests.helpers import drop_run_tables
-from tests.recommender.similar import drop_similar_tables
+from tests.browser.site import MEMBER_PASSWORD, screenshot, sign_in
 from web.recommender.models import Event, Profile, Rating
 from web.recommender.tasks import refresh_user
 
@@ -18,15 +16,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.movielens, pytest.mark.django_db(
 
 PASSWORD = MEMBER_PASSWORD
 
-
-@pytest.fixture
-def site(movielens_small, redis_conn):
-    """ml-latest-small and a published run in the test database (the live server's)."""
-    drop_run_tables()
-    published = load_site(movielens_small)
-    yield published
-    drop_similar_tables()
-    drop_run_tables()
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ import yaml
 
 from tests.e2e.test_demo_flow import REPO, Stack, _free_port, _wait_until
 from tests.deploy.manifests import find_object, rendered
-from tests.helpers import ScratchDatabase, operator_session_cookie
+from tests.helpers import ScratchDatabase, operator_session_cookie, stop_process_group
 
 pytestmark = [pytest.mark.e2e, pytest.mark.movielens]
 
@@ -755,13 +755,7 @@ def test_dev_worker_reloads_synced_code_without_its_container_exiting(cluster, t
         _wait_until(lambda: log_path.read_text().count("Listening on") >= 2, 90, "rqworker to start again on the synced code")
         assert worker.poll() is None, "watchfiles, the container's PID 1, kept running"
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
+        stop_process_group(worker, timeout=60)
 
 
 def _status(stack: Stack, path: str) -> int:

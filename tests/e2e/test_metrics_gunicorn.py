@@ -22,7 +22,7 @@ import pytest
 from django.conf import settings
 
 from tests.deploy.manifests import WEB_COMMAND
-from tests.helpers import database_url, wait_for
+from tests.helpers import database_url, stop_process_group, wait_for
 from tests.observability.conftest import value
 
 pytestmark = pytest.mark.e2e
@@ -67,12 +67,7 @@ def server(transactional_db, tmp_path):
         wait_for(answers, 60, "gunicorn to answer /healthz")
         yield base, process, log
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process, timeout=30)
 
 
 def _healthz_count(base: str) -> float:

@@ -9,9 +9,8 @@ import logging
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 
-from tests.account_helpers import make_service
-from tests.helpers import run
 from tests.observability.conftest import value
+from tests.recommender.conftest import auth, published, service_token  # noqa: F401  (fixtures)
 from web.observability.logging import JsonFormatter, RequestIdFilter
 from web.queue import get_queue, new_redis_client
 from web.recommender.models import Movie, Rating
@@ -32,18 +31,6 @@ def json_lines():
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     root.removeHandler(handler)
     root.setLevel(previous)
-
-
-@pytest.fixture
-def published(catalogue):
-    """The tiny catalogue with a published popularity run, so a rating's refresh has a model to score with."""
-    return run(algorithm="popularity", top_n=10)
-
-
-@pytest.fixture
-def auth(db):
-    """Headers of a service's API token (a service may rate for MovieLens users)."""
-    return {"HTTP_AUTHORIZATION": f"Token {make_service('service')[1]}"}
 
 
 def test_settings_send_every_record_through_the_json_formatter(settings):

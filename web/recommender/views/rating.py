@@ -19,7 +19,7 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def _back(request: HttpRequest, film: Movie) -> str:
+def back_to_page(request: HttpRequest, film: Movie) -> str:
     target = request.POST.get("next", "")
     # Only a path of this site: redirect() would take "-1" or "abc" for a view name (a 500 on NoReverseMatch).
     if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
@@ -43,7 +43,7 @@ def rate(request: HttpRequest, movie_id: int) -> HttpResponse:
         if _wants_json(request):
             return JsonResponse({"error": error, "status": 400, "fields": form.errors}, status=400)
         messages.error(request, error)
-        return redirect(_back(request, film))
+        return redirect(back_to_page(request, film))
     if form.cleaned_data["remove"]:
         ticket = Rating.objects.unrate(user_id, film)
         value, saved = None, f"Removed your rating of {film.title}."
@@ -56,4 +56,4 @@ def rate(request: HttpRequest, movie_id: int) -> HttpResponse:
         queued = None if ticket is None else ticket.queued is not False
         return JsonResponse({"movie_id": movie_id, "rating": value, "message": f"{saved} {note}".strip(), "queued": queued})
     messages.success(request, f"{saved} {note}".strip())
-    return redirect(_back(request, film))
+    return redirect(back_to_page(request, film))

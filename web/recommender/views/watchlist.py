@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from web.recommender.models import SITE_EVENT_TYPES, Event, Movie
 from web.recommender.views.access import ratings_of, viewer_user_id
-from web.recommender.views.rating import _back
+from web.recommender.views.rating import back_to_page
 from web.security import limit_rating_writes
 
 SAID = {
@@ -32,10 +32,10 @@ def movie_event(request: HttpRequest, movie_id: int) -> HttpResponse:
     action = request.POST.get("action", "")
     if action not in SITE_EVENT_TYPES:
         messages.error(request, "That button did nothing: choose add to watchlist, remove, or not interested.")
-        return redirect(_back(request, film))
+        return redirect(back_to_page(request, film))
     Event.objects.record_own(user_id, movie_id, action)
     messages.success(request, SAID[action].format(title=film.title))
-    return redirect(_back(request, film))
+    return redirect(back_to_page(request, film))
 
 
 @login_required
