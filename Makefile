@@ -54,8 +54,9 @@ evaluate: install
 
 stop:
 	$(PY) -m web.embedded stop
+	$(PY) -m web.embedded stop .local/test-services
 
 clean-data: stop
-	rm -rf .local/services
+	rm -rf .local/services .local/test-services
 
 -include k8s/k8s.mk

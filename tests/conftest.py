@@ -1,8 +1,9 @@
 """Shared fixtures: the real embedded PostgreSQL and Redis, and the MovieLens data.
 
-pytest-django creates ``test_movielens`` on the embedded PostgreSQL that the
-settings start (or on ``DATABASE_URL``); Redis tests use database 15 of the
-embedded Redis (or of ``REDIS_URL``) and flush it around each test.
+pytest-django creates ``test_movielens`` on the tests' own embedded PostgreSQL
+(``tests/settings.py``: ``.local/test-services``, apart from the demo's), or on
+``DATABASE_URL``; Redis tests use database 15 of the embedded Redis (or of
+``REDIS_URL``) and flush it around each test.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.management import call_command
 
-from tests.helpers import N_MOVIES, N_USERS, drop_run_tables, redis_url_with_db
+from tests.helpers import N_MOVIES, N_USERS, drop_run_tables, redis_url_with_db, run
 from web.recommender.models import Movie, Rating
 from web.runs.models import ActiveRun
 
@@ -46,10 +48,8 @@ def redis_conn(settings):
     conn.flushdb()
 
 
-@pytest.fixture
-def catalogue(transactional_db):
-    """30 users (ids 101..130) who rated about 30 % of 25 movies (ids 10, 20, ... 250) in half stars."""
-    drop_run_tables()
+def make_catalogue() -> dict:
+    """Create the ``catalogue`` fixture's users, movies and ratings (committed when the test is transactional)."""
     # A transactional test before this one may have flushed the singleton row the migration created.
     ActiveRun.objects.get_or_create(id=ActiveRun.SINGLETON_ID)
     rng = np.random.default_rng(42)
@@ -63,5 +63,30 @@ def catalogue(transactional_db):
         Rating(user_id=int(u) + 101, movie_id=int(movie_ids[m]), rating=float(v))
         for u, m, v in zip(users, movies, values, strict=True)
     )
-    yield {"user_ids": np.arange(101, 101 + N_USERS), "movie_ids": movie_ids}
+    return {"user_ids": np.arange(101, 101 + N_USERS), "movie_ids": movie_ids}
+
+
+@pytest.fixture
+def catalogue(transactional_db):
+    """30 users (ids 101..130) who rated about 30 % of 25 movies (ids 10, 20, ... 250) in half stars."""
     drop_run_tables()
+    yield make_catalogue()
+    drop_run_tables()
+
+
+@pytest.fixture(scope="module")
+def published_once(django_db_setup, django_db_blocker):
+    """The ``catalogue`` with a published popularity run (top 10), committed once for a whole module.
+
+    For the long tables of hostile input, whose rows change nothing: a test
+    that uses it asks for ``db`` as well, so whatever it writes is rolled
+    back at its end, while processes it starts (the job) see the committed
+    catalogue. Building the catalogue and a run for each row, then flushing
+    the database, was most of those tables' time.
+    """
+    with django_db_blocker.unblock():
+        drop_run_tables()
+        make_catalogue()
+        yield run(algorithm="popularity", top_n=10)
+        call_command("flush", interactive=False, verbosity=0)
+        drop_run_tables()

@@ -107,6 +107,28 @@ def postgres_url(data_dir: Path, database: str = DEFAULT_DATABASE, role: str = r
     return f"postgres://{quote(role, safe='')}@{quote(str(socket_dir), safe='')}/{database}"
 
 
+DISPOSABLE_SETTINGS = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
+"""What a server whose data may be thrown away does without: flushing to disk. A killed process loses nothing (the
+operating system still has the pages); only a crash of the machine could. Test databases are truncated after
+every transactional test, and each TRUNCATE otherwise waits for the disk."""
+
+
+def make_disposable(data_dir: Path) -> None:
+    """Start (or reuse) the embedded PostgreSQL under ``data_dir`` with :data:`DISPOSABLE_SETTINGS`.
+
+    For the tests' own servers (``tests/settings.py``), never for the demo's ``.local/services``.
+    """
+    postgres_url(data_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver  # development-only (requirements-dev.txt): production images lack it
+
+        server = pgserver.get_server(data_dir / "postgres", cleanup_mode=None)
+    for name, value in DISPOSABLE_SETTINGS.items():
+        server.psql(f"ALTER SYSTEM SET {name} = {value};")  # ALTER SYSTEM refuses to run inside a transaction
+    server.psql("SELECT pg_reload_conf();")
+
+
 def _run_as_superuser(psql: Path, uri: str, sql: str) -> str:
     """Run ``sql`` in one transaction through ``psql``; returns its bare output, raises with psql's message on an error."""
     result = subprocess.run(

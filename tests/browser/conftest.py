@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.browser.site import load_site
+from tests.browser.site import SITE
 from tests.helpers import drop_run_tables
 from tests.recommender.similar import drop_similar_tables
 
@@ -55,8 +55,13 @@ def page(browser):
 @pytest.fixture
 def site(movielens_small, redis_conn):
     """ml-latest-small and a published run (EASE) in the test database (the live server's)."""
-    drop_run_tables()
-    published = load_site(movielens_small)
-    yield published
-    drop_similar_tables()
-    drop_run_tables()
+    return SITE.load(movielens_small)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def site_tables(django_db_blocker):
+    """The site's score and similar-movie partitions outlive each test (flushes empty them); dropped at the end."""
+    yield
+    with django_db_blocker.unblock():
+        drop_similar_tables()
+        drop_run_tables()

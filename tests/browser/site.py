@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tempfile
@@ -11,8 +12,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection, transaction
 
 from tests.helpers import REPO, database_url, run, stop_process_group
+from tests.reliability.snapshot import stored
 from web.runs.models import ActiveRun, Run
 
 # The browser tests photograph the main pages; `SCREENSHOTS_DIR=docs/screenshots make test`
@@ -21,11 +24,60 @@ SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or Path(tempfile.gettempdir
 """Where the tests save pictures of the main pages (linked from the README)."""
 
 
-def load_site(movielens: Path) -> Run:
-    """ml-latest-small in the test database and one published run of the default algorithm (EASE)."""
-    ActiveRun.objects.get_or_create(id=ActiveRun.SINGLETON_ID)
-    call_command("load_movielens", str(movielens), quiet=True)
-    return run()
+class SiteSnapshot:
+    """ml-latest-small and its published run, loaded once and copied back for each later test.
+
+    Loading the set and running EASE took seconds for every browser test.
+    The first :meth:`load` does both and keeps, in memory, the rows of every
+    table they changed (score and similar-movie partitions included); a later
+    call finds the database flushed by the previous test (pytest-django
+    truncates every table, the partitions stay) and copies those rows back.
+    If a table is gone (a test dropped the run's partitions), it loads again.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[str, bytes] = {}
+        self.run_id: int | None = None
+
+    def load(self, movielens: Path) -> Run:
+        if self.run_id is not None and set(self.rows) <= _plain_tables():
+            self._copy_back()
+            return Run.objects.get(pk=self.run_id)
+        self.rows, self.run_id = {}, None
+        before = _table_states()
+        ActiveRun.objects.get_or_create(id=ActiveRun.SINGLETON_ID)
+        call_command("load_movielens", str(movielens), quiet=True)
+        published = run()
+        changed = [table for table, state in _table_states().items() if before.get(table) != state]
+        with connection.cursor() as cursor:
+            for table in changed:
+                buffer = io.BytesIO()
+                cursor.copy_expert(f'COPY "{table}" TO STDOUT (FORMAT binary)', buffer)
+                self.rows[table] = buffer.getvalue()
+        self.run_id = published.pk
+        return published
+
+    def _copy_back(self) -> None:
+        # One transaction: Django's foreign keys are checked at commit, so the order of the tables does not matter.
+        with transaction.atomic(), connection.cursor() as cursor:
+            for table, rows in self.rows.items():
+                cursor.execute(f'DELETE FROM "{table}"')  # e.g. a row that a migration's data step left
+                cursor.copy_expert(f'COPY "{table}" FROM STDIN (FORMAT binary)', io.BytesIO(rows))
+
+
+def _plain_tables() -> set[str]:
+    """Tables that hold rows (partitioned parents hold none) in the public schema."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace")
+        return {name for (name,) in cursor.fetchall()}
+
+
+def _table_states() -> dict[str, tuple[int, str]]:
+    return stored(tuple(sorted(_plain_tables())))
+
+
+SITE = SiteSnapshot()
+"""The browser tests' one copy of the loaded site."""
 
 
 def start_worker() -> subprocess.Popen:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.db import connection
 
 STORED_TABLES = (
@@ -30,3 +31,10 @@ def stored(tables: tuple[str, ...] = STORED_TABLES) -> dict[str, tuple[int, str]
             )
             state[table] = cursor.fetchone()
     return state
+
+
+@pytest.fixture
+def published(published_once, db):
+    """The hostile tables' catalogue and run, committed once per module (``published_once``); what a row writes
+    is rolled back at its end, and :func:`stored` shows it wrote nothing."""
+    return published_once

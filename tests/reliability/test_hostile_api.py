@@ -18,8 +18,8 @@ from django.test import Client, override_settings
 
 from tests.account_helpers import make_operator
 from tests.reliability.hostile_values import HOSTILE_IDS, HUGE, hostile_events
-from tests.reliability.snapshot import stored
-from tests.recommender.conftest import auth, published, service_token  # noqa: F401  (fixtures)
+from tests.reliability.snapshot import published, stored  # noqa: F401  (published: a fixture)
+from tests.recommender.conftest import auth, service_token  # noqa: F401  (fixtures)
 from web.recommender.models import Event
 
 USER = 101

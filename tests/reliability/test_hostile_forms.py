@@ -13,8 +13,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.account_helpers import make_operator
-from tests.reliability.snapshot import STORED_TABLES, stored
-from tests.recommender.conftest import member, published  # noqa: F401  (fixtures)
+from tests.reliability.snapshot import STORED_TABLES, published, stored  # noqa: F401  (published: a fixture)
+from tests.recommender.conftest import member  # noqa: F401  (fixtures)
 
 TABLES = (*STORED_TABLES, "django_session")
 """A refused sign-in must not create a session either."""

@@ -17,8 +17,8 @@ from django.test import Client
 
 from tests.account_helpers import make_operator
 from tests.reliability.hostile_values import HOSTILE_VALUES, HUGE
-from tests.reliability.snapshot import stored
-from tests.recommender.conftest import member, published  # noqa: F401  (fixtures)
+from tests.reliability.snapshot import published, stored  # noqa: F401  (published: a fixture)
+from tests.recommender.conftest import member  # noqa: F401  (fixtures)
 
 USER = 101
 """A MovieLens user of the ``catalogue`` fixture (ids 101..130, movies 10..250)."""

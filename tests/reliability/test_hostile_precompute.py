@@ -15,8 +15,7 @@ import sys
 import pytest
 
 from tests.helpers import REPO, database_url
-from tests.reliability.snapshot import stored
-from tests.recommender.conftest import published  # noqa: F401  (fixture)
+from tests.reliability.snapshot import published, stored  # noqa: F401  (published: a fixture)
 from web.runs.scores import run_tables
 
 RUN_STATE = ("progress_run", "progress_activerun", "progress_shardprogress", "recommender_popularmovie")

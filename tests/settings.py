@@ -1,0 +1,31 @@
+"""The settings of a test run: the project's one settings module (``web.settings``), on servers of the tests' own.
+
+Before ``web.settings`` starts the embedded servers, ``EMBEDDED_DATA_DIR`` is
+pointed at ``.local/test-services`` (unless ``EMBEDDED_DATA_DIR`` or
+``DATABASE_URL`` is set), so every test and every process a test starts
+(gunicorn, the worker, the job: they inherit the variable) uses PostgreSQL and
+Redis apart from the demo's ``.local/services``. That PostgreSQL does not flush
+to disk (:data:`web.embedded.DISPOSABLE_SETTINGS`): test databases are thrown
+away, and waiting for the disk after the TRUNCATE that ends each transactional
+test was most of the suite's time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.conf import global_settings
+
+from web import embedded
+
+TEST_DATA_DIR = Path(__file__).resolve().parent.parent / ".local" / "test-services"
+
+if "DATABASE_URL" not in os.environ and "EMBEDDED_DATA_DIR" not in os.environ:
+    os.environ["EMBEDDED_DATA_DIR"] = str(TEST_DATA_DIR)
+    embedded.make_disposable(TEST_DATA_DIR)
+
+from web.settings import *  # noqa: E402,F403  (the one settings module; only the servers differ)
+
+# Sign-ins and new members cost the production work factor of PBKDF2 otherwise: most of the account tests' time.
+PASSWORD_HASHERS = ["tests.hashers.FewIterationsPBKDF2PasswordHasher", *global_settings.PASSWORD_HASHERS]
