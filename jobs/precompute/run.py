@@ -43,6 +43,7 @@ from scoring.matrix import RatingsMatrix
 from scoring.popularity import Popularity
 from scoring.similarity import chunk_bounds
 from scoring.topn import top_n
+from web.recommender.models import MovieStats
 from web.runs import scores as score_tables
 from web.runs.models import Counts, Run, RunLogLine, RunStatus, ShardProgress, Stage
 from web.runs.spec import RUN_NAME_KEY
@@ -210,6 +211,7 @@ class _Job:
             items, scores = top_n(popular.scores_[None, :], None, spec.popular)
             found = items[0] >= 0
             store.write_popular(self.run_id, ratings.movie_ids[items[0][found]], scores[0][found])
+            MovieStats.refresh()  # the catalogue's counts and averages, with the ratings made on the site since
             if hasattr(model, "neighbours_"):
                 self.facts["similar_rows"] = store.write_similar(
                     self.run_id, ratings.movie_ids, model.neighbours_, model.similarities_)
