@@ -11,6 +11,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from django.db import connection
+from django.db.models import Count
 from django.utils import timezone
 
 from jobs.precompute.run import JobFailed
@@ -19,7 +20,7 @@ from scoring.registry import ALGORITHMS
 from scoring.topn import rated_matrix, top_n
 from tests.helpers import N_MOVIES, N_USERS, start_job, wait_for
 from tests.helpers import run as run_with_defaults
-from web.recommender.models import FittedModel, PopularMovie, Rating, UserScore
+from web.recommender.models import FittedModel, Movie, MovieStats, PopularMovie, Rating, UserScore
 from web.runs import scores
 from web.runs.errors import RunNotPending
 from web.runs.models import ActiveRun, Run, RunLogLine, RunStatus, ShardProgress, Stage, stall_after
@@ -59,6 +60,9 @@ def test_run_succeeds_and_becomes_the_active_run(catalogue):
     assert (shard.shard, shard.status, shard.users_done, shard.host) == (0, RunStatus.SUCCEEDED, N_USERS, os.uname().nodename)
     log = " / ".join(RunLogLine.objects.filter(run=result).values_list("line", flat=True))
     assert f"precompute run {result.pk} succeeded: {N_USERS} users" in log  # the job's log, kept for the page
+    counted = dict(Rating.objects.order_by().values("movie_id").annotate(n=Count("*")).values_list("movie_id", "n"))
+    stats = dict(MovieStats.objects.values_list("movie_id", "ratings"))  # the catalogue's counts, refreshed by the run
+    assert stats == {movie_id: counted.get(movie_id, 0) for movie_id in Movie.objects.values_list("movie_id", flat=True)}
 
 
 def test_every_user_gets_top_n_unrated_movies_ranked_from_one(catalogue):
