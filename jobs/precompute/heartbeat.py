@@ -13,6 +13,10 @@ once, and never part of the job's other work. It writes only the progress
 columns (never ``status``); the main thread writes the final status after
 :meth:`DbHeartbeat.close`, so a late beat can never overwrite it.
 
+Each beat also writes the log lines the job handed over since the last one
+(:meth:`DbHeartbeat.log`) and deletes the run's lines beyond the newest
+``LOG_LINES_KEPT``, so the page can show a run's log without a pod's.
+
 The beat also reads the run's status back: an operator who sets it to
 ``cancelled`` (the progress page) makes :meth:`DbHeartbeat.raise_if_cancelled`
 raise in the main thread at the next chunk or stage.
@@ -23,11 +27,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from jobs.precompute.progress import ProgressReporter
 from web.runs.errors import RunCancelled
+from web.runs.models import LOG_LINES_KEPT
 
 logger = logging.getLogger("jobs.precompute")
 
@@ -53,6 +59,7 @@ class DbHeartbeat(ProgressReporter):
         shard_table: str,
         shard: int = 0,
         interval: float = HEARTBEAT_SECONDS,
+        log_table: str | None = None,
     ) -> None:
         self.run_id, self.shard, self.interval = run_id, shard, interval
         self._connect = connect
@@ -66,6 +73,15 @@ class DbHeartbeat(ProgressReporter):
             f"coalesce(sum(rows_written), 0) AS rows FROM {shard_table} WHERE run_id = %(run)s) s "
             f"WHERE r.id = %(run)s RETURNING r.status"
         )
+        # A log line is inserted with the beat; then the run's lines older than the newest LOG_LINES_KEPT go.
+        self._log_sql = None if log_table is None else (
+            f"INSERT INTO {log_table} (run_id, shard, at, line) SELECT %(run)s, %(shard)s, now(), line "
+            f"FROM unnest(%(lines)s::text[]) WITH ORDINALITY AS t(line, n) ORDER BY n; "
+            f"DELETE FROM {log_table} WHERE run_id = %(run)s AND id <= (SELECT id FROM {log_table} "
+            f"WHERE run_id = %(run)s ORDER BY id DESC OFFSET {LOG_LINES_KEPT} LIMIT 1)"
+        )
+        self._log_lines: deque[str] = deque(maxlen=LOG_LINES_KEPT)  # a job that logs faster than it beats keeps the newest
+        self._logged = 0  # lines handed over so far: what was logged while a beat wrote stays for the next one
         self.current_stage: str | None = None
         self.users_total = self.users_done = self.rows_written = 0
         self._state_lock = threading.Lock()  # guards the counters between the two threads
@@ -93,6 +109,11 @@ class DbHeartbeat(ProgressReporter):
         with self._state_lock:
             self.users_done += done
             self.rows_written += rows
+
+    def log(self, line: str) -> None:
+        with self._state_lock:
+            self._log_lines.append(line)
+            self._logged += 1
 
     def close(self) -> None:
         """Stop the thread after one last write of the latest counts."""
@@ -146,9 +167,12 @@ class DbHeartbeat(ProgressReporter):
                         "run": self.run_id,
                         "shard": self.shard,
                     }
+                    lines = list(self._log_lines) if self._log_sql else []
+                    logged = self._logged
                 with self._connection.cursor() as cursor:
                     cursor.execute(self._sql, values)
                     row = cursor.fetchone()
+                    self._write_log(cursor, lines, logged)
                 if row is not None and row[0] == "cancelled":
                     self._cancelled.set()
             except Exception as exc:  # a lost beat must not stop the job: the next one retries
@@ -157,6 +181,34 @@ class DbHeartbeat(ProgressReporter):
                 if now - self._last_error_log >= ERROR_LOG_SECONDS:
                     self._last_error_log = now
                     logger.warning("run %s: could not write progress: %s", self.run_id, exc)
+
+    def _write_log(self, cursor, lines: list[str], logged: int) -> None:
+        """Insert ``lines`` (the first ``logged`` handed over), trim the run's log, and forget what was written."""
+        if not lines:
+            return
+        cursor.execute(self._log_sql, {"run": self.run_id, "shard": self.shard, "lines": lines})
+        with self._state_lock:  # only what was written: lines logged meanwhile wait for the next write
+            unwritten = min(self._logged - logged, len(self._log_lines))
+            while len(self._log_lines) > unwritten:
+                self._log_lines.popleft()
+
+    def write_log(self) -> None:
+        """Write the lines logged since the last beat, from the calling thread: the job's last lines (its outcome,
+        retention) come after :meth:`close`, which has to precede the final status."""
+        with self._state_lock:
+            lines, logged = (list(self._log_lines) if self._log_sql else []), self._logged
+        if not lines:
+            return
+        with self._io_lock:
+            try:
+                self._connection = self._connect()
+                self._connection.autocommit = True
+                with self._connection.cursor() as cursor:
+                    self._write_log(cursor, lines, logged)
+            except Exception as exc:  # noqa: BLE001 - the log is for reading; the run's outcome is already recorded
+                logger.warning("run %s: could not keep its last log lines: %s", self.run_id, exc)
+            finally:
+                self._disconnect()
 
     def _disconnect(self) -> None:
         if self._connection is not None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 logger = logging.getLogger("jobs.precompute")
 
@@ -33,8 +34,41 @@ class ProgressReporter:
     def advance(self, done: int, rows: int = 0) -> None:
         """``done`` more units finished and ``rows`` more result rows written."""
 
+    def log(self, line: str) -> None:
+        """The job logged ``line`` (see :class:`LogToReporter`); the database keeps the last ones for the page."""
+
     def close(self) -> None:
         """The run ended (either way); flush and release."""
+
+
+class LogToReporter(logging.Handler):
+    """Hands each record of the job's logger to ``reporter.log`` as one formatted line.
+
+    The job adds it to the ``jobs.precompute`` logger for the length of a run, so the lines a
+    pod's log shows also reach the progress page (through :class:`~jobs.precompute.heartbeat.DbHeartbeat`).
+    """
+
+    def __init__(self, reporter: ProgressReporter) -> None:
+        super().__init__(logging.INFO)
+        self.reporter = reporter
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.reporter.log(self.format(record))
+        except Exception:  # noqa: BLE001 - logging must never break the job
+            self.handleError(record)
+
+
+@contextmanager
+def logs_to(reporter: ProgressReporter, log: logging.Logger = logger) -> Iterator[None]:
+    """While the block runs, every line ``log`` writes also goes to ``reporter.log``."""
+    handler = LogToReporter(reporter)
+    log.addHandler(handler)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
 
 
 class FanOut(ProgressReporter):
@@ -50,6 +84,10 @@ class FanOut(ProgressReporter):
     def advance(self, done: int, rows: int = 0) -> None:
         for reporter in self.reporters:
             reporter.advance(done, rows)
+
+    def log(self, line: str) -> None:
+        for reporter in self.reporters:
+            reporter.log(line)
 
     def close(self) -> None:
         for reporter in self.reporters:

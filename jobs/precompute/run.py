@@ -35,7 +35,7 @@ from django.db import connection, connections
 from jobs.precompute import pool, store
 from jobs.precompute.heartbeat import DbHeartbeat
 from jobs.precompute.options import JobOptions, check_shards_fit_users
-from jobs.precompute.progress import FanOut, ProgressReporter, console_reporter
+from jobs.precompute.progress import FanOut, ProgressReporter, console_reporter, logs_to
 from jobs.precompute.runlock import RunLock
 from scoring.base import Scorer
 from scoring.evaluation import Interactions, evaluate_scorer
@@ -43,8 +43,9 @@ from scoring.matrix import RatingsMatrix
 from scoring.popularity import Popularity
 from scoring.similarity import chunk_bounds
 from scoring.topn import top_n
+from web.recommender.models import MovieStats
 from web.runs import scores as score_tables
-from web.runs.models import Counts, Run, RunStatus, ShardProgress, Stage
+from web.runs.models import Counts, Run, RunLogLine, RunStatus, ShardProgress, Stage
 from web.runs.spec import RUN_NAME_KEY
 
 logger = logging.getLogger("jobs.precompute")
@@ -72,7 +73,12 @@ def run_job(options: JobOptions, *, console: ProgressReporter | None = None) -> 
         shard=options.shard, shards=options.shards, run_id=options.run_id, run_name=options.run_name,
         algorithm=options.algorithm, params=options.params))
     try:
-        return _Job(run, options, console).execute()
+        job = _Job(run, options, console)
+        try:
+            with logs_to(job.progress):  # the job's log lines reach the progress page, not only the pod's log
+                return job.execute()
+        finally:
+            job.heartbeat.write_log()  # what was logged after the last beat: the outcome, the retention
     finally:
         lock.release()
 
@@ -99,6 +105,7 @@ class _Job:
             run_table=Run._meta.db_table,
             shard_table=ShardProgress._meta.db_table,
             shard=options.shard,
+            log_table=RunLogLine._meta.db_table,
         ).start()
         self.shard, self.shards = options.shard, run.shards
         # A named or sharded run outlives one process (a retry resumes it), so a failure keeps its chunks.
@@ -204,6 +211,7 @@ class _Job:
             items, scores = top_n(popular.scores_[None, :], None, spec.popular)
             found = items[0] >= 0
             store.write_popular(self.run_id, ratings.movie_ids[items[0][found]], scores[0][found])
+            MovieStats.refresh()  # the catalogue's counts and averages, with the ratings made on the site since
             if hasattr(model, "neighbours_"):
                 self.facts["similar_rows"] = store.write_similar(
                     self.run_id, ratings.movie_ids, model.neighbours_, model.similarities_)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import tempfile
 import subprocess
 import sys
@@ -108,4 +107,4 @@ def sign_in(page, base_url: str, username: str, password: str = MEMBER_PASSWORD)
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("main button[type=submit]")
-    page.wait_for_url(re.compile(rf"{re.escape(base_url)}/users/\d+/"))
+    page.wait_for_url(f"{base_url}/me/")

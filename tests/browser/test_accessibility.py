@@ -47,6 +47,12 @@ def test_the_main_pages_have_no_serious_or_critical_violations(live_server, brow
             page.goto(f"{live_server.url}{path}")
             page.wait_for_load_state("networkidle")
             found[f"signed in {path}"] = _blocking(page)
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone: the folded menu, the 44 px stars
+        for path in ["/welcome/", "/me/"]:
+            page.goto(f"{live_server.url}{path}")
+            found[f"phone {path}"] = _blocking(page)
+            page.locator("label.menu-button").click()
+            found[f"phone {path}, menu open"] = _blocking(page)
     finally:
         context.close()
     assert not any(found.values()), {path: problems for path, problems in found.items() if problems}

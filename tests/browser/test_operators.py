@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from tests.account_helpers import make_operator
 from tests.helpers import REPO, database_url, drop_run_tables, start_job, stop_process_group, wait_for
@@ -126,6 +127,8 @@ def test_operator_starts_a_run_watches_it_finish_then_cancels_another(live_serve
     assert seen[-1] == 1 and page.evaluate("window.__sameDocument") is True
     assert Run.objects.get(pk=first).status == "succeeded" and ActiveRun.current_run_id() == first
     assert page.locator("#now").get_attribute("data-status") == "succeeded"
+    # The job's own log lines reach the page from the database (item 8), the last one after the run published.
+    expect(page.locator("#now pre.log")).to_contain_text(f"precompute run {first} succeeded", timeout=10_000)
     assert page.locator("#action-message").is_hidden()  # "Run N created: pending ..." went when the run started
 
     second = _start_run(page)

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from tests.account_helpers import make_operator
 from tests.browser.site import screenshot
 
-from web.runs.models import Run, RunStatus, Stage
+from web.runs.models import ActiveRun, Run, RunLogLine, RunStatus, Stage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -111,3 +111,22 @@ def test_a_run_started_from_the_page_can_be_evaluated(live_server, operator_page
     plain = Run.objects.latest("pk")
     args = {job.args[0]: job.args[1] for job in Queue(settings.RQ_QUEUE, connection=redis_conn).jobs}
     assert args == {evaluated.pk: ["--evaluate"], plain.pk: []}
+
+
+def test_quality_is_compared_with_the_serving_run_and_the_log_shows_its_last_lines(live_server, operator_page):
+    """Item 8 (second half): a run's nDCG@10 beside the serving run's, and the job's last log lines on the page."""
+    page = operator_page
+    serving = _finished(status=RunStatus.SUCCEEDED, stage=Stage.DONE, metrics={"evaluation": EVALUATION})
+    better = _finished(status=RunStatus.SUCCEEDED, stage=Stage.DONE,
+                       metrics={"evaluation": EVALUATION | {"ndcg@10": 0.2500}})
+    ActiveRun.objects.update_or_create(id=ActiveRun.SINGLETON_ID, defaults={"run": serving})
+    RunLogLine.objects.bulk_create(RunLogLine(run=better, line=f"12:00:{n:02} INFO line {n}") for n in range(15))
+    page.reload()
+    row = page.locator(f"tr[data-run='{better.pk}']")
+    expect(row.locator("td.quality .versus")).to_have_text("vs 0.214 serving (+0.036)")
+    expect(page.locator(f"tr[data-run='{serving.pk}'] td.quality .versus")).to_have_count(0)
+    now_log = page.locator("#now pre.log")  # the newest run is the Now panel's: its last ten lines
+    expect(now_log).to_have_text("\n".join(f"12:00:{n:02} INFO line {n}" for n in range(5, 15)))
+    row.locator("details.log summary").click()
+    expect(row.locator("details.log pre")).to_contain_text("line 14")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

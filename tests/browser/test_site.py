@@ -63,7 +63,7 @@ def test_sign_up_onboarding_and_the_personal_list_appears_without_reload(live_se
     assert sorted(Rating.objects.filter(user_id=profile.user_id).values_list("movie_id", flat=True)) == sorted(rated)
 
     page.click("#done")
-    page.wait_for_url(f"{live_server.url}/users/{profile.user_id}/")
+    page.wait_for_url(f"{live_server.url}/me/")
     expect(page.locator("#recs")).to_have_attribute("data-source", "popular")
     expect(page.locator("#updating")).to_be_visible()
     assert "Popular picks" in page.locator("#recs .label").inner_text()
@@ -176,7 +176,17 @@ def test_pages_fit_a_phone_screen(live_server, browser, site):
             assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
             if name:
                 screenshot(page, name)
-        box = page.locator("form.stars button.half").first.bounding_box()
-        assert box["width"] >= 14 and box["height"] >= 24
+        # Item 11: half stars 44 px tall and side by side (as wide as ten and the × fit: 29.6 px here), never overlapping.
+        boxes = [page.locator("form.stars").first.locator("button.half").nth(i).bounding_box() for i in range(10)]
+        assert all(b["height"] >= 44 and b["width"] >= 29 for b in boxes), boxes
+        assert all(a["x"] + a["width"] <= b["x"] + 0.5 for a, b in zip(boxes, boxes[1:])), boxes
+        # The menus fold behind one named button: the bar is one row until it is opened.
+        bar = page.locator("header.bar")
+        assert bar.bounding_box()["height"] <= 64
+        expect(page.locator("nav[aria-label=Site]")).to_be_hidden()
+        expect(page.get_by_role("checkbox", name="Menu")).to_have_count(1)  # what a screen reader announces
+        page.locator("label.menu-button").click()  # a tap
+        expect(page.locator("nav[aria-label=Site] a", has_text="Movies")).to_be_visible()
+        assert page.locator("nav[aria-label=Site] a", has_text="Movies").bounding_box()["height"] >= 44
     finally:
         context.close()

@@ -3,13 +3,15 @@ error pages, the menu a member sees, the redirects and the favicon."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 from tests.account_helpers import grant, make_operator
 from tests.browser.site import MEMBER_PASSWORD, screenshot, sign_in
-from web.recommender.models import Profile, Rating
+from web.recommender.models import Profile, Rating, UserScore
 from web.recommender.tasks import refresh_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.movielens, pytest.mark.django_db(transaction=True)]
@@ -38,6 +40,7 @@ def test_a_double_click_on_remove_leaves_no_rating_behind(live_server, page, sit
     profile = _member("remover", {1: 3.0, 260: 4.0, 296: 2.5})
     sign_in(page, live_server.url, "remover")
     page.goto(f"{live_server.url}/me/ratings/")
+    expect(page.locator("[data-rated-count]")).to_have_text("3 ratings")
     card = page.locator("#ratings li.card").first
     movie_id = int(card.get_attribute("data-movie"))
     remove = card.locator("button.remove")
@@ -53,6 +56,7 @@ def test_a_double_click_on_remove_leaves_no_rating_behind(live_server, page, sit
     page.wait_for_timeout(500)
     expect(card.locator(".stars-status")).to_have_text("Removed")
     assert five.bounding_box() == five_before, "the stars moved when the × went"
+    expect(page.locator("[data-rated-count]")).to_have_text("2 ratings")  # item 11: the header follows, no reload
     assert not Rating.objects.filter(user_id=profile.user_id, movie_id=movie_id).exists()
     # The other ratings are untouched.
     assert Rating.objects.filter(user_id=profile.user_id).count() == 2
@@ -158,15 +162,19 @@ def test_signing_in_lands_on_ones_recommendations_and_me_keeps_its_query(live_se
     page.fill("#id_username", "returning")
     page.fill("#id_password", PASSWORD)
     page.click("main button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/users/{profile.user_id}/")
+    page.wait_for_url(f"{live_server.url}/me/")  # item 9: a member's own addresses never show their profile id
     expect(page.locator("main h1")).to_have_text("Your recommendations")
 
-    page.goto(f"{live_server.url}/me/?page=2&genre=Sci-Fi")
-    assert page.url == f"{live_server.url}/users/{profile.user_id}/?page=2&genre=Sci-Fi"
+    page.goto(f"{live_server.url}/users/{profile.user_id}/?page=2&genre=Sci-Fi")  # an old link to one's own page
+    assert page.url == f"{live_server.url}/me/?page=2&genre=Sci-Fi"
     expect(page.locator("#genre")).to_have_value("Sci-Fi")
     expect(page.locator("nav.pager .muted")).to_have_text("Page 2")
-    page.goto(f"{live_server.url}/me/ratings/?sort=title")
-    assert page.url == f"{live_server.url}/users/{profile.user_id}/ratings/?sort=title"
+    page.click("main a:text-is('rating history')")
+    assert page.url == f"{live_server.url}/me/ratings/"
+    page.click("nav.sorts a:text-is('by title')")
+    assert page.url == f"{live_server.url}/me/ratings/?sort=title"
+    page.click("main p.muted a:text-is('recommendations')")
+    assert page.url == f"{live_server.url}/me/"
 
     page.goto(f"{live_server.url}/")
     expect(page.locator("main")).not_to_contain_text("Browse as MovieLens user")
@@ -179,19 +187,28 @@ def test_signing_in_lands_on_ones_recommendations_and_me_keeps_its_query(live_se
 
 
 def test_the_catalogue_sorts_and_shows_each_movies_average_rating(live_server, page, site):
-    """Item 10 (part): the catalogue opens with the most popular, sorts by title or year, and each card says its average."""
+    """Item 10: the catalogue opens with the most rated, sorts by average, title or year, and each card says its average."""
     from django.db.models import Avg, Count
 
-    from web.recommender.models import PopularMovie
+    def shown() -> list[int]:
+        return [int(i) for i in page.locator("#results li.card").evaluate_all("els => els.map(e => e.dataset.movie)")]
 
+    counted = Rating.objects.values("movie_id").annotate(average=Avg("rating"), n=Count("*"))
     page.goto(f"{live_server.url}/movies/")
-    ids = [int(i) for i in page.locator("#results li.card").evaluate_all("els => els.map(e => e.dataset.movie)")]
-    popular = list(PopularMovie.objects.filter(run=site).order_by("rank").values_list("movie_id", flat=True)[:len(ids)])
-    assert ids == popular and len(ids) == 20
-    stats = {row["movie_id"]: row for row in Rating.objects.filter(movie_id__in=ids).values("movie_id")
-             .annotate(average=Avg("rating"), n=Count("*"))}
+    ids = shown()
+    counts = [row["n"] for row in counted.filter(movie_id__in=ids).order_by("-n")]
+    assert len(ids) == 20 and counts[0] == counted.order_by("-n")[0]["n"]
+    stats = {row["movie_id"]: row for row in counted.filter(movie_id__in=ids)}
+    assert [stats[i]["n"] for i in ids] == counts  # most rated first
     said = page.locator("#results li.card .predicted").all_inner_texts()
     assert said == [f"Rated {stats[i]['average']:.1f} by {stats[i]['n']:,} people" for i in ids]
+
+    page.click("nav.sorts a:has-text('highest rated first')")
+    expect(page.locator("nav.sorts strong")).to_have_text("highest rated first")
+    ids = shown()
+    best = {row["movie_id"]: row for row in counted.filter(movie_id__in=ids)}
+    averages = [best[i]["average"] for i in ids]
+    assert averages == sorted(averages, reverse=True) and all(best[i]["n"] >= 10 for i in ids)
 
     page.click("nav.sorts a:has-text('by title')")
     titles = page.locator("#results a.title").all_inner_texts()
@@ -202,3 +219,30 @@ def test_the_catalogue_sorts_and_shows_each_movies_average_rating(live_server, p
     assert years == sorted(years, reverse=True)
     page.click("nav.pager a[rel=next]")
     expect(page.locator("nav.sorts strong")).to_have_text("newest first")
+
+
+def test_a_movie_page_says_the_match_and_onboarding_offers_search_and_other_movies(live_server, page, site):
+    """Item 10: "Your match" on a movie page (and a MovieLens user's, from their list) in the cards' words;
+    onboarding's "Show me other movies" offers new ones and its search finds a film to rate."""
+    profile = _member("matcher", {1: 4.5, 260: 4.5, 296: 4.0, 318: 5.0, 356: 4.0})
+    refresh_user(profile.user_id)
+    best = UserScore.objects.recommend(profile.user_id, 1).items[0].movie
+    sign_in(page, live_server.url, "matcher")
+    page.goto(f"{live_server.url}/movies/{best.movie_id}/")
+    expect(page.locator("#match")).to_have_text("Your match: Strong match")
+    page.goto(f"{live_server.url}/users/1/")
+    page.locator("#recommendations a.title").first.click()
+    page.wait_for_url(re.compile(r"/movies/\d+/\?user=1$"))
+    expect(page.locator("#match")).to_have_text("For MovieLens user 1: Strong match")
+
+    page.goto(f"{live_server.url}/welcome/")
+    first = page.locator("#onboarding li.card").evaluate_all("els => els.map(e => e.dataset.movie)")
+    page.click("#others")
+    others = page.locator("#onboarding li.card").evaluate_all("els => els.map(e => e.dataset.movie)")
+    assert len(others) >= 8 and not set(first) & set(others)
+    page.fill("#onboarding-q", "matrix")
+    page.press("#onboarding-q", "Enter")
+    found = page.locator("#onboarding li.card").first
+    expect(found.locator("a.title")).to_contain_text("Matrix")
+    found.locator("button.half[value='4.0']").click()
+    expect(page.locator("#rated-count")).to_have_text("6")

@@ -11,6 +11,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from django.db import connection
+from django.db.models import Count
 from django.utils import timezone
 
 from jobs.precompute.run import JobFailed
@@ -19,10 +20,10 @@ from scoring.registry import ALGORITHMS
 from scoring.topn import rated_matrix, top_n
 from tests.helpers import N_MOVIES, N_USERS, start_job, wait_for
 from tests.helpers import run as run_with_defaults
-from web.recommender.models import FittedModel, PopularMovie, Rating, UserScore
+from web.recommender.models import FittedModel, Movie, MovieStats, PopularMovie, Rating, UserScore
 from web.runs import scores
 from web.runs.errors import RunNotPending
-from web.runs.models import ActiveRun, Run, RunStatus, ShardProgress, Stage, stall_after
+from web.runs.models import ActiveRun, Run, RunLogLine, RunStatus, ShardProgress, Stage, stall_after
 from web.runs.scores import run_table, run_tables
 from web.runs.spec import JOB_PARAMETERS, job_command
 
@@ -57,6 +58,11 @@ def test_run_succeeds_and_becomes_the_active_run(catalogue):
     assert result.metrics["users"] == N_USERS and result.metrics["chunks"] == 5
     shard = ShardProgress.objects.get(run=result)
     assert (shard.shard, shard.status, shard.users_done, shard.host) == (0, RunStatus.SUCCEEDED, N_USERS, os.uname().nodename)
+    log = " / ".join(RunLogLine.objects.filter(run=result).values_list("line", flat=True))
+    assert f"precompute run {result.pk} succeeded: {N_USERS} users" in log  # the job's log, kept for the page
+    counted = dict(Rating.objects.order_by().values("movie_id").annotate(n=Count("*")).values_list("movie_id", "n"))
+    stats = dict(MovieStats.objects.values_list("movie_id", "ratings"))  # the catalogue's counts, refreshed by the run
+    assert stats == {movie_id: counted.get(movie_id, 0) for movie_id in Movie.objects.values_list("movie_id", flat=True)}
 
 
 def test_every_user_gets_top_n_unrated_movies_ranked_from_one(catalogue):
@@ -116,6 +122,8 @@ def test_failed_fit_is_recorded_and_the_previous_run_keeps_serving(catalogue, mo
     failed = Run.objects.get(pk=failure.value.run_id)
     assert (failed.status, failed.stage, failed.error) == (RunStatus.FAILED, Stage.FIT, "fit: ValueError: the fit broke")
     assert failed.finished_at is not None
+    assert list(failed.log_lines.values_list("line", flat=True))[-1].endswith(
+        f"ERROR precompute run {failed.pk} failed: fit: ValueError: the fit broke")  # the operator reads it on the page
     assert ActiveRun.current_run_id() == good.pk
     after = UserScore.objects.recommend(101, 5)
     assert (after.source, after.run.pk) == ("personal", good.pk)

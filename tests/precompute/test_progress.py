@@ -10,10 +10,10 @@ import pytest
 
 from jobs.precompute import progress
 from jobs.precompute.heartbeat import DbHeartbeat
-from jobs.precompute.progress import FanOut, LogLines, ProgressReporter, TerminalBar, console_reporter
+from jobs.precompute.progress import FanOut, LogLines, ProgressReporter, TerminalBar, console_reporter, logs_to
 from jobs.precompute.run import _new_connection
 from web.runs.errors import RunCancelled
-from web.runs.models import Run, RunStatus, ShardProgress
+from web.runs.models import LOG_LINES_KEPT, Run, RunLogLine, RunStatus, ShardProgress
 
 
 class Recorder(ProgressReporter):
@@ -25,6 +25,9 @@ class Recorder(ProgressReporter):
 
     def advance(self, done, rows=0):
         self.calls.append(("advance", done, rows))
+
+    def log(self, line):
+        self.calls.append(("log", line))
 
     def close(self):
         self.calls.append(("close",))
@@ -130,3 +133,37 @@ def test_a_beat_that_waited_for_its_connection_writes_the_latest_counts():
         beat.close()
     shard = ShardProgress.objects.get(run=run)
     assert (shard.users_done, shard.rows_written) == (30, 90)
+
+
+def test_the_job_logger_reaches_the_reporter_only_inside_logs_to():
+    """Inside ``logs_to`` a line of the job's logger reaches ``reporter.log`` formatted; outside it does not."""
+    recorder = Recorder()
+    with logs_to(recorder):
+        logging.getLogger("jobs.precompute").warning("run %s: a %s", 7, "warning")
+    logging.getLogger("jobs.precompute").warning("after the run")
+    lines = [call[1] for call in recorder.calls if call[0] == "log"]
+    assert len(lines) == 1 and lines[0].endswith("WARNING run 7: a warning")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_heartbeat_keeps_only_the_newest_log_lines_of_a_run():
+    """Log lines reach the database with the beats, oldest first, and only the newest LOG_LINES_KEPT stay."""
+    run = Run.objects.create(algorithm="popularity", status=RunStatus.RUNNING)
+    other = Run.objects.create(algorithm="popularity", status=RunStatus.RUNNING)
+    RunLogLine.objects.create(run=other, line="another run's line")
+    ShardProgress.objects.create(run=run, shard=0)
+    beat = DbHeartbeat(run.pk, _new_connection, run_table=Run._meta.db_table, shard_table=ShardProgress._meta.db_table,
+                       log_table=RunLogLine._meta.db_table, interval=0.05).start()
+    try:
+        beat.stage("compute", total=10)
+        for n in range(LOG_LINES_KEPT - 50):
+            beat.log(f"line {n}")
+        time.sleep(0.3)
+        for n in range(LOG_LINES_KEPT - 50, LOG_LINES_KEPT + 30):
+            beat.log(f"line {n}")
+    finally:
+        beat.close()
+    kept = list(RunLogLine.objects.filter(run=run).order_by("id").values_list("line", flat=True))
+    assert kept == [f"line {n}" for n in range(30, LOG_LINES_KEPT + 30)]
+    assert RunLogLine.objects.tails([run.pk, other.pk], 3) == {
+        run.pk: [f"line {n}" for n in range(LOG_LINES_KEPT + 27, LOG_LINES_KEPT + 30)], other.pk: ["another run's line"]}

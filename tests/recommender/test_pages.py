@@ -207,7 +207,8 @@ def test_movielens_users_are_read_only_and_profiles_private(client, member, publ
     account, profile, _ = member
     client.force_login(account)
     assert 'class="stars"' not in client.get(f"/users/{USER}/").content.decode()
-    assert client.get(f"/users/{profile.user_id}/").status_code == 200
+    assert client.get(f"/users/{profile.user_id}/").url == "/me/"  # one's own page, without the id
+    assert 'class="stars"' in client.get("/me/").content.decode()
     other = Client()
     other.force_login(User.objects.create_user("bob", password="bob-pass-123"))
     assert other.get(f"/users/{profile.user_id}/").status_code == 404

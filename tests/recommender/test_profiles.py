@@ -16,7 +16,9 @@ def test_sign_up_creates_a_profile_signs_in_and_goes_to_onboarding(client, db):
     assert response.status_code == 302 and response.url == "/welcome/"
     profile = Profile.objects.get(account__username="carol")
     assert profile.user_id >= PROFILE_USER_ID_START
-    assert client.get("/me/").url == f"/users/{profile.user_id}/"
+    assert client.get("/me/").status_code == 200
+    assert client.get(f"/users/{profile.user_id}/?page=2").url == "/me/?page=2"  # one's own pages never show the id
+    assert client.get(f"/users/{profile.user_id}/ratings/").url == "/me/ratings/"
 
 
 def test_sign_up_refuses_mismatched_passwords(client, db):

@@ -78,4 +78,4 @@ def test_with_redis_down_the_rating_is_stored_and_the_page_says_later(client, me
     saved = client.post("/movies/240/rate", {"rating": "3.0"}, follow=True).content.decode()
     assert "will update later" in saved
     assert Rating.objects.get(user_id=profile.user_id, movie_id=240).rating == 3.0
-    assert client.get(f"/users/{profile.user_id}/status").json()["updating"] is None
+    assert client.get("/me/status").json()["updating"] is None

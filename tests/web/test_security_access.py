@@ -53,14 +53,14 @@ def test_a_member_cannot_change_anyone_elses_ratings(client, two_members, method
 
 
 def test_a_member_cannot_see_another_profiles_pages(two_members):
-    """Bob's recommendation and rating-history pages are a 404 for alice, and readable for bob."""
+    """Bob's recommendation and rating-history pages are a 404 for alice, and readable for bob (at /me/)."""
     bob_id = two_members["bob"][1].user_id
     alice, bob = Client(), Client()
     alice.force_login(two_members["alice"][0])
     bob.force_login(two_members["bob"][0])
     for path in (f"/users/{bob_id}/", f"/users/{bob_id}/ratings/"):
         assert alice.get(path).status_code == 404
-        assert bob.get(path).status_code == 200
+        assert bob.get(path, follow=True).status_code == 200
 
 
 @pytest.fixture

@@ -8,6 +8,6 @@ here is what registers them when Django loads this app.
 
 from __future__ import annotations
 
-from web.runs.models import ActiveRun, Run, RunSample, ShardProgress
+from web.runs.models import ActiveRun, Run, RunLogLine, RunSample, ShardProgress
 
-__all__ = ["ActiveRun", "Run", "RunSample", "ShardProgress"]
+__all__ = ["ActiveRun", "Run", "RunLogLine", "RunSample", "ShardProgress"]

@@ -20,20 +20,22 @@ from web.progress import cluster_status
 from web.progress.algorithms import catalogue
 from web.progress.throughput import measure
 from web.runs.models import (
-    UNFINISHED, WORK_STAGES, ActiveRun, Run, RunSample, RunStatus, ShardProgress, Stage, stall_after,
+    LOG_LINES_SHOWN, UNFINISHED, WORK_STAGES, ActiveRun, Run, RunLogLine, RunSample, RunStatus, ShardProgress, Stage,
+    stall_after,
 )
 from web.runs.scores import attached_run_ids
 from web.runs.spec import JOB_PARAMETERS, MAX_TOP_N, resolve
 
 
-def feed_context(runs: list[Run], extra_sample_runs: tuple[int, ...] = ()) -> dict[str, Any]:
-    """What :class:`RunSerializer` needs for ``runs``: read once, not once per run."""
+def feed_context(runs: list[Run], extra_sample_runs: tuple[int, ...] = (), log_lines: int = LOG_LINES_SHOWN) -> dict[str, Any]:
+    """What :class:`RunSerializer` needs for ``runs``: read once, not once per run (``log_lines`` of each run's log)."""
     ids = [run.pk for run in runs if run.status in UNFINISHED] + list(extra_sample_runs)
     samples: dict[int, list[RunSample]] = defaultdict(list)
     for sample in RunSample.objects.filter(run_id__in=ids).order_by("at"):
         samples[sample.run_id].append(sample)
     return {"now": timezone.now(), "active_run_id": ActiveRun.current_run_id(),
-            "servable": attached_run_ids(), "samples": samples}
+            "servable": attached_run_ids(), "samples": samples,
+            "logs": RunLogLine.objects.tails([run.pk for run in runs], log_lines)}
 
 
 def _age(context: dict, at) -> float | None:
@@ -96,6 +98,9 @@ class RunSerializer(serializers.ModelSerializer):
         help_text="for a pending run started as a Kubernetes Job: why it has not started, as the cluster says "
                   "(unschedulable pods, an image that cannot be pulled, pods the quota refuses); else null")
     shard_progress = ShardProgressSerializer(many=True)
+    log = serializers.SerializerMethodField(
+        help_text="the last lines the run's job logged, oldest first: a few in the list of runs, all that are kept "
+                  "(the newest 200) for one run")
 
     class Meta:
         model = Run
@@ -103,8 +108,14 @@ class RunSerializer(serializers.ModelSerializer):
             "id", "algorithm", "parameters", "status", "stage", "stage_label", "shards", "users_total", "users_done",
             "rows_written", "fraction_done", "created_at", "started_at", "finished_at", "heartbeat_at",
             "heartbeat_age_seconds", "duration_seconds", "throughput", "stages", "error", "metrics", "quality",
-            "is_active", "can_cancel", "can_activate", "waiting_reason", "shard_progress",
+            "is_active", "can_cancel", "can_activate", "waiting_reason", "shard_progress", "log",
         ]
+
+    def get_log(self, run: Run) -> list[str]:
+        logs = self.context.get("logs")
+        if logs is None:
+            logs = RunLogLine.objects.tails([run.pk])
+        return logs.get(run.pk, [])
 
     def get_waiting_reason(self, run: Run) -> str | None:
         return cluster_status.pending_reason(run)

@@ -27,7 +27,7 @@ from web.progress.serializers import (
 )
 from web.restapi import ErrorSerializer
 from web.runs.errors import RollbackRefused
-from web.runs.models import Run, RunSample
+from web.runs.models import LOG_LINES_KEPT, Run, RunSample
 
 RUNS_SHOWN = 50
 DURATION_CHART_RUNS = 30
@@ -138,7 +138,7 @@ class RunDetailView(OperatorsOnly, APIView):
                    summary="One precompute run with its shards, stages and throughput")
     def get(self, request, run_id: int):
         run = get_object_or_404(Run.objects.prefetch_related("shard_progress"), pk=run_id)
-        return Response(RunSerializer(run, context=feed_context([run], extra_sample_runs=(run.pk,))).data)
+        return Response(RunSerializer(run, context=feed_context([run], extra_sample_runs=(run.pk,), log_lines=LOG_LINES_KEPT)).data)
 
 
 class RunCancelView(OperatorsOnly, APIView):

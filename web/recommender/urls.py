@@ -8,6 +8,7 @@ urlpatterns = [
     path("welcome/", views.onboarding, name="onboarding"),
     path("me/", views.me, name="me"),
     path("me/ratings/", views.my_ratings, name="my-ratings"),
+    path("me/status", views.my_status, name="my-status"),
     path("me/watchlist/", views.my_watchlist, name="my-watchlist"),
     path("users/", views.user_picker, name="user-picker"),
     path("users/<int:user_id>/", views.user, name="user"),

@@ -383,6 +383,51 @@ class RunSample(models.Model):
         indexes = [models.Index(fields=["run", "at"], name="runsample_run_at")]
 
 
+LOG_LINES_KEPT = 200
+"""How many of a run's log lines the database keeps (per run, newest; older ones are deleted as new ones come)."""
+LOG_LINES_SHOWN = 10
+"""How many of a run's last log lines the progress feed carries per run."""
+
+
+class RunLogLineQuerySet(models.QuerySet):
+    def tails(self, run_ids: list[int], n: int = LOG_LINES_SHOWN) -> dict[int, list[str]]:
+        """``{run id: its last n lines, oldest first}`` for ``run_ids``, in one query (index ``runlogline_run_id``)."""
+        if not run_ids:
+            return {}
+        table = self.model._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT t.run_id, l.line FROM unnest(%s::bigint[]) AS t(run_id) CROSS JOIN LATERAL "
+                f"(SELECT id, line FROM {table} WHERE run_id = t.run_id ORDER BY id DESC LIMIT %s) l "
+                f"ORDER BY t.run_id, l.id",
+                [list(run_ids), n],
+            )
+            tails: dict[int, list[str]] = {}
+            for run_id, line in cursor.fetchall():
+                tails.setdefault(run_id, []).append(line)
+        return tails
+
+
+class RunLogLine(models.Model):
+    """One line the run's job logged, kept so that an operator reads it on the progress page, not in a pod's log.
+
+    Written by the job's heartbeat thread (:class:`jobs.precompute.heartbeat.DbHeartbeat`) with its
+    progress, and bounded: only the newest :data:`LOG_LINES_KEPT` lines of a run stay, like a ring buffer.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="log_lines")
+    shard = models.PositiveSmallIntegerField(default=SHARD)
+    at = models.DateTimeField(default=timezone.now)
+    line = models.TextField()
+
+    objects = RunLogLineQuerySet.as_manager()
+
+    class Meta:
+        app_label = APP_LABEL
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["run", "id"], name="runlogline_run_id")]
+
+
 class ShardProgress(models.Model):
     """Progress of one shard (one pod of an Indexed Job) of a run."""
 

@@ -8,12 +8,14 @@ its CSRF token). See :mod:`web.recommender.api.permissions` for who may do what.
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -89,9 +91,23 @@ IF_NONE_MATCH = OpenApiParameter(
 NOT_MODIFIED = {304: OpenApiResponse(description="Not Modified: the answer whose ETag was sent in If-None-Match is still current; no body.")}
 
 
+class PublicReadsSchema(AutoSchema):
+    """The document says a read needs no credentials: an empty security requirement ``{}`` beside the schemes.
+
+    A MovieLens user's data is public (:func:`~web.recommender.api.permissions.may_read`), so a client
+    generated from the document must be able to read it without authenticating; a profile's data
+    still answers 404 to anyone but its account (docs/api.md, "Who may do what").
+    """
+
+    def get_auth(self) -> list[dict]:
+        auths = super().get_auth()
+        return [*auths, {}] if self.method in SAFE_METHODS and {} not in auths else auths
+
+
 class UserDataView(MethodsFirst, GenericAPIView):
     """A view of one user's data: token or session authentication, :class:`UserDataPermission`."""
 
+    schema = PublicReadsSchema()
     authentication_classes = [HashedTokenAuthentication, SessionAuthentication]
     permission_classes = [UserDataPermission]
     throttle_classes = [RatingWriteThrottle]

@@ -38,7 +38,7 @@ from web.pgcopy import copy_columns, unix_seconds_to_timestamptz
 from web.recommender.ingest.dataset import MovieLensData
 from web.recommender.ingest.detect import read_movielens
 from web.recommender.ingest.progress import ProgressCallback, report
-from web.recommender.models import Movie, Rating, Tag
+from web.recommender.models import Movie, MovieStats, Rating, Tag
 from web.recommender.models.versions import LOAD, bump
 
 COPY_CHUNK_ROWS = 1_000_000
@@ -119,6 +119,7 @@ def write_movielens(
             bump([(LOAD, 0)], using=using)  # every ETag of the API names this counter: a load can change any answer
         # Fresh planner statistics: the precompute and the site query these tables next.
         cursor.execute(f"ANALYZE {MOVIE}, {RATING}, {TAG}")
+        MovieStats.refresh(using)  # the catalogue's "most rated" and "highest rated" count the loaded ratings
     if ratings_inserted and not connections[using].in_atomic_block:
         _mark_ratings_visible(using)
     return LoadSummary(

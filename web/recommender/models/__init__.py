@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from web.recommender.models.catalogue import CATALOGUE_SORTS, Movie, RatingSummary, Tag
+from web.recommender.models.catalogue import CATALOGUE_SORTS, Movie, MovieStats, RatingSummary, Tag
 from web.recommender.models.events import (
     EVENT_TYPES, HIDING_TYPES, SITE_EVENT_TYPES, WATCH_RATING, Event, EventBatch, EventOutcome, ServiceUser, known_user_ids,
 )
@@ -23,7 +23,7 @@ from web.recommender.models.versions import DataVersion, user_data_changed
 
 __all__ = [
     "EVENT_TYPES", "HIDING_TYPES", "SITE_EVENT_TYPES", "WATCH_RATING", "Event", "EventBatch", "EventOutcome", "ServiceUser", "known_user_ids",
-    "CATALOGUE_SORTS", "PROFILE_USER_ID_START", "RATING_ORDER", "RATING_VALUES", "DataVersion", "FittedModel", "Movie", "PopularMovie", "Profile",
+    "CATALOGUE_SORTS", "PROFILE_USER_ID_START", "RATING_ORDER", "RATING_VALUES", "DataVersion", "FittedModel", "Movie", "MovieStats", "PopularMovie", "Profile",
     "Rating", "RatingSummary", "Recommendations", "ScoredMovie", "SimilarMovie", "Tag", "UserScore",
     "is_profile_id", "next_profile_user_id", "user_data_changed",
 ]

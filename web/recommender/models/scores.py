@@ -105,6 +105,18 @@ class UserScoreQuerySet(models.QuerySet):
         return Recommendations(user_id=user_id, source="popular", run=run, items=items, has_more=len(popular) > n,
                                has_personal=has_personal)
 
+    def match(self, user_id: int, movie: Movie) -> ScoredMovie | None:
+        """``movie``'s precomputed score for the user in the active run, as a card shows it (a movie page's "your
+        match"); None when the run kept no score for it (not in the user's top N, or no run). Two indexed reads."""
+        run = Run.objects.active()
+        if run is None:
+            return None
+        row = self.filter(run=run, user_id=user_id, movie_id=movie.movie_id).values_list("score", "rank").first()
+        if row is None:
+            return None
+        best = self.filter(run=run, user_id=user_id, rank=1).values_list("score", flat=True).first()
+        return ScoredMovie(movie, row[0], row[1], scale=score_scale(run.algorithm), best=best)
+
     @staticmethod
     def _personal(user_id: int, limit: int, genre: str | None, offset: int) -> tuple[Run | None, list]:
         """The active run's rows for the user, minus rated, watched and not-interested movies, with movies and reasons: one query.

@@ -6,13 +6,13 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 
 from web.recommender.forms import SignUpForm
-from web.recommender.models import PopularMovie, Profile, Rating
+from web.recommender.models import Movie, PopularMovie, Profile, Rating
 from web.recommender.views.access import ratings_of, viewer_user_id
+from web.recommender.views.users import ratings_page, recommendations_page, status_of
 from web.runs.models import Run
 from web.security import begin_sign_in, client_ip, sign_in_succeeded, signup_limit, take, wait_message
 
@@ -23,6 +23,10 @@ ONBOARDING_GENRES = [
 """One well-known movie of each, so a first handful of ratings says something about taste."""
 ONBOARDING_POOL = 300
 """How far down the popular list onboarding looks."""
+ONBOARDING_BATCHES = 9
+"""How many times "show me others" offers new films (then the last ones stay)."""
+ONBOARDING_FOUND = 12
+"""How many search results onboarding shows."""
 
 
 def _too_many(request: HttpRequest, template: str, context: dict, action: str, wait: int) -> HttpResponse:
@@ -80,24 +84,39 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form})
 
 
-def onboarding_movies(run: Run | None) -> list:
-    """Well-known, diverse movies: the most popular of each onboarding genre in the active run's popular list."""
+def onboarding_movies(run: Run | None, batch: int = 0) -> list:
+    """Well-known, diverse movies: the most popular of each onboarding genre in the active run's popular list.
+
+    ``batch`` 1, 2, ... ("show me others") gives the next most popular of each genre, never one shown before.
+    """
     pool = [row.movie for row in PopularMovie.objects.of_run(run)[:ONBOARDING_POOL]]
-    chosen: list = []
-    for genre in ONBOARDING_GENRES:
-        pick = next((m for m in pool if genre in m.genres and m not in chosen), None)
-        if pick is not None:
-            chosen.append(pick)
-    return chosen
+    shown: set[int] = set()
+    batches: list[list] = []
+    for _ in range(batch + 1):
+        picks: list = []
+        for genre in ONBOARDING_GENRES:
+            pick = next((m for m in pool if genre in m.genres and m.movie_id not in shown), None)
+            if pick is not None:
+                picks.append(pick)
+                shown.add(pick.movie_id)
+        if not picks:  # the pool has run out: the last batch again
+            break
+        batches.append(picks)
+    return batches[-1] if batches else []
 
 
 @login_required
 def onboarding(request: HttpRequest) -> HttpResponse:
     """Ask a new profile to rate a handful of well-known movies before its first recommendations."""
     me = viewer_user_id(request)
-    films = onboarding_movies(Run.objects.active())
+    query = request.GET.get("q", "").strip()[:200]
+    batch = min(max(int(request.GET["more"]), 0), ONBOARDING_BATCHES) if request.GET.get("more", "").isdigit() else 0
+    if query:  # someone who has seen none of the offered films looks for ones they have
+        films = list(Movie.objects.catalogue(search=query)[:ONBOARDING_FOUND])
+    else:
+        films = onboarding_movies(Run.objects.active(), batch)
     context = {
-        "movies": films,
+        "movies": films, "query": query, "next_batch": batch + 1 if batch < ONBOARDING_BATCHES else 0,
         "my_ratings": ratings_of(me, [m.movie_id for m in films]),
         "rated_count": Rating.objects.filter(user_id=me).count(),
         "user_id": me,
@@ -106,20 +125,19 @@ def onboarding(request: HttpRequest) -> HttpResponse:
     return render(request, "recommender/onboarding.html", context)
 
 
-def _to_own(request: HttpRequest, name: str) -> HttpResponse:
-    """The signed-in profile's own page, keeping the query (``/me/?page=2&genre=Sci-Fi``)."""
-    url = reverse(name, args=[viewer_user_id(request)])
-    query = request.GET.urlencode()
-    return redirect(f"{url}?{query}" if query else url)
-
-
 @login_required
 def me(request: HttpRequest) -> HttpResponse:
-    """The signed-in profile's recommendations."""
-    return _to_own(request, "user")
+    """The signed-in profile's recommendations, at an address without its id."""
+    return recommendations_page(request, viewer_user_id(request))
 
 
 @login_required
 def my_ratings(request: HttpRequest) -> HttpResponse:
     """The signed-in profile's rating history."""
-    return _to_own(request, "user-ratings")
+    return ratings_page(request, viewer_user_id(request))
+
+
+@login_required
+def my_status(request: HttpRequest) -> JsonResponse:
+    """Whether the signed-in profile's recommendations are being refreshed (the page's poller)."""
+    return status_of(viewer_user_id(request))

@@ -7,8 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from web.recommender import presenters
-from web.recommender.models import CATALOGUE_SORTS, Event, Movie, Rating, SimilarMovie
+from web.recommender.models import CATALOGUE_SORTS, Event, Movie, Rating, ScoredMovie, SimilarMovie, UserScore, is_profile_id
 from web.recommender.views.access import ratings_of, viewer_user_id
+from web.recommender.views.users import MAX_USER_ID
 
 SEARCH_PAGE = 20
 SIMILAR_SHOWN = 10
@@ -35,10 +36,20 @@ def movies(request: HttpRequest) -> HttpResponse:
     return render(request, "recommender/movies.html", context)
 
 
+def _match_for(request: HttpRequest, film: Movie, me: int | None) -> tuple[int | None, ScoredMovie | None]:
+    """Whose match the page shows and the match: ``?user=<id>`` of a MovieLens user (public, as their
+    recommendations are), else the signed-in member's; (None, None) for anyone else or a bad id."""
+    asked = request.GET.get("user", "")
+    if asked.isdigit() and 0 < int(asked) <= MAX_USER_ID and not is_profile_id(int(asked)) and int(asked) != me:
+        return int(asked), UserScore.objects.match(int(asked), film)
+    return (me, UserScore.objects.match(me, film)) if me is not None else (None, None)
+
+
 def movie(request: HttpRequest, movie_id: int) -> HttpResponse:
-    """A movie: average, count and distribution of its ratings, tags, links, similar movies, your rating."""
+    """A movie: average, count and distribution of its ratings, tags, links, similar movies, your rating and match."""
     film = get_object_or_404(Movie, movie_id=movie_id)
     me = viewer_user_id(request)
+    match_user, match = _match_for(request, film, me)
     similar = SimilarMovie.objects.of(movie_id, SIMILAR_SHOWN)
     context = {
         "movie": film,
@@ -48,5 +59,7 @@ def movie(request: HttpRequest, movie_id: int) -> HttpResponse:
         "my_ratings": ratings_of(me, [movie_id, *[row.neighbour_id for row in similar]]),
         "can_rate": me is not None,
         "movie_on_watchlist": me is not None and movie_id in {m for m, _ in Event.objects.watchlist(me)},
+        "match": match, "match_is_mine": match_user == me,
+        "match_user": match_user,
     }
     return render(request, "recommender/movie.html", context)

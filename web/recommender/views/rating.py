@@ -54,6 +54,8 @@ def rate(request: HttpRequest, movie_id: int) -> HttpResponse:
     note = ticket.message if ticket is not None else ""
     if _wants_json(request):
         queued = None if ticket is None else ticket.queued is not False
-        return JsonResponse({"movie_id": movie_id, "rating": value, "message": f"{saved} {note}".strip(), "queued": queued})
+        rated = Rating.objects.filter(user_id=user_id).count()  # the page's "N ratings" follows without a reload
+        return JsonResponse({"movie_id": movie_id, "rating": value, "message": f"{saved} {note}".strip(), "queued": queued,
+                             "rated_count": rated})
     messages.success(request, f"{saved} {note}".strip())
     return redirect(back_to_page(request, film))

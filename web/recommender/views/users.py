@@ -47,7 +47,22 @@ def user_picker(request: HttpRequest) -> HttpResponse:
     return render(request, "recommender/user_picker.html", context)
 
 
+def to_own(request: HttpRequest, name: str) -> HttpResponse:
+    """A member's own page under ``/me/``, keeping the query (``/me/?page=2&genre=Sci-Fi``): a member's address
+    bar never shows their profile id."""
+    url = reverse(name)
+    query = request.GET.urlencode()
+    return redirect(f"{url}?{query}" if query else url)
+
+
 def user(request: HttpRequest, user_id: int) -> HttpResponse:
+    """A user's recommendations; one's own are at ``/me/``."""
+    if user_id == viewer_user_id(request):
+        return to_own(request, "me")
+    return recommendations_page(request, user_id)
+
+
+def recommendations_page(request: HttpRequest, user_id: int) -> HttpResponse:
     """A user's recommendations with reasons, paged and filtered by genre; ``?fragment=1`` renders just the list.
 
     The fragment is what the page's poller fetches once the refresh is done, with the ETag that the
@@ -82,8 +97,9 @@ def user(request: HttpRequest, user_id: int) -> HttpResponse:
         "is_profile": is_profile_id(user_id),
         "updating": is_updating(user_id),
         "rated_count": rated_count,
-        "status_url": reverse("refresh-status", args=[user_id]),
+        "status_url": reverse("my-status") if me == user_id else reverse("refresh-status", args=[user_id]),
         "list_etag": list_etag,
+        "as_user": user_id if me != user_id and not is_profile_id(user_id) else None,  # movie pages say this user's match
     }
     if fragment:
         return caching.label(render(request, "recommender/_recommendations.html", context), list_etag, caching.SITE_PRIVATE)
@@ -93,13 +109,24 @@ def user(request: HttpRequest, user_id: int) -> HttpResponse:
 def refresh_status(request: HttpRequest, user_id: int) -> JsonResponse:
     """``{"updating": true|false|null}`` for the page's poller (null: the queue cannot be asked)."""
     visible_user(request, user_id)
-    return JsonResponse({"user_id": user_id, "updating": is_updating(user_id)})
+    return status_of(user_id)
+
+
+def status_of(user_id: int) -> JsonResponse:
+    return JsonResponse({"updating": is_updating(user_id)})
 
 
 SORTS = {"recent": "newest first", "oldest": "oldest first", "highest": "highest first", "lowest": "lowest first", "title": "by title"}
 
 
 def user_ratings(request: HttpRequest, user_id: int) -> HttpResponse:
+    """A user's rating history; one's own is at ``/me/ratings/``."""
+    if user_id == viewer_user_id(request):
+        return to_own(request, "my-ratings")
+    return ratings_page(request, user_id)
+
+
+def ratings_page(request: HttpRequest, user_id: int) -> HttpResponse:
     """The user's rating history, sortable, 50 a page."""
     visible_user(request, user_id)
     sort = request.GET.get("sort") if request.GET.get("sort") in RATING_ORDER else "recent"

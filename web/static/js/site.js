@@ -51,6 +51,13 @@
       var card = form.closest("[data-recommended]");
       if (card && body.rating !== null) card.remove();
       countRated();
+      if (typeof body.rated_count === "number") {  // "12 ratings" on one's own pages, without a reload
+        var counter = document.getElementById("rated-count");
+        if (counter) counter.textContent = String(body.rated_count);
+        document.querySelectorAll("[data-rated-count]").forEach(function (node) {
+          node.textContent = body.rated_count + (body.rated_count === 1 ? " rating" : " ratings");
+        });
+      }
       updating(body.queued === false ? "unavailable" : "start");
     }).catch(function () { status.textContent = "Network error: not saved, try again."; });
   });

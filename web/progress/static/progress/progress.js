@@ -147,7 +147,8 @@
         el("span", { class: "count" }, number(s.users_done) + " / " + number(s.users_total)),
         el("span", { class: "age" }, s.status === "stalled" ? "stalled, last heard " + duration(s.heartbeat_age_seconds) + " ago"
           : (working ? "heartbeat " + duration(s.heartbeat_age_seconds) + " ago" : s.status)))))) : null;
-    panel.replaceChildren(...[heading, status, problem, waiting, stalled, main, stages, figures, shards,
+    const log = run.log && run.log.length ? el("div", { class: "now-log" }, el("h3", {}, "Log (last lines)"), logLines(run)) : null;
+    panel.replaceChildren(...[heading, status, problem, waiting, stalled, main, stages, figures, shards, log,
       el("div", { class: "actions" }, actionButtons(run))].filter(Boolean));
     panel.dataset.run = run.id;
     panel.dataset.status = run.status;
@@ -170,11 +171,20 @@
   const HEADLINE = "ndcg@10";
   const openQuality = new Set();
   const figure = (v) => (Number.isInteger(v) || Math.abs(v) >= 10 ? String(v) : v.toFixed(3));
-  function qualityCell(run) {
+  // Beside a run that is not serving, the serving run's figure: what "Serve again" would change.
+  function comparison(name, value, serving) {
+    if (!serving || typeof (serving.quality || {})[name] !== "number") return null;
+    const other = serving.quality[name], delta = value - other;
+    const sign = delta > 0 ? "+" : delta < 0 ? "−" : "±";
+    return el("span", { class: "versus muted small", title: "run " + serving.id + " serves now" },
+      " vs " + figure(other) + " serving (" + sign + figure(Math.abs(delta)) + ")");
+  }
+  function qualityCell(run, serving) {
     const entries = Object.entries(run.quality || {});
     if (!entries.length) return "–";
     const [name, value] = entries.find(([k]) => k === HEADLINE) || entries[0];
-    const headline = el("span", { class: "headline" }, (name === HEADLINE ? "nDCG@10" : name) + " " + figure(value));
+    const headline = el("span", { class: "headline" }, (name === HEADLINE ? "nDCG@10" : name) + " " + figure(value),
+      run.is_active ? null : comparison(name, value, serving));
     if (entries.length === 1) return headline;
     const details = el("details", {}, el("summary", { title: "all " + entries.length + " figures" }, headline),
       el("dl", { class: "quality-all" }, entries.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, figure(v))])));
@@ -182,7 +192,21 @@
     details.addEventListener("toggle", () => { if (details.open) openQuality.add(run.id); else openQuality.delete(run.id); });
     return details;
   }
-  function renderHistory(feed) {
+  // A run's last log lines (the job writes them to the database with its heartbeat): in the Now panel, and on
+  // demand in the history, whose open ones are remembered across the redraws like the figures.
+  const openLogs = new Set();
+  function logLines(run) {
+    return el("pre", { class: "log", tabIndex: 0, "aria-label": "last log lines of run " + run.id }, run.log.join("\n"));
+  }
+  function logCell(run) {
+    if (!run.log || !run.log.length) return null;
+    const details = el("details", { class: "log" }, el("summary", {}, "log"), logLines(run));
+    details.open = openLogs.has(run.id);
+    details.addEventListener("toggle", () => { if (details.open) openLogs.add(run.id); else openLogs.delete(run.id); });
+    return details;
+  }
+  function renderHistory(feed, byId) {
+    const serving = byId.get(feed.active_run_id);
     const body = document.querySelector("#runs tbody");
     if (!feed.runs.length) {
       body.replaceChildren(el("tr", {}, el("td", { colSpan: 10 }, "No runs yet.")));
@@ -199,9 +223,10 @@
       el("td", {}, el("span", { class: "status" }, statusText(run)), run.can_cancel ? el("span", { class: "stage muted" }, " (" + run.stage + ")") : null,
         run.status === "cancelled" ? el("div", { class: "muted small cancelled-by" }, "by an operator")
           : run.error ? el("div", { class: "error" }, problemText(run)) : null),
-      el("td", { class: "quality" }, qualityCell(run)),
+      el("td", { class: "quality" }, qualityCell(run, serving)),
       el("td", { class: "actions" }, actionButtons(run),
-        el("button", { type: "button", class: "link chart", onclick: () => { chosenRun = run.id; refresh(false); } }, "chart")))));
+        el("button", { type: "button", class: "link chart", onclick: () => { chosenRun = run.id; refresh(false); } }, "chart"),
+        logCell(run)))));
   }
   function renderCharts(feed, byId) {
     const id = chosenRun && byId.has(chosenRun) ? chosenRun : feed.now_run_id;
@@ -227,7 +252,7 @@
     withdrawStaleNotice(byId);
     renderServing(feed, byId);
     renderNow(feed, byId);
-    renderHistory(feed);
+    renderHistory(feed, byId);
     renderCharts(feed, byId);
     app.dataset.updated = feed.server_time;
   }
