@@ -26,8 +26,9 @@ from web.pgcopy import read_columns
 from web.recommender.models.catalogue import Movie
 from web.recommender.models.profiles import PROFILE_USER_ID_START, Profile, next_profile_user_id
 from web.recommender.models.ratings import Rating
-from web.recommender.models.versions import user_data_changed
-from web.recommender.refresh import request_refresh
+from web.recommender.models.versions import USER, bump
+from web.recommender.refresh import request_refreshes
+from web.runs.retrain import request_check
 
 EVENT_TYPES = ("watched", "watchlist_add", "watchlist_remove", "not_interested")
 """What a browsing service reports; ``watched`` may carry the ``fraction`` of the movie watched (0 to 1)."""
@@ -125,7 +126,11 @@ def known_user_ids(user_ids: Iterable[int], *, profiles: bool = True) -> set[int
         known |= set(Profile.objects.filter(user_id__in=wanted).values_list("user_id", flat=True))
     rest = [u for u in wanted if u not in known]
     if rest:
-        known |= set(Rating.objects.filter(user_id__in=rest).values_list("user_id", flat=True).distinct())
+        # One index probe per user that stops at its first rating (a DISTINCT would read all of them).
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT u FROM unnest(%s::integer[]) u WHERE EXISTS "
+                           f"(SELECT 1 FROM {Rating._meta.db_table} r WHERE r.user_id = u)", [rest])
+            known |= {u for (u,) in cursor.fetchall()}
     return known
 
 
@@ -155,10 +160,9 @@ class EventQuerySet(models.QuerySet):
             for batch in batches:
                 outcomes.extend(batch.refused)
                 outcomes.extend(self._record_batch(batch.valid, seen, users_to_refresh, changed, for_profiles))
-            for user_id in sorted(changed):
-                user_data_changed(user_id)
-            for user_id in sorted(users_to_refresh):
-                request_refresh(user_id)
+            bump((USER, user_id) for user_id in changed)  # one statement for the batch: user_data_changed for each
+            request_refreshes(users_to_refresh)
+            request_check()
         outcomes.sort(key=lambda o: o.position)
         return outcomes
 
@@ -173,7 +177,10 @@ class EventQuerySet(models.QuerySet):
     def _record_batch(self, valid: list[tuple[int, dict]], seen: set[str], users_to_refresh: set[int], changed: set[int],
                       for_profiles: bool) -> list[EventOutcome]:
         users = known_user_ids((data["user_id"] for _, data in valid), profiles=for_profiles)
-        movies = set(Movie.objects.filter(movie_id__in={d["movie_id"] for _, d in valid}).values_list("movie_id", flat=True))
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT movie_id FROM {Movie._meta.db_table} WHERE movie_id = ANY(%s::integer[])",
+                           [list({d["movie_id"] for _, d in valid})])
+            movies = {m for (m,) in cursor.fetchall()}
         outcomes: list[EventOutcome] = []
         to_insert: list[tuple[int, dict]] = []
         for position, data in valid:
