@@ -111,7 +111,7 @@ stay open for the lock to hold, so `jobs/precompute/runlock.py` closes each fork
 at the fork (not `close()`, which would end the parent's session); a test forks a child and shows its copy
 closed and the parent's lock still held after the child exits. The short version of the load run above is
 `.venv/bin/python -m pytest -q tests/reliability/test_load_short.py` (in `make test`: 4 s at 10 requests/s
-around a publish, 0 errors, every acknowledged rating stored)."""
+around a publish, 0 errors, every acknowledged rating stored, every accepted event stored exactly once)."""
 
 
 @dataclass
@@ -401,7 +401,7 @@ def table(result: LoadRun, seconds: float, rate: float, clients: int, command: s
         f"client of `bench/api_load.py` (`bench/http_client.py`) on loopback, paced to {rate:g} requests/s in all for {seconds:g} s after a 1 s "
         f"warm-up (extended until the precompute had finished); measured {time.strftime('%Y-%m-%d')} on "
         f"{os.cpu_count()} cores shared by the server, PostgreSQL, the worker, the job and the client (a shared, "
-        "noisy machine). The mix: "
+        "noisy machine: load average {:.1f} / {:.1f} / {:.1f} when it finished). The mix: ".format(*os.getloadavg())
         + ", ".join(f"{share:.0%} {name}" for name, share in MIX)
         + f"; each client writes ratings as its own account (token) to its own profile, on the {RATED_MOVIES} most rated "
         f"movies, and events (1 to {EVENTS_PER_POST} a request, of the four types, for random MovieLens users) as a "
