@@ -393,6 +393,7 @@ def _publish_tail(result: LoadRun) -> str:
 def table(result: LoadRun, seconds: float, rate: float, clients: int, command: str) -> str:
     samples = result.samples
     errors = sum(samples.errors.values())
+    load = os.getloadavg()
     lines = [
         HEADING.rstrip("\n"),
         "",
@@ -401,7 +402,7 @@ def table(result: LoadRun, seconds: float, rate: float, clients: int, command: s
         f"client of `bench/api_load.py` (`bench/http_client.py`) on loopback, paced to {rate:g} requests/s in all for {seconds:g} s after a 1 s "
         f"warm-up (extended until the precompute had finished); measured {time.strftime('%Y-%m-%d')} on "
         f"{os.cpu_count()} cores shared by the server, PostgreSQL, the worker, the job and the client (a shared, "
-        "noisy machine: load average {:.1f} / {:.1f} / {:.1f} when it finished). The mix: ".format(*os.getloadavg())
+        f"noisy machine: load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} when it finished). The mix: "
         + ", ".join(f"{share:.0%} {name}" for name, share in MIX)
         + f"; each client writes ratings as its own account (token) to its own profile, on the {RATED_MOVIES} most rated "
         f"movies, and events (1 to {EVENTS_PER_POST} a request, of the four types, for random MovieLens users) as a "
