@@ -12,8 +12,8 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make demo   - install, start embedded PostgreSQL + Redis, load MovieLens, precompute, serve"
 	@echo "make test   - install the test requirements (and Chromium) and run every test"
-	@echo "make bench  - time ingest, precompute (ml-latest-small and the ml-25m shape), the API under load and title search; medians"
-	@echo "make loadtest - 60 s of reads and rating writes under gunicorn while a run publishes -> docs/reliability.md"
+	@echo "make bench  - time ingest, precompute (ml-latest-small and the ml-25m shape), the API under load, title search and events in; medians"
+	@echo "make loadtest - 60 s of reads, rating writes and events under gunicorn while a run publishes -> docs/reliability.md"
 	@echo "make evaluate - top-10 metrics of our algorithms and other libraries -> docs/evaluation.md"
 	@echo "make stop   - stop the embedded PostgreSQL and Redis (their data stays in .local/)"
 
@@ -42,7 +42,7 @@ BENCH_ARGS ?= --large
 bench: install
 	$(PY) -m bench --write --api $(BENCH_ARGS)
 
-# Mixed load around a publish; nothing acknowledged may be lost (docs/reliability.md, "Load").
+# Mixed load around a publish; nothing acknowledged may be lost, no event stored twice (docs/reliability.md, "Load").
 # LOADTEST_ARGS='--seconds 120 --rate 60' changes the length and the rate.
 loadtest: install
 	$(PY) -m bench.loadtest --write $(LOADTEST_ARGS)

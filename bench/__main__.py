@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from bench import api_load, large, search
+from bench import api_load, events, large, search
 from bench.common import PY, REPO, SMALL, Figure, bench_env, sql, timed
 
 STAGE_SECONDS: dict[str, float] = {}
@@ -91,8 +91,8 @@ def main() -> None:
     parser.add_argument("--large", action="store_true",
                         help="also run the ml-25m-shape precompute benchmark (bench/large.py; about 20 minutes, most of it Pearson)")
     parser.add_argument("--api", action="store_true",
-                        help="also load-test the recommendation API under gunicorn (bench/api_load.py, 3 runs) "
-                             "and time title search at 58k titles (bench/search.py)")
+                        help="also load-test the recommendation API under gunicorn (bench/api_load.py, 3 runs), "
+                             "time title search at 58k titles (bench/search.py) and events in (bench/events.py)")
     args = parser.parse_args()
     if not (SMALL / "ratings.csv").is_file():
         raise SystemExit(f"ml-latest-small not found at {SMALL}; set MOVIELENS_DIR")
@@ -107,6 +107,7 @@ def main() -> None:
     if args.api:
         api_load.run_and_report(runs=3, write=args.write)  # replaces or appends its own section of the doc
         search.main(["--write"] if args.write else [])
+        events.main(["--write"] if args.write else [])
 
 
 def _write_doc(text: str, runs: int) -> None:

@@ -1,4 +1,4 @@
-"""Load test: a mix of reads and rating writes while a precompute run publishes, and no acknowledged rating lost.
+"""Load test: a mix of reads, rating writes and events while a precompute run publishes, and nothing acknowledged lost.
 
 ``make loadtest`` (``python -m bench.loadtest --write``):
 
@@ -11,19 +11,24 @@
    as local processes on loopback;
 3. the bounded asyncio load client of :mod:`bench.api_load` (``drive``),
    paced to ``--rate`` requests/s in all for ``--seconds``: recommendation
-   reads of random MovieLens users, catalogue searches, and rating writes
+   reads of random MovieLens users, catalogue searches, rating writes
    (``POST /api/users/<own profile>/ratings``, each client with its own
    account's token, so one user's writes are sequential and the last
-   acknowledged value is well defined);
+   acknowledged value is well defined), and events of MovieLens users
+   (``POST /api/events``, a JSON array of 1 to :data:`EVENTS_PER_POST` events
+   with new ids, from a browsing service's token);
 4. ``python -m jobs.precompute`` starts a third of the way in and publishes a
    new run while the load goes on (the load is extended, within
    ``--max-seconds``, until the job has finished plus two seconds);
 5. afterwards every acknowledged (2xx) rating is looked up in the database:
-   a (user, movie) written twice counts once, with its last acknowledged value.
+   a (user, movie) written twice counts once, with its last acknowledged value;
+   and every event answered ``accepted`` is looked up by its ``event_id``: it
+   must be stored exactly once (and no event the client sent but never saw
+   acknowledged may be stored twice either).
 
 It reports requests/s and p50/p99 per endpoint, the errors (any non-2xx or
 unanswered request), the peak PostgreSQL connections of each process kind,
-and the ratings acknowledged, stored and lost. The short version of the same
+and the ratings and events acknowledged, stored and lost. The short version of the same
 run is tests/reliability/test_load_short.py (in ``make test``).
 """
 
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -55,9 +61,12 @@ SECONDS, RATE, ACCOUNTS = 60.0, 40.0, 16
 """Defaults: measured seconds, requests/s in all (about a quarter of the API's saturation rate), accounts (= clients)."""
 MAX_SECONDS = 300.0
 """Hard bound on one load run, however long the precompute takes."""
-MIX = (("recommendations", 0.5), ("search", 0.3), ("rate", 0.2))
+MIX = (("recommendations", 0.45), ("search", 0.25), ("rate", 0.15), ("events", 0.15))
 """Share of each kind of request."""
 SEARCH_TERMS = ("star", "the", "love", "war", "man", "toy", "lord", "matrix", "god", "dark", "american", "life")
+EVENTS_PER_POST = 5
+"""The most events of one ``POST /api/events`` of the load (1 to this many, of random types)."""
+EVENT_TYPES = ("watched", "watchlist_add", "watchlist_remove", "not_interested")
 RATED_MOVIES = 40
 """Writes go to the most rated movies, few enough that a user rates some of them twice."""
 APP_NAMES = {"web": "loadtest-web", "worker": "loadtest-worker", "job": "loadtest-job"}
@@ -67,12 +76,15 @@ ACCOUNTS_SCRIPT = """
 import json, os
 from django.contrib.auth.models import User
 from web.accounts.models import ApiToken
+from web.accounts.permissions import SERVICES, join_group
 from web.recommender.models import Profile
 out = []
 for i in range(int(os.environ["LOADTEST_ACCOUNTS"])):
     account = User.objects.create_user(f"load-{i}", password=None)
     out.append([Profile.objects.for_account(account).user_id, ApiToken.objects.issue(account)])
-print(json.dumps(out))
+service = User.objects.create_user("load-service", password=None)
+join_group(service, SERVICES)
+print(json.dumps({"writers": out, "service": ApiToken.objects.issue(service)}))
 """
 
 
@@ -99,7 +111,7 @@ stay open for the lock to hold, so `jobs/precompute/runlock.py` closes each fork
 at the fork (not `close()`, which would end the parent's session); a test forks a child and shows its copy
 closed and the parent's lock still held after the child exits. The short version of the load run above is
 `.venv/bin/python -m pytest -q tests/reliability/test_load_short.py` (in `make test`: 4 s at 10 requests/s
-around a publish, 0 errors, every acknowledged rating stored)."""
+around a publish, 0 errors, every acknowledged rating stored, every accepted event stored exactly once)."""
 
 
 @dataclass
@@ -113,6 +125,8 @@ class Stack:
     """(profile user id, API token) of each account; client ``i`` writes as ``writers[i % len]``."""
     readers: list[int]
     movies: list[int]
+    service_token: str = ""
+    """A browsing service's API key: it sends the events."""
 
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:
         with psycopg2.connect(self.dsn) as conn, conn.cursor() as cursor:
@@ -155,11 +169,12 @@ def scratch_stack(movielens: Path, accounts: int = ACCOUNTS, redis_db: int = 11,
     try:
         _run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], env)
         _run([PY, "manage.py", "load_movielens", str(movielens), "--quiet"], env)
-        writers = json.loads(_run([PY, "manage.py", "shell", "-c", ACCOUNTS_SCRIPT], env | {"LOADTEST_ACCOUNTS": str(accounts)}).splitlines()[-1])
+        made = json.loads(_run([PY, "manage.py", "shell", "-c", ACCOUNTS_SCRIPT], env | {"LOADTEST_ACCOUNTS": str(accounts)}).splitlines()[-1])
+        writers = made["writers"]
         _run([PY, "-m", "jobs.precompute"], env | {"PGAPPNAME": APP_NAMES["job"]})
         port = free_port()
         stack = Stack(base=f"http://127.0.0.1:{port}", env=env, dsn=database.dsn,
-                      writers=[tuple(w) for w in writers], readers=[], movies=[])
+                      writers=[tuple(w) for w in writers], readers=[], movies=[], service_token=made["service"])
         stack.readers = [u for (u,) in stack.sql("SELECT DISTINCT user_id FROM recommender_rating ORDER BY 1")]
         stack.movies = [m for (m,) in stack.sql(
             "SELECT movie_id FROM recommender_rating GROUP BY movie_id ORDER BY count(*) DESC, movie_id LIMIT %s",
@@ -185,22 +200,40 @@ def _start_logged(argv: list[str], env: dict[str, str], logs: Path | None, name:
 
 @dataclass
 class Ledger:
-    """Every acknowledged rating write: the last acknowledged value of each (user, movie)."""
+    """Every acknowledged write: the last acknowledged value of each (user, movie), and the events answered accepted."""
 
     acknowledged: int = 0
     last: dict[tuple[int, int], float] = field(default_factory=dict)
+    events_sent: int = 0
+    events_accepted: set[str] = field(default_factory=set)
+    events_other: list[str] = field(default_factory=list)
+    """Events of a 200 answer that were not ``accepted`` (each has a new id, so there should be none)."""
 
     def record(self, user_id: int, movie_id: int, value: float) -> None:
         self.acknowledged += 1
         self.last[(user_id, movie_id)] = value
 
+    def record_events(self, response) -> None:
+        for result in response.json()["results"]:
+            if result["status"] == "accepted":
+                self.events_accepted.add(result["event_id"])
+            else:
+                self.events_other.append(f"{result['event_id']}: {result['status']} {result.get('reason', '')}")
+
 
 def mixed_plan(stack: Stack, ledger: Ledger):
     """The request plan of :func:`bench.api_load.drive`: the :data:`MIX` of reads, searches and own-profile writes."""
     kinds, weights = zip(*MIX, strict=True)
+    posts = itertools.count()
 
     def plan(index: int, rng: random.Random) -> Planned:
         kind = rng.choices(kinds, weights)[0]
+        if kind == "events":
+            post = next(posts)
+            events = [_event(f"load-{post}-{k}", rng, stack) for k in range(rng.randint(1, EVENTS_PER_POST))]
+            ledger.events_sent += len(events)
+            return Planned("events", "POST", "/api/events", body=events,
+                           headers={"Authorization": f"Token {stack.service_token}"}, on_success=ledger.record_events)
         if kind == "recommendations":
             return Planned("recommendations", "GET", f"/api/users/{rng.choice(stack.readers)}/recommendations?n=10")
         if kind == "search":
@@ -214,6 +247,16 @@ def mixed_plan(stack: Stack, ledger: Ledger):
         )
 
     return plan
+
+
+def _event(event_id: str, rng: random.Random, stack: Stack) -> dict:
+    """One event of a MovieLens user on a popular movie, now."""
+    type_ = rng.choice(EVENT_TYPES)
+    event = {"event_id": event_id, "user_id": rng.choice(stack.readers), "movie_id": rng.choice(stack.movies),
+             "type": type_, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if type_ == "watched":
+        event["fraction"] = round(rng.random(), 2)
+    return event
 
 
 @dataclass
@@ -236,6 +279,11 @@ class LoadRun:
     stored: int = 0
     lost: list[str] = field(default_factory=list)
     unacknowledged_rows: int = 0
+    events_stored_once: int = 0
+    events_lost: list[str] = field(default_factory=list)
+    """Accepted events not stored exactly once."""
+    events_unacknowledged: int = 0
+    """Events of the load stored but never answered accepted (a request that timed out after its commit)."""
 
 
 async def _load_with_publish(stack: Stack, ledger: Ledger, seconds: float, rate: float, clients: int,
@@ -300,6 +348,7 @@ def run_load(stack: Stack, seconds: float = SECONDS, rate: float = RATE, clients
     result = LoadRun(samples, ledger, run_before, stack.active_run(), job_seconds, output, returncode, peaks, load_seconds,
                      began)
     verify_ratings(stack, result)
+    verify_events(stack, result)
     return result
 
 
@@ -318,6 +367,21 @@ def verify_ratings(stack: Stack, result: LoadRun) -> None:
     result.unacknowledged_rows = len(set(stored) - set(result.ledger.last))
 
 
+def verify_events(stack: Stack, result: LoadRun) -> None:
+    """Every event answered ``accepted`` must be stored exactly once, found by its ``event_id``."""
+    rows = stack.sql("SELECT event_id, count(*) FROM recommender_event WHERE event_id LIKE %s GROUP BY event_id", ("load-%",))
+    stored = dict(rows)
+    for event_id in sorted(result.ledger.events_accepted):
+        count = stored.get(event_id, 0)
+        if count == 1:
+            result.events_stored_once += 1
+        else:
+            result.events_lost.append(f"event {event_id}: accepted, stored {count} times")
+    result.events_lost += [f"event {event_id}: stored {count} times" for event_id, count in stored.items() if count > 1
+                           and event_id not in result.ledger.events_accepted]
+    result.events_unacknowledged = len(set(stored) - result.ledger.events_accepted)
+
+
 def _publish_tail(result: LoadRun) -> str:
     """Whether the publish is the tail: the p99 of the requests sent while the precompute ran, and of the others."""
     (during, p99_during), (others, p99_others) = result.samples.p99_within(
@@ -329,6 +393,7 @@ def _publish_tail(result: LoadRun) -> str:
 def table(result: LoadRun, seconds: float, rate: float, clients: int, command: str) -> str:
     samples = result.samples
     errors = sum(samples.errors.values())
+    load = os.getloadavg()
     lines = [
         HEADING.rstrip("\n"),
         "",
@@ -337,15 +402,17 @@ def table(result: LoadRun, seconds: float, rate: float, clients: int, command: s
         f"client of `bench/api_load.py` (`bench/http_client.py`) on loopback, paced to {rate:g} requests/s in all for {seconds:g} s after a 1 s "
         f"warm-up (extended until the precompute had finished); measured {time.strftime('%Y-%m-%d')} on "
         f"{os.cpu_count()} cores shared by the server, PostgreSQL, the worker, the job and the client (a shared, "
-        "noisy machine). The mix: "
+        f"noisy machine: load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} when it finished). The mix: "
         + ", ".join(f"{share:.0%} {name}" for name, share in MIX)
-        + f"; each client writes as its own account (token) to its own profile, on the {RATED_MOVIES} most rated movies.",
+        + f"; each client writes ratings as its own account (token) to its own profile, on the {RATED_MOVIES} most rated "
+        f"movies, and events (1 to {EVENTS_PER_POST} a request, of the four types, for random MovieLens users) as a "
+        "browsing service.",
         "",
         "| endpoint | requests | requests/s | p50 | p99 | errors |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     labels = {"recommendations": "`GET /api/users/<id>/recommendations?n=10`", "search": "`GET /api/movies?search=<word>`",
-              "rate": "`POST /api/users/<profile>/ratings`"}
+              "rate": "`POST /api/users/<profile>/ratings`", "events": "`POST /api/events` (JSON array)"}
     for name, _ in MIX:
         figure = samples.result(name)
         lines.append(f"| {labels[name]} | {samples.requests.get(name, 0)} | {figure.rps:.1f} | {figure.p50_ms:.1f} ms | "
@@ -362,6 +429,10 @@ def table(result: LoadRun, seconds: float, rate: float, clients: int, command: s
         f"- Ratings: {result.ledger.acknowledged} writes acknowledged (201) for {len(result.ledger.last)} distinct "
         f"(user, movie) pairs; {result.stored} of them are in the database with their last acknowledged value; "
         f"lost: {len(result.lost)}; rows of the writers' profiles that were never acknowledged: {result.unacknowledged_rows}.",
+        f"- Events: {result.ledger.events_sent} sent, {len(result.ledger.events_accepted)} answered accepted; "
+        f"{result.events_stored_once} of them stored exactly once (looked up by event_id); lost or stored twice: "
+        f"{len(result.events_lost)}; stored without an acknowledgement: {result.events_unacknowledged}; answered other "
+        f"than accepted: {len(result.ledger.events_other)}.",
         f"- Errors (non-2xx or no answer): {errors}.",
         f"- Offered {rate:g} requests/s, served {total.rps:.1f}/s (a client waits for its previous answer, so on a busy "
         "machine the pace can fall behind).",
@@ -394,16 +465,17 @@ def main(argv: list[str] | None = None) -> None:
                                  if (args.seconds, args.rate) != (SECONDS, RATE) else "")
     text = table(result, args.seconds, args.rate, args.accounts, command)
     print(text)
-    for problem in [*result.samples.error_examples, *result.lost[:10]]:
+    for problem in [*result.samples.error_examples, *result.lost[:10], *result.events_lost[:10], *result.ledger.events_other[:10]]:
         print("  ", problem, file=sys.stderr)
     if result.job_returncode != 0:
         print(result.job_output[-3000:], file=sys.stderr)
     if args.write:
         api_load.write_section(text, DOC, HEADING, "# Reliability")
     published = result.run_after != result.run_before and result.job_seconds[1] < result.load_seconds
-    failed = sum(result.samples.errors.values()) or result.lost or result.job_returncode or not published
+    failed = (sum(result.samples.errors.values()) or result.lost or result.events_lost or result.ledger.events_other
+              or result.job_returncode or not published)
     if failed:
-        raise SystemExit("load test FAILED: errors, lost ratings or no publish (see above)")
+        raise SystemExit("load test FAILED: errors, lost ratings or events, or no publish (see above)")
 
 
 if __name__ == "__main__":

@@ -129,6 +129,18 @@ if PRECOMPUTE_LAUNCHER not in {"rq", "kubernetes"}:
     raise ImproperlyConfigured(f"PRECOMPUTE_LAUNCHER must be 'rq' or 'kubernetes'; got {PRECOMPUTE_LAUNCHER!r}.")
 PRECOMPUTE_JOB_TIMEOUT = int(os.environ.get("PRECOMPUTE_JOB_TIMEOUT", str(6 * 3600)))
 """Seconds the RQ worker lets one precompute run before stopping it (RQ's default of 180 s is far too short)."""
+RETRAIN_THRESHOLD = int(os.environ.get("RETRAIN_THRESHOLD", "0"))
+"""Start a run (the serving run's algorithm and parameters) once this many ratings and events arrived since the
+serving run's data; 0 = off. The worker checks after each write that stores some (web/runs/retrain.py)."""
+if RETRAIN_THRESHOLD < 0:
+    raise ImproperlyConfigured(f"RETRAIN_THRESHOLD must be 0 (off) or a positive count; got {RETRAIN_THRESHOLD}.")
+PRECOMPUTE_SCHEDULE = (
+    os.environ.get("PRECOMPUTE_SCHEDULE", "").strip()
+    if os.environ.get("PRECOMPUTE_SCHEDULE_SUSPEND", "true").strip().lower() in {"false", "0", "no"} else ""
+)
+"""The precompute CronJob's schedule when it runs on it (k8s/app/configmap.yaml: PRECOMPUTE_SCHEDULE, and
+PRECOMPUTE_SCHEDULE_SUSPEND "false"); empty when it is off. The overlays write the same two values into the
+CronJob; the app only shows the schedule on the progress page."""
 KUBERNETES_SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 """Where the ``kubernetes`` launcher reads the pod's API token, cluster CA and namespace (the standard in-cluster path)."""
 

@@ -675,6 +675,18 @@ def test_precompute_cronjob_is_a_suspended_indexed_job():
     assert job["template"]["spec"]["restartPolicy"] == "Never"
 
 
+def test_precompute_schedule_comes_from_the_configmap():
+    """Both overlays copy PRECOMPUTE_SCHEDULE and PRECOMPUTE_SCHEDULE_SUSPEND into the CronJob; off by default."""
+    for overlay in (PROD, DEV):
+        objects = rendered(overlay)
+        cronjob = find_object(objects, "CronJob", "precompute")
+        config = find_object(objects, "ConfigMap", CONFIGMAP)["data"]
+        assert cronjob["spec"]["schedule"] == config["PRECOMPUTE_SCHEDULE"], overlay
+        assert cronjob["spec"]["suspend"] is (config["PRECOMPUTE_SCHEDULE_SUSPEND"] == "true"), overlay
+        assert config["PRECOMPUTE_SCHEDULE_SUSPEND"] == "true", f"{overlay}: the schedule is off by default"
+        assert config["RETRAIN_THRESHOLD"] == "0", f"{overlay}: the worker may not create Jobs, so the threshold is off"
+
+
 def test_precompute_container_matches_the_contract():
     """The job runs `python -m jobs.precompute` from movielens-job, pool sized by the CPU limit."""
     cronjob = find_object(rendered(PROD), "CronJob", "precompute")

@@ -32,7 +32,7 @@ def test_run_endpoints_document_their_bodies(spec):
     """/api/runs and /api/runs/{run_id} name a response schema, and the start form's fields as the request body."""
     feed = spec["paths"]["/api/runs"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     feed_props = spec["components"]["schemas"][feed["$ref"].rsplit("/", 1)[1]]["properties"]
-    assert set(feed_props) == {"active_run_id", "now_run_id", "stall_after_seconds", "server_time", "runs"}
+    assert set(feed_props) == {"active_run_id", "now_run_id", "stall_after_seconds", "server_time", "retraining", "runs"}
     detail = spec["paths"]["/api/runs/{run_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     run_props = spec["components"]["schemas"][detail["$ref"].rsplit("/", 1)[1]]["properties"]
     assert {"id", "status", "stage", "shards", "throughput", "stages", "shard_progress", "error"} <= set(run_props)

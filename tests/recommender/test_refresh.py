@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from rq import SimpleWorker
 
 from web.queue import get_queue
-from web.recommender.models import Movie, Rating, UserScore
+from web.recommender import refresh
+from web.recommender.models import Event, EventBatch, Movie, Rating, UserScore
 from web.recommender.refresh import is_updating, pending_key, running_key
 from web.recommender.tasks import refresh_user
 
@@ -79,3 +81,25 @@ def test_with_redis_down_the_rating_is_stored_and_the_page_says_later(client, me
     assert "will update later" in saved
     assert Rating.objects.get(user_id=profile.user_id, movie_id=240).rating == 3.0
     assert client.get("/me/status").json()["updating"] is None
+
+
+def test_a_batch_of_events_queues_few_jobs_and_skips_pending_users(published, redis_conn, monkeypatch):
+    """Watches of all 30 users in one batch: one pending flag each, jobs of at most USERS_PER_JOB users (7 here); a user
+    whose refresh was pending already is left out; the worker's jobs refresh the others and leave none 'updating'."""
+    monkeypatch.setattr(refresh, "USERS_PER_JOB", 7)
+    users = sorted(set(Rating.objects.values_list("user_id", flat=True)))
+    redis_conn.set(pending_key(users[0]), 1)
+    movie = Movie.objects.order_by("movie_id").first().movie_id
+    valid = [(i, {"event_id": f"many-{i}", "user_id": user, "movie_id": movie, "type": "watched", "fraction": None,
+                  "time": timezone.now()}) for i, user in enumerate(users)]
+    outcomes = Event.objects.record([EventBatch(valid=valid, refused=[])])
+    assert {o.status for o in outcomes} == {"accepted"}
+    queue = get_queue()
+    queued = [job.args[0] for job in queue.jobs]
+    assert len(queued) == -(-(len(users) - 1) // 7) and all(len(chunk) <= 7 for chunk in queued)
+    assert sorted(u for chunk in queued for u in chunk) == users[1:]
+    assert all(is_updating(user) for user in users)
+    redis_conn.delete(pending_key(users[0]))
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert queue.failed_job_registry.count == 0
+    assert not any(is_updating(user) for user in users)

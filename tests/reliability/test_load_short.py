@@ -25,15 +25,20 @@ def stack(movielens_small, tmp_path_factory):
 
 
 def test_short_load_with_publish_loses_nothing(stack):
-    """Reads, searches and writes at 10 requests/s around a publish: no error, and every acknowledged rating is stored."""
+    """Reads, searches, ratings and events at 10 requests/s around a publish: no error; every acknowledged rating is
+    stored, and every accepted event exactly once."""
     result = run_load(stack, seconds=4, rate=10, publish_at=1, max_seconds=120)
 
     assert result.job_returncode == 0, result.job_output[-3000:]
     assert result.run_after != result.run_before, "the precompute in the middle did not publish a new run"
     assert result.job_seconds[1] < result.load_seconds, "the publish did not happen while the load ran"
     assert sum(result.samples.errors.values()) == 0, result.samples.error_examples
-    assert all(result.samples.requests.get(kind, 0) > 0 for kind in ("recommendations", "search", "rate")), result.samples.requests
+    assert all(result.samples.requests.get(kind, 0) > 0 for kind in ("recommendations", "search", "rate", "events")), \
+        result.samples.requests
     assert result.ledger.acknowledged > 0
     assert result.lost == []
     assert result.stored == len(result.ledger.last)
     assert result.unacknowledged_rows == 0
+    assert result.ledger.events_accepted and result.ledger.events_other == []
+    assert result.events_lost == [] and result.events_stored_once == len(result.ledger.events_accepted)
+    assert result.events_unacknowledged == 0

@@ -233,6 +233,17 @@ class StartRunSerializer(serializers.Serializer):
         return args
 
 
+class RetrainingSerializer(serializers.Serializer):
+    """The retraining policy and how close the next run is (web/runs/retrain.py)."""
+
+    serving_run_id = serializers.IntegerField(allow_null=True)
+    new_interactions = serializers.IntegerField(
+        allow_null=True, help_text="ratings and events stored since the serving run read its data (null: no run, or "
+                                   "a run from before the count)")
+    threshold = serializers.IntegerField(help_text="RETRAIN_THRESHOLD: a run starts when new_interactions reaches it; 0 = off")
+    schedule = serializers.CharField(allow_blank=True, help_text="PRECOMPUTE_SCHEDULE, the CronJob's schedule; empty = off")
+
+
 class RunsFeedSerializer(serializers.Serializer):
     """``GET /api/runs``: everything the progress page draws."""
 
@@ -240,6 +251,7 @@ class RunsFeedSerializer(serializers.Serializer):
     now_run_id = serializers.IntegerField(allow_null=True, help_text="the run the Now panel shows")
     stall_after_seconds = serializers.FloatField(help_text="a running run without a heartbeat for this long is shown stalled")
     server_time = serializers.DateTimeField()
+    retraining = RetrainingSerializer()
     runs = RunSerializer(many=True, help_text="the latest runs, newest first (and the serving run if older)")
 
 

@@ -7,6 +7,7 @@ models, the figures in :mod:`~web.progress.throughput`, the validation in
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +29,7 @@ from web.progress.serializers import (
 from web.restapi import ErrorSerializer
 from web.runs.errors import RollbackRefused
 from web.runs.models import LOG_LINES_KEPT, Run, RunSample
+from web.runs.retrain import retrain_status
 
 RUNS_SHOWN = 50
 DURATION_CHART_RUNS = 30
@@ -38,7 +40,8 @@ def _recent_runs() -> list[Run]:
 
 
 def runs_feed() -> dict[str, Any]:
-    """Everything the page shows, as JSON: the runs newest first, the serving run, the run for the Now panel."""
+    """Everything the page shows, as JSON: the runs newest first, the serving run, the run for the Now panel,
+    and the retraining policy with the count of interactions since the serving run's data."""
     runs = _recent_runs()
     context = feed_context(runs)
     data = RunSerializer(runs, many=True, context=context).data
@@ -54,6 +57,7 @@ def runs_feed() -> dict[str, Any]:
         "now_run_id": candidates[0] if candidates else None,
         "stall_after_seconds": settings.PROGRESS_STALL_SECONDS,
         "server_time": context["now"].isoformat(),
+        "retraining": asdict(retrain_status()),
         "runs": data,
     }
 

@@ -19,10 +19,12 @@ refresh was not queued and the next batch run picks the rating up.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import redis
 from django.db import transaction
+from rq import Queue
 
 from web.observability.requestid import job_meta
 from web.queue import get_queue, redis_connection
@@ -85,6 +87,55 @@ def request_refresh(user_id: int) -> RefreshTicket:
 
     transaction.on_commit(enqueue)
     return ticket
+
+
+REFRESH_MANY_JOB = "web.recommender.tasks.refresh_users"
+"""The worker's job that refreshes several users one after the other (a batch of events names many)."""
+USERS_PER_JOB = 50
+"""Users one :data:`REFRESH_MANY_JOB` refreshes: a batch of 1,000 events queues a few jobs, not hundreds."""
+
+
+SET_PENDING_SCRIPT = """
+local newly = {}
+for i = 2, #ARGV do
+  if redis.call('SET', 'refresh:pending:' .. ARGV[i], 1, 'NX', 'EX', ARGV[1]) then
+    newly[#newly + 1] = ARGV[i]
+  end
+end
+return newly
+"""
+"""``SET NX`` of many users' pending flags (:func:`pending_key`) in one round trip: ARGV = the TTL, then the user ids;
+returns the users whose flag was not set yet."""
+
+
+def request_refreshes(user_ids: Iterable[int]) -> None:
+    """:func:`request_refresh` for many users at once, after the current transaction commits.
+
+    The same pending flags (``SET NX`` each, in one script), so a user whose
+    refresh is pending already is left out; the others are refreshed by
+    :data:`REFRESH_MANY_JOB` jobs of up to :data:`USERS_PER_JOB` users, queued
+    in one pipeline. What one event batch costs Redis is then a few round
+    trips, not two per user (docs/benchmarks.md, "Events in").
+    """
+    users = sorted({int(u) for u in user_ids})
+    if not users:
+        return
+
+    def enqueue() -> None:
+        try:
+            queue = get_queue()
+            flags = queue.connection.register_script(SET_PENDING_SCRIPT)
+            newly = [int(user_id) for user_id in flags(args=[PENDING_TTL, *users])]
+            chunks = [newly[i:i + USERS_PER_JOB] for i in range(0, len(newly), USERS_PER_JOB)]
+            try:
+                queue.enqueue_many([Queue.prepare_data(REFRESH_MANY_JOB, args=(chunk,), meta=job_meta()) for chunk in chunks])
+            except redis.RedisError:
+                queue.connection.delete(*[pending_key(user_id) for user_id in newly])
+                raise
+        except redis.RedisError:
+            logger.warning("could not queue the refresh of %d users: Redis is unavailable", len(users))
+
+    transaction.on_commit(enqueue)
 
 
 def is_updating(user_id: int) -> bool | None:

@@ -61,6 +61,11 @@ def refresh_user(user_id: int) -> int:
         return _refresh_user(user_id)
 
 
+def refresh_users(user_ids: list[int]) -> int:
+    """:func:`refresh_user` of each user in turn (queued by :func:`web.recommender.refresh.request_refreshes`); rows written."""
+    return sum(refresh_user(user_id) for user_id in user_ids)
+
+
 def _refresh_user(user_id: int) -> int:
     close_old_connections()
     run = Run.objects.active()

@@ -30,6 +30,7 @@ from web.runs.errors import RollbackRefused, RunCancelled, RunNotPending
 from web.runs.locks import advisory_xact_lock, name_key
 from web.runs.scores import attached_run_ids
 from web.runs.spec import DEFAULT_ALGORITHM, RUN_NAME_KEY, RunSpec, resolve
+from web.runs.watermark import data_watermark
 
 APP_LABEL = "progress"
 """The app whose tables and migrations these models keep (they were defined in it before ``web.runs`` existed)."""
@@ -133,16 +134,19 @@ class RunQuerySet(models.QuerySet):
         another process started is returned with ``joined = True``.
         """
         now = timezone.now()
+        # Where the run's data ends: what arrives later counts towards the next run (web.runs.retrain).
+        rating_id, event_id = data_watermark()
+        data = {"data_rating_id": rating_id, "data_event_id": event_id}
         new_run = {"algorithm": algorithm or DEFAULT_ALGORITHM,  # the full record follows in record_spec
                    "parameters": dict(params or {}), "status": RunStatus.RUNNING, "shards": shards,
-                   "started_at": now, "heartbeat_at": now}
+                   "started_at": now, "heartbeat_at": now, **data}
         if run_name is not None:
             run = self._join_named(run_name, shards, now, new_run)
         elif run_id is None:
             run = self.create(**new_run)
         else:
             claimed = self.filter(pk=run_id, status=RunStatus.PENDING).update(
-                status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, shards=shards
+                status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, shards=shards, **data
             )
             run = self.filter(pk=run_id).first()
             if run is None:
@@ -293,6 +297,10 @@ class Run(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     metrics = models.JSONField(default=dict, blank=True, help_text="Timings and quality figures the run recorded.")
+    data_rating_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The highest rating id when the run started: later ratings are new to it.")
+    data_event_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The highest event id when the run started: later events are new to it.")
 
     objects = RunQuerySet.as_manager()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -94,6 +95,41 @@ def test_every_operation_answers_as_documented(client, spec, published, service_
                 validate(response.json(), _resolve(spec, content["schema"]), cls=OAS30Validator)
             checked += 1
     assert checked >= 9
+
+
+def test_event_and_user_answers_match_their_documented_schemas(client, spec, published, service_token):
+    """A partly refused batch (422), an NDJSON batch (200, by line), one event object and a repeated user creation
+    (200) answer as the document says; the JSON body is an array of at most 1,000 events or one event."""
+    auth = {"HTTP_AUTHORIZATION": f"Token {service_token}"}
+    events = spec["paths"]["/api/events"]["post"]
+    when = (timezone.now() - timedelta(minutes=1)).isoformat()
+    good = {"event_id": "doc-good", "user_id": USER, "movie_id": 10, "type": "watched", "fraction": 0.5, "time": when}
+    bad = {**good, "event_id": "doc-bad", "movie_id": 999999}
+    answers = [
+        (client.post("/api/events", [good, bad], content_type="application/json", **auth), "422"),
+        (client.post("/api/events", {**good, "event_id": "doc-one"}, content_type="application/json", **auth), "200"),
+        (client.post("/api/events", json.dumps({**good, "event_id": "doc-line"}) + "\n",
+                     content_type="application/x-ndjson", **auth), "200"),
+    ]
+    for response, code in answers:
+        assert str(response.status_code) == code, response.content[:300]
+        schema = events["responses"][code]["content"]["application/json"]["schema"]
+        validate(response.json(), _resolve(spec, schema), cls=OAS30Validator)
+    assert answers[0][0].json()["results"][1]["reason"] == "unknown movie 999999"
+    assert answers[2][0].json()["results"][0]["line"] == 1
+    body = events["requestBody"]["content"]["application/json"]["schema"]
+    validate([good] * 3, _resolve(spec, body), cls=OAS30Validator)
+    validate(good, _resolve(spec, body), cls=OAS30Validator)
+    assert body["oneOf"][0]["maxItems"] == 1000
+
+    users = spec["paths"]["/api/users"]["post"]
+    for code in ("201", "200"):
+        response = client.post("/api/users", {"external_id": "doc-user"}, content_type="application/json", **auth)
+        assert str(response.status_code) == code
+        validate(response.json(), _resolve(spec, users["responses"][code]["content"]["application/json"]["schema"]),
+                 cls=OAS30Validator)
+    assert set(users["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1:]) == {
+        "ServiceUserInputRequest"}
 
 
 def test_documented_errors_match_the_error_schema(client, spec, published):

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from web.accounts.authentication import HashedTokenAuthentication
 from web.recommender import caching
-from web.recommender.api.events import NDJSONParser, answer, json_batches, ndjson_batches
+from web.recommender.api.events import MAX_JSON_EVENTS, NDJSONParser, answer, json_batches, ndjson_batches
 from web.recommender.api.pagination import Pages
 from web.recommender.api.permissions import ServicePermission, UserDataPermission
 from web.recommender.api.serializers import (
@@ -263,7 +263,12 @@ class ServiceView(MethodsFirst, APIView):
 class ServiceUsersView(ServiceView):
     @extend_schema(
         request=ServiceUserInputSerializer,
-        responses={201: ServiceUserSerializer, 200: ServiceUserSerializer, **_errors(400, 401, 403, 413, 415)},
+        responses={
+            201: OpenApiResponse(ServiceUserSerializer, description="A new user for this external id."),
+            200: OpenApiResponse(ServiceUserSerializer, description=(
+                "The external id has a user already (a retry, or a concurrent request that won): the same user_id.")),
+            **_errors(400, 401, 403, 413, 415),
+        },
         summary="Create the user of an external id (201), or return the one it already has (200)",
     )
     def post(self, request):
@@ -278,8 +283,24 @@ class EventsView(ServiceView):
     parser_classes = [JSONParser, NDJSONParser]
 
     @extend_schema(
-        request={"application/json": EventInputSerializer(many=True), "application/x-ndjson": EventInputSerializer},
-        responses={200: EventsAnswerSerializer, 422: EventsAnswerSerializer, **_errors(400, 401, 403, 413, 415)},
+        request={
+            # A JSON array of up to MAX_JSON_EVENTS events, or one event object; NDJSON: one event object a line.
+            "application/json": {"oneOf": [
+                {"type": "array", "items": {"$ref": "#/components/schemas/EventInputRequest"}, "minItems": 0,
+                 "maxItems": MAX_JSON_EVENTS},
+                {"$ref": "#/components/schemas/EventInputRequest"},
+            ]},
+            "application/x-ndjson": EventInputSerializer,
+        },
+        responses={
+            200: OpenApiResponse(EventsAnswerSerializer, description=(
+                "None refused: each event `accepted` (stored now) or `duplicate` (its event_id is stored already or "
+                "came earlier in the request), in the order sent, by `index` (JSON) or `line` (NDJSON).")),
+            422: OpenApiResponse(EventsAnswerSerializer, description=(
+                "Some refused, each with its `reason` (unknown user or movie, bad time, wrong type, malformed line "
+                "N); the accepted ones are stored all the same, and `error` names the first refused event.")),
+            **_errors(400, 401, 403, 413, 415),
+        },
         summary="Send events (a JSON array of up to 1,000, or NDJSON): each one accepted, duplicate or refused",
     )
     def post(self, request):

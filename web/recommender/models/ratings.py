@@ -12,6 +12,7 @@ from web.pgcopy import read_columns
 from web.recommender.models.profiles import PROFILE_USER_ID_START
 from web.recommender.models.versions import MOVIE, USER, bump
 from web.recommender.refresh import RefreshTicket, request_refresh
+from web.runs.retrain import request_check
 
 if TYPE_CHECKING:
     from web.recommender.models.catalogue import Movie
@@ -69,6 +70,7 @@ class RatingQuerySet(models.QuerySet):
             )
             bump([(USER, user_id), (MOVIE, movie.movie_id)])  # the user's list and the movie's summary (ETags)
             rating.refresh = request_refresh(user_id)
+            request_check()  # a new interaction: maybe time for the next run (RETRAIN_THRESHOLD)
         return rating
 
     def unrate(self, user_id: int, movie: Movie) -> RefreshTicket | None:

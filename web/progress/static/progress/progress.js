@@ -247,10 +247,21 @@
     }
   }
 
+  // -- the retraining line: interactions since the serving run's data, and the policy ----
+  function renderRetraining(feed) {
+    const policy = feed.retraining;
+    document.getElementById("new-interactions").textContent =
+      policy.new_interactions === null ? "not counted" : String(policy.new_interactions);
+    document.getElementById("retrain-policy").textContent =
+      (policy.threshold ? "A run starts by itself at " + policy.threshold : "No run starts by count (RETRAIN_THRESHOLD is off)") +
+      "; " + (policy.schedule ? "scheduled: " + policy.schedule : "no schedule") + ".";
+  }
+
   function render(feed) {
     const byId = new Map(feed.runs.map((run) => [run.id, run]));
     withdrawStaleNotice(byId);
     renderServing(feed, byId);
+    renderRetraining(feed);
     renderNow(feed, byId);
     renderHistory(feed, byId);
     renderCharts(feed, byId);
