@@ -15,6 +15,7 @@ import pytest
 
 from tests.helpers import N_MOVIES, N_USERS, drop_run_tables, redis_url_with_db
 from web.recommender.models import Movie, Rating
+from web.recommender.stored_answers import ANSWERS
 from web.runs.models import ActiveRun
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,6 +45,14 @@ def redis_conn(settings):
     conn.flushdb()
     yield conn
     conn.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def fresh_answers():
+    """No answer kept from an earlier test: each test's database starts its change counters and run ids afresh."""
+    ANSWERS.clear()
+    yield
+    ANSWERS.clear()
 
 
 @pytest.fixture
