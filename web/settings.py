@@ -154,6 +154,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "web.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # An anonymous read of a MovieLens user's list answered from its ETag (304 or the stored body) before the
+    # session, CSRF, auth and DRF layers, which decide nothing for it (web/recommender/middleware.py).
+    "web.recommender.middleware.AnonymousPublicListMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

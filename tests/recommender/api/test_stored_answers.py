@@ -3,14 +3,21 @@ another account's, an older one's or another host's."""
 
 from __future__ import annotations
 
+from django.conf import settings as settings_module
 from django.contrib.auth.models import User
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.http import HttpResponse
+from django.test import Client
 
 from tests.account_helpers import grant, issue_key, make_operator
+from tests.observability.conftest import scrape, value  # noqa: F401 - scrape is a fixture
+from web.recommender.middleware import AnonymousPublicListMiddleware
 from web.recommender.models import Profile, Rating
 from web.recommender.stored_answers import ANSWERS, StoredAnswer, StoredAnswers
 
 USER = 101
 LIST = f"/api/users/{USER}/recommendations?n=10"
+ROUTE = "api/users/<int:user_id>/recommendations"
 VARYING_HEADERS = {"X-Request-ID"}
 """Headers a repeated answer may carry differently: its own request id."""
 
@@ -100,3 +107,78 @@ def test_no_answers_are_kept_when_the_setting_is_zero():
     none = StoredAnswers(max_bytes=0)
     none.put(("a",), StoredAnswer(b"x", "application/json"))
     assert none.get(("a",)) is None and len(none) == 0
+
+
+# -- the anonymous public read, before the session, auth and DRF layers (web/recommender/middleware.py) ------
+FAST = "web.recommender.middleware.AnonymousPublicListMiddleware"
+
+
+def _full_path_client(settings) -> Client:
+    """A client whose server runs without the early answer: every request goes through every layer and DRF."""
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != FAST]
+    return Client()
+
+
+def test_the_early_answer_is_the_full_paths_answer(client, published, settings):
+    """200 from the stored body and 304, with and without the early answer: same status, body and headers."""
+    client.get(LIST)  # stores the body
+    early = client.get(LIST)
+    early_304 = client.get(LIST, HTTP_IF_NONE_MATCH=early["ETag"])
+    full_client = _full_path_client(settings)
+    ANSWERS.clear()
+    full = full_client.get(LIST)
+    full_stored = full_client.get(LIST)
+    full_304 = full_client.get(LIST, HTTP_IF_NONE_MATCH=early["ETag"])
+    assert early.status_code == full.status_code == full_stored.status_code == 200
+    assert early.content == full.content == full_stored.content
+    assert _headers(early) == _headers(full) == _headers(full_stored)
+    assert early_304.status_code == full_304.status_code == 304
+    assert _headers(early_304) == _headers(full_304)
+
+
+def _early(request_factory, path: str = LIST, **headers) -> HttpResponse | None:
+    return AnonymousPublicListMiddleware(lambda request: None).answer(request_factory.get(path, **headers))
+
+
+def test_the_early_answer_takes_only_anonymous_plain_json_reads_it_knows(rf, client, published, member):
+    """It answers a stored list or a 304 and leaves everything else to the full path: credentials, a session, a
+    profile's list, another format or Accept, a list not stored yet, another route."""
+    assert _early(rf) is None  # nothing stored yet
+    etag = client.get(LIST)["ETag"]
+    assert _early(rf).status_code == 200 and _early(rf, HTTP_ACCEPT="*/*").status_code == 200
+    assert _early(rf, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    assert _early(rf, HTTP_AUTHORIZATION="Token whatever") is None
+    assert _early(rf, HTTP_COOKIE=f"{settings_module.SESSION_COOKIE_NAME}=abc") is None
+    assert _early(rf, HTTP_ACCEPT="application/json; indent=4") is None
+    assert _early(rf, LIST + "&format=json") is None
+    assert _early(rf, f"/api/users/{member[1].user_id}/recommendations?n=10") is None
+    assert _early(rf, f"/api/users/{USER}/ratings") is None
+    assert _early(rf, f"/api/users/{USER}/recommendations?n=9") is None  # another query: not stored
+
+
+def test_the_early_answer_is_counted_under_its_route(client, published, scrape):
+    """The metrics and the log line name the route of a list answered early, as for the full path."""
+    client.get(LIST)
+    before = value(scrape(), "movielens_http_requests_total", route=ROUTE, method="GET", status="200")
+    client.get(LIST)
+    assert value(scrape(), "movielens_http_requests_total", route=ROUTE, method="GET", status="200") == before + 1
+
+
+def test_a_connection_the_server_dropped_is_replaced_at_once(client, published):
+    """The early answer skips the before-use check of the connection: a connection PostgreSQL has closed is retried
+    on a new one, and the client sees its 200, no 503."""
+    client.get(LIST)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
+    response = client.get(LIST)
+    assert response.status_code == 200 and response.json()["user_id"] == USER
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != pid
