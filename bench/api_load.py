@@ -5,7 +5,7 @@
 1. a database of its own (``movielens_apibench`` on the embedded PostgreSQL, or
    ``BENCH_DATABASE_URL``) with ml-latest-small and one published precompute run,
    and Redis database ``BENCH_REDIS_DB`` (default 10) of the embedded Redis;
-2. gunicorn with the web Deployment's own settings (2 sync workers) and the RQ
+2. gunicorn with the web Deployment's own settings (2 workers x 4 threads, keep-alive) and the RQ
    worker, as local processes on loopback;
 3. a bounded load client (asyncio and :mod:`bench.http_client`, one process,
    stops itself after a fixed time): 50 concurrent clients on
@@ -75,9 +75,11 @@ PACED_SHARES = (50, 75)
 PACED_WORDS = {50: "half", 75: "three quarters of"}
 HEADING = "## Recommendation API under load"
 T = TypeVar("T")
-GUNICORN = ["-m", "gunicorn", "web.wsgi:application", "--workers", "2", "--worker-tmp-dir", "/dev/shm",
-            "--graceful-timeout", "20", "--timeout", "60"]
-"""The web Deployment's gunicorn command (k8s/app/web-deployment.yaml), without its access log."""
+GUNICORN = ["-m", "gunicorn", "web.wsgi:application", "--workers", "2", "--threads", "4", "--keep-alive", "75",
+            "--worker-tmp-dir", "/dev/shm", "--graceful-timeout", "20", "--timeout", "60",
+            "--config", "python:web.observability.gunicorn_config"]
+"""The web Deployment's gunicorn command (k8s/app/web-deployment.yaml): 2 workers x 4 threads keeping connections alive,
+and the config that adds the workers' metrics up (as in production, their cost is part of the figures)."""
 
 
 @dataclass
@@ -574,7 +576,7 @@ def table(results: dict[str, list[LoadResult]], refresh: list[float], runs: int,
         HEADING,
         "",
         f"Made by `python -m bench --api` (part of `make bench`): gunicorn as the web Deployment runs it "
-        f"(2 sync workers) on ml-latest-small with the embedded PostgreSQL, {CLIENTS} concurrent clients of an "
+        f"(2 workers x 4 threads, connections kept alive) on ml-latest-small with the embedded PostgreSQL, {CLIENTS} concurrent clients of an "
         f"asyncio load client (`bench/http_client.py`) on loopback, {SECONDS:g} s per phase after a 1 s warm-up; median of {runs} runs, "
         f"measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores shared by the server, PostgreSQL and the client "
         f"(a shared, noisy machine). Failed requests: {errors}.",
