@@ -116,8 +116,20 @@ def make_etag(*parts: object) -> str:
     return f'W/"{digest.hexdigest()[:32]}"'
 
 
+EARLY_VALIDATOR = "early_list_validator"
+"""Attribute of a request on which the early answer (web/recommender/middleware.py) leaves the list's ETag and policy it read."""
+
+
 def user_list_validator(request: HttpRequest, user_id: int) -> tuple[str, CachePolicy]:
-    """The ETag and policy of ``user_id``'s recommendations as the API gives them."""
+    """The ETag and policy of ``user_id``'s recommendations as the API gives them.
+
+    Read once per request: when the early answer read them and then went the
+    full way (no stored body yet), the view reuses what it read rather than
+    asking PostgreSQL again; read before the answer all the same.
+    """
+    early = getattr(getattr(request, "_request", request), EARLY_VALIDATOR, None)  # a DRF Request wraps Django's
+    if early is not None and early[0] == user_id:
+        return early[1], early[2]
     private = is_profile_id(user_id)
     return (
         make_etag("recommendations", user_id, user_data_version(user_id), request_variant(request),

@@ -103,7 +103,10 @@ class AnonymousPublicListMiddleware:
             response: HttpResponse | None = caching.label(HttpResponseNotModified(), etag, policy)
         else:
             response = caching.stored_or_none(request, etag, policy)
-        return self.as_the_full_path_would(response) if response is not None else None
+        if response is None:  # not stored yet: the view builds the list under the validator read here
+            setattr(request, caching.EARLY_VALIDATOR, (user_id, etag, policy))
+            return None
+        return self.as_the_full_path_would(response)
 
     def as_the_full_path_would(self, response: HttpResponse) -> HttpResponse:
         """The headers that the middlewares after this one and DRF put on the same answer."""
