@@ -3,6 +3,7 @@ another account's, an older one's or another host's."""
 
 from __future__ import annotations
 
+import pytest
 from django.conf import settings as settings_module
 from django.contrib.auth.models import User
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -10,7 +11,7 @@ from django.http import HttpResponse
 from django.test import Client
 
 from tests.account_helpers import grant, issue_key, make_operator
-from tests.observability.conftest import scrape, value  # noqa: F401 - scrape is a fixture
+from tests.observability.conftest import value
 from web.recommender.middleware import AnonymousPublicListMiddleware
 from web.recommender.models import Profile, Rating
 from web.recommender.stored_answers import ANSWERS, StoredAnswer, StoredAnswers
@@ -154,6 +155,13 @@ def test_the_early_answer_takes_only_anonymous_plain_json_reads_it_knows(rf, cli
     assert _early(rf, f"/api/users/{member[1].user_id}/recommendations?n=10") is None
     assert _early(rf, f"/api/users/{USER}/ratings") is None
     assert _early(rf, f"/api/users/{USER}/recommendations?n=9") is None  # another query: not stored
+
+
+@pytest.fixture
+def scrape(client, settings):
+    """GET /metrics from loopback, as Prometheus inside the cluster would."""
+    settings.ALLOWED_HOSTS = ["testserver"]
+    return lambda: client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
 
 
 def test_the_early_answer_is_counted_under_its_route(client, published, scrape):
