@@ -58,4 +58,4 @@ USER 10001:10001
 
 EXPOSE 8000
 
-CMD ["gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-tmp-dir", "/dev/shm", "--graceful-timeout", "20", "--timeout", "60", "--config", "python:web.observability.gunicorn_config"]
+CMD ["gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--keep-alive", "75", "--worker-tmp-dir", "/dev/shm", "--graceful-timeout", "20", "--timeout", "60", "--config", "python:web.observability.gunicorn_config"]

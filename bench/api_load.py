@@ -5,7 +5,7 @@
 1. a database of its own (``movielens_apibench`` on the embedded PostgreSQL, or
    ``BENCH_DATABASE_URL``) with ml-latest-small and one published precompute run,
    and Redis database ``BENCH_REDIS_DB`` (default 10) of the embedded Redis;
-2. gunicorn with the web Deployment's own settings (2 sync workers) and the RQ
+2. gunicorn with the web Deployment's own settings (2 workers x 4 threads, keep-alive) and the RQ
    worker, as local processes on loopback;
 3. a bounded load client (asyncio and :mod:`bench.http_client`, one process,
    stops itself after a fixed time): 50 concurrent clients on
@@ -75,9 +75,11 @@ PACED_SHARES = (50, 75)
 PACED_WORDS = {50: "half", 75: "three quarters of"}
 HEADING = "## Recommendation API under load"
 T = TypeVar("T")
-GUNICORN = ["-m", "gunicorn", "web.wsgi:application", "--workers", "2", "--worker-tmp-dir", "/dev/shm",
-            "--graceful-timeout", "20", "--timeout", "60"]
-"""The web Deployment's gunicorn command (k8s/app/web-deployment.yaml), without its access log."""
+GUNICORN = ["-m", "gunicorn", "web.wsgi:application", "--workers", "2", "--threads", "4", "--keep-alive", "75",
+            "--worker-tmp-dir", "/dev/shm", "--graceful-timeout", "20", "--timeout", "60",
+            "--config", "python:web.observability.gunicorn_config"]
+"""The web Deployment's gunicorn command (k8s/app/web-deployment.yaml): 2 workers x 4 threads keeping connections alive,
+and the config that adds the workers' metrics up (as in production, their cost is part of the figures)."""
 
 
 @dataclass
@@ -297,11 +299,11 @@ async def drive(
     return samples
 
 
-def _get(path: str, etags: dict[str, str] | None) -> Planned:
-    """``GET path``; with ``etags``, conditional on the path's ETag, and only a 304 counts as success."""
+def _get(path: str, etags: dict[str, str] | None, headers: dict[str, str] | None = None) -> Planned:
+    """``GET path`` (with ``headers``); with ``etags``, conditional on the path's ETag, and only a 304 counts as success."""
     if etags is None:
-        return Planned("get", "GET", path)
-    return Planned("get", "GET", path, headers={"If-None-Match": etags[path]}, ok=(304,))
+        return Planned("get", "GET", path, headers=headers)
+    return Planned("get", "GET", path, headers={**(headers or {}), "If-None-Match": etags[path]}, ok=(304,))
 
 
 async def _load(base: str, paths: list[str], rate: float | None, etags: dict[str, str] | None = None) -> LoadResult:
@@ -443,13 +445,14 @@ class _CpuMeter:
 
 
 def cpu_per_request(base: str, web: subprocess.Popen, env: dict[str, str], paths: list[str],
-                    etags: dict[str, str] | None = None) -> CpuPerRequest:
-    """Closed-loop requests of random ``paths`` (at most :data:`CPU_REQUESTS`, conditional with ``etags``) and the CPU each side spent per request."""
+                    etags: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> CpuPerRequest:
+    """Closed-loop requests of random ``paths`` (at most :data:`CPU_REQUESTS`, conditional with ``etags``, with
+    ``headers``) and the CPU each side spent per request."""
     postmaster, database = _postmaster(env)
     meter = _CpuMeter(web.pid, postmaster, database)
     meter.sample(starting=True)
     client_before = time.process_time()
-    plan = lambda _, rng: _get(rng.choice(paths), etags)  # noqa: E731
+    plan = lambda _, rng: _get(rng.choice(paths), etags, headers)  # noqa: E731
 
     async def phase() -> Samples:
         async def sampler() -> None:
@@ -488,7 +491,7 @@ def measure(runs: int, algorithm: str | None = None) -> str:
         for share in PACED_SHARES:
             results[f"rec-paced-{share}"], results[f"health-paced-{share}"] = [], []
         refresh: list[float] = []
-        cpu: dict[str, list[CpuPerRequest]] = {"rec": [], "health": [], "rec-304": []}
+        cpu: dict[str, list[CpuPerRequest]] = {"rec": [], "health": [], "rec-304": [], "rec-token": []}
         rng = random.Random(7)
         for _ in range(runs):
             results["rec"].append(load(base, users))
@@ -502,49 +505,83 @@ def measure(runs: int, algorithm: str | None = None) -> str:
                 refresh.append(rating_to_refresh(base, token, rng.randrange(1, 611)))
             cpu["rec"].append(cpu_per_request(base, web, env, users))
             cpu["rec-304"].append(cpu_per_request(base, web, env, users, current_etags(base, users)))
+            cpu["rec-token"].append(cpu_per_request(base, web, env, users, headers={"Authorization": f"Token {token}"}))
             cpu["health"].append(cpu_per_request(base, web, env, ["/healthz"]))
     finally:
         stop(web)
         stop(worker)
+    cpu["rec-unstored"], results["rec-unstored"] = unstored(env, users, runs)
     return table(results, refresh, runs, cpu)
+
+
+def unstored(env: dict[str, str], users: list[str], runs: int) -> tuple[list[CpuPerRequest], list[LoadResult]]:
+    """The full request with no stored answers (``ANSWER_CACHE_BYTES=0``: every read runs the list's query and
+    builds its JSON), on a server of its own: what the first read of each list costs, and a server whose reads never repeat."""
+    env = dict(env, ANSWER_CACHE_BYTES="0")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    web = start([PY, *GUNICORN, "--bind", f"127.0.0.1:{port}"], env)
+    try:
+        wait_until_up(base)
+        loads = [load(base, users) for _ in range(runs)]
+        return [cpu_per_request(base, web, env, users) for _ in range(runs)], loads
+    finally:
+        stop(web)
 
 
 def _median(results: list[LoadResult], field: str) -> float:
     return statistics.median(getattr(r, field) for r in results)
 
 
-def _cpu_line(cpu: dict[str, list[CpuPerRequest]]) -> str:
-    def median(side: str, field: str) -> float:
-        return statistics.median(getattr(c, field) for c in cpu[side])
+CPU_ROWS = (
+    ("health", "`/healthz` (baseline: no database)"),
+    ("rec", "recommendations, anonymous (the stored answer, early: web/recommender/middleware.py)"),
+    ("rec-304", "the same with `If-None-Match` of the current list: 304"),
+    ("rec-token", "the same with a service's token (full path: authentication, permissions, DRF; the stored answer)"),
+    ("rec-unstored", "the same, anonymous, on a server with `ANSWER_CACHE_BYTES=0` (every read runs the list's query): a first read"),
+)
 
-    postgres = [c.postgres_ms for c in cpu["rec"] if c.postgres_ms is not None]
-    return (
+
+def _server_ms(c: CpuPerRequest) -> float:
+    return c.gunicorn_ms + (c.postgres_ms or 0.0)
+
+
+def _cpu_table(cpu: dict[str, list[CpuPerRequest]]) -> list[str]:
+    """CPU per request of each kind, and the throughput those costs allow on the machine's cores if nothing else ran."""
+
+    def median(kind: str, field: str) -> float:
+        values = [getattr(c, field) for c in cpu[kind] if getattr(c, field) is not None]
+        return statistics.median(values) if values else 0.0
+
+    full = statistics.median(_server_ms(c) for c in cpu["rec"])
+    lines = [
         f"CPU per request, the cost behind those figures (median of {len(cpu['rec'])} closed-loop phases of up to "
-        f"{CPU_REQUESTS:,} requests, user + system time of the processes from `/proc`, which other work on the machine "
-        f"moves far less than the throughput): recommendations {median('rec', 'gunicorn_ms'):.2f} ms in gunicorn"
-        + (f" + {statistics.median(postgres):.2f} ms in PostgreSQL" if postgres else "")
-        + f", `/healthz` {median('health', 'gunicorn_ms'):.2f} ms in gunicorn; the load client spends "
-        f"{median('rec', 'client_ms'):.2f} ms per request on the same cores."
-        + (_conditional_cpu(cpu) if cpu.get("rec-304") else "")
-    )
-
-
-def _conditional_cpu(cpu: dict[str, list[CpuPerRequest]]) -> str:
-    """The conditional request's CPU beside the full one's, and how many times cheaper (the server: gunicorn + PostgreSQL)."""
-
-    def server_ms(c: CpuPerRequest) -> float:
-        return c.gunicorn_ms + (c.postgres_ms or 0.0)
-
-    full = statistics.median(server_ms(c) for c in cpu["rec"])
-    conditional = statistics.median(server_ms(c) for c in cpu["rec-304"])
-    gunicorn = statistics.median(c.gunicorn_ms for c in cpu["rec-304"])
-    postgres = [c.postgres_ms for c in cpu["rec-304"] if c.postgres_ms is not None]
-    return (
-        f" The conditional request answered 304: {gunicorn:.2f} ms in gunicorn"
-        + (f" + {statistics.median(postgres):.2f} ms in PostgreSQL" if postgres else "")
-        + f"; the server spends {full:.2f} ms on a full request and {conditional:.2f} ms on a 304: "
-        f"{full / conditional:.1f}x cheaper."
-    )
+        f"{CPU_REQUESTS:,} requests each, user + system time of the processes from `/proc`, which other work on the machine "
+        f"moves far less than the throughput). The ceiling is what {os.cpu_count()} cores would serve if they ran nothing "
+        "but the server, PostgreSQL and this load client: cores / (server + client CPU per request).",
+        "",
+        "| request | gunicorn | PostgreSQL | server | load client | ceiling | server CPU vs the anonymous read |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, words in CPU_ROWS:
+        if not cpu.get(kind):
+            continue
+        server = statistics.median(_server_ms(c) for c in cpu[kind])
+        client = median(kind, "client_ms")
+        ceiling = 1000 * (os.cpu_count() or 1) / (server + client)
+        lines.append(
+            f"| {words} | {median(kind, 'gunicorn_ms'):.2f} ms | {median(kind, 'postgres_ms'):.2f} ms | {server:.2f} ms | "
+            f"{client:.2f} ms | {ceiling:,.0f}/s | {server / full:.2f}x |"
+        )
+    if cpu.get("rec-304"):
+        unstored = [_server_ms(c) for c in cpu.get("rec-unstored", [])]
+        conditional = statistics.median(_server_ms(c) for c in cpu["rec-304"])
+        lines += ["", (
+            f"The 304 costs the server {conditional:.2f} ms, the anonymous read {full:.2f} ms: {full / conditional:.1f}x"
+            + (f"; against a read that runs the list's query ({statistics.median(unstored):.2f} ms), "
+               f"{statistics.median(unstored) / conditional:.1f}x cheaper." if unstored else ".")
+        )]
+    return lines
 
 
 def _paced_row(share: int, paced: list[LoadResult], health_paced: list[LoadResult]) -> str:
@@ -574,7 +611,7 @@ def table(results: dict[str, list[LoadResult]], refresh: list[float], runs: int,
         HEADING,
         "",
         f"Made by `python -m bench --api` (part of `make bench`): gunicorn as the web Deployment runs it "
-        f"(2 sync workers) on ml-latest-small with the embedded PostgreSQL, {CLIENTS} concurrent clients of an "
+        f"(2 workers x 4 threads, connections kept alive) on ml-latest-small with the embedded PostgreSQL, {CLIENTS} concurrent clients of an "
         f"asyncio load client (`bench/http_client.py`) on loopback, {SECONDS:g} s per phase after a 1 s warm-up; median of {runs} runs, "
         f"measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores shared by the server, PostgreSQL and the client "
         f"(a shared, noisy machine). Failed requests: {errors}.",
@@ -592,12 +629,17 @@ def table(results: dict[str, list[LoadResult]], refresh: list[float], runs: int,
         f"the user's rows): median {1000 * statistics.median(refresh):.0f} ms, max {1000 * max(refresh):.0f} ms "
         f"over {len(refresh)} ratings.",
         "",
-        "With closed-loop clients the latency is the queue in front of the two workers (Little's law: "
+        "With closed-loop clients the latency is the queue in front of the server (Little's law: "
         "clients / throughput), so the p99 target of the issue is read off the paced rows: at half the saturation "
         "rate (busy, not overloaded) and at three quarters of it (the headroom left).",
     ]
+    if results.get("rec-unstored"):
+        unstored = results["rec-unstored"]
+        lines += ["", f"With no stored answers (`ANSWER_CACHE_BYTES=0`, a server of its own, same closed loop): "
+                      f"{_median(unstored, 'rps'):.0f} requests/s, p50 {_median(unstored, 'p50_ms'):.1f} ms, "
+                      f"p99 {_median(unstored, 'p99_ms'):.1f} ms."]
     if cpu and cpu["rec"]:
-        lines += ["", _cpu_line(cpu)]
+        lines += ["", *_cpu_table(cpu)]
     return "\n".join(lines)
 
 

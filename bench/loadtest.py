@@ -7,7 +7,7 @@
    ml-latest-small, one published precompute run, and ``--accounts`` signed-up
    accounts, each with its profile and API token; Redis database
    ``LOADTEST_REDIS_DB`` (default 11) of the same Redis;
-2. gunicorn as the web Deployment runs it (2 sync workers) and the RQ worker,
+2. gunicorn as the web Deployment runs it (2 workers x 4 threads) and the RQ worker,
    as local processes on loopback;
 3. the bounded asyncio load client of :mod:`bench.api_load` (``drive``),
    paced to ``--rate`` requests/s in all for ``--seconds``: recommendation
@@ -96,15 +96,15 @@ embedded server):
 
 | process (k8s manifest) | connections each | why |
 |---|---:|---|
-| web pod: gunicorn, 2 sync workers x 1 thread (`k8s/app/web-deployment.yaml`) | 2 | one persistent connection per worker thread: `CONN_MAX_AGE` (60 s) reuses it across requests, `CONN_HEALTH_CHECKS` replaces a broken one before use |
+| web pod: gunicorn, 2 workers x 4 threads (`k8s/app/web-deployment.yaml`) | 8 | one persistent connection per worker thread: `CONN_MAX_AGE` (60 s) reuses it across requests, `CONN_HEALTH_CHECKS` replaces a broken one before use (the early answer to an anonymous list read skips that check and retries its one query on a new connection instead) |
 | worker pod: `manage.py rqworker` (`k8s/app/worker-deployment.yaml`) | 1 | the parent closes its connection before forking; one work horse at a time holds one |
 | precompute job | 3 | its own, the heartbeat thread's and the run lock's; the forked pool's processes open none (`pg_stat_activity` may show one more while it builds an index: a parallel maintenance worker of PostgreSQL, counted against `max_worker_processes`, not `max_connections`) |
 | operators (psql, migrate, the load test's sampler) | a few | |
 
-With one replica each that is 2 + 1 + 3 = 6, far below 100: the web tier may grow to about 40 replicas
-(2 connections each) before the bound needs a pooler such as PgBouncer. Checked by
+With one replica each that is 8 + 1 + 3 = 12, far below 100: the web tier may grow to about 11 replicas
+(8 connections each) before the bound needs a pooler such as PgBouncer. Checked by
 `.venv/bin/python -m pytest -q tests/reliability/test_connections.py` (in `make test`): 40 closed-loop clients
-against gunicorn never show more than 2 web connections in `pg_stat_activity`, and never more than 2 different
+against gunicorn never show more than 8 web connections in `pg_stat_activity`, and never more than 8 different
 ones (they are reused, not opened per request); the RQ worker forks with no connection open in the parent,
 and the precompute pool with only the run lock's (checked with `os.register_at_fork`). The lock's session must
 stay open for the lock to hold, so `jobs/precompute/runlock.py` closes each forked child's copy of its socket
@@ -397,7 +397,7 @@ def table(result: LoadRun, seconds: float, rate: float, clients: int, command: s
     lines = [
         HEADING.rstrip("\n"),
         "",
-        f"Made by `{command}`: gunicorn as the web Deployment runs it (2 sync workers) and the RQ worker on a scratch "
+        f"Made by `{command}`: gunicorn as the web Deployment runs it (2 workers x 4 threads) and the RQ worker on a scratch "
         f"database with ml-latest-small (embedded PostgreSQL and Redis), {clients} clients of the asyncio load "
         f"client of `bench/api_load.py` (`bench/http_client.py`) on loopback, paced to {rate:g} requests/s in all for {seconds:g} s after a 1 s "
         f"warm-up (extended until the precompute had finished); measured {time.strftime('%Y-%m-%d')} on "

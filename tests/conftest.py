@@ -17,6 +17,7 @@ from django.core.management import call_command
 
 from tests.helpers import N_MOVIES, N_USERS, drop_run_tables, redis_url_with_db, run
 from web.recommender.models import Movie, Rating
+from web.recommender.stored_answers import ANSWERS
 from web.runs.models import ActiveRun
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,6 +47,14 @@ def redis_conn(settings):
     conn.flushdb()
     yield conn
     conn.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def fresh_answers():
+    """No answer kept from an earlier test: each test's database starts its change counters and run ids afresh."""
+    ANSWERS.clear()
+    yield
+    ANSWERS.clear()
 
 
 def make_catalogue() -> dict:

@@ -166,6 +166,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "web.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # An anonymous read of a MovieLens user's list answered from its ETag (304 or the stored body) before the
+    # session, CSRF, auth and DRF layers, which decide nothing for it (web/recommender/middleware.py).
+    "web.recommender.middleware.AnonymousPublicListMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -345,3 +348,9 @@ if os.environ.get("POD_IP", "").strip():
     ALLOWED_HOSTS = [*ALLOWED_HOSTS, f"[{POD_IP}]" if ":" in POD_IP else POD_IP]  # an IPv6 host is written in brackets
 WORKER_METRICS_PORT = int(os.environ.get("WORKER_METRICS_PORT", "0"))
 """Port of the RQ worker's own /metrics (its job counts); 0 = none (web/observability/worker.py)."""
+
+# -- The read API's answers (docs/decisions.md, "HTTP caching") --------------------
+ANSWER_CACHE_BYTES = int(os.environ.get("ANSWER_CACHE_BYTES", str(32 * 1024 * 1024)))
+"""Bytes of rendered answers each web process keeps by ETag (web/recommender/stored_answers.py); 0 = none."""
+if ANSWER_CACHE_BYTES < 0:
+    raise ImproperlyConfigured(f"ANSWER_CACHE_BYTES must be 0 (no stored answers) or more; got {ANSWER_CACHE_BYTES}.")

@@ -57,7 +57,7 @@ JOB_IMAGE = "movielens-job"
 
 # The container commands of the contract (web.wsgi, manage.py, jobs.precompute).
 WEB_COMMAND = [
-    "gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2",
+    "gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--keep-alive", "75",
     "--worker-tmp-dir", "/dev/shm", "--graceful-timeout", "20", "--timeout", "60",
     "--config", "python:web.observability.gunicorn_config",
 ]

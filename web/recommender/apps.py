@@ -12,5 +12,8 @@ class RecommenderConfig(AppConfig):
     verbose_name = "Recommender"
 
     def ready(self) -> None:
-        # /metrics serves the number of ratings stored (docs/operations.md).
-        register_scrape_collector(TableRowsCollector({"ratings": self.get_model("Rating")._meta.db_table}))
+        # /metrics serves the numbers of ratings and events stored (docs/operations.md).
+        register_scrape_collector(TableRowsCollector({
+            "ratings": self.get_model("Rating")._meta.db_table,
+            "events": self.get_model("Event")._meta.db_table,
+        }))

@@ -6,7 +6,8 @@ counter from :mod:`web.recommender.models.versions`, the query string, the
 format, and for private data who is asking), read in one query of
 primary-key lookups. So a conditional request whose ``If-None-Match``
 matches is answered ``304 Not Modified`` without reading the score rows or
-the catalogue.
+the catalogue, and any other request with the same ETag gets the body
+rendered for the first (:mod:`web.recommender.stored_answers`).
 
 Order matters: the validator is read *before* the answer is built, and every
 counter is bumped in the transaction of the change it stands for, so a body
@@ -43,6 +44,7 @@ from django.utils.http import urlencode
 
 from web.recommender.models import is_profile_id
 from web.recommender.models.versions import ACTIVE_RUN, LOAD, MOVIE, USER, versions
+from web.recommender.stored_answers import ANSWERS, StoredAnswer
 
 CATALOGUE_MAX_AGE = 60
 """Seconds a client or proxy may reuse the catalogue or similar movies unasked: how late a load, publish or rollback may show."""
@@ -114,8 +116,20 @@ def make_etag(*parts: object) -> str:
     return f'W/"{digest.hexdigest()[:32]}"'
 
 
+EARLY_VALIDATOR = "early_list_validator"
+"""Attribute of a request on which the early answer (web/recommender/middleware.py) leaves the list's ETag and policy it read."""
+
+
 def user_list_validator(request: HttpRequest, user_id: int) -> tuple[str, CachePolicy]:
-    """The ETag and policy of ``user_id``'s recommendations as the API gives them."""
+    """The ETag and policy of ``user_id``'s recommendations as the API gives them.
+
+    Read once per request: when the early answer read them and then went the
+    full way (no stored body yet), the view reuses what it read rather than
+    asking PostgreSQL again; read before the answer all the same.
+    """
+    early = getattr(getattr(request, "_request", request), EARLY_VALIDATOR, None)  # a DRF Request wraps Django's
+    if early is not None and early[0] == user_id:
+        return early[1], early[2]
     private = is_profile_id(user_id)
     return (
         make_etag("recommendations", user_id, user_data_version(user_id), request_variant(request),
@@ -176,13 +190,53 @@ def label(response: HttpResponse, etag: str, policy: CachePolicy) -> HttpRespons
     return response
 
 
+def stored_answer_key(request: HttpRequest, etag: str) -> tuple[str, str, str]:
+    """Where the body of ``etag``'s answer is kept (:mod:`web.recommender.stored_answers`): the ETag, scheme and host.
+
+    ``get_host`` also refuses a host outside ``ALLOWED_HOSTS`` (400), as
+    CommonMiddleware does for every request.
+    """
+    return (etag, request.scheme, request.get_host())
+
+
+def stored_or_none(request: HttpRequest, etag: str, policy: CachePolicy) -> HttpResponse | None:
+    """The answer to a ``GET`` from the body rendered for the same ETag before, with its validator and policy; None if none is kept."""
+    stored = ANSWERS.get(stored_answer_key(request, etag)) if request.method == "GET" else None
+    if stored is None:
+        return None
+    return label(HttpResponse(stored.content, content_type=stored.content_type), etag, policy)
+
+
+def keep(request: HttpRequest, etag: str, response: HttpResponse) -> None:
+    """Keep the body of ``response`` (a 200 of a ``GET``) for the next request with this ETag, once it is rendered."""
+    if request.method != "GET" or response.streaming:
+        return
+    key = stored_answer_key(request, etag)
+
+    def store(rendered: HttpResponse) -> None:
+        ANSWERS.put(key, StoredAnswer(rendered.content, rendered["Content-Type"]))
+
+    if getattr(response, "is_rendered", True):
+        store(response)
+    else:  # a DRF Response renders after the view returns
+        response.add_post_render_callback(store)
+
+
 def not_modified_or(request: HttpRequest, etag: str, policy: CachePolicy, answer: Callable[[], HttpResponse]) -> HttpResponse:
-    """304 if the client holds ``etag``, else ``answer()``; a 200 gets the ETag and the policy, other statuses nothing."""
+    """304 if the client holds ``etag``, else the body kept for ``etag``, else ``answer()``.
+
+    A 200 gets the ETag and the policy, and its body is kept; other statuses
+    get nothing and are not kept.
+    """
     if request.method in ("GET", "HEAD") and matches(request, etag):
         return label(HttpResponseNotModified(), etag, policy)
+    stored = stored_or_none(request, etag, policy)
+    if stored is not None:
+        return stored
     response = answer()
     if response.status_code == 200:
         label(response, etag, policy)
+        keep(request, etag, response)
     return response
 
 
