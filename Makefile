@@ -34,8 +34,11 @@ migrate: install
 demo: install
 	@scripts/demo.sh
 
+# Two pytest-xdist workers, each with PostgreSQL and Redis of its own (tests/settings.py); a module stays on one
+# worker, so its module-scoped data is built once.
+PYTEST_WORKERS ?= 2
 test: install browser check-k8s-tools
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # About 25 minutes on 2 cores, most of it the ml-25m-shape runs (BENCH_ARGS="" leaves them out).
 BENCH_ARGS ?= --large
@@ -54,9 +57,9 @@ evaluate: install
 
 stop:
 	$(PY) -m web.embedded stop
-	$(PY) -m web.embedded stop .local/test-services
+	@for dir in .local/test-services*; do [ ! -d "$$dir" ] || $(PY) -m web.embedded stop "$$dir"; done
 
 clean-data: stop
-	rm -rf .local/services .local/test-services
+	rm -rf .local/services .local/test-services*
 
 -include k8s/k8s.mk

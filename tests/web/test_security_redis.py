@@ -102,7 +102,7 @@ def test_a_rating_is_stored_and_acknowledged_while_redis_refuses_writes(full_red
     assert page.status_code == 200
     assert "Recommendations will update later (the background queue is unavailable)." in page.content.decode()
     assert dict(Rating.objects.filter(user_id=user_id).values_list("movie_id", "rating")) == {10: 4.5, 20: 4.5, 30: 4.5, 40: 3.0}
-    assert browser.get(f"/users/{user_id}/").status_code == 200
+    assert browser.get("/me/").status_code == 200
 
 
 def test_starting_a_run_while_redis_refuses_writes_is_a_clear_503(full_redis):
