@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from scoring.content import MovieContent, genre_matrix
 from scoring.evaluation.data import Interactions
-from scoring.evaluation.metrics import catalogue_coverage, ranking_metrics, rating_errors
+from scoring.evaluation.metrics import beyond_accuracy, catalogue_coverage, ranking_metrics, rating_errors
 from scoring.evaluation.splits import Split, split
 from scoring.matrix import RatingsMatrix
 from scoring.topn import top_n
@@ -47,16 +48,30 @@ def evaluate_scorer(
     seed: int = 0,
     k: int = 10,
     chunk_size: int = 1000,
+    content: MovieContent | None = None,
 ) -> dict[str, Any]:
     """Split ``data`` by ``protocol`` with ``seed``, fit a copy of ``scorer`` on the train part, score the test part.
 
     This is what a precompute run calls to record its own figures in
     ``Run.metrics["evaluation"]`` (key names in docs/evaluation.md).
+    ``content`` is the catalogue's metadata, for scorers that read it.
     """
-    return evaluate_split(scorer, split(data, protocol, seed), k=k, chunk_size=chunk_size)
+    return evaluate_split(scorer, split(data, protocol, seed), k=k, chunk_size=chunk_size, content=content)
 
 
-def evaluate_split(scorer: Any, parts: Split, *, k: int = 10, chunk_size: int = 1000) -> dict[str, Any]:
+def uses_content(scorer: Any) -> bool:
+    """Whether ``scorer`` reads the catalogue's metadata (``RatingsMatrix.content``)."""
+    return bool(getattr(scorer, "uses_content", False))
+
+
+def training_matrix(scorer: Any, train: Interactions, content: MovieContent | None) -> RatingsMatrix:
+    """What ``scorer`` is fitted on: the ratings, with the catalogue (every movie, rated or not) for a content scorer."""
+    return train.to_matrix(content if uses_content(scorer) else None)
+
+
+def evaluate_split(
+    scorer: Any, parts: Split, *, k: int = 10, chunk_size: int = 1000, content: MovieContent | None = None
+) -> dict[str, Any]:
     """Fit a copy of ``scorer`` on ``parts.train`` only and measure its top-``k`` on ``parts.test``.
 
     Returns a flat JSON-friendly dict: ``algorithm``, ``params``, ``protocol``,
@@ -70,7 +85,7 @@ def evaluate_split(scorer: Any, parts: Split, *, k: int = 10, chunk_size: int = 
         raise ValueError(f"k must be an integer >= 1; got {k!r}")
     if len(parts.test) == 0:
         raise ValueError("the test part is empty: nothing to evaluate")
-    train = parts.train.to_matrix()
+    train = training_matrix(scorer, parts.train, content)
     model = clone(scorer)
     started = time.perf_counter()
     model.fit(train)
@@ -110,7 +125,13 @@ def evaluate_split(scorer: Any, parts: Split, *, k: int = 10, chunk_size: int = 
             result[f"{metric}@{k}{suffix}"] = float(values.mean()) if len(values) else float("nan")
         if suffix:
             result[f"users{suffix}"] = int(has_relevant.sum())
-    result[f"coverage@{k}"] = catalogue_coverage(recommended, train.n_items)
+    raters = np.bincount(train.matrix.indices, minlength=train.n_items)
+    # Over the movies rated in training, for every scorer alike: a content scorer's matrix also has the
+    # unrated catalogue as columns, and a movie it shows from there counts as one more movie covered.
+    result[f"coverage@{k}"] = catalogue_coverage(recommended, int(np.count_nonzero(raters)))
+    genres = genre_matrix(content, train.movie_ids) if content is not None else None
+    for metric, value in beyond_accuracy(recommended, raters, train.n_users, genres).items():
+        result[f"{metric}@{k}"] = value
     if predictions is not None:
         # A pair the model cannot score (NaN, a movie or user unseen in training) is predicted
         # as the training mean, as rating libraries do, so every held-out rating counts.

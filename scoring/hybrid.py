@@ -1,0 +1,130 @@
+"""The hybrid: EASE where it knows a movie, the content model where it does not, one calibrated score.
+
+Per user, with ``e`` EASE's score of a movie divided by ``raters **
+popularity_exponent`` and then by the user's best such value (so 1 is
+"as strong as this user's top EASE pick", NaN for a movie EASE does not
+model) and ``c`` the content cosine (-1..1):
+
+    score = e + content_weight · c                   (a movie EASE models)
+    score =     content_weight · c - cold_penalty    (any other movie)
+
+The popularity exponent is what widens the shelf: EASE's strongest scores
+go to the most-watched movies, and dividing by a small power of the number
+of raters lets an almost-as-likely less-known movie take the place of the
+tenth blockbuster. The content term
+breaks EASE's near-ties by taste and is the only thing that can bring a
+movie with no (or fewer than ``min_ratings``) ratings into a list;
+``cold_penalty`` says how much more sure of a movie the content model must
+be than EASE. The weights were chosen on the validation split of
+ml-latest-small's stratified protocol (docs/evaluation.md, "Hybrid").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scoring.base import Scorer, require_number
+from scoring.content_scorer import ContentScorer, history_row
+from scoring.ease import EASE
+from scoring.matrix import RatingsMatrix
+from scoring.similarity import Mapper, serial_map
+
+_EASE_PARAMS = ("l2", "keep_weights", "similar", "min_ratings", "max_items")
+_CONTENT_PARAMS = ("genre_weight", "tag_weight", "year_weight", "title_weight", "factors", "liked_from")
+
+
+class Hybrid(Scorer):
+    """EASE plus the content model plus a popularity penalty (the module docstring has the formula).
+
+    Parameters
+    ----------
+    l2, keep_weights, similar, min_ratings, max_items
+        EASE's (:class:`scoring.ease.EASE`), same defaults.
+    genre_weight, tag_weight, year_weight, title_weight, factors, liked_from
+        The content model's (:class:`scoring.content_scorer.ContentScorer`), same defaults.
+    content_weight : float, default 0.2
+        Weight of the content cosine (>= 0).
+    popularity_exponent : float, default 0.2
+        EASE's scores are divided by the number of raters to this power (>= 0; 0 leaves them).
+    cold_penalty : float, default 0.1
+        Subtracted from a movie EASE does not model (>= 0).
+
+    Attributes
+    ----------
+    ease_ : EASE
+    content_ : ContentScorer
+        The two fitted parts.
+    damping_ : ndarray of shape (m,), float32
+        ``raters ** -popularity_exponent`` of EASE's modelled movies.
+    modelled_ : ndarray of shape (m,), int64
+        EASE's modelled columns (its similar movies are the run's similar movies).
+    neighbours_, similarities_
+        EASE's, for the run's similar movies.
+    """
+
+    name = "hybrid"
+    score_scale = "match"
+    uses_content = True
+
+    def __init__(
+        self, *, l2: float = 400.0, keep_weights: int = 300, similar: int = 20, min_ratings: int = 10,
+        max_items: int = 10000, genre_weight: float = 1.0, tag_weight: float = 1.0, year_weight: float = 0.5,
+        title_weight: float = 0.3, factors: int = 64, liked_from: float = 0.0, content_weight: float = 0.2,
+        popularity_exponent: float = 0.2, cold_penalty: float = 0.1,
+    ) -> None:
+        self.l2 = l2
+        self.keep_weights = keep_weights
+        self.similar = similar
+        self.min_ratings = min_ratings
+        self.max_items = max_items
+        self.genre_weight = genre_weight
+        self.tag_weight = tag_weight
+        self.year_weight = year_weight
+        self.title_weight = title_weight
+        self.factors = factors
+        self.liked_from = liked_from
+        self.content_weight = content_weight
+        self.popularity_exponent = popularity_exponent
+        self.cold_penalty = cold_penalty
+
+    def _parts(self) -> tuple[EASE, ContentScorer]:
+        return (EASE(**{name: getattr(self, name) for name in _EASE_PARAMS}),
+                ContentScorer(**{name: getattr(self, name) for name in _CONTENT_PARAMS}))
+
+    def validate_params(self) -> None:
+        for part in self._parts():
+            part.validate_params()
+        for name in ("content_weight", "popularity_exponent", "cold_penalty"):
+            require_number(name, getattr(self, name), 0)
+
+    def _fit(self, ratings: RatingsMatrix, mapper: Mapper = serial_map) -> None:
+        ease, content = self._parts()
+        content.fit(ratings)  # first: a matrix without content fails here, before EASE's minute of work
+        ease.fit(ratings, mapper=mapper)
+        raters = np.bincount(ratings.matrix.indices, minlength=ratings.n_items)[ease.modelled_]
+        self.damping_ = np.power(raters.astype(np.float32), -np.float32(self.popularity_exponent))
+        self.ease_, self.content_ = ease, content
+        self.modelled_ = ease.modelled_
+        self.neighbours_, self.similarities_ = ease.neighbours_, ease.similarities_
+
+    def blend(self, ease_compact: np.ndarray, content: np.ndarray) -> np.ndarray:
+        """Scores (b, n_items) from EASE's (b, m) over ``modelled_`` and the content model's (b, n_items)."""
+        ease = ease_compact * self.damping_
+        best = np.max(ease, axis=1, keepdims=True, initial=-np.inf, where=~np.isnan(ease))
+        scale = np.where(best > 0, best, np.float32(1.0)).astype(np.float32)
+        scores = np.float32(self.content_weight) * content
+        cold = np.ones(scores.shape[1], dtype=bool)
+        cold[self.modelled_] = False
+        scores[:, cold] -= np.float32(self.cold_penalty)
+        # A user EASE has nothing on (no modelled movie rated) is scored by content alone.
+        scores[:, self.modelled_] += np.nan_to_num(ease / scale, nan=0.0)
+        return scores
+
+    def _score_users(self, user_index: np.ndarray) -> np.ndarray:
+        ease, _ = self.ease_.score_users_compact(user_index)
+        return self.blend(ease, self.content_.score_users(user_index))
+
+    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        ease = self.ease_.score_history(item_index, ratings)[self.modelled_]
+        content = self.content_.scores_of(history_row(item_index, ratings, self.n_items_))
+        return self.blend(ease[np.newaxis, :], content)[0]
