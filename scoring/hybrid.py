@@ -42,9 +42,9 @@ class Hybrid(Scorer):
         EASE's (:class:`scoring.ease.EASE`), same defaults.
     genre_weight, tag_weight, year_weight, title_weight, factors, liked_from
         The content model's (:class:`scoring.content_scorer.ContentScorer`), same defaults.
-    content_weight : float, default 0.2
+    content_weight : float, default 0.3
         Weight of the content cosine (>= 0).
-    popularity_exponent : float, default 0.2
+    popularity_exponent : float, default 0.3
         EASE's scores are divided by the number of raters to this power (>= 0; 0 leaves them).
     cold_penalty : float, default 0.1
         Subtracted from a movie EASE does not model (>= 0).
@@ -69,8 +69,8 @@ class Hybrid(Scorer):
     def __init__(
         self, *, l2: float = 400.0, keep_weights: int = 300, similar: int = 20, min_ratings: int = 10,
         max_items: int = 10000, genre_weight: float = 1.0, tag_weight: float = 1.0, year_weight: float = 0.5,
-        title_weight: float = 0.3, factors: int = 64, liked_from: float = 0.0, content_weight: float = 0.2,
-        popularity_exponent: float = 0.2, cold_penalty: float = 0.1,
+        title_weight: float = 0.3, factors: int = 64, liked_from: float = 0.0, content_weight: float = 0.3,
+        popularity_exponent: float = 0.3, cold_penalty: float = 0.1,
     ) -> None:
         self.l2 = l2
         self.keep_weights = keep_weights

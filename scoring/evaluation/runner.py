@@ -24,7 +24,7 @@ from scoring.content import MovieContent, genre_matrix
 from scoring.evaluation.data import Interactions
 from scoring.evaluation.metrics import beyond_accuracy, catalogue_coverage, ranking_metrics, rating_errors
 from scoring.evaluation.splits import Split, split
-from scoring.matrix import RatingsMatrix
+from scoring.matrix import RatingsMatrix, sorted_unique
 from scoring.topn import top_n
 
 LIKED_THRESHOLD = 4.0
@@ -172,3 +172,48 @@ def _isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
         return np.zeros(values.shape, dtype=bool)
     position = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
     return sorted_keys[position] == values
+
+
+def evaluate_cold_items(
+    scorer: Any, parts: Split, content: MovieContent, *, k: int = 10, chunk_size: int = 1000
+) -> dict[str, Any]:
+    """How well a copy of ``scorer`` fitted on ``parts.train`` places the held-out movies (a ``cold_items`` split).
+
+    Each user with a held-out rating and a training history gets their
+    ranking of the held-out movies only (NaN scores rank last, in column
+    order); relevant = the held-out movies they rated. Returns
+    ``cold_ndcg@k``, ``cold_recall@k`` over those rankings and
+    ``cold_share@k``: the share of the users' ordinary top-k (every movie
+    they have not rated) that are held-out movies. A scorer that cannot
+    score a movie it has never seen rated (NaN) places them in column order.
+    """
+    train = parts.train.to_matrix(content)
+    model = clone(scorer)
+    model.fit(train)
+    held = np.flatnonzero(np.isin(train.movie_ids, parts.test.movies))
+    rows = train.user_index(parts.test.users)
+    cols = train.movie_index(parts.test.movies)
+    known = (rows >= 0) & (cols >= 0)
+    users = sorted_unique(rows[known])
+    position = np.full(train.n_items, -1, dtype=np.int64)
+    position[held] = np.arange(len(held))
+    relevant = np.zeros((len(users), len(held)), dtype=bool)
+    relevant[np.searchsorted(users, rows[known]), position[cols[known]]] = True
+    ranked = np.empty((len(users), k), dtype=np.int32)
+    shown = np.empty((len(users), k), dtype=np.int32)
+    for start in range(0, len(users), chunk_size):
+        chunk = users[start : start + chunk_size]
+        scores = model.score_users(chunk)
+        block = scores[:, held]
+        # Unscorable (NaN) held-out movies rank after the scored ones, in column order, as top_n ranks ties.
+        block = np.where(np.isnan(block), -np.inf, block)
+        ranked[start : start + len(chunk)], _ = top_n(block, None, k)
+        shown[start : start + len(chunk)], _ = top_n(scores, train.matrix[chunk], k)
+    hits = np.take_along_axis(relevant, np.maximum(ranked, 0), axis=1) & (ranked >= 0)
+    per_user = ranking_metrics(hits, relevant.sum(axis=1))
+    return {
+        "algorithm": scorer_name(scorer), "params": model.get_params(), "protocol": parts.protocol,
+        "seed": parts.seed, "k": int(k), "users": int(len(users)), "held_out_movies": int(len(held)),
+        f"cold_ndcg@{k}": float(per_user["ndcg"].mean()), f"cold_recall@{k}": float(per_user["recall"].mean()),
+        f"cold_share@{k}": float(np.isin(shown[shown >= 0], held).mean()) if (shown >= 0).any() else 0.0,
+    }
