@@ -94,9 +94,10 @@ class ContentScorer(Scorer):
         return self.taste(rows) @ self.items_.T
 
     def _score_users(self, user_index: np.ndarray) -> np.ndarray:
-        return self.scores_of(self._fitted_rows(user_index))
+        return self.scores_of(self.fitted_rows(user_index))
 
-    def _fitted_rows(self, user_index: np.ndarray) -> sp.csr_array:
+    def fitted_rows(self, user_index: np.ndarray) -> sp.csr_array:
+        """The fitted users' rating rows (b, n_items) (not after unpickling: the worker scores histories)."""
         if not hasattr(self, "_ratings"):
             raise ValueError(f"an unpickled {self.name} scores histories only (score_history); fit it to score users in bulk")
         return self._ratings[user_index]

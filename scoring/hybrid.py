@@ -16,19 +16,31 @@ breaks EASE's near-ties by taste and is the only thing that can bring a
 movie with no (or fewer than ``min_ratings``) ratings into a list;
 ``cold_penalty`` says how much more sure of a movie the content model must
 be than EASE. The weights were chosen on the validation split of
-ml-latest-small's stratified protocol (docs/evaluation.md, "Hybrid").
+ml-latest-small's stratified protocol (docs/evaluation.md).
+
+**Exploration** (``explore``, off by default): a share of each list of
+:data:`EXPLORE_LIST` for the movies the model is least sure of, those EASE
+does not model (fewer than ``min_ratings`` ratings, or none). With
+``explore=0.1`` the last place of every user's first ten goes to their
+best such movie by content: its score is set just under the score of the
+user's ninth unrated pick. The site labels these picks ("something new to
+try", web/recommender/reasons.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from scoring.base import Scorer, require_number
 from scoring.content_scorer import ContentScorer, history_row
 from scoring.ease import EASE
 from scoring.matrix import RatingsMatrix
 from scoring.similarity import Mapper, serial_map
+from scoring.topn import top_n
 
+EXPLORE_LIST = 10
+"""The list length that ``explore`` is a share of: the first page of a user's recommendations."""
 _EASE_PARAMS = ("l2", "keep_weights", "similar", "min_ratings", "max_items")
 _CONTENT_PARAMS = ("genre_weight", "tag_weight", "year_weight", "title_weight", "factors", "liked_from")
 
@@ -48,6 +60,9 @@ class Hybrid(Scorer):
         EASE's scores are divided by the number of raters to this power (>= 0; 0 leaves them).
     cold_penalty : float, default 0.1
         Subtracted from a movie EASE does not model (>= 0).
+    explore : float, default 0.0
+        Share of the first :data:`EXPLORE_LIST` places given to the best
+        movies EASE does not model (0 to 0.5; 0.1 is one place in ten).
 
     Attributes
     ----------
@@ -70,7 +85,7 @@ class Hybrid(Scorer):
         self, *, l2: float = 400.0, keep_weights: int = 300, similar: int = 20, min_ratings: int = 10,
         max_items: int = 10000, genre_weight: float = 1.0, tag_weight: float = 1.0, year_weight: float = 0.5,
         title_weight: float = 0.3, factors: int = 64, liked_from: float = 0.0, content_weight: float = 0.3,
-        popularity_exponent: float = 0.3, cold_penalty: float = 0.1,
+        popularity_exponent: float = 0.3, cold_penalty: float = 0.1, explore: float = 0.0,
     ) -> None:
         self.l2 = l2
         self.keep_weights = keep_weights
@@ -86,6 +101,7 @@ class Hybrid(Scorer):
         self.content_weight = content_weight
         self.popularity_exponent = popularity_exponent
         self.cold_penalty = cold_penalty
+        self.explore = explore
 
     def _parts(self) -> tuple[EASE, ContentScorer]:
         return (EASE(**{name: getattr(self, name) for name in _EASE_PARAMS}),
@@ -96,6 +112,9 @@ class Hybrid(Scorer):
             part.validate_params()
         for name in ("content_weight", "popularity_exponent", "cold_penalty"):
             require_number(name, getattr(self, name), 0)
+        require_number("explore", self.explore, 0)
+        if self.explore > 0.5:
+            raise ValueError(f"explore must be a share in [0, 0.5] (half of a list at most); got {self.explore!r}")
 
     def _fit(self, ratings: RatingsMatrix, mapper: Mapper = serial_map) -> None:
         ease, content = self._parts()
@@ -120,11 +139,40 @@ class Hybrid(Scorer):
         scores[:, self.modelled_] += np.nan_to_num(ease / scale, nan=0.0)
         return scores
 
+    def explore_places(self) -> int:
+        """How many of the first :data:`EXPLORE_LIST` places go to exploration picks."""
+        return int(round(float(self.explore) * EXPLORE_LIST))
+
+    def with_exploration(self, scores: np.ndarray, content: np.ndarray, rated: sp.csr_array) -> np.ndarray:
+        """``scores`` (b, n_items) with each user's best unmodelled, unrated movies by ``content`` moved to the last
+        :meth:`explore_places` of their first :data:`EXPLORE_LIST` (``rated`` (b, n_items) marks what to skip)."""
+        places = self.explore_places()
+        if places == 0:
+            return scores
+        masked = scores.copy()
+        rows = np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr))
+        masked[rows, rated.indices] = np.nan
+        keep = EXPLORE_LIST - places  # the collaborative picks that stay in front
+        ranked = -np.sort(-np.nan_to_num(masked, nan=-np.inf), axis=1)[:, keep - 1 : keep]  # each user's keep-th score
+        pool = np.where(np.isnan(masked), np.nan, content)
+        pool[:, self.modelled_] = np.nan
+        picks, _ = top_n(pool, None, places)
+        step = np.float32(1e-4) * np.maximum(np.abs(ranked), np.float32(1e-3))
+        for place in range(places):
+            chosen = picks[:, place]
+            found = (chosen >= 0) & np.isfinite(ranked[:, 0])
+            users = np.flatnonzero(found)
+            scores[users, chosen[found]] = ranked[found, 0] - step[found, 0] * (place + 1)
+        return scores
+
     def _score_users(self, user_index: np.ndarray) -> np.ndarray:
         ease, _ = self.ease_.score_users_compact(user_index)
-        return self.blend(ease, self.content_.score_users(user_index))
+        content = self.content_.score_users(user_index)
+        scores = self.blend(ease, content)
+        return self.with_exploration(scores, content, self.content_.fitted_rows(user_index))
 
     def _score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         ease = self.ease_.score_history(item_index, ratings)[self.modelled_]
-        content = self.content_.scores_of(history_row(item_index, ratings, self.n_items_))
-        return self.blend(ease[np.newaxis, :], content)[0]
+        rows = history_row(item_index, ratings, self.n_items_)
+        content = self.content_.scores_of(rows)
+        return self.with_exploration(self.blend(ease[np.newaxis, :], content), content, rows)[0]

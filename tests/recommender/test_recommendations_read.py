@@ -60,7 +60,8 @@ def test_the_reason_names_the_strongest_liked_predictor_that_shares_a_genre(publ
 
 
 def test_a_content_pick_is_explained_by_the_genre_the_user_rates_highly(published, similar_tables):
-    """A hybrid run's pick with no predictors in the run names the movie's genre the user most often rates 4+ stars."""
+    """A hybrid run's pick with no predictors in the run is labelled something new to try, with the movie's genre the
+    user most often rates 4+ stars."""
     Run.objects.filter(pk=published.pk).update(algorithm="hybrid")
     top = _ranked(published.pk)[0]
     Movie.objects.filter(pk=top).update(genres=["Sci-Fi", "Drama"])
@@ -68,9 +69,12 @@ def test_a_content_pick_is_explained_by_the_genre_the_user_rates_highly(publishe
     Rating.objects.filter(pk__in=[r.pk for r in liked]).update(rating=4.5)
     Movie.objects.filter(pk__in=[r.movie_id for r in liked[:2]]).update(genres=["Sci-Fi"])
     first = UserScore.objects.recommend(USER, 1).items[0]
-    assert first.reason == "little known so far, and like the science fiction you rate highly"
+    assert first.reason == "something new to try: little known so far, and like the science fiction you rate highly"
     Rating.objects.filter(movie_id=top).delete()  # nobody has rated it: it is new
-    assert UserScore.objects.recommend(USER, 1).items[0].reason == "new, and like the science fiction you rate highly"
+    assert (UserScore.objects.recommend(USER, 1).items[0].reason
+            == "something new to try: new, and like the science fiction you rate highly")
+    Movie.objects.filter(pk=top).update(genres=["Western"])  # nothing the user rates highly: still labelled
+    assert UserScore.objects.recommend(USER, 1).items[0].reason == "something new to try: new"
 
 
 def test_a_later_page_has_the_same_items_and_reasons_as_the_whole_list(published, similar_tables):

@@ -106,3 +106,28 @@ def test_hybrid_scores_movies_ease_does_not_model(ratings):
     scores = hybrid.score_users(np.arange(ratings.n_users))
     unrated = np.flatnonzero(np.bincount(ratings.matrix.indices, minlength=ratings.n_items) == 0)
     assert len(unrated) == 2 and not np.isnan(scores[:, unrated]).any()
+
+
+def test_exploration_gives_the_last_place_of_the_first_ten_to_an_unmodelled_movie(ratings):
+    """With explore=0.1 each user's tenth pick is their best movie EASE does not model; the nine before are unchanged."""
+    users = np.arange(ratings.n_users)
+    plain = Hybrid(min_ratings=8).fit(ratings)
+    exploring = Hybrid(min_ratings=8, explore=0.1).fit(ratings)
+    before, _ = top_n(plain.score_users(users), ratings.matrix, 10)
+    after, _ = top_n(exploring.score_users(users), ratings.matrix, 10)
+    np.testing.assert_array_equal(after[:, :9], before[:, :9])
+    unmodelled = np.setdiff1d(np.arange(ratings.n_items), exploring.modelled_)
+    assert np.isin(after[:, 9], unmodelled).all()
+    content = exploring.content_.score_users(users)
+    pool = np.where(np.isin(np.arange(ratings.n_items), unmodelled), content, np.nan)
+    best, _ = top_n(pool, ratings.matrix, 1)
+    np.testing.assert_array_equal(after[:, 9], best[:, 0])
+    items, values = ratings.history(4)  # the worker's one-user path agrees
+    single, _ = top_n(exploring.score_history(items, values)[np.newaxis, :], ratings.matrix[[4]], 10)
+    np.testing.assert_array_equal(single[0], after[4])
+
+
+def test_exploration_is_a_share_of_at_most_half_a_list():
+    """explore above 0.5 is refused, naming the value."""
+    with pytest.raises(ValueError, match=r"explore must be a share in \[0, 0.5\].*got 0.6"):
+        Hybrid(explore=0.6).validate_params()

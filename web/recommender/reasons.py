@@ -9,8 +9,10 @@ user's list (``UserScoreQuerySet._personal``), and is true of the score:
   (:data:`LIKED_FROM` stars or more) and it shares a genre with the
   recommendation; of those, the strongest predictor is named;
 * a pick of a content-reading run (the hybrid) that its collaborative part
-  does not model is explained by the genre of it the user most often rates
-  4 stars or more ("new, and like the science fiction you rate highly");
+  does not model - a movie with few or no ratings, found by its metadata,
+  the model's exploration - is labelled "something new to try" and
+  explained by its genre the user most often rates 4 stars or more
+  ("something new to try: new, and like the science fiction you rate highly");
 * anything else gets the run's general reason, which names no movie.
 
 The scorers have no ``explain`` of their own: the web never loads a fitted
@@ -45,10 +47,17 @@ def because_you_rated(title: str, rating: float) -> str:
     return f"because you rated {title} {stars}"
 
 
-def like_the_genre(genre: str, unrated: bool) -> str:
-    """The reason of a pick made from the movie's own metadata: ``new, and like the science fiction you rate highly``."""
+NEW_TO_TRY = "something new to try"
+"""The label of a pick the model is unsure of (few or no ratings; found by the movie's own metadata)."""
+
+
+def new_to_try(unrated: bool, genre: str | None) -> str:
+    """The reason of a pick made from the movie's own metadata:
+    ``something new to try: new, and like the science fiction you rate highly``."""
     lead = "new" if unrated else "little known so far"
-    return f"{lead}, and like the {GENRE_WORDS.get(genre, genre)} you rate highly"
+    if genre is None:
+        return f"{NEW_TO_TRY}: {lead}"
+    return f"{NEW_TO_TRY}: {lead}, and like the {GENRE_WORDS.get(genre, genre)} you rate highly"
 
 
 def general(algorithm: str) -> str:
@@ -58,17 +67,18 @@ def general(algorithm: str) -> str:
 
 @dataclass(frozen=True)
 class Why:
-    """What the list's query found for one row: a named movie, or the user's genre for a content pick, or nothing."""
+    """What the list's query found for one row: a named movie, or a content pick (and the user's genre), or nothing."""
 
     title: str | None = None
     rating: float | None = None
-    genre: str | None = None
+    content_pick: bool = False
     unrated: bool = False
+    genre: str | None = None
 
     def words(self, fallback: str) -> str:
         """The reason in words, ``fallback`` (the run's general reason) when nothing specific was found."""
         if self.title is not None:
             return because_you_rated(self.title, self.rating)
-        if self.genre is not None:
-            return like_the_genre(self.genre, self.unrated)
+        if self.content_pick:
+            return new_to_try(self.unrated, self.genre)
         return fallback

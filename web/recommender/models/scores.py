@@ -144,7 +144,7 @@ class UserScoreQuerySet(models.QuerySet):
                 ORDER BY s.rank
                 LIMIT %s OFFSET %s
             )
-            SELECT run.id, run.algorithm, p.score, wm.title, why.rating, taste.genre, taste.unrated,
+            SELECT run.id, run.algorithm, p.score, wm.title, why.rating, pick.unrated, taste.genre,
                    -- Not correlated with the row, so PostgreSQL evaluates it once for the page.
                    (SELECT b.score FROM {UserScore._meta.db_table} b
                     WHERE b.run_id = (SELECT active.run_id FROM {ActiveRun._meta.db_table} active WHERE active.id = %s)
@@ -166,16 +166,20 @@ class UserScoreQuerySet(models.QuerySet):
             ) why ON true
             LEFT JOIN {Movie._meta.db_table} wm ON wm.movie_id = why.neighbour_id
             LEFT JOIN LATERAL (
-                -- A content-reading run's pick its collaborative part does not model (no similar movies): the
-                -- movie's genre the user rated most often at 4 stars or more, and whether anyone rated the movie.
-                SELECT g.genre,
-                       NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table} ar WHERE ar.movie_id = p.movie_id) AS unrated
-                FROM unnest(p.genres) AS g(genre)
-                JOIN {Rating._meta.db_table} tr ON tr.user_id = p.user_id AND tr.rating >= 4
-                JOIN {Movie._meta.db_table} tm ON tm.movie_id = tr.movie_id AND g.genre = ANY(tm.genres)
+                -- A content-reading run's pick that its collaborative part does not model (no similar movies in
+                -- the run): a movie the model is unsure of, labelled as something new; is it rated by anyone yet?
+                SELECT NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table} ar WHERE ar.movie_id = p.movie_id) AS unrated
                 WHERE run.algorithm = ANY(%s) AND why.neighbour_id IS NULL
                   AND NOT EXISTS (SELECT 1 FROM {SimilarMovie._meta.db_table} cs
                                   WHERE cs.run_id = p.run_id AND cs.movie_id = p.movie_id)
+            ) pick ON true
+            LEFT JOIN LATERAL (
+                -- Its genre the user most often rates 4 stars or more.
+                SELECT g.genre
+                FROM unnest(p.genres) AS g(genre)
+                JOIN {Rating._meta.db_table} tr ON tr.user_id = p.user_id AND tr.rating >= 4
+                JOIN {Movie._meta.db_table} tm ON tm.movie_id = tr.movie_id AND g.genre = ANY(tm.genres)
+                WHERE pick.unrated IS NOT NULL
                 GROUP BY g.genre
                 ORDER BY count(*) DESC, g.genre
                 LIMIT 1
@@ -192,8 +196,8 @@ class UserScoreQuerySet(models.QuerySet):
         names = [attname for attname, _ in movie_fields]
         rows = [
             (Movie(**dict(zip(names, movie, strict=True))), score,
-             reasons.Why(why_title, why_rating, taste_genre, bool(unrated)), best)
-            for _, _, score, why_title, why_rating, taste_genre, unrated, best, *movie in fetched
+             reasons.Why(why_title, why_rating, unrated is not None, bool(unrated), taste_genre), best)
+            for _, _, score, why_title, why_rating, unrated, taste_genre, best, *movie in fetched
         ]
         return run, rows
 
