@@ -32,8 +32,8 @@ class ContentScorer(Scorer):
     genre_weight, tag_weight, year_weight, title_weight : float, defaults 1.0, 1.0, 0.5, 0.3
         How much each kind of term counts in the cosine (>= 0; 0 leaves the kind out).
     factors : int, default 64
-        Dimensions kept by the truncated SVD (>= 1); at least the number of
-        terms keeps the TF-IDF rows exact.
+        Dimensions kept by the truncated SVD (>= 1); with at most twice as
+        many terms the TF-IDF rows are kept exact.
     liked_from : float, default 0.0
         A rated movie weighs ``rating - liked_from`` in the user's taste (>= 0):
         0 counts every rated movie in proportion to its stars; 2.5 makes
@@ -122,10 +122,11 @@ def history_row(item_index: np.ndarray, ratings: np.ndarray, n_items: int) -> sp
 def reduce_rows(features: sp.csr_array, factors: int) -> np.ndarray:
     """``features`` (n, f) as dense (n, d) float32 rows whose dot products approximate theirs (truncated SVD, seeded).
 
-    ``d`` is ``factors``, or ``f`` when that is not larger (then the rows are exact).
+    ``d`` is ``factors``, or ``f`` when that is at most twice as large (then the rows are exact: an SVD would
+    save little scoring time and lose information).
     """
     n, f = features.shape
-    if f <= factors or min(n, f) <= factors + 1:
+    if f <= 2 * factors or min(n, f) <= factors + 1:
         return features.toarray().astype(np.float32)
     left, singular, _ = randomized_svd(features, factors, n_iter=4, random_state=0)
     return (left * singular).astype(np.float32)
