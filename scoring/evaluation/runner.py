@@ -180,12 +180,12 @@ def evaluate_cold_items(
     """How well a copy of ``scorer`` fitted on ``parts.train`` places the held-out movies (a ``cold_items`` split).
 
     Each user with a held-out rating and a training history gets their
-    ranking of the held-out movies only (NaN scores rank last, in column
-    order); relevant = the held-out movies they rated. Returns
+    ranking of the held-out movies only (NaN scores rank last); relevant = the held-out movies they rated. Returns
     ``cold_ndcg@k``, ``cold_recall@k`` over those rankings and
     ``cold_share@k``: the share of the users' ordinary top-k (every movie
-    they have not rated) that are held-out movies. A scorer that cannot
-    score a movie it has never seen rated (NaN) places them in column order.
+    they have not rated) that are held-out movies. Ties - and the NaN of a
+    scorer that cannot score a movie it has never seen rated - are ordered
+    at random (seeded), so such a scorer places them as random placement does.
     """
     train = parts.train.to_matrix(content)
     model = clone(scorer)
@@ -199,15 +199,17 @@ def evaluate_cold_items(
     position[held] = np.arange(len(held))
     relevant = np.zeros((len(users), len(held)), dtype=bool)
     relevant[np.searchsorted(users, rows[known]), position[cols[known]]] = True
-    ranked = np.empty((len(users), k), dtype=np.int32)
+    ranked = np.empty((len(users), k), dtype=np.int64)
     shown = np.empty((len(users), k), dtype=np.int32)
+    rng = np.random.default_rng(parts.seed)
     for start in range(0, len(users), chunk_size):
         chunk = users[start : start + chunk_size]
         scores = model.score_users(chunk)
-        block = scores[:, held]
-        # Unscorable (NaN) held-out movies rank after the scored ones, in column order, as top_n ranks ties.
-        block = np.where(np.isnan(block), -np.inf, block)
-        ranked[start : start + len(chunk)], _ = top_n(block, None, k)
+        block = np.where(np.isnan(scores[:, held]), -np.inf, scores[:, held])
+        # Equal scores (and NaN: a movie the scorer cannot score) are ordered at random, not by column: movie ids
+        # follow the age of the catalogue, so column order would place the held-out movies by a popularity proxy.
+        order = np.lexsort((rng.random(block.shape), -block), axis=1)
+        ranked[start : start + len(chunk)] = order[:, :k]
         shown[start : start + len(chunk)], _ = top_n(scores, train.matrix[chunk], k)
     hits = np.take_along_axis(relevant, np.maximum(ranked, 0), axis=1) & (ranked >= 0)
     per_user = ranking_metrics(hits, relevant.sum(axis=1))
