@@ -498,6 +498,14 @@ without exploration puts none in anyone's top-10), and by exploration
 (`explore`, a run parameter, off by default), which gives the last places of
 each user's first ten to their best movies EASE does not model; the site
 labels those "something new to try" (web/recommender/reasons.py).
+
+The issue's example, fitted on all of ml-latest-small (a person who rated
+Star Wars IV and V, Blade Runner, Alien, Aliens, Terminator and The Matrix
+5 stars): EASE's top 10 holds American Beauty, Die Hard, Saving Private
+Ryan and The Silence of the Lambs; the hybrid's has instead The Fifth
+Element, Star Trek II, Total Recall and Star Trek: First Contact (the
+other six are the same: Return of the Jedi, Raiders of the Lost Ark,
+Terminator 2, The Last Crusade, The Phantom Menace, 2001).
 """
 
 
