@@ -128,16 +128,18 @@ class Hybrid(Scorer):
 
     def blend(self, ease_compact: np.ndarray, content: np.ndarray) -> np.ndarray:
         """Scores (b, n_items) from EASE's (b, m) over ``modelled_`` and the content model's (b, n_items)."""
+        scores = np.float32(self.content_weight) * content
+        scores[:, self._cold_columns()] -= np.float32(self.cold_penalty)
+        scores[:, self.modelled_] += self._ease_part(ease_compact)
+        return scores
+
+    def _ease_part(self, ease_compact: np.ndarray) -> np.ndarray:
+        """EASE's (b, m) scores damped by popularity and divided by each user's best; 0 for a user EASE has nothing on
+        (no modelled movie rated: scored by content alone)."""
         ease = ease_compact * self.damping_
         best = np.max(ease, axis=1, keepdims=True, initial=-np.inf, where=~np.isnan(ease))
         scale = np.where(best > 0, best, np.float32(1.0)).astype(np.float32)
-        scores = np.float32(self.content_weight) * content
-        cold = np.ones(scores.shape[1], dtype=bool)
-        cold[self.modelled_] = False
-        scores[:, cold] -= np.float32(self.cold_penalty)
-        # A user EASE has nothing on (no modelled movie rated) is scored by content alone.
-        scores[:, self.modelled_] += np.nan_to_num(ease / scale, nan=0.0)
-        return scores
+        return np.nan_to_num(ease / scale, nan=0.0)
 
     def explore_places(self) -> int:
         """How many of the first :data:`EXPLORE_LIST` places go to exploration picks."""
@@ -176,26 +178,36 @@ class Hybrid(Scorer):
 
         A movie EASE does not model enters a top ``n`` only if its score beats the user's ``n``-th best unrated
         EASE-modelled score; the columns of no such movie (most of the catalogue at ml-25m shape) are left out,
-        so the job ranks about a sixth of the width. Exploration picks are always kept. Without ``n`` every
-        column is returned.
+        so the job ranks about a sixth of the width. Without ``n``, or when exploring, every column is returned.
         """
-        scores = self.score_users(user_index)
-        if n is None:
-            return scores, None
-        rated = self.content_.fitted_rows(self._check_users(user_index))
-        modelled = scores[:, self.modelled_]
-        masked = modelled.copy()
-        rated_modelled = rated[:, self.modelled_]
-        rows = np.repeat(np.arange(rated_modelled.shape[0]), np.diff(rated_modelled.indptr))
-        masked[rows, rated_modelled.indices] = -np.inf
-        masked = np.nan_to_num(masked, nan=-np.inf)
+        if n is None or self.explore_places():
+            return self.score_users(user_index), None
+        user_index = self._check_users(user_index)
+        ease, _ = self.ease_.score_users_compact(user_index)
+        # One product over every movie, then columns: the same float32 sums as score_users (a product over a subset
+        # of the rows of items_ may round differently and reorder near-ties).
+        content = self.content_.taste(self.content_.fitted_rows(user_index)) @ self.content_.items_.T
+        weight = np.float32(self.content_weight)
+        modelled = weight * content[:, self.modelled_]
+        modelled += self._ease_part(ease)
+        rated = self.content_.fitted_rows(user_index)[:, self.modelled_]
+        masked = np.nan_to_num(modelled, nan=-np.inf)
+        masked[np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr)), rated.indices] = -np.inf
         k = min(int(n), masked.shape[1])
         threshold = np.partition(masked, masked.shape[1] - k, axis=1)[:, masked.shape[1] - k : masked.shape[1] - k + 1]
-        cold = np.ones(scores.shape[1], dtype=bool)
+        cold = self._cold_columns()
+        cold_scores = weight * content[:, cold]
+        cold_scores -= np.float32(self.cold_penalty)
+        contenders = (cold_scores >= threshold).any(axis=0)
+        columns = np.concatenate([self.modelled_, cold[contenders]])
+        order = np.argsort(columns, kind="stable")
+        return np.hstack([modelled, cold_scores[:, contenders]])[:, order], columns[order]
+
+    def _cold_columns(self) -> np.ndarray:
+        """The columns EASE does not model, ascending."""
+        cold = np.ones(len(self.movie_ids_), dtype=bool)
         cold[self.modelled_] = False
-        contenders = cold & (scores >= threshold).any(axis=0)
-        columns = np.flatnonzero(~cold | contenders)
-        return scores[:, columns], columns
+        return np.flatnonzero(cold)
 
     def _score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         ease = self.ease_.score_history(item_index, ratings)[self.modelled_]
