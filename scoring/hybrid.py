@@ -128,9 +128,10 @@ class Hybrid(Scorer):
 
     def blend(self, ease_compact: np.ndarray, content: np.ndarray) -> np.ndarray:
         """Scores (b, n_items) from EASE's (b, m) over ``modelled_`` and the content model's (b, n_items)."""
-        scores = np.float32(self.content_weight) * content
+        scores = np.float32(self.content_weight) * np.nan_to_num(content, nan=0.0)
         scores[:, self._cold_columns()] -= np.float32(self.cold_penalty)
         scores[:, self.modelled_] += self._ease_part(ease_compact)
+        scores[_no_evidence(ease_compact, content)] = np.nan
         return scores
 
     def _ease_part(self, ease_compact: np.ndarray) -> np.ndarray:
@@ -187,6 +188,8 @@ class Hybrid(Scorer):
         # One product over every movie, then columns: the same float32 sums as score_users (a product over a subset
         # of the rows of items_ may round differently and reorder near-ties).
         content = self.content_.taste(self.content_.fitted_rows(user_index)) @ self.content_.items_.T
+        nothing = _no_evidence(ease, content)
+        content = np.nan_to_num(content, nan=0.0)
         weight = np.float32(self.content_weight)
         modelled = weight * content[:, self.modelled_]
         modelled += self._ease_part(ease)
@@ -201,7 +204,9 @@ class Hybrid(Scorer):
         contenders = (cold_scores >= threshold).any(axis=0)
         columns = np.concatenate([self.modelled_, cold[contenders]])
         order = np.argsort(columns, kind="stable")
-        return np.hstack([modelled, cold_scores[:, contenders]])[:, order], columns[order]
+        scores = np.hstack([modelled, cold_scores[:, contenders]])[:, order]
+        scores[nothing] = np.nan
+        return scores, columns[order]
 
     def _cold_columns(self) -> np.ndarray:
         """The columns EASE does not model, ascending."""
@@ -214,3 +219,11 @@ class Hybrid(Scorer):
         rows = history_row(item_index, ratings, self.n_items_)
         content = self.content_.scores_of(rows)
         return self.with_exploration(self.blend(ease[np.newaxis, :], content), content, rows)[0]
+
+
+def _no_evidence(ease_compact: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """(b,) users neither part can score: no EASE-modelled movie rated, and no content taste (nothing rated has
+    metadata). A movie's content score is NaN only when its user's taste is, so one column tells."""
+    no_ease = np.isnan(ease_compact).all(axis=1) if ease_compact.shape[1] else np.ones(len(ease_compact), dtype=bool)
+    no_content = np.isnan(content[:, 0]) if content.shape[1] else np.ones(len(content), dtype=bool)
+    return no_ease & no_content

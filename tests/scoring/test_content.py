@@ -131,3 +131,19 @@ def test_exploration_is_a_share_of_at_most_half_a_list():
     """explore above 0.5 is refused, naming the value."""
     with pytest.raises(ValueError, match=r"explore must be a share in \[0, 0.5\].*got 0.6"):
         Hybrid(explore=0.6).validate_params()
+
+
+def test_a_catalogue_without_metadata_leaves_the_hybrid_ranking_as_ease(ratings):
+    """Movies with no genres, tags, year or title words give no taste; the hybrid still ranks EASE's movies."""
+    users, movies, stars = (np.repeat(ratings.user_ids, np.diff(ratings.matrix.indptr)),
+                            ratings.movie_ids[ratings.matrix.indices], ratings.matrix.data)
+    bare = MovieContent.from_frames(pd.DataFrame({"movieId": ratings.movie_ids, "title": "", "genres": ""}))
+    plain = RatingsMatrix.from_arrays(users, movies, stars, content=bare)
+    hybrid = Hybrid(min_ratings=3, popularity_exponent=0.0).fit(plain)
+    ease = EASE(min_ratings=3).fit(plain)
+    everyone = np.arange(plain.n_users)
+    scores = hybrid.score_users(everyone)
+    assert not np.isnan(scores[:, hybrid.modelled_]).all(axis=1).any()
+    ease_items, _ = top_n(ease.score_users(everyone), plain.matrix, 5)
+    hybrid_items, _ = top_n(np.where(np.isin(np.arange(plain.n_items), hybrid.modelled_), scores, np.nan), plain.matrix, 5)
+    np.testing.assert_array_equal(hybrid_items, ease_items)
