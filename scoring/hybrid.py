@@ -185,27 +185,37 @@ class Hybrid(Scorer):
             return self.score_users(user_index), None
         user_index = self._check_users(user_index)
         ease, _ = self.ease_.score_users_compact(user_index)
+        rows = self.content_.fitted_rows(user_index)
+        taste = self.content_.taste(rows)
+        no_taste = np.isnan(taste[:, 0]) if taste.shape[1] else np.ones(len(taste), dtype=bool)
+        taste[no_taste] = 0.0  # their content scores are 0, as nan_to_num makes them in blend
         # One product over every movie, then columns: the same float32 sums as score_users (a product over a subset
         # of the rows of items_ may round differently and reorder near-ties).
-        content = self.content_.taste(self.content_.fitted_rows(user_index)) @ self.content_.items_.T
-        nothing = _no_evidence(ease, content)
-        content = np.nan_to_num(content, nan=0.0)
-        weight = np.float32(self.content_weight)
+        content = taste @ self.content_.items_.T
+        weight, penalty = np.float32(self.content_weight), np.float32(self.cold_penalty)
         modelled = weight * content[:, self.modelled_]
         modelled += self._ease_part(ease)
-        rated = self.content_.fitted_rows(user_index)[:, self.modelled_]
+        rated = rows[:, self.modelled_]
         masked = np.nan_to_num(modelled, nan=-np.inf)
         masked[np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr)), rated.indices] = -np.inf
         k = min(int(n), masked.shape[1])
         threshold = np.partition(masked, masked.shape[1] - k, axis=1)[:, masked.shape[1] - k : masked.shape[1] - k + 1]
-        cold = self._cold_columns()
-        cold_scores = weight * content[:, cold]
-        cold_scores -= np.float32(self.cold_penalty)
-        contenders = (cold_scores >= threshold).any(axis=0)
-        columns = np.concatenate([self.modelled_, cold[contenders]])
+        cold = np.ones(content.shape[1], dtype=bool)
+        cold[self.modelled_] = False
+        if weight > 0:
+            # weight·c - penalty >= threshold, tested on c without a 49k-wide copy; the margin keeps every column
+            # rounding could put on either side (an extra column costs nothing, a missing one would change a list).
+            limit = (threshold + penalty) / weight - np.float32(1e-5)
+            contenders = cold & (content >= limit).any(axis=0)
+        else:
+            contenders = cold & bool((-penalty >= threshold).any())
+        extra = np.flatnonzero(contenders)
+        cold_scores = weight * content[:, extra]
+        cold_scores -= penalty
+        columns = np.concatenate([self.modelled_, extra])
         order = np.argsort(columns, kind="stable")
-        scores = np.hstack([modelled, cold_scores[:, contenders]])[:, order]
-        scores[nothing] = np.nan
+        scores = np.hstack([modelled, cold_scores])[:, order]
+        scores[np.isnan(ease).all(axis=1) & no_taste] = np.nan  # neither part can score these users (_no_evidence)
         return scores, columns[order]
 
     def _cold_columns(self) -> np.ndarray:
