@@ -93,16 +93,18 @@ def cold_item_split(data: Interactions, seed: int, test_fraction: float = COLD_I
 PROTOCOLS: dict[str, Callable[[Interactions, int], Split]] = {
     "stratified": stratified_split,
     "temporal": temporal_split,
-    "cold_items": cold_item_split,
 }
+"""The protocols every algorithm's lists are measured on (``manage.py evaluate``'s choices)."""
+SPLITS: dict[str, Callable[[Interactions, int], Split]] = {**PROTOCOLS, "cold_items": cold_item_split}
+"""Every split :func:`split` makes: the protocols, and the cold-item split (measured by ``evaluate_cold_items``)."""
 
 
 def split(data: Interactions, protocol: str, seed: int) -> Split:
-    """Split ``data`` by the named protocol (``stratified`` or ``temporal``)."""
+    """Split ``data`` by the named protocol (``stratified``, ``temporal`` or ``cold_items``)."""
     try:
-        make = PROTOCOLS[protocol]
+        make = SPLITS[protocol]
     except KeyError:
-        raise ValueError(f"unknown protocol {protocol!r}; choose from: {', '.join(PROTOCOLS)}") from None
+        raise ValueError(f"unknown protocol {protocol!r}; choose from: {', '.join(SPLITS)}") from None
     return make(data, seed)
 
 
