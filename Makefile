@@ -54,6 +54,7 @@ loadtest: install
 evaluate: install
 	$(PIP) install --quiet -r requirements-bench.txt
 	$(PY) -m bench.evaluate --write
+	$(PY) -m bench.reasons --write
 
 stop:
 	$(PY) -m web.embedded stop

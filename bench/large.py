@@ -182,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="2-worker runs of the default algorithm (median)")
     parser.add_argument("--single-runs", type=int, default=1, help="1-worker runs of the default algorithm")
     parser.add_argument("--pearson-runs", type=int, default=1, help="2-worker runs of user-user Pearson (0 skips)")
+    parser.add_argument("--algorithms", default=DEFAULT_ALGORITHM,
+                        help="comma-separated algorithms measured like the default (default: %(default)s)")
     parser.add_argument("--write", action="store_true", help="also write the table into docs/benchmarks.md")
     args = parser.parse_args(argv)
     def log(message: str) -> None:
@@ -189,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
 
     env = large_env()
     prepared = prepare(env, log)
-    results = [measure(env, DEFAULT_ALGORITHM, args.runs, args.single_runs, log)]
+    results = [measure(env, algorithm, args.runs, args.single_runs, log) for algorithm in args.algorithms.split(",")]
     refresh = refresh_times(env)
     log(f"refresh: {refresh}")
     if args.pearson_runs and DEFAULT_ALGORITHM != "user_knn":

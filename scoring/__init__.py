@@ -8,6 +8,8 @@ ratings matrix and the worker on one user's history.
 * :mod:`scoring.base` - :class:`Scorer`, the interface every algorithm follows.
 * :mod:`scoring.topn` - :func:`top_n`, the one place that drops rated movies and ranks.
 * :mod:`scoring.registry` - algorithm name -> class, for ``--algorithm``.
+* :mod:`scoring.content` - the catalogue's metadata (:class:`~scoring.content.MovieContent`) and its TF-IDF
+  item matrix; :mod:`scoring.content_scorer` and :mod:`scoring.hybrid` score from it.
 """
 
 from scoring.base import NotFittedError, Scorer

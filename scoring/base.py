@@ -147,14 +147,15 @@ class Scorer(ABC):
         """
         return self._score_users(self._check_users(user_index))
 
-    def score_users_compact(self, user_index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """:meth:`score_users` over only the columns the model can ever score.
+    def score_users_compact(self, user_index: np.ndarray, n: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`score_users` over only the columns that can be in some user's top ``n`` (any ``n`` if None).
 
         Returns ``(scores, columns)``: ``scores`` (b, c) float32 and
         ``columns`` (c,) the ascending column indices they are for, or None
         when they are for every column (the default). A column left out is
-        NaN for every user in :meth:`score_users`. The job ranks the compact
-        block: for EASE at ml-25m shape it is a sixth as wide.
+        NaN for every user in :meth:`score_users` (EASE), or scored below
+        every user's ``n``-th best unrated movie (the hybrid). The job ranks
+        the compact block: for EASE at ml-25m shape it is a sixth as wide.
         """
         return self.score_users(user_index), None
 

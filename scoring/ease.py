@@ -142,8 +142,8 @@ class EASE(Scorer):
     def _score_users(self, user_index: np.ndarray) -> np.ndarray:
         return self._scores(self._fitted_rows(user_index))
 
-    def score_users_compact(self, user_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Scores of the modelled movies only (the others are NaN for everyone): (b, m) and ``modelled_``."""
+    def score_users_compact(self, user_index: np.ndarray, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Scores of the modelled movies only (the others are NaN for everyone, whatever ``n``): (b, m) and ``modelled_``."""
         rows = self._fitted_rows(self._check_users(user_index))
         return _with_evidence(rows, (rows @ self.weights_).toarray()), self.modelled_
 

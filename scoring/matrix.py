@@ -8,9 +8,13 @@ a sort-based equivalent took 0.6 s (PERFORMANCE.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+
+if TYPE_CHECKING:  # scoring.content maps ids with index_of from here
+    from scoring.content import MovieContent
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -49,15 +53,25 @@ class RatingsMatrix:
     matrix : scipy.sparse.csr_array of shape (n_users, n_items), float32
         ``matrix[u, i]`` is the rating; a stored entry means "rated" (its
         value is never 0 for MovieLens data, but the structure is what counts).
+    content : MovieContent or None
+        The catalogue's metadata, for the scorers that read it (``uses_content``);
+        with it, :attr:`movie_ids` holds every catalogue movie, rated or not
+        (an unrated one is an empty column).
     """
 
     user_ids: np.ndarray
     movie_ids: np.ndarray
     matrix: sp.csr_array
+    content: MovieContent | None = None
 
     @classmethod
-    def from_arrays(cls, users: np.ndarray, movies: np.ndarray, ratings: np.ndarray) -> RatingsMatrix:
+    def from_arrays(
+        cls, users: np.ndarray, movies: np.ndarray, ratings: np.ndarray, content: MovieContent | None = None
+    ) -> RatingsMatrix:
         """Build from three equal-length 1-D arrays: one (user id, movie id, rating) per rating.
+
+        With ``content``, the columns are every movie rated or in the
+        catalogue, so a content scorer can score the movies nobody rated.
 
         Raises ``ValueError`` when the lengths differ, a rating is not finite,
         or a (user, movie) pair occurs twice (a user rates a movie at most once).
@@ -69,7 +83,8 @@ class RatingsMatrix:
         if not np.isfinite(ratings).all():
             raise ValueError(f"ratings must be finite; got {int((~np.isfinite(ratings)).sum())} NaN or infinite values")
         user_ids = sorted_unique(users).astype(np.int32)
-        movie_ids = sorted_unique(movies).astype(np.int32)
+        catalogue = movies if content is None else np.concatenate([movies, content.movie_ids])
+        movie_ids = sorted_unique(catalogue).astype(np.int32)
         rows = np.searchsorted(user_ids, users).astype(np.int32)
         cols = np.searchsorted(movie_ids, movies).astype(np.int32)
         shape = (len(user_ids), len(movie_ids))
@@ -82,7 +97,7 @@ class RatingsMatrix:
                 f"among {len(ratings)} ratings"
             )
         matrix.sort_indices()
-        return cls(user_ids=user_ids, movie_ids=movie_ids, matrix=matrix)
+        return cls(user_ids=user_ids, movie_ids=movie_ids, matrix=matrix, content=content)
 
     @property
     def n_users(self) -> int:

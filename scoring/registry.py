@@ -9,13 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from scoring.base import Scorer
+from scoring.content_scorer import ContentScorer
 from scoring.ease import EASE
+from scoring.hybrid import Hybrid
 from scoring.itemknn import ItemKNN
 from scoring.popularity import Popularity
 from scoring.userknn import UserKNN
 
 ALGORITHMS: dict[str, type[Scorer]] = {
+    ContentScorer.name: ContentScorer,
     EASE.name: EASE,
+    Hybrid.name: Hybrid,
     ItemKNN.name: ItemKNN,
     Popularity.name: Popularity,
     UserKNN.name: UserKNN,

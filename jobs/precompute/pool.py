@@ -73,7 +73,8 @@ def score_chunk(start: int, stop: int) -> ChunkRows:
     if state.delay:
         time.sleep(state.delay)
     users = state.rows[start:stop]
-    scores, columns = state.model.score_users_compact(users)  # (b, n_items), or (b, c) for those columns
+    # (b, n_items), or (b, c) for those columns; a model that can tell which columns cannot reach a top n is told n.
+    scores, columns = state.model.score_users_compact(users, n=state.n)
     rated = state.ratings.matrix[users]  # (b, n_items), the candidates' exclusion
     if columns is not None:
         rated = rated[:, columns]

@@ -39,6 +39,7 @@ from jobs.precompute.progress import FanOut, ProgressReporter, console_reporter,
 from jobs.precompute.runlock import RunLock
 from scoring.base import Scorer
 from scoring.evaluation import Interactions, evaluate_scorer
+from scoring.evaluation.runner import uses_content
 from scoring.matrix import RatingsMatrix
 from scoring.popularity import Popularity
 from scoring.similarity import chunk_bounds
@@ -148,8 +149,10 @@ class _Job:
 
         with self.stage(Stage.LOAD):
             users, movies, values = store.load_ratings()
+            # A content-reading model (the hybrid) gets the catalogue too: every movie becomes a column, rated or not.
+            content = store.load_content() if uses_content(model) else None
         with self.stage(Stage.MATRIX):
-            ratings = RatingsMatrix.from_arrays(users, movies, values)
+            ratings = RatingsMatrix.from_arrays(users, movies, values, content=content)
             del users, movies, values
             self.facts.update(users=ratings.n_users, movies=ratings.n_items, ratings=ratings.nnz)
             check_shards_fit_users(self.shards, ratings.n_users)  # a shard with no users is a mistake in --shards
@@ -233,7 +236,8 @@ class _Job:
     @staticmethod
     def _evaluate(model: Scorer, ratings: RatingsMatrix) -> dict[str, Any]:
         """The run's own offline figures: a copy of its model on the stratified split of the same ratings."""
-        result = evaluate_scorer(model, Interactions.from_matrix(ratings), protocol="stratified", seed=0, k=10)
+        result = evaluate_scorer(model, Interactions.from_matrix(ratings), protocol="stratified", seed=0, k=10,
+                                 content=ratings.content)
         logger.info("precompute: %s on a stratified 75/25 split: nDCG@10 %.4f, precision@10 %.4f",
                     result["algorithm"], result["ndcg@10"], result["precision@10"])
         return result

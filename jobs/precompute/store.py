@@ -15,8 +15,9 @@ import numpy as np
 from django.db import connection
 
 from scoring.base import Scorer
+from scoring.content import MovieContent
 from web.pgcopy import copy_columns
-from web.recommender.models import Event, FittedModel, PopularMovie, Rating
+from web.recommender.models import Event, FittedModel, Movie, PopularMovie, Rating
 from web.runs.models import FINISHED, ActiveRun, Run
 from web.runs.scores import (
     SIMILAR_TABLE, SIMILAR_TYPES, attach_partition, drop_run_tables, is_attached, run_tables, similar_table,
@@ -44,6 +45,11 @@ def load_ratings(*, with_watches: bool = True) -> tuple[np.ndarray, np.ndarray, 
     watch_users, watch_movies, watch_values = Event.objects.implicit_columns()
     return (np.concatenate([users, watch_users]), np.concatenate([movies, watch_movies]),
             np.concatenate([ratings, watch_values]))
+
+
+def load_content() -> MovieContent:
+    """The catalogue's metadata (titles, genres, years, tags) for a model that reads it."""
+    return Movie.objects.content()
 
 
 # -- the run's artefacts besides its scores -----------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scoring.content import MovieContent
 from scoring.matrix import RatingsMatrix
 
 
@@ -51,9 +52,9 @@ class Interactions:
         rows = np.repeat(np.arange(ratings.n_users), np.diff(matrix.indptr))
         return cls(users=ratings.user_ids[rows], movies=ratings.movie_ids[matrix.indices], ratings=matrix.data.copy())
 
-    def to_matrix(self) -> RatingsMatrix:
-        """The users × movies :class:`RatingsMatrix` of these ratings (what a scorer is fitted on)."""
-        return RatingsMatrix.from_arrays(self.users, self.movies, self.ratings)
+    def to_matrix(self, content: MovieContent | None = None) -> RatingsMatrix:
+        """The users × movies :class:`RatingsMatrix` of these ratings (what a scorer is fitted on), with ``content`` if given."""
+        return RatingsMatrix.from_arrays(self.users, self.movies, self.ratings, content=content)
 
 
 def load_movielens(folder: str | Path) -> Interactions:
@@ -75,3 +76,14 @@ def load_movielens(folder: str | Path) -> Interactions:
         ratings=frame["rating"].to_numpy(),
         timestamps=frame["timestamp"].to_numpy(),
     )
+
+
+def load_movielens_content(folder: str | Path) -> MovieContent:
+    """Read ``movies.csv`` and (if present) ``tags.csv`` of a MovieLens folder: the content model's metadata."""
+    path = Path(folder) / "movies.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"no movies.csv in {Path(folder)}: give the folder of a MovieLens set")
+    movies = pd.read_csv(path, dtype={"movieId": np.int32, "title": str, "genres": str})
+    tags_path = Path(folder) / "tags.csv"
+    tags = pd.read_csv(tags_path, dtype={"userId": np.int32, "movieId": np.int32, "tag": str}) if tags_path.is_file() else None
+    return MovieContent.from_frames(movies, tags)

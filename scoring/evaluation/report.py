@@ -26,6 +26,23 @@ def columns(k: int = 10) -> list[tuple[str, str]]:
     ]
 
 
+def beyond_columns(k: int = 10) -> list[tuple[str, str]]:
+    """(result key, heading) of the beyond-accuracy table."""
+    return [
+        (f"ndcg@{k}", f"nDCG@{k}"),
+        (f"coverage@{k}", "coverage"),
+        (f"long_tail@{k}", "long-tail share"),
+        (f"diversity@{k}", "genre diversity"),
+        (f"novelty@{k}", "novelty, bits"),
+    ]
+
+
+def cold_columns(k: int = 10) -> list[tuple[str, str]]:
+    """(result key, heading) of the cold-item table."""
+    return [(f"cold_ndcg@{k}", f"nDCG@{k} among the new movies"), (f"cold_recall@{k}", f"recall@{k} among them"),
+            (f"cold_share@{k}", "share of new movies in the top-10")]
+
+
 def summarise(results: Iterable[dict[str, Any]], k: int = 10) -> list[dict[str, Any]]:
     """Group per-seed results by (protocol, algorithm); per metric the mean, the sample std and the seed count."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -35,7 +52,8 @@ def summarise(results: Iterable[dict[str, Any]], k: int = 10) -> list[dict[str, 
     for (protocol, algorithm), runs in groups.items():
         row: dict[str, Any] = {"protocol": protocol, "algorithm": algorithm, "seeds": len(runs),
                                "params": runs[0].get("params", {})}
-        for key, _ in columns(k):
+        keys = dict.fromkeys(key for key, _ in (*columns(k), *beyond_columns(k), *cold_columns(k)))
+        for key in keys:
             values = np.array([r[key] for r in runs if key in r], dtype=np.float64)
             if len(values):
                 row[key] = float(values.mean())
@@ -54,9 +72,11 @@ def _cell(row: dict[str, Any], key: str) -> str:
     return text
 
 
-def markdown_table(rows: Sequence[dict[str, Any]], *, k: int = 10) -> str:
-    """A Markdown table, one row per algorithm, best nDCG@k first; "±" is the std over seeds."""
-    sort_by, table_columns = f"ndcg@{k}", columns(k)
+def markdown_table(rows: Sequence[dict[str, Any]], *, k: int = 10,
+                   table_columns: Sequence[tuple[str, str]] | None = None, sort_by: str | None = None) -> str:
+    """A Markdown table, one row per algorithm, best ``sort_by`` (nDCG@k) first; "±" is the std over seeds."""
+    sort_by = sort_by or f"ndcg@{k}"
+    table_columns = list(table_columns or columns(k))
     ordered = sorted(rows, key=lambda r: -r.get(sort_by, -math.inf))
     header = "| algorithm | " + " | ".join(title for _, title in table_columns) + " |"
     rule = "|---|" + "---:|" * len(table_columns)

@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from scoring.content import MovieContent, genre_matrix
 from scoring.evaluation.data import Interactions
-from scoring.evaluation.metrics import catalogue_coverage, ranking_metrics, rating_errors
+from scoring.evaluation.metrics import beyond_accuracy, catalogue_coverage, ranking_metrics, rating_errors
 from scoring.evaluation.splits import Split, split
-from scoring.matrix import RatingsMatrix
+from scoring.matrix import RatingsMatrix, sorted_unique
 from scoring.topn import top_n
 
 LIKED_THRESHOLD = 4.0
@@ -47,16 +48,30 @@ def evaluate_scorer(
     seed: int = 0,
     k: int = 10,
     chunk_size: int = 1000,
+    content: MovieContent | None = None,
 ) -> dict[str, Any]:
     """Split ``data`` by ``protocol`` with ``seed``, fit a copy of ``scorer`` on the train part, score the test part.
 
     This is what a precompute run calls to record its own figures in
     ``Run.metrics["evaluation"]`` (key names in docs/evaluation.md).
+    ``content`` is the catalogue's metadata, for scorers that read it.
     """
-    return evaluate_split(scorer, split(data, protocol, seed), k=k, chunk_size=chunk_size)
+    return evaluate_split(scorer, split(data, protocol, seed), k=k, chunk_size=chunk_size, content=content)
 
 
-def evaluate_split(scorer: Any, parts: Split, *, k: int = 10, chunk_size: int = 1000) -> dict[str, Any]:
+def uses_content(scorer: Any) -> bool:
+    """Whether ``scorer`` reads the catalogue's metadata (``RatingsMatrix.content``)."""
+    return bool(getattr(scorer, "uses_content", False))
+
+
+def training_matrix(scorer: Any, train: Interactions, content: MovieContent | None) -> RatingsMatrix:
+    """What ``scorer`` is fitted on: the ratings, with the catalogue (every movie, rated or not) for a content scorer."""
+    return train.to_matrix(content if uses_content(scorer) else None)
+
+
+def evaluate_split(
+    scorer: Any, parts: Split, *, k: int = 10, chunk_size: int = 1000, content: MovieContent | None = None
+) -> dict[str, Any]:
     """Fit a copy of ``scorer`` on ``parts.train`` only and measure its top-``k`` on ``parts.test``.
 
     Returns a flat JSON-friendly dict: ``algorithm``, ``params``, ``protocol``,
@@ -70,7 +85,7 @@ def evaluate_split(scorer: Any, parts: Split, *, k: int = 10, chunk_size: int = 
         raise ValueError(f"k must be an integer >= 1; got {k!r}")
     if len(parts.test) == 0:
         raise ValueError("the test part is empty: nothing to evaluate")
-    train = parts.train.to_matrix()
+    train = training_matrix(scorer, parts.train, content)
     model = clone(scorer)
     started = time.perf_counter()
     model.fit(train)
@@ -110,7 +125,13 @@ def evaluate_split(scorer: Any, parts: Split, *, k: int = 10, chunk_size: int = 
             result[f"{metric}@{k}{suffix}"] = float(values.mean()) if len(values) else float("nan")
         if suffix:
             result[f"users{suffix}"] = int(has_relevant.sum())
-    result[f"coverage@{k}"] = catalogue_coverage(recommended, train.n_items)
+    raters = np.bincount(train.matrix.indices, minlength=train.n_items)
+    # Over the movies rated in training, for every scorer alike: a content scorer's matrix also has the
+    # unrated catalogue as columns, and a movie it shows from there counts as one more movie covered.
+    result[f"coverage@{k}"] = catalogue_coverage(recommended, int(np.count_nonzero(raters)))
+    genres = genre_matrix(content, train.movie_ids) if content is not None else None
+    for metric, value in beyond_accuracy(recommended, raters, train.n_users, genres).items():
+        result[f"{metric}@{k}"] = value
     if predictions is not None:
         # A pair the model cannot score (NaN, a movie or user unseen in training) is predicted
         # as the training mean, as rating libraries do, so every held-out rating counts.
@@ -151,3 +172,50 @@ def _isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
         return np.zeros(values.shape, dtype=bool)
     position = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
     return sorted_keys[position] == values
+
+
+def evaluate_cold_items(
+    scorer: Any, parts: Split, content: MovieContent, *, k: int = 10, chunk_size: int = 1000
+) -> dict[str, Any]:
+    """How well a copy of ``scorer`` fitted on ``parts.train`` places the held-out movies (a ``cold_items`` split).
+
+    Each user with a held-out rating and a training history gets their
+    ranking of the held-out movies only (NaN scores rank last); relevant = the held-out movies they rated. Returns
+    ``cold_ndcg@k``, ``cold_recall@k`` over those rankings and
+    ``cold_share@k``: the share of the users' ordinary top-k (every movie
+    they have not rated) that are held-out movies. Ties - and the NaN of a
+    scorer that cannot score a movie it has never seen rated - are ordered
+    at random (seeded), so such a scorer places them as random placement does.
+    """
+    train = parts.train.to_matrix(content)
+    model = clone(scorer)
+    model.fit(train)
+    held = np.flatnonzero(np.isin(train.movie_ids, parts.test.movies))
+    rows = train.user_index(parts.test.users)
+    cols = train.movie_index(parts.test.movies)
+    known = (rows >= 0) & (cols >= 0)
+    users = sorted_unique(rows[known])
+    position = np.full(train.n_items, -1, dtype=np.int64)
+    position[held] = np.arange(len(held))
+    relevant = np.zeros((len(users), len(held)), dtype=bool)
+    relevant[np.searchsorted(users, rows[known]), position[cols[known]]] = True
+    ranked = np.empty((len(users), k), dtype=np.int64)
+    shown = np.empty((len(users), k), dtype=np.int32)
+    rng = np.random.default_rng(parts.seed)
+    for start in range(0, len(users), chunk_size):
+        chunk = users[start : start + chunk_size]
+        scores = model.score_users(chunk)
+        block = np.where(np.isnan(scores[:, held]), -np.inf, scores[:, held])
+        # Equal scores (and NaN: a movie the scorer cannot score) are ordered at random, not by column: movie ids
+        # follow the age of the catalogue, so column order would place the held-out movies by a popularity proxy.
+        order = np.lexsort((rng.random(block.shape), -block), axis=1)
+        ranked[start : start + len(chunk)] = order[:, :k]
+        shown[start : start + len(chunk)], _ = top_n(scores, train.matrix[chunk], k)
+    hits = np.take_along_axis(relevant, np.maximum(ranked, 0), axis=1) & (ranked >= 0)
+    per_user = ranking_metrics(hits, relevant.sum(axis=1))
+    return {
+        "algorithm": scorer_name(scorer), "params": model.get_params(), "protocol": parts.protocol,
+        "seed": parts.seed, "k": int(k), "users": int(len(users)), "held_out_movies": int(len(held)),
+        f"cold_ndcg@{k}": float(per_user["ndcg"].mean()), f"cold_recall@{k}": float(per_user["recall"].mean()),
+        f"cold_share@{k}": float(np.isin(shown[shown >= 0], held).mean()) if (shown >= 0).any() else 0.0,
+    }

@@ -6,6 +6,8 @@
 * ``temporal``: each user's latest 20 % (rounded half up; ties in time broken
   by the seed) are the test part - closer to production, where the past
   predicts the future.
+* ``cold_items``: every rating of a random 10 % of the movies is the test
+  part - how well a model places movies it has never seen rated.
 * :func:`validation_split` applies the same protocol again to the *training*
   part only, for tuning; the test part never enters it.
 
@@ -24,6 +26,7 @@ from scoring.matrix import sorted_unique
 
 STRATIFIED_TEST_FRACTION = 0.25
 TEMPORAL_TEST_FRACTION = 0.2
+COLD_ITEM_FRACTION = 0.1
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,18 +75,36 @@ def temporal_split(data: Interactions, seed: int, test_fraction: float = TEMPORA
     return Split(train=data.take(~in_test), test=data.take(in_test), protocol="temporal", seed=seed)
 
 
+def cold_item_split(data: Interactions, seed: int, test_fraction: float = COLD_ITEM_FRACTION) -> Split:
+    """Hold out every rating of a random ``test_fraction`` of the rated movies: new movies nobody has rated yet.
+
+    The movies stay in the catalogue (a content scorer is given their
+    metadata); a user all of whose ratings are of held-out movies has no
+    training history and is not measured.
+    """
+    _check_fraction(test_fraction)
+    movie_ids = sorted_unique(data.movies)
+    rng = np.random.default_rng(seed)
+    held = rng.choice(movie_ids, size=max(1, _round_half_up(np.array(test_fraction * len(movie_ids)))), replace=False)
+    in_test = np.isin(data.movies, held)
+    return Split(train=data.take(~in_test), test=data.take(in_test), protocol="cold_items", seed=seed)
+
+
 PROTOCOLS: dict[str, Callable[[Interactions, int], Split]] = {
     "stratified": stratified_split,
     "temporal": temporal_split,
 }
+"""The protocols every algorithm's lists are measured on (``manage.py evaluate``'s choices)."""
+SPLITS: dict[str, Callable[[Interactions, int], Split]] = {**PROTOCOLS, "cold_items": cold_item_split}
+"""Every split :func:`split` makes: the protocols, and the cold-item split (measured by ``evaluate_cold_items``)."""
 
 
 def split(data: Interactions, protocol: str, seed: int) -> Split:
-    """Split ``data`` by the named protocol (``stratified`` or ``temporal``)."""
+    """Split ``data`` by the named protocol (``stratified``, ``temporal`` or ``cold_items``)."""
     try:
-        make = PROTOCOLS[protocol]
+        make = SPLITS[protocol]
     except KeyError:
-        raise ValueError(f"unknown protocol {protocol!r}; choose from: {', '.join(PROTOCOLS)}") from None
+        raise ValueError(f"unknown protocol {protocol!r}; choose from: {', '.join(SPLITS)}") from None
     return make(data, seed)
 
 

@@ -317,3 +317,24 @@ def test_an_evaluating_run_records_the_same_figures_as_the_evaluation_code(catal
         assert recorded[key] == pytest.approx(expected[key], abs=1e-9), key
     assert 0 < recorded["ndcg@10"] <= 1
     assert "evaluate" in evaluated.metrics["seconds"] and "evaluation" not in plain.metrics
+
+
+def test_a_hybrid_run_scores_a_movie_nobody_rated(catalogue):
+    """The hybrid reads the catalogue: movies with no rating get rows, and the worker's model ranks them by taste."""
+    from web.recommender.models import Movie, Tag
+
+    movie_ids = catalogue["movie_ids"]
+    Movie.objects.filter(movie_id__in=movie_ids[:12].tolist()).update(genres=["Sci-Fi"], year=1980)
+    Movie.objects.filter(movie_id__in=movie_ids[12:].tolist()).update(genres=["Romance"], year=2005)
+    Movie.objects.create(movie_id=999, title="Unseen Orbit (1981)", year=1981, genres=["Sci-Fi"])
+    Movie.objects.create(movie_id=998, title="Unseen Paris (2006)", year=2006, genres=["Romance"])
+    Tag.objects.bulk_create(Tag(user_id=101, movie_id=m, tag="space") for m in (999, int(movie_ids[0]), int(movie_ids[1])))
+    done = run(algorithm="hybrid", params={"min_ratings": 1}, top_n=30)
+    assert done.status == RunStatus.SUCCEEDED and done.metrics["movies"] == N_MOVIES + 2
+    assert UserScore.objects.filter(run_id=done.pk, movie_id=999).count() == N_USERS
+    model = pickle.loads(FittedModel.objects.get(run_id=done.pk).data)
+    sci_fi = np.array([int(movie_ids[0]), int(movie_ids[1])])
+    items, values = model.history_index(sci_fi, np.array([5.0, 5.0], np.float32))
+    scores = model.score_history(items, values)
+    unseen_sci_fi, unseen_romance = np.searchsorted(model.movie_ids_, [999, 998])
+    assert scores[unseen_sci_fi] > scores[unseen_romance]  # both finite: NaN compares False

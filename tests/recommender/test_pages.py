@@ -35,10 +35,11 @@ def test_user_page_shows_the_same_list_as_the_api(client, published):
 
 
 def test_each_recommendation_shows_a_reason_and_a_predicted_rating_in_words(client, published, similar_tables):
-    """Every card has a reason; with similar-movie rows it names the user's best-rated neighbour."""
+    """Every card has a reason; with similar-movie rows it names the user's liked neighbour of the same genre."""
     top = UserScore.objects.filter(run=published, user_id=USER).order_by("rank").first().movie_id
     liked = Rating.objects.filter(user_id=USER).order_by("-rating", "movie_id").first()
     Rating.objects.filter(pk=liked.pk).update(rating=5.0)
+    Movie.objects.filter(pk__in=[top, liked.movie_id]).update(genres=["Drama"])  # a named movie resembles the pick
     add_similar(published.pk, [(top, liked.movie_id, 0.9)])
     html = client.get(f"/users/{USER}/").content.decode()
     section = html.split('id="recommendations"', 1)[1].split("</ol>", 1)[0]

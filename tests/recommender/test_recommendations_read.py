@@ -7,14 +7,16 @@ import pytest
 from tests.helpers import run
 from tests.recommender.similar import add_similar
 from web.recommender.api.serializers import RecommendationsSerializer, recommendations_data
-from web.recommender.models import Rating, UserScore
+from web.recommender.models import Movie, Rating, UserScore
 from web.recommender.stored_answers import ANSWERS
+from web.runs.models import Run
 
 USER = 101
 
 
 @pytest.fixture
 def published(catalogue):
+    Movie.objects.update(genres=["Drama"])  # a named movie must share a genre with the recommendation
     return run(algorithm="popularity", top_n=20)
 
 
@@ -41,19 +43,41 @@ def test_the_user_page_of_a_scored_user_costs_three_queries(client, published, d
         response = client.get(f"/users/{USER}/")
     assert response.status_code == 200 and 'data-source="personal"' in response.content.decode()
 
-def test_the_reason_is_the_best_rated_similar_movie_then_the_most_similar(published, similar_tables):
-    """Among a movie's neighbours the user rated 3.5 or more, the reason names the highest rating, ties by similarity rank."""
+def test_the_reason_names_the_strongest_liked_predictor_that_shares_a_genre(published, similar_tables):
+    """Among a movie's predictors (similar movies) the user rated 3.5 or more and that share a genre with it, the
+    reason names the strongest (best similarity rank), whatever the stars; a liked movie of other genres is not named."""
     top = _ranked(published.pk)[0]
     rated = list(Rating.objects.filter(user_id=USER).order_by("movie_id").select_related("movie")[:4])
     low, four_a, four_b, five = rated
-    for rating, value in ((low, 3.0), (four_a, 4.0), (four_b, 4.0), (five, 3.0)):
+    for rating, value in ((low, 3.0), (four_a, 4.0), (four_b, 4.0), (five, 5.0)):
         Rating.objects.filter(pk=rating.pk).update(rating=value)
     neighbours = [(low, 0.99), (four_a, 0.9), (four_b, 0.8), (five, 0.1)]  # ranked by similarity in this order
     add_similar(published.pk, [(top, rating.movie_id, score) for rating, score in neighbours])
     first = UserScore.objects.recommend(USER, 1).items[0]
     assert first.movie.movie_id == top and first.reason == f"because you rated {four_a.movie.title} 4 stars"
-    Rating.objects.filter(pk=five.pk).update(rating=5.0)  # the least similar, now rated highest
-    assert UserScore.objects.recommend(USER, 1).items[0].reason == f"because you rated {five.movie.title} 5 stars"
+    Movie.objects.filter(pk=four_a.movie_id).update(genres=["Horror"])  # liked and strong, but nothing like the pick
+    assert UserScore.objects.recommend(USER, 1).items[0].reason == f"because you rated {four_b.movie.title} 4 stars"
+    Movie.objects.filter(pk__in=[four_b.movie_id, five.movie_id]).update(genres=["Horror"])
+    assert UserScore.objects.recommend(USER, 1).items[0].reason == "one of the best-liked movies you have not rated yet"
+
+
+def test_a_content_pick_is_explained_by_the_genre_the_user_rates_highly(published, similar_tables):
+    """A hybrid run's pick with no predictors in the run is labelled something new to try, with the movie's genre the
+    user most often rates 4+ stars."""
+    Run.objects.filter(pk=published.pk).update(algorithm="hybrid")
+    top = _ranked(published.pk)[0]
+    Movie.objects.filter(pk=top).update(genres=["Sci-Fi", "Drama"])
+    liked = list(Rating.objects.filter(user_id=USER).exclude(movie_id=top).order_by("movie_id")[:3])
+    Rating.objects.filter(pk__in=[r.pk for r in liked]).update(rating=4.5)
+    Movie.objects.filter(pk__in=[r.movie_id for r in liked[:2]]).update(genres=["Sci-Fi"])
+    first = UserScore.objects.recommend(USER, 1).items[0]
+    assert first.reason == "something new to try: little known so far, and like the science fiction you rate highly"
+    Rating.objects.filter(movie_id=top).delete()  # nobody has rated it: it is new
+    assert (UserScore.objects.recommend(USER, 1).items[0].reason
+            == "something new to try: new, and like the science fiction you rate highly")
+    Movie.objects.filter(pk=top).update(genres=["Western"])  # nothing the user rates highly: still labelled
+    assert UserScore.objects.recommend(USER, 1).items[0].reason == "something new to try: new"
+
 
 def test_a_later_page_has_the_same_items_and_reasons_as_the_whole_list(published, similar_tables):
     """Paging cuts the list before reasons are looked up: page 2 equals items 4-6 of the full list, reasons included."""

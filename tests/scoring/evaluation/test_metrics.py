@@ -4,8 +4,9 @@ import math
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
-from scoring.evaluation.metrics import catalogue_coverage, ranking_metrics, rating_errors
+from scoring.evaluation.metrics import beyond_accuracy, catalogue_coverage, ranking_metrics, rating_errors
 
 
 def test_one_user_with_hits_at_ranks_one_and_three():
@@ -50,3 +51,16 @@ def test_rating_errors_by_hand():
     errors = rating_errors(np.array([4.0, 1.0]), np.array([3.0, 4.0]))
     assert errors["rmse"] == pytest.approx(math.sqrt(5))
     assert errors["mae"] == pytest.approx(2.0)
+
+
+def test_beyond_accuracy_by_hand():
+    """Long tail, novelty and genre diversity of two hand-made lists over a 10-movie catalogue."""
+    raters = np.array([50, 40, 30, 20, 10, 8, 6, 4, 2, 0])  # the head (10 % of the 9 rated) is movie 0
+    genres = sp.csr_array(np.array([[1, 0], [1, 0], [0, 1], [1, 1]] + [[1, 0]] * 6, dtype=np.float32))
+    recommended = np.array([[0, 1, -1], [2, 3, 9]])
+    result = beyond_accuracy(recommended, raters, 100, genres)
+    assert result["long_tail"] == pytest.approx(4 / 5)  # only movie 0 is in the head; the unrated movie 9 is tail
+    expected_novelty = np.mean(-np.log2(np.array([50, 40, 30, 20, 1]) / 100))
+    assert result["novelty"] == pytest.approx(expected_novelty)
+    # list 1: {A} vs {A} -> 0. list 2: {B}-{A,B} 1/2, {B}-{A} 1, {A,B}-{A} 1/2 -> 2/3. Mean 1/3.
+    assert result["diversity"] == pytest.approx(1 / 3)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchVectorField
@@ -13,6 +16,7 @@ from django.db.models import F, FilteredRelation, Func, Q, Value
 from django.db.models.functions import Length
 from django.utils import timezone
 
+from scoring.content import MovieContent
 from web.recommender.models.ratings import RATING_VALUES
 from web.runs.models import ActiveRun
 
@@ -75,6 +79,21 @@ class MovieQuerySet(models.QuerySet):
         if search.strip():
             return movies.best_known_first()
         return movies
+
+    def content(self) -> MovieContent:
+        """Every movie's title, genres and year and every tag, as the content model reads them (two plain queries).
+
+        Text does not travel by binary COPY here; at ml-25m's 62k movies and
+        1M tags the two queries take a few seconds of the job's load stage.
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT movie_id, title, array_to_string(genres, '|'), year FROM {Movie._meta.db_table} ORDER BY movie_id")
+            movies = pd.DataFrame(cursor.fetchall(), columns=["movieId", "title", "genres", "year"])
+            cursor.execute(f"SELECT user_id, movie_id, tag FROM {Tag._meta.db_table}")
+            tags = pd.DataFrame(cursor.fetchall(), columns=["userId", "movieId", "tag"])
+        movies["movieId"] = movies["movieId"].astype(np.int32)
+        tags = tags.astype({"userId": np.int32, "movieId": np.int32})
+        return MovieContent.from_frames(movies, tags)
 
     def genre_names(self) -> list[str]:
         """Every genre in the catalogue, sorted; cached for a minute (a scan of the catalogue)."""

@@ -40,6 +40,10 @@ class ScoredMovie:
     """For a match: the score of the user's first stored item, the strongest match the run found for them."""
 
 
+CONTENT_ALGORITHMS = sorted(name for name, scorer in ALGORITHMS.items() if getattr(scorer, "uses_content", False))
+"""Algorithms that score movies from their metadata too: their picks without a named movie get a taste reason."""
+
+
 def score_scale(algorithm: str) -> str:
     """The ``score_scale`` of a registered algorithm (``stars`` for a name no longer registered)."""
     scorer = ALGORITHMS.get(algorithm)
@@ -82,8 +86,7 @@ class UserScoreQuerySet(models.QuerySet):
             general = reasons.general(run.algorithm)
             scale = score_scale(run.algorithm)
             items = [
-                ScoredMovie(movie, score, offset + i + 1,
-                            reasons.because_you_rated(*why) if why else general, scale, best)
+                ScoredMovie(movie, score, offset + i + 1, why.words(general), scale, best)
                 for i, (movie, score, why, best) in enumerate(rows[:n])
             ]
             return Recommendations(user_id=user_id, source="personal", run=run, items=items, has_more=len(rows) > n)
@@ -121,8 +124,11 @@ class UserScoreQuerySet(models.QuerySet):
     def _personal(user_id: int, limit: int, genre: str | None, offset: int) -> tuple[Run | None, list]:
         """The active run's rows for the user, minus rated, watched and not-interested movies, with movies and reasons: one query.
 
-        The reason of a row is the user's best-rated movie (3.5 stars or more)
-        among the row's movie's similar movies in the same run, if any.
+        The reason of a row (:mod:`web.recommender.reasons` says the rules) is
+        the strongest of the row's movie's similar movies in the run that the
+        user liked and that shares a genre with it; else, for a content-reading
+        run's movie with no similar movies, its genre the user most often rates
+        4 stars or more.
 
         The page (``LIMIT``/``OFFSET`` after the rated-since and genre filters)
         is cut first, in ``page``, and only its rows look for a reason: looking
@@ -150,7 +156,7 @@ class UserScoreQuerySet(models.QuerySet):
                 ORDER BY s.rank
                 LIMIT %s OFFSET %s
             )
-            SELECT run.id, run.algorithm, p.score, wm.title, why.rating,
+            SELECT run.id, run.algorithm, p.score, wm.title, why.rating, pick.unrated, taste.genre,
                    -- Not correlated with the row, so PostgreSQL evaluates it once for the page.
                    (SELECT b.score FROM {UserScore._meta.db_table} b
                     WHERE b.run_id = (SELECT active.run_id FROM {ActiveRun._meta.db_table} active WHERE active.id = %s)
@@ -159,17 +165,40 @@ class UserScoreQuerySet(models.QuerySet):
             FROM page p
             JOIN {Run._meta.db_table} run ON run.id = p.run_id
             LEFT JOIN LATERAL (
+                -- The strongest of the movie's predictors in the run (its similar movies, by rank) that the user
+                -- liked and that shares a genre with it: a movie that drives the score and resembles the pick.
                 SELECT sm.neighbour_id, r.rating
                 FROM {SimilarMovie._meta.db_table} sm
                 JOIN {Rating._meta.db_table} r ON r.user_id = p.user_id AND r.movie_id = sm.neighbour_id
-                WHERE sm.run_id = p.run_id AND sm.movie_id = p.movie_id AND r.rating >= 3.5
-                ORDER BY r.rating DESC, sm.rank
+                JOIN {Movie._meta.db_table} nm ON nm.movie_id = sm.neighbour_id
+                WHERE sm.run_id = p.run_id AND sm.movie_id = p.movie_id AND r.rating >= %s
+                  AND nm.genres && p.genres
+                ORDER BY sm.rank
                 LIMIT 1
             ) why ON true
             LEFT JOIN {Movie._meta.db_table} wm ON wm.movie_id = why.neighbour_id
+            LEFT JOIN LATERAL (
+                -- A content-reading run's pick that its collaborative part does not model (no similar movies in
+                -- the run): a movie the model is unsure of, labelled as something new; is it rated by anyone yet?
+                SELECT NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table} ar WHERE ar.movie_id = p.movie_id) AS unrated
+                WHERE run.algorithm = ANY(%s) AND why.neighbour_id IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM {SimilarMovie._meta.db_table} cs
+                                  WHERE cs.run_id = p.run_id AND cs.movie_id = p.movie_id)
+            ) pick ON true
+            LEFT JOIN LATERAL (
+                -- Its genre the user most often rates 4 stars or more.
+                SELECT g.genre
+                FROM unnest(p.genres) AS g(genre)
+                JOIN {Rating._meta.db_table} tr ON tr.user_id = p.user_id AND tr.rating >= 4
+                JOIN {Movie._meta.db_table} tm ON tm.movie_id = tr.movie_id AND g.genre = ANY(tm.genres)
+                WHERE pick.unrated IS NOT NULL
+                GROUP BY g.genre
+                ORDER BY count(*) DESC, g.genre
+                LIMIT 1
+            ) taste ON true
             ORDER BY p.rank"""
         params = [ActiveRun.SINGLETON_ID, user_id, list(HIDING_TYPES), *([genre] if genre else []), limit, offset,
-                  ActiveRun.SINGLETON_ID, user_id]
+                  ActiveRun.SINGLETON_ID, user_id, reasons.LIKED_FROM, CONTENT_ALGORITHMS]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             fetched = cursor.fetchall()
@@ -179,8 +208,8 @@ class UserScoreQuerySet(models.QuerySet):
         names = [attname for attname, _ in movie_fields]
         rows = [
             (Movie(**dict(zip(names, movie, strict=True))), score,
-             (why_title, why_rating) if why_title is not None else None, best)
-            for _, _, score, why_title, why_rating, best, *movie in fetched
+             reasons.Why(why_title, why_rating, unrated is not None, bool(unrated), taste_genre), best)
+            for _, _, score, why_title, why_rating, unrated, taste_genre, best, *movie in fetched
         ]
         return run, rows
 

@@ -1,0 +1,239 @@
+"""The hybrid: EASE where it knows a movie, the content model where it does not, one calibrated score.
+
+Per user, with ``e`` EASE's score of a movie divided by ``raters **
+popularity_exponent`` and then by the user's best such value (so 1 is
+"as strong as this user's top EASE pick", NaN for a movie EASE does not
+model) and ``c`` the content cosine (-1..1):
+
+    score = e + content_weight · c                   (a movie EASE models)
+    score =     content_weight · c - cold_penalty    (any other movie)
+
+The popularity exponent is what widens the shelf: EASE's strongest scores
+go to the most-watched movies, and dividing by a small power of the number
+of raters lets an almost-as-likely less-known movie take the place of the
+tenth blockbuster. The content term
+breaks EASE's near-ties by taste and is the only thing that can bring a
+movie with no (or fewer than ``min_ratings``) ratings into a list;
+``cold_penalty`` says how much more sure of a movie the content model must
+be than EASE. The weights were chosen on the validation split of
+ml-latest-small's stratified protocol (docs/evaluation.md).
+
+**Exploration** (``explore``, off by default): a share of each list of
+:data:`EXPLORE_LIST` for the movies the model is least sure of, those EASE
+does not model (fewer than ``min_ratings`` ratings, or none). With
+``explore=0.1`` the last place of every user's first ten goes to their
+best such movie by content: its score is set just under the score of the
+user's ninth unrated pick. The site labels these picks ("something new to
+try", web/recommender/reasons.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from scoring.base import Scorer, require_number
+from scoring.content_scorer import ContentScorer, history_row
+from scoring.ease import EASE
+from scoring.matrix import RatingsMatrix
+from scoring.similarity import Mapper, serial_map
+from scoring.topn import top_n
+
+EXPLORE_LIST = 10
+"""The list length that ``explore`` is a share of: the first page of a user's recommendations."""
+_EASE_PARAMS = ("l2", "keep_weights", "similar", "min_ratings", "max_items")
+_CONTENT_PARAMS = ("genre_weight", "tag_weight", "year_weight", "title_weight", "factors", "liked_from")
+
+
+class Hybrid(Scorer):
+    """EASE plus the content model plus a popularity penalty (the module docstring has the formula).
+
+    Parameters
+    ----------
+    l2, keep_weights, similar, min_ratings, max_items
+        EASE's (:class:`scoring.ease.EASE`), same defaults.
+    genre_weight, tag_weight, year_weight, title_weight, factors, liked_from
+        The content model's (:class:`scoring.content_scorer.ContentScorer`), same defaults.
+    content_weight : float, default 0.3
+        Weight of the content cosine (>= 0).
+    popularity_exponent : float, default 0.3
+        EASE's scores are divided by the number of raters to this power (>= 0; 0 leaves them).
+    cold_penalty : float, default 0.1
+        Subtracted from a movie EASE does not model (>= 0).
+    explore : float, default 0.0
+        Share of the first :data:`EXPLORE_LIST` places given to the best
+        movies EASE does not model (0 to 0.5; 0.1 is one place in ten).
+
+    Attributes
+    ----------
+    ease_ : EASE
+    content_ : ContentScorer
+        The two fitted parts.
+    damping_ : ndarray of shape (m,), float32
+        ``raters ** -popularity_exponent`` of EASE's modelled movies.
+    modelled_ : ndarray of shape (m,), int64
+        EASE's modelled columns (its similar movies are the run's similar movies).
+    neighbours_, similarities_
+        EASE's, for the run's similar movies.
+    """
+
+    name = "hybrid"
+    score_scale = "match"
+    uses_content = True
+
+    def __init__(
+        self, *, l2: float = 400.0, keep_weights: int = 300, similar: int = 20, min_ratings: int = 10,
+        max_items: int = 10000, genre_weight: float = 1.0, tag_weight: float = 1.0, year_weight: float = 0.5,
+        title_weight: float = 0.3, factors: int = 64, liked_from: float = 0.0, content_weight: float = 0.3,
+        popularity_exponent: float = 0.3, cold_penalty: float = 0.1, explore: float = 0.0,
+    ) -> None:
+        self.l2 = l2
+        self.keep_weights = keep_weights
+        self.similar = similar
+        self.min_ratings = min_ratings
+        self.max_items = max_items
+        self.genre_weight = genre_weight
+        self.tag_weight = tag_weight
+        self.year_weight = year_weight
+        self.title_weight = title_weight
+        self.factors = factors
+        self.liked_from = liked_from
+        self.content_weight = content_weight
+        self.popularity_exponent = popularity_exponent
+        self.cold_penalty = cold_penalty
+        self.explore = explore
+
+    def _parts(self) -> tuple[EASE, ContentScorer]:
+        return (EASE(**{name: getattr(self, name) for name in _EASE_PARAMS}),
+                ContentScorer(**{name: getattr(self, name) for name in _CONTENT_PARAMS}))
+
+    def validate_params(self) -> None:
+        for part in self._parts():
+            part.validate_params()
+        for name in ("content_weight", "popularity_exponent", "cold_penalty"):
+            require_number(name, getattr(self, name), 0)
+        require_number("explore", self.explore, 0)
+        if self.explore > 0.5:
+            raise ValueError(f"explore must be a share in [0, 0.5] (half of a list at most); got {self.explore!r}")
+
+    def _fit(self, ratings: RatingsMatrix, mapper: Mapper = serial_map) -> None:
+        ease, content = self._parts()
+        content.fit(ratings)  # first: a matrix without content fails here, before EASE's minute of work
+        ease.fit(ratings, mapper=mapper)
+        raters = np.bincount(ratings.matrix.indices, minlength=ratings.n_items)[ease.modelled_]
+        self.damping_ = np.power(raters.astype(np.float32), -np.float32(self.popularity_exponent))
+        self.ease_, self.content_ = ease, content
+        self.modelled_ = ease.modelled_
+        self.neighbours_, self.similarities_ = ease.neighbours_, ease.similarities_
+
+    def blend(self, ease_compact: np.ndarray, content: np.ndarray) -> np.ndarray:
+        """Scores (b, n_items) from EASE's (b, m) over ``modelled_`` and the content model's (b, n_items)."""
+        scores = np.float32(self.content_weight) * np.nan_to_num(content, nan=0.0)
+        scores[:, self._cold_columns()] -= np.float32(self.cold_penalty)
+        scores[:, self.modelled_] += self._ease_part(ease_compact)
+        scores[_no_evidence(ease_compact, content)] = np.nan
+        return scores
+
+    def _ease_part(self, ease_compact: np.ndarray) -> np.ndarray:
+        """EASE's (b, m) scores damped by popularity and divided by each user's best; 0 for a user EASE has nothing on
+        (no modelled movie rated: scored by content alone)."""
+        ease = ease_compact * self.damping_
+        best = np.max(ease, axis=1, keepdims=True, initial=-np.inf, where=~np.isnan(ease))
+        scale = np.where(best > 0, best, np.float32(1.0)).astype(np.float32)
+        return np.nan_to_num(ease / scale, nan=0.0)
+
+    def explore_places(self) -> int:
+        """How many of the first :data:`EXPLORE_LIST` places go to exploration picks."""
+        return int(round(float(self.explore) * EXPLORE_LIST))
+
+    def with_exploration(self, scores: np.ndarray, content: np.ndarray, rated: sp.csr_array) -> np.ndarray:
+        """``scores`` (b, n_items) with each user's best unmodelled, unrated movies by ``content`` moved to the last
+        :meth:`explore_places` of their first :data:`EXPLORE_LIST` (``rated`` (b, n_items) marks what to skip)."""
+        places = self.explore_places()
+        if places == 0:
+            return scores
+        masked = scores.copy()
+        rows = np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr))
+        masked[rows, rated.indices] = np.nan
+        keep = EXPLORE_LIST - places  # the collaborative picks that stay in front
+        ranked = -np.sort(-np.nan_to_num(masked, nan=-np.inf), axis=1)[:, keep - 1 : keep]  # each user's keep-th score
+        pool = np.where(np.isnan(masked), np.nan, content)
+        pool[:, self.modelled_] = np.nan
+        picks, _ = top_n(pool, None, places)
+        step = np.float32(1e-4) * np.maximum(np.abs(ranked), np.float32(1e-3))
+        for place in range(places):
+            chosen = picks[:, place]
+            found = (chosen >= 0) & np.isfinite(ranked[:, 0])
+            users = np.flatnonzero(found)
+            scores[users, chosen[found]] = ranked[found, 0] - step[found, 0] * (place + 1)
+        return scores
+
+    def _score_users(self, user_index: np.ndarray) -> np.ndarray:
+        ease, _ = self.ease_.score_users_compact(user_index)
+        content = self.content_.score_users(user_index)
+        scores = self.blend(ease, content)
+        return self.with_exploration(scores, content, self.content_.fitted_rows(user_index))
+
+    def score_users_compact(self, user_index: np.ndarray, n: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`score_users` over EASE's movies plus the others that can reach some user's top ``n`` in this batch.
+
+        A movie EASE does not model enters a top ``n`` only if its score beats the user's ``n``-th best unrated
+        EASE-modelled score; the columns of no such movie (most of the catalogue at ml-25m shape) are left out,
+        so the job ranks about a sixth of the width. Without ``n``, or when exploring, every column is returned.
+        """
+        if n is None or self.explore_places():
+            return self.score_users(user_index), None
+        user_index = self._check_users(user_index)
+        ease, _ = self.ease_.score_users_compact(user_index)
+        rows = self.content_.fitted_rows(user_index)
+        taste = self.content_.taste(rows)
+        no_taste = np.isnan(taste[:, 0]) if taste.shape[1] else np.ones(len(taste), dtype=bool)
+        taste[no_taste] = 0.0  # their content scores are 0, as nan_to_num makes them in blend
+        # One product over every movie, then columns: the same float32 sums as score_users (a product over a subset
+        # of the rows of items_ may round differently and reorder near-ties).
+        content = taste @ self.content_.items_.T
+        weight, penalty = np.float32(self.content_weight), np.float32(self.cold_penalty)
+        modelled = weight * content[:, self.modelled_]
+        modelled += self._ease_part(ease)
+        rated = rows[:, self.modelled_]
+        masked = np.nan_to_num(modelled, nan=-np.inf)
+        masked[np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr)), rated.indices] = -np.inf
+        k = min(int(n), masked.shape[1])
+        threshold = np.partition(masked, masked.shape[1] - k, axis=1)[:, masked.shape[1] - k : masked.shape[1] - k + 1]
+        cold = np.ones(content.shape[1], dtype=bool)
+        cold[self.modelled_] = False
+        if weight > 0:
+            # weight·c - penalty >= threshold, tested on c without a 49k-wide copy; the margin keeps every column
+            # rounding could put on either side (an extra column costs nothing, a missing one would change a list).
+            limit = (threshold + penalty) / weight - np.float32(1e-5)
+            contenders = cold & (content >= limit).any(axis=0)
+        else:
+            contenders = cold & bool((-penalty >= threshold).any())
+        extra = np.flatnonzero(contenders)
+        cold_scores = weight * content[:, extra]
+        cold_scores -= penalty
+        columns = np.concatenate([self.modelled_, extra])
+        order = np.argsort(columns, kind="stable")
+        scores = np.hstack([modelled, cold_scores])[:, order]
+        scores[np.isnan(ease).all(axis=1) & no_taste] = np.nan  # neither part can score these users (_no_evidence)
+        return scores, columns[order]
+
+    def _cold_columns(self) -> np.ndarray:
+        """The columns EASE does not model, ascending."""
+        cold = np.ones(len(self.movie_ids_), dtype=bool)
+        cold[self.modelled_] = False
+        return np.flatnonzero(cold)
+
+    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        ease = self.ease_.score_history(item_index, ratings)[self.modelled_]
+        rows = history_row(item_index, ratings, self.n_items_)
+        content = self.content_.scores_of(rows)
+        return self.with_exploration(self.blend(ease[np.newaxis, :], content), content, rows)[0]
+
+
+def _no_evidence(ease_compact: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """(b,) users neither part can score: no EASE-modelled movie rated, and no content taste (nothing rated has
+    metadata). A movie's content score is NaN only when its user's taste is, so one column tells."""
+    no_ease = np.isnan(ease_compact).all(axis=1) if ease_compact.shape[1] else np.ones(len(ease_compact), dtype=bool)
+    no_content = np.isnan(content[:, 0]) if content.shape[1] else np.ones(len(content), dtype=bool)
+    return no_ease & no_content

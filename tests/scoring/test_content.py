@@ -1,0 +1,149 @@
+"""The content model: the TF-IDF item matrix (cleaning, weights) and the scorers that use it on unrated movies."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scoring.content import MovieContent, clean_tags, content_matrix
+from scoring.content_scorer import ContentScorer
+from scoring.ease import EASE
+from scoring.hybrid import Hybrid
+from scoring.matrix import RatingsMatrix
+from scoring.topn import top_n
+
+
+def catalogue(tags: list[tuple[int, int, str]] = ()) -> MovieContent:
+    """Five movies: two space operas, a romance, a comedy and an unrated space opera (id 5)."""
+    movies = pd.DataFrame({
+        "movieId": [1, 2, 3, 4, 5],
+        "title": ["Star Voyage (1977)", "Star Voyage II (1980)", "Paris Love (1995)", "Funny Day (1996)",
+                  "Dark Orbit (1988)"],
+        "genres": ["Sci-Fi|Adventure", "Sci-Fi|Adventure", "Romance", "Comedy", "Sci-Fi|Adventure"],
+    })
+    frame = pd.DataFrame(list(tags), columns=["userId", "movieId", "tag"])
+    return MovieContent.from_frames(movies, frame)
+
+
+def test_tags_are_cleaned_and_counted_once_per_person():
+    """'Space ', 'space' and 'SPACE' are one tag, and one person giving it twice counts once."""
+    assert clean_tags(np.array(["Space ", "space", "  SPACE   opera"], dtype=object)).tolist() == ["space", "space",
+                                                                                                    "space opera"]
+    once = content_matrix(catalogue([(7, 1, "space"), (8, 5, "space")]), np.arange(1, 6), genre_weight=0,
+                          year_weight=0, title_weight=0)
+    twice = content_matrix(catalogue([(7, 1, "space"), (7, 1, "Space "), (8, 5, "SPACE")]), np.arange(1, 6),
+                           genre_weight=0, year_weight=0, title_weight=0)
+    np.testing.assert_allclose(once.toarray(), twice.toarray())
+    assert once.shape[1] == 1  # one tag term
+
+
+def test_a_tag_on_a_single_movie_links_nothing():
+    """A tag only one movie carries is dropped (min_df): it would make that movie resemble nothing new."""
+    features = content_matrix(catalogue([(7, 3, "paris")]), np.arange(1, 6), genre_weight=0, year_weight=0,
+                              title_weight=0)
+    assert features.shape[1] == 0
+
+
+def test_rows_are_unit_length_and_similar_movies_are_close():
+    """Every movie with metadata is a unit row; the two space operas are closer than a space opera and a romance."""
+    features = content_matrix(catalogue(), np.arange(1, 7))  # movie 6 is unknown to the catalogue
+    norms = np.sqrt(features.multiply(features).sum(axis=1))
+    np.testing.assert_allclose(norms[:5], 1.0, rtol=1e-5)
+    assert norms[5] == 0.0
+    cosine = (features @ features.T).toarray()
+    assert cosine[0, 1] > cosine[0, 4] > cosine[0, 2]  # same genres and title words > same genres > nothing shared
+
+
+def ratings_with(content: MovieContent) -> RatingsMatrix:
+    """Three users: user 1 loves the space operas and dislikes the romance; nobody rated movie 5."""
+    users = np.array([1, 1, 1, 2, 2, 3, 3])
+    movies = np.array([1, 2, 3, 3, 4, 1, 4])
+    stars = np.array([5.0, 5.0, 1.0, 4.0, 4.0, 3.0, 3.0])
+    return RatingsMatrix.from_arrays(users, movies, stars, content=content)
+
+
+def test_an_unrated_movie_is_scored_and_ranked_by_its_metadata():
+    """Movie 5 has no rating, yet it is user 1's best unrated match and not user 2's."""
+    ratings = ratings_with(catalogue([(7, 1, "space"), (8, 5, "space")]))
+    assert ratings.n_items == 5 and ratings.matrix[:, 4].nnz == 0
+    model = ContentScorer(liked_from=2.5).fit(ratings)
+    scores = model.score_users(np.arange(3))
+    assert not np.isnan(scores[:, 4]).any()
+    items, _ = top_n(scores, ratings.matrix, 1)
+    assert ratings.movie_ids[items[0, 0]] == 5
+    assert scores[0, 4] > scores[1, 4]
+
+
+def test_a_user_with_no_history_gets_no_content_scores():
+    """An empty history has no taste: every score is NaN (the site shows the popular list)."""
+    model = ContentScorer().fit(ratings_with(catalogue()))
+    assert np.isnan(model.score_history(np.array([], dtype=np.int64), np.array([], dtype=np.float32))).all()
+
+
+@pytest.mark.parametrize("cls", [ContentScorer, Hybrid])
+def test_fitting_without_the_catalogue_is_refused(cls):
+    """A content scorer fitted on ratings alone says it needs the movies' metadata."""
+    plain = RatingsMatrix.from_arrays(np.array([1, 2]), np.array([1, 2]), np.array([4.0, 3.0]))
+    with pytest.raises(ValueError, match="content scores movies from their metadata; fit it on a RatingsMatrix built with content="):
+        cls(min_ratings=1).fit(plain) if cls is Hybrid else cls().fit(plain)
+
+
+def test_hybrid_without_its_extra_terms_ranks_like_ease(ratings):
+    """With no content weight, no popularity exponent and no cold penalty, the hybrid orders EASE's movies as EASE does."""
+    hybrid = Hybrid(content_weight=0.0, popularity_exponent=0.0, cold_penalty=0.0, min_ratings=3).fit(ratings)
+    ease = EASE(min_ratings=3).fit(ratings)
+    users = np.arange(ratings.n_users)
+    ease_items, _ = top_n(ease.score_users(users), ratings.matrix, 5)
+    hybrid_scores = hybrid.score_users(users)
+    cold = np.setdiff1d(np.arange(ratings.n_items), ease.modelled_)
+    hybrid_scores[:, cold] = np.nan
+    hybrid_items, _ = top_n(hybrid_scores, ratings.matrix, 5)
+    np.testing.assert_array_equal(hybrid_items, ease_items)
+
+
+def test_hybrid_scores_movies_ease_does_not_model(ratings):
+    """Every catalogue movie gets a hybrid score for a user with a history, the unrated ones included."""
+    hybrid = Hybrid(min_ratings=3).fit(ratings)
+    scores = hybrid.score_users(np.arange(ratings.n_users))
+    unrated = np.flatnonzero(np.bincount(ratings.matrix.indices, minlength=ratings.n_items) == 0)
+    assert len(unrated) == 2 and not np.isnan(scores[:, unrated]).any()
+
+
+def test_exploration_gives_the_last_place_of_the_first_ten_to_an_unmodelled_movie(ratings):
+    """With explore=0.1 each user's tenth pick is their best movie EASE does not model; the nine before are unchanged."""
+    users = np.arange(ratings.n_users)
+    plain = Hybrid(min_ratings=8).fit(ratings)
+    exploring = Hybrid(min_ratings=8, explore=0.1).fit(ratings)
+    before, _ = top_n(plain.score_users(users), ratings.matrix, 10)
+    after, _ = top_n(exploring.score_users(users), ratings.matrix, 10)
+    np.testing.assert_array_equal(after[:, :9], before[:, :9])
+    unmodelled = np.setdiff1d(np.arange(ratings.n_items), exploring.modelled_)
+    assert np.isin(after[:, 9], unmodelled).all()
+    content = exploring.content_.score_users(users)
+    pool = np.where(np.isin(np.arange(ratings.n_items), unmodelled), content, np.nan)
+    best, _ = top_n(pool, ratings.matrix, 1)
+    np.testing.assert_array_equal(after[:, 9], best[:, 0])
+    items, values = ratings.history(4)  # the worker's one-user path agrees
+    single, _ = top_n(exploring.score_history(items, values)[np.newaxis, :], ratings.matrix[[4]], 10)
+    np.testing.assert_array_equal(single[0], after[4])
+
+
+def test_exploration_is_a_share_of_at_most_half_a_list():
+    """explore above 0.5 is refused, naming the value."""
+    with pytest.raises(ValueError, match=r"explore must be a share in \[0, 0.5\].*got 0.6"):
+        Hybrid(explore=0.6).validate_params()
+
+
+def test_a_catalogue_without_metadata_leaves_the_hybrid_ranking_as_ease(ratings):
+    """Movies with no genres, tags, year or title words give no taste; the hybrid still ranks EASE's movies."""
+    users, movies, stars = (np.repeat(ratings.user_ids, np.diff(ratings.matrix.indptr)),
+                            ratings.movie_ids[ratings.matrix.indices], ratings.matrix.data)
+    bare = MovieContent.from_frames(pd.DataFrame({"movieId": ratings.movie_ids, "title": "", "genres": ""}))
+    plain = RatingsMatrix.from_arrays(users, movies, stars, content=bare)
+    hybrid = Hybrid(min_ratings=3, popularity_exponent=0.0).fit(plain)
+    ease = EASE(min_ratings=3).fit(plain)
+    everyone = np.arange(plain.n_users)
+    scores = hybrid.score_users(everyone)
+    assert not np.isnan(scores[:, hybrid.modelled_]).all(axis=1).any()
+    ease_items, _ = top_n(ease.score_users(everyone), plain.matrix, 5)
+    hybrid_items, _ = top_n(np.where(np.isin(np.arange(plain.n_items), hybrid.modelled_), scores, np.nan), plain.matrix, 5)
+    np.testing.assert_array_equal(hybrid_items, ease_items)
