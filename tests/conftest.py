@@ -24,6 +24,15 @@ REPO = Path(__file__).resolve().parent.parent
 MOVIELENS_SMALL = Path(os.environ.get("MOVIELENS_DIR", REPO.parent / "shared" / "data" / "movielens" / "ml-latest-small"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules that start servers, jobs or a browser run first (a stable sort keeps each module together).
+
+    Under ``make test``'s workers a module is one unit of work; with these
+    long ones last, one worker finished them alone while the other waited.
+    """
+    items.sort(key=lambda item: not (item.get_closest_marker("e2e") or item.get_closest_marker("browser")))
+
+
 @pytest.fixture(scope="session")
 def movielens_small() -> Path:
     """The real ml-latest-small folder; a missing folder is a failure, not a skip (CI has ../shared)."""

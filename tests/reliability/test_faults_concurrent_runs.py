@@ -13,9 +13,13 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import REPO, database_url, wait_for
 from web.runs.models import ActiveRun, Run, RunStatus, Stage
 from web.runs.spec import job_command
+
+pytestmark = pytest.mark.e2e  # it starts the job as processes
 
 
 def _job(*args: str, **env: str) -> subprocess.Popen:

@@ -30,6 +30,8 @@ from web.runs.models import ActiveRun, Run, RunStatus, Stage, stall_after
 
 TOP_N = 3
 
+pytestmark = pytest.mark.e2e  # it starts and kills the job as processes
+
 
 def _start(run_name: str, stage: str) -> subprocess.Popen:
     env = dict(os.environ, DATABASE_URL=database_url(), PYTHONPATH=str(REPO))
