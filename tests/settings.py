@@ -21,12 +21,14 @@ from web import embedded
 
 # Each pytest-xdist worker (``make test`` runs two) gets servers of its own: nothing is shared between them, so the
 # Redis database numbers, the scratch databases and the embedded servers' start-up need no coordination.
-# The workers inherit the variable from the pytest process that started them, which set it to the shared folder.
 SHARED_TEST_DATA_DIR = Path(__file__).resolve().parent.parent / ".local" / "test-services"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 TEST_DATA_DIR = SHARED_TEST_DATA_DIR.with_name(f"{SHARED_TEST_DATA_DIR.name}-{WORKER}") if WORKER else SHARED_TEST_DATA_DIR
+# Chosen once per pytest process: the processes a test starts inherit the variable and use the same servers as
+# they are. A worker inherits the shared folder from the pytest process that started it and takes its own.
+CHOOSING = "EMBEDDED_DATA_DIR" not in os.environ or (WORKER and os.environ["EMBEDDED_DATA_DIR"] == str(SHARED_TEST_DATA_DIR))
 
-if "DATABASE_URL" not in os.environ and os.environ.get("EMBEDDED_DATA_DIR", str(SHARED_TEST_DATA_DIR)) == str(SHARED_TEST_DATA_DIR):
+if "DATABASE_URL" not in os.environ and CHOOSING:
     os.environ["EMBEDDED_DATA_DIR"] = str(TEST_DATA_DIR)
     embedded.make_disposable(TEST_DATA_DIR)
 
