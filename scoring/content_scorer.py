@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.extmath import randomized_svd
 
 from scoring.base import Scorer, require_number, require_whole_number
 from scoring.content import content_matrix
 from scoring.matrix import RatingsMatrix
 from scoring.similarity import Mapper, serial_map
+from scoring.svd import truncated_svd
 
 
 class ContentScorer(Scorer):
@@ -128,5 +128,5 @@ def reduce_rows(features: sp.csr_array, factors: int) -> np.ndarray:
     n, f = features.shape
     if f <= 2 * factors or min(n, f) <= factors + 1:
         return features.toarray().astype(np.float32)
-    left, singular, _ = randomized_svd(features, factors, n_iter=4, random_state=0)
+    left, singular = truncated_svd(features, factors)
     return (left * singular).astype(np.float32)
