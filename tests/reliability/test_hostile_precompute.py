@@ -1,13 +1,16 @@
 """Bad options to ``python -m jobs.precompute``: a clear message, a non-zero exit, the active run unchanged.
 
-Each row runs the real command in a subprocess against the test database,
-after a published run: the process must exit non-zero with a message naming
-the problem, and the runs, the active-run pointer and the stored scores
-must be exactly as before.
+After a published run, each bad argument list goes through the command's own
+``main`` against the test database, all rows in one process
+(``precompute_refusals``) to spare a start-up per row: it must exit non-zero
+with a message naming the problem, and the runs, the active-run pointer and
+the stored scores must be exactly as before. The rows that run a job to its
+end start ``python -m jobs.precompute`` itself.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,10 +18,10 @@ import sys
 import pytest
 
 from tests.helpers import REPO, database_url
+from tests.reliability.precompute_refusals import RUN_STATE
 from tests.reliability.snapshot import published, stored  # noqa: F401  (published: a fixture)
 from web.runs.scores import run_tables
 
-RUN_STATE = ("progress_run", "progress_activerun", "progress_shardprogress", "recommender_popularmovie")
 
 BAD_OPTIONS = [
     # (arguments, exit code, words of the message on stderr)
@@ -55,6 +58,8 @@ BAD_OPTIONS = [
     (["--shards", "40000", "--run-name", "too-many"], 2, "shards must be a whole number in [1, 32767]"),
 ]
 
+ROW_IDS = [" ".join(a) or "none" for a, _, _ in BAD_OPTIONS]
+
 
 def _run_job(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, DATABASE_URL=database_url(), PYTHONPATH=str(REPO), PRECOMPUTE_WORKERS="1")
@@ -62,16 +67,26 @@ def _run_job(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize(("args", "code", "words"), BAD_OPTIONS, ids=[" ".join(a) or "none" for a, _, _ in BAD_OPTIONS])
-def test_bad_options_are_refused_and_the_active_run_stays(published, args, code, words):  # noqa: F811
+@pytest.fixture(scope="module")
+def refusals(published_once) -> dict[str, dict]:
+    """Each bad argument list through the job's ``main`` in one process (tests/reliability/precompute_refusals.py)
+    after the published run: ``{row id: {"code", "stdout", "stderr", "unchanged"}}``."""
+    env = dict(os.environ, DATABASE_URL=database_url(), PYTHONPATH=str(REPO), PRECOMPUTE_WORKERS="1")
+    result = subprocess.run([sys.executable, "-m", "tests.reliability.precompute_refusals"], cwd=REPO, env=env,
+                            input=json.dumps([args for args, _, _ in BAD_OPTIONS]), capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(zip(ROW_IDS, json.loads(result.stdout), strict=True))
+
+
+@pytest.mark.parametrize(("args", "code", "words"), BAD_OPTIONS, ids=ROW_IDS)
+def test_bad_options_are_refused_and_the_active_run_stays(refusals, args, code, words):
     """The job exits with ``code`` and says ``words``; no run is created, claimed or activated, no score table added."""
-    before, tables = stored(RUN_STATE), run_tables()
-    result = _run_job(*args)
-    assert result.returncode == code, (result.returncode, result.stdout[-1000:], result.stderr[-2000:])
-    assert words in result.stderr, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    assert stored(RUN_STATE) == before
-    assert run_tables() == tables
+    refused = refusals[" ".join(args) or "none"]
+    assert refused["code"] == code, refused
+    assert words in refused["stderr"], refused["stderr"][-2000:]
+    assert "Traceback" not in refused["stderr"]
+    assert refused["unchanged"], f"{args} changed the runs' state or score tables"
 
 
 def test_more_shards_than_users_fails_the_run_and_the_active_run_stays(published):  # noqa: F811
