@@ -22,7 +22,6 @@ from tests.reliability.precompute_refusals import RUN_STATE
 from tests.reliability.snapshot import published, stored  # noqa: F401  (published: a fixture)
 from web.runs.scores import run_tables
 
-
 BAD_OPTIONS = [
     # (arguments, exit code, words of the message on stderr)
     (["--algorithm", "item_knn", "--param", "k=0"], 2, "k must be"),
@@ -64,7 +63,7 @@ ROW_IDS = [" ".join(a) or "none" for a, _, _ in BAD_OPTIONS]
 def _run_job(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, DATABASE_URL=database_url(), PYTHONPATH=str(REPO), PRECOMPUTE_WORKERS="1")
     return subprocess.run([sys.executable, "-m", "jobs.precompute", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +72,7 @@ def refusals(published_once) -> dict[str, dict]:
     after the published run: ``{row id: {"code", "stdout", "stderr", "unchanged"}}``."""
     env = dict(os.environ, DATABASE_URL=database_url(), PYTHONPATH=str(REPO), PRECOMPUTE_WORKERS="1")
     result = subprocess.run([sys.executable, "-m", "tests.reliability.precompute_refusals"], cwd=REPO, env=env,
-                            input=json.dumps([args for args, _, _ in BAD_OPTIONS]), capture_output=True, text=True,
+                            input=json.dumps([args for args, _, _ in BAD_OPTIONS]), capture_output=True, text=True, check=False,
                             timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return dict(zip(ROW_IDS, json.loads(result.stdout), strict=True))
