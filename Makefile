@@ -55,6 +55,7 @@ evaluate: install
 	$(PIP) install --quiet -r requirements-bench.txt
 	$(PY) -m bench.evaluate --write
 	$(PY) -m bench.reasons --write
+	$(PY) -m bench.watches --write
 
 stop:
 	$(PY) -m web.embedded stop

@@ -350,9 +350,11 @@ process with 2 BLAS threads on the same machine.
 Made with:
 
 ```sh
-make evaluate                                     # = the two lines below
+make evaluate                                     # = the lines below
 .venv/bin/pip install -r requirements-bench.txt   # the anchors and matplotlib, only for this
 {command}
+python -m bench.reasons --write                   # its section, "Reasons"
+python -m bench.watches --write                   # its section, "Watches"
 ```
 
 For one algorithm on the site's own data: `python manage.py evaluate

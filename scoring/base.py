@@ -174,23 +174,29 @@ class Scorer(ABC):
     def _score_users(self, user_index: np.ndarray) -> np.ndarray:
         """:meth:`score_users` after the checks."""
 
-    def score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+    def score_history(self, item_index: np.ndarray, ratings: np.ndarray, dismissed: np.ndarray | None = None) -> np.ndarray:
         """Scores of every movie for one user known only by their history.
 
         ``item_index`` (k,) are column indices into ``movie_ids_`` of the
         movies they rated and ``ratings`` (k,) their ratings; the history may
         be newer than the fit (the RQ worker's one-user refresh) or empty.
-        Returns (n_items,) float32, NaN where the movie cannot be scored.
-        For a fitted user with their fitted history it equals that user's
-        row of :meth:`score_users`.
+        ``dismissed`` (d,) are the column indices of the movies they said they
+        are not interested in (:attr:`RatingsMatrix.dismissed`); only the
+        scorers that use negatives read them, and one also in ``item_index``
+        is no dismissal. Returns (n_items,) float32, NaN where the movie
+        cannot be scored. For a fitted user with their fitted history (and
+        dismissals) it equals that user's row of :meth:`score_users`.
         """
         self.check_fitted()
         item_index, ratings = self._check_history(item_index, ratings)
-        return self._score_history(item_index, ratings)
+        if dismissed is None:
+            dismissed = np.empty(0, dtype=np.int64)
+        dismissed, _ = self._check_history(dismissed, np.zeros(np.shape(dismissed), dtype=np.float32))
+        return self._score_history(item_index, ratings, dismissed)
 
     @abstractmethod
-    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        """:meth:`score_history` after the checks."""
+    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray, dismissed: np.ndarray) -> np.ndarray:
+        """:meth:`score_history` after the checks (``dismissed`` checked like ``item_index``)."""
 
     # -- helpers for callers that hold movie ids ----------------------------
     def history_index(self, movie_ids: np.ndarray, ratings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -102,7 +102,7 @@ class ContentScorer(Scorer):
             raise ValueError(f"an unpickled {self.name} scores histories only (score_history); fit it to score users in bulk")
         return self._ratings[user_index]
 
-    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray, dismissed: np.ndarray) -> np.ndarray:
         return self.scores_of(history_row(item_index, ratings, self.n_items_))[0]
 
     def __getstate__(self) -> dict:

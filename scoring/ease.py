@@ -8,6 +8,12 @@ not used, as in the published method: it ranks what a user will watch),
 and a user's scores are ``x_u B``: every movie is scored by how strongly
 the movies they rated predict it, with no movie predicting itself.
 
+Watches that count are entries of ``X`` like ratings. A movie the user
+said they are not interested in is ``dismissed`` (<= 0) in their row
+``x_u`` (scoring.feedback): the movies its viewers predict lose that much
+of their pull. ``B`` is fitted on the positive entries alone, as published;
+the negatives only move scores.
+
 Two cuts make it fit ml-25m on a laptop (docs/evaluation.md, "EASE at scale"):
 
 * **Modelled movies.** The Gram matrix and its inverse are dense m × m
@@ -30,12 +36,15 @@ calling process.
 
 from __future__ import annotations
 
+import math
+from numbers import Real
 
 import numpy as np
 import scipy.linalg.lapack as lapack
 import scipy.sparse as sp
 
 from scoring.base import Scorer, require_number, require_whole_number
+from scoring.feedback import DISMISSED_WEIGHT
 from scoring.matrix import RatingsMatrix
 from scoring.similarity import Mapper, chunk_bounds, serial_map, top_k
 
@@ -70,6 +79,9 @@ class EASE(Scorer):
     max_items : int, default 10000
         Model at most this many movies (>= 1), the most-rated first; the
         dense m × m fit needs about 8·m² bytes at its peak.
+    dismissed : float, default :data:`scoring.feedback.DISMISSED_WEIGHT`
+        A not-interested movie's entry in the user's history row (<= 0;
+        a rated or watched movie's is 1; 0 ignores dismissals).
 
     Attributes
     ----------
@@ -88,18 +100,20 @@ class EASE(Scorer):
 
     def __init__(
         self, *, l2: float = 400.0, keep_weights: int = 300, similar: int = 20,
-        min_ratings: int = 10, max_items: int = 10000,
+        min_ratings: int = 10, max_items: int = 10000, dismissed: float = DISMISSED_WEIGHT,
     ) -> None:
         self.l2 = l2
         self.keep_weights = keep_weights
         self.similar = similar
         self.min_ratings = min_ratings
         self.max_items = max_items
+        self.dismissed = dismissed
 
     def validate_params(self) -> None:
         require_number("l2", self.l2, 0, above=True)
         for name in ("keep_weights", "similar", "min_ratings", "max_items"):
             require_whole_number(name, getattr(self, name), 1, wording="an integer")
+        require_dismissed_weight(self.dismissed)
 
     def _fit(self, ratings: RatingsMatrix, mapper: Mapper = serial_map) -> None:
         modelled = self._choose_movies(ratings)
@@ -108,6 +122,10 @@ class EASE(Scorer):
         position[modelled] = np.arange(len(modelled))
         history = _binary_rows(ratings.matrix, position, len(modelled))
         gram = _gram(history, mapper)
+        if ratings.dismissed is not None and self.dismissed != 0:
+            # After the Gram: B is fitted on the positives; the negatives are part of the rows it scores.
+            history = history + np.float32(self.dismissed) * _binary_rows(ratings.dismissed, position, len(modelled))
+            history.sort_indices()
         gram[np.diag_indices_from(gram)] += np.float32(self.l2)
         dense = _weights_from_gram(gram)
         del gram  # the inverse was written over it
@@ -152,14 +170,20 @@ class EASE(Scorer):
             raise ValueError("an unpickled EASE scores histories only (score_history); fit it to score users in bulk")
         return self._history[user_index]
 
-    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        return self._scores(self._history_row(item_index))[0]
+    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray, dismissed: np.ndarray) -> np.ndarray:
+        return self._scores(self._history_row(item_index, dismissed))[0]
 
-    def _history_row(self, item_index: np.ndarray) -> sp.csr_array:
-        """One history as a (1, m) binary CSR laid out like a fitted row (sorted columns), so scores match exactly."""
-        columns = np.unique(self._position[np.asarray(item_index, dtype=np.int64)])
-        columns = columns[columns >= 0].astype(np.int32)
+    def _history_row(self, item_index: np.ndarray, dismissed: np.ndarray) -> sp.csr_array:
+        """One history as a (1, m) CSR laid out like a fitted row (sorted columns), so scores match exactly:
+        1 for each modelled movie of ``item_index``, ``self.dismissed`` for each of ``dismissed`` (unless 0)."""
+        columns = _modelled_columns(self._position, item_index)
         data = np.ones(len(columns), dtype=np.float32)
+        if self.dismissed != 0:
+            negatives = np.setdiff1d(_modelled_columns(self._position, dismissed), columns)
+            data = np.concatenate([data, np.full(len(negatives), self.dismissed, dtype=np.float32)])
+            columns = np.concatenate([columns, negatives.astype(np.int32)])
+            order = np.argsort(columns, kind="stable")
+            columns, data = columns[order], data[order]
         return sp.csr_array((data, columns, np.array([0, len(columns)])), shape=(1, len(self.modelled_)))
 
     def __getstate__(self) -> dict:
@@ -169,14 +193,27 @@ class EASE(Scorer):
         return state
 
 
-def _with_evidence(rows: sp.csr_array, scores: np.ndarray) -> np.ndarray:
-    """``scores`` with NaN rows for users none of whose movies is modelled.
+def require_dismissed_weight(value: object) -> None:
+    """``dismissed`` must be a finite number <= 0 (a dismissal is never a positive); else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value > 0:
+        raise ValueError(f"dismissed must be a finite number <= 0 (a not-interested movie is no positive); got {value!r}")
 
-    Their product with the weights is all zeros: a list ranked by zeros is
-    no recommendation, so they get none (the site shows the labelled
-    popular list instead of a "0% match" list in column order).
+
+def _modelled_columns(position: np.ndarray, item_index: np.ndarray) -> np.ndarray:
+    """The distinct modelled columns (ascending, int32) of the movies ``item_index``; the others dropped."""
+    columns = np.unique(position[np.asarray(item_index, dtype=np.int64)])
+    return columns[columns >= 0].astype(np.int32)
+
+
+def _with_evidence(rows: sp.csr_array, scores: np.ndarray) -> np.ndarray:
+    """``scores`` with NaN rows for users none of whose movies is modelled (dismissed movies are no evidence).
+
+    Their product with the weights is all zeros, or only pushes away: a list
+    ranked by that is no recommendation, so they get none (the site shows
+    the labelled popular list instead of a "0% match" list in column order).
     """
-    scores[np.diff(rows.indptr) == 0] = np.nan
+    row_of = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    scores[np.bincount(row_of[rows.data > 0], minlength=rows.shape[0]) == 0] = np.nan
     return scores
 
 

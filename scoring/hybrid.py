@@ -35,13 +35,14 @@ import scipy.sparse as sp
 from scoring.base import Scorer, require_number
 from scoring.content_scorer import ContentScorer, history_row
 from scoring.ease import EASE
+from scoring.feedback import DISMISSED_WEIGHT
 from scoring.matrix import RatingsMatrix
 from scoring.similarity import Mapper, serial_map
 from scoring.topn import top_n
 
 EXPLORE_LIST = 10
 """The list length that ``explore`` is a share of: the first page of a user's recommendations."""
-_EASE_PARAMS = ("l2", "keep_weights", "similar", "min_ratings", "max_items")
+_EASE_PARAMS = ("l2", "keep_weights", "similar", "min_ratings", "max_items", "dismissed")
 _CONTENT_PARAMS = ("genre_weight", "tag_weight", "year_weight", "title_weight", "factors", "liked_from")
 
 
@@ -50,7 +51,7 @@ class Hybrid(Scorer):
 
     Parameters
     ----------
-    l2, keep_weights, similar, min_ratings, max_items
+    l2, keep_weights, similar, min_ratings, max_items, dismissed
         EASE's (:class:`scoring.ease.EASE`), same defaults.
     genre_weight, tag_weight, year_weight, title_weight, factors, liked_from
         The content model's (:class:`scoring.content_scorer.ContentScorer`), same defaults.
@@ -83,7 +84,7 @@ class Hybrid(Scorer):
 
     def __init__(
         self, *, l2: float = 400.0, keep_weights: int = 300, similar: int = 20, min_ratings: int = 10,
-        max_items: int = 10000, genre_weight: float = 1.0, tag_weight: float = 1.0, year_weight: float = 0.5,
+        max_items: int = 10000, dismissed: float = DISMISSED_WEIGHT, genre_weight: float = 1.0, tag_weight: float = 1.0, year_weight: float = 0.5,
         title_weight: float = 0.3, factors: int = 64, liked_from: float = 0.0, content_weight: float = 0.3,
         popularity_exponent: float = 0.3, cold_penalty: float = 0.1, explore: float = 0.0,
     ) -> None:
@@ -92,6 +93,7 @@ class Hybrid(Scorer):
         self.similar = similar
         self.min_ratings = min_ratings
         self.max_items = max_items
+        self.dismissed = dismissed
         self.genre_weight = genre_weight
         self.tag_weight = tag_weight
         self.year_weight = year_weight
@@ -224,8 +226,8 @@ class Hybrid(Scorer):
         cold[self.modelled_] = False
         return np.flatnonzero(cold)
 
-    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        ease = self.ease_.score_history(item_index, ratings)[self.modelled_]
+    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray, dismissed: np.ndarray) -> np.ndarray:
+        ease = self.ease_.score_history(item_index, ratings, dismissed)[self.modelled_]
         rows = history_row(item_index, ratings, self.n_items_)
         content = self.content_.scores_of(rows)
         return self.with_exploration(self.blend(ease[np.newaxis, :], content), content, rows)[0]

@@ -104,7 +104,7 @@ class ItemKNN(Scorer):
         rows = self._ratings[user_index]
         return self._predict(rows, row_means(rows))
 
-    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray, dismissed: np.ndarray) -> np.ndarray:
         if len(item_index) == 0:
             return np.full(self.n_items_, np.nan, dtype=np.float32)
         row = history_row(item_index, ratings, self.n_items_)

@@ -57,21 +57,31 @@ class RatingsMatrix:
         The catalogue's metadata, for the scorers that read it (``uses_content``);
         with it, :attr:`movie_ids` holds every catalogue movie, rated or not
         (an unrated one is an empty column).
+    dismissed : scipy.sparse.csr_array of shape (n_users, n_items), float32, or None
+        The movies each user said they are not interested in and has no entry
+        of :attr:`matrix` for (ones; docs in :mod:`scoring.feedback`): a
+        negative for the scorers that read it (EASE), never a rating.
     """
 
     user_ids: np.ndarray
     movie_ids: np.ndarray
     matrix: sp.csr_array
     content: MovieContent | None = None
+    dismissed: sp.csr_array | None = None
 
     @classmethod
     def from_arrays(
-        cls, users: np.ndarray, movies: np.ndarray, ratings: np.ndarray, content: MovieContent | None = None
+        cls, users: np.ndarray, movies: np.ndarray, ratings: np.ndarray, content: MovieContent | None = None,
+        dismissed: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> RatingsMatrix:
         """Build from three equal-length 1-D arrays: one (user id, movie id, rating) per rating.
 
         With ``content``, the columns are every movie rated or in the
         catalogue, so a content scorer can score the movies nobody rated.
+        ``dismissed`` is (user ids, movie ids) of not-interested events: those
+        of a user and a movie in the matrix, not rated or watched by that
+        user, become :attr:`dismissed` (repeats count once); the others
+        carry nothing a model could use.
 
         Raises ``ValueError`` when the lengths differ, a rating is not finite,
         or a (user, movie) pair occurs twice (a user rates a movie at most once).
@@ -97,7 +107,8 @@ class RatingsMatrix:
                 f"among {len(ratings)} ratings"
             )
         matrix.sort_indices()
-        return cls(user_ids=user_ids, movie_ids=movie_ids, matrix=matrix, content=content)
+        negatives = None if dismissed is None else _dismissed_matrix(matrix, user_ids, movie_ids, *dismissed)
+        return cls(user_ids=user_ids, movie_ids=movie_ids, matrix=matrix, content=content, dismissed=negatives)
 
     @property
     def n_users(self) -> int:
@@ -120,9 +131,32 @@ class RatingsMatrix:
         """Column indices of ``movie_ids`` (any shape), int64; -1 for movies not in the matrix."""
         return index_of(self.movie_ids, movie_ids)
 
+    def hidden(self, rows: np.ndarray) -> sp.csr_array:
+        """The movies never recommended to the users of ``rows``: rated or watched, and dismissed; (b, n_items) CSR."""
+        seen = self.matrix[rows]
+        return seen if self.dismissed is None else seen + self.dismissed[rows]
+
     def history(self, user: int) -> tuple[np.ndarray, np.ndarray]:
         """Row ``user``'s rated column indices (k,) int32 and ratings (k,) float32, a view of the CSR."""
         if not 0 <= user < self.n_users:
             raise IndexError(f"user index must be in [0, {self.n_users}); got {user}")
         start, stop = self.matrix.indptr[user], self.matrix.indptr[user + 1]
         return self.matrix.indices[start:stop], self.matrix.data[start:stop]
+
+
+def _dismissed_matrix(matrix: sp.csr_array, user_ids: np.ndarray, movie_ids: np.ndarray,
+                      users: np.ndarray, movies: np.ndarray) -> sp.csr_array:
+    """The (user, movie) pairs among ``users``/``movies`` known to the matrix and not stored in it, as ones."""
+    users, movies = np.asarray(users), np.asarray(movies)
+    if users.shape != movies.shape or users.ndim != 1:
+        raise ValueError(f"dismissed users and movies must be 1-D of equal length; got {users.shape} and {movies.shape}")
+    rows, cols = index_of(user_ids, users), index_of(movie_ids, movies)
+    known = (rows >= 0) & (cols >= 0)
+    pairs = sp.csr_array((np.ones(int(known.sum()), dtype=np.float32), (rows[known], cols[known])), shape=matrix.shape)
+    pairs.sum_duplicates()
+    pairs.data[:] = 1.0  # a movie dismissed twice is dismissed once
+    stored = sp.csr_array((np.ones(matrix.nnz, dtype=np.float32), matrix.indices, matrix.indptr), shape=matrix.shape)
+    unrated = pairs - pairs.multiply(stored)
+    unrated.eliminate_zeros()
+    unrated.sort_indices()
+    return sp.csr_array(unrated, dtype=np.float32)

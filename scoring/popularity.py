@@ -57,5 +57,5 @@ class Popularity(Scorer):
     def _score_users(self, user_index: np.ndarray) -> np.ndarray:
         return np.repeat(self.scores_[np.newaxis, :], len(user_index), axis=0)
 
-    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray, dismissed: np.ndarray) -> np.ndarray:
         return self.scores_.copy()

@@ -181,7 +181,7 @@ class UserKNN(Scorer):
     def _score_users(self, user_index: np.ndarray) -> np.ndarray:
         return self._predict(self._ratings[user_index])
 
-    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+    def _score_history(self, item_index: np.ndarray, ratings: np.ndarray, dismissed: np.ndarray) -> np.ndarray:
         if len(item_index) == 0:
             return np.full(self.n_items_, np.nan, dtype=np.float32)
         return self._predict(history_row(item_index, ratings, self.n_items_))[0]

@@ -75,7 +75,7 @@ def score_chunk(start: int, stop: int) -> ChunkRows:
     users = state.rows[start:stop]
     # (b, n_items), or (b, c) for those columns; a model that can tell which columns cannot reach a top n is told n.
     scores, columns = state.model.score_users_compact(users, n=state.n)
-    rated = state.ratings.matrix[users]  # (b, n_items), the candidates' exclusion
+    rated = state.ratings.hidden(users)  # (b, n_items), the candidates' exclusion: rated, watched or dismissed
     if columns is not None:
         rated = rated[:, columns]
     items, values = top_n(scores, rated, state.n)  # (b, n) each, -1/NaN padding at the end of a row

@@ -148,12 +148,13 @@ class _Job:
         Run.objects.record_spec(self.run_id, spec, model, joined=getattr(self.run, "joined", False))
 
         with self.stage(Stage.LOAD):
-            users, movies, values = store.load_ratings()
+            feedback = store.load_ratings()
             # A content-reading model (the hybrid) gets the catalogue too: every movie becomes a column, rated or not.
             content = store.load_content() if uses_content(model) else None
         with self.stage(Stage.MATRIX):
-            ratings = RatingsMatrix.from_arrays(users, movies, values, content=content)
-            del users, movies, values
+            ratings = RatingsMatrix.from_arrays(feedback.users, feedback.movies, feedback.values, content=content,
+                                                dismissed=feedback.dismissed)
+            del feedback
             self.facts.update(users=ratings.n_users, movies=ratings.n_items, ratings=ratings.nnz)
             check_shards_fit_users(self.shards, ratings.n_users)  # a shard with no users is a mistake in --shards
         with self.stage(Stage.FIT):

@@ -18,6 +18,7 @@ from scoring.base import Scorer
 from scoring.content import MovieContent
 from web.pgcopy import copy_columns
 from web.recommender.models import Event, FittedModel, Movie, PopularMovie, Rating
+from web.recommender.models.events import Feedback
 from web.runs.models import FINISHED, ActiveRun, Run
 from web.runs.scores import (
     SIMILAR_TABLE, SIMILAR_TYPES, attach_partition, drop_run_tables, is_attached, run_tables, similar_table,
@@ -26,25 +27,20 @@ from web.security import sign_model
 
 
 # -- ratings ----------------------------------------------------------------
-def load_ratings(*, with_watches: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What the models learn from as (user_id int32, movie_id int32, value float32) arrays, by binary COPY.
+def load_ratings(*, with_watches: bool = True) -> Feedback:
+    """What the models learn from, by binary COPY (``Event.objects.feedback``, the worker's refresh reads the same).
 
-    Every rating, and (``with_watches``) every watched movie the user has not
-    rated, valued :data:`~web.recommender.models.events.WATCH_RATING`: watches
-    are implicit positive feedback next to the ratings, and a rated movie
-    counts once, with its stars. Not-interested events are not a positive:
-    they stay out of the matrix, and the read hides those movies.
+    Every rating, and (``with_watches``) the events weighed as
+    :mod:`scoring.feedback` says: every unrated watch that counts, valued
+    :data:`~scoring.feedback.WATCH_RATING`, and the not-interested pairs,
+    which ``RatingsMatrix.from_arrays`` keeps as negatives (EASE) and the
+    read hides from the served list.
     """
-    users, movies, ratings = Rating.objects.columns()
-    if len(users) == 0:
+    if not Rating.objects.exists():
         raise ValueError(
             f"{Rating._meta.db_table} is empty: load ratings first (python manage.py load_movielens DIR)"
         )
-    if not with_watches:
-        return users, movies, ratings
-    watch_users, watch_movies, watch_values = Event.objects.implicit_columns()
-    return (np.concatenate([users, watch_users]), np.concatenate([movies, watch_movies]),
-            np.concatenate([ratings, watch_values]))
+    return Event.objects.feedback(with_events=with_watches)
 
 
 def load_content() -> MovieContent:

@@ -52,9 +52,11 @@ class Interactions:
         rows = np.repeat(np.arange(ratings.n_users), np.diff(matrix.indptr))
         return cls(users=ratings.user_ids[rows], movies=ratings.movie_ids[matrix.indices], ratings=matrix.data.copy())
 
-    def to_matrix(self, content: MovieContent | None = None) -> RatingsMatrix:
-        """The users × movies :class:`RatingsMatrix` of these ratings (what a scorer is fitted on), with ``content`` if given."""
-        return RatingsMatrix.from_arrays(self.users, self.movies, self.ratings, content=content)
+    def to_matrix(self, content: MovieContent | None = None, dismissed: Interactions | None = None) -> RatingsMatrix:
+        """The users × movies :class:`RatingsMatrix` of these ratings (what a scorer is fitted on), with ``content``
+        and the not-interested pairs of ``dismissed`` if given."""
+        pairs = None if dismissed is None else (dismissed.users, dismissed.movies)
+        return RatingsMatrix.from_arrays(self.users, self.movies, self.ratings, content=content, dismissed=pairs)
 
 
 def load_movielens(folder: str | Path) -> Interactions:

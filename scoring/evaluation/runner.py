@@ -64,9 +64,11 @@ def uses_content(scorer: Any) -> bool:
     return bool(getattr(scorer, "uses_content", False))
 
 
-def training_matrix(scorer: Any, train: Interactions, content: MovieContent | None) -> RatingsMatrix:
-    """What ``scorer`` is fitted on: the ratings, with the catalogue (every movie, rated or not) for a content scorer."""
-    return train.to_matrix(content if uses_content(scorer) else None)
+def training_matrix(scorer: Any, train: Interactions, content: MovieContent | None,
+                    dismissed: Interactions | None = None) -> RatingsMatrix:
+    """What ``scorer`` is fitted on: the ratings, with the catalogue (every movie, rated or not) for a content scorer,
+    and the not-interested pairs of ``dismissed`` if any."""
+    return train.to_matrix(content if uses_content(scorer) else None, dismissed)
 
 
 def evaluate_split(
@@ -85,7 +87,7 @@ def evaluate_split(
         raise ValueError(f"k must be an integer >= 1; got {k!r}")
     if len(parts.test) == 0:
         raise ValueError("the test part is empty: nothing to evaluate")
-    train = training_matrix(scorer, parts.train, content)
+    train = training_matrix(scorer, parts.train, content, parts.dismissed)
     model = clone(scorer)
     started = time.perf_counter()
     model.fit(train)
@@ -151,7 +153,8 @@ def _rank(
     k: int,
     chunk_size: int,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Top-k of ``users`` without their training movies, and (for rating predictors) the score of every test pair."""
+    """Top-k of ``users`` without their training movies (nor dismissed ones: the site hides them), and (for rating
+    predictors) the score of every test pair."""
     recommended = np.empty((len(users), k), dtype=np.int32)
     predicts = bool(getattr(model, "predicts_ratings", False))
     predictions = np.full(len(rows), np.nan, dtype=np.float64) if predicts else None
@@ -159,7 +162,7 @@ def _rank(
     for start in range(0, len(users), chunk_size):
         chunk = users[start : start + chunk_size]
         scores = model.score_users(chunk)
-        recommended[start : start + len(chunk)], _ = top_n(scores, train.matrix[chunk], k)
+        recommended[start : start + len(chunk)], _ = top_n(scores, train.hidden(chunk), k)
         if predictions is not None:
             pairs = known[np.isin(rows[known], chunk)]
             predictions[pairs] = scores[np.searchsorted(chunk, rows[pairs]), cols[pairs]]

@@ -31,12 +31,17 @@ COLD_ITEM_FRACTION = 0.1
 
 @dataclass(frozen=True, eq=False)
 class Split:
-    """A train part and a test part of the same ratings, and how they were made."""
+    """A train part and a test part of the same ratings, and how they were made.
+
+    ``dismissed`` (the ratings column unused) are not-interested events known at
+    training time, for the simulated watches protocol (:mod:`scoring.evaluation.watches`).
+    """
 
     train: Interactions
     test: Interactions
     protocol: str
     seed: int
+    dismissed: Interactions | None = None
 
 
 def _rank_within_user(users: np.ndarray, *keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,5 @@
-"""Events as feedback: the job's matrix holds unrated watches, and the worker's refresh of one user uses the same rule."""
+"""Events as feedback: the job's matrix holds the watches that count and the dismissals, and the worker's refresh of
+one user builds the same history row."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from web.recommender.tasks import refresh_user
 USER = 101
 
 
-def _record(*events: tuple[str, int, int, str]) -> None:
+def _record(*events: tuple) -> None:
+    """Events as (event_id, user, movie, type) or (event_id, user, movie, type, fraction)."""
     at = timezone.now() - timedelta(hours=1)
-    valid = [(i, {"event_id": eid, "user_id": user, "movie_id": movie, "type": type_, "fraction": None, "time": at})
-             for i, (eid, user, movie, type_) in enumerate(events)]
+    valid = [(i, {"event_id": e[0], "user_id": e[1], "movie_id": e[2], "type": e[3],
+                  "fraction": e[4] if len(e) > 4 else None, "time": at})
+             for i, e in enumerate(events)]
     outcomes = Event.objects.record([EventBatch(valid=valid, refused=[])])
     assert {o.status for o in outcomes} == {"accepted"}
 
@@ -29,17 +32,58 @@ def _unrated(user_id: int, k: int) -> list[int]:
 
 
 def test_the_job_loads_unrated_watches_as_implicit_ratings(catalogue):
-    """A watch of an unrated movie adds one entry valued WATCH_RATING; a watch of a rated movie adds none."""
+    """A watch of an unrated movie adds one entry valued WATCH_RATING; a watch of a rated movie adds none;
+    a not-interested movie is a pair of its own, never an entry."""
     rated = Rating.objects.filter(user_id=USER).first()
-    unrated = _unrated(USER, 1)[0]
+    unrated, dismissed = _unrated(USER, 2)
     _record(("w1", USER, unrated, "watched"), ("w2", USER, rated.movie_id, "watched"),
-            ("w3", USER, unrated, "watched"), ("n1", USER, _unrated(USER, 2)[1], "not_interested"))
-    users, movies, values = store.load_ratings()
+            ("w3", USER, unrated, "watched"), ("n1", USER, dismissed, "not_interested"))
+    feedback = store.load_ratings()
+    users, movies, values = feedback.users, feedback.movies, feedback.values
     plain = store.load_ratings(with_watches=False)
-    assert len(users) == len(plain[0]) + 1
+    assert len(users) == len(plain.users) + 1 and plain.dismissed is None
     mine = (users == USER) & (movies == unrated)
     assert mine.sum() == 1 and values[mine][0] == np.float32(WATCH_RATING)
     assert values[(users == USER) & (movies == rated.movie_id)].tolist() == [np.float32(rated.rating)]
+    assert not ((users == USER) & (movies == dismissed)).any()
+    assert list(zip(*feedback.dismissed, strict=True)) == [(USER, dismissed)]
+
+
+def test_a_watch_counts_by_its_longest_fraction(catalogue):
+    """With min_fraction 0.5: a watch of 0.3 alone does not count, 0.3 then 0.8 does, and no fraction is a full watch."""
+    short, longer, unknown = _unrated(USER, 3)
+    _record(("s1", USER, short, "watched", 0.3), ("l1", USER, longer, "watched", 0.3),
+            ("l2", USER, longer, "watched", 0.8), ("u1", USER, unknown, "watched", 0.2), ("u2", USER, unknown, "watched"))
+    for user_id in (None, USER):
+        feedback = Event.objects.feedback(user_id, min_fraction=0.5)
+        mine = feedback.users == USER
+        watched = set(feedback.movies[mine & (feedback.values == np.float32(WATCH_RATING))].tolist())
+        assert {longer, unknown} <= watched and short not in watched
+    assert short in Event.objects.feedback(USER, min_fraction=0.0).movies
+
+
+def test_the_job_and_the_worker_build_the_same_row(catalogue, redis_conn):
+    """A user with ratings, watches and dismissals: the worker's refresh writes exactly the rows the EASE run wrote
+    (the same history row, negatives included), and a dismissal moves the user's scores."""
+    rated = Rating.objects.filter(user_id=USER).values_list("movie_id", flat=True)
+    watched, short, dismissed, also_rated = *_unrated(USER, 3), rated[0]
+    _record(("a", USER, watched, "watched", 0.9), ("b", USER, short, "watched", 0.1),
+            ("c", USER, dismissed, "not_interested"), ("d", USER, also_rated, "not_interested"))
+    params = {"min_ratings": 1, "l2": 5.0, "dismissed": -0.5}
+    finished = run(algorithm="ease", params=params, top_n=10)
+
+    def rows() -> list[tuple[int, float]]:
+        stored = UserScore.objects.filter(run=finished, user_id=USER).order_by("rank").values_list("movie_id", "score")
+        return [(movie, round(score, 5)) for movie, score in stored]
+
+    by_job = rows()
+    assert by_job and not {m for m, _ in by_job} & {watched, short, dismissed, also_rated}
+    UserScore.objects.filter(run=finished, user_id=USER).delete()
+    assert refresh_user(USER) == len(by_job)
+    assert rows() == by_job
+    ignoring = run(algorithm="ease", params={**params, "dismissed": 0.0}, top_n=10)
+    scores = dict(UserScore.objects.filter(run=ignoring, user_id=USER).values_list("movie_id", "score"))
+    assert any(abs(scores.get(movie, np.inf) - score) > 1e-4 for movie, score in by_job)
 
 
 def test_a_user_known_only_by_watches_gets_a_personal_list_without_them(catalogue):

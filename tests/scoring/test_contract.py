@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from scoring import ALGORITHMS, NotFittedError, make_scorer
+from scoring.evaluation.data import Interactions
 from scoring.matrix import RatingsMatrix
 from scoring.topn import top_n
 
@@ -122,3 +123,19 @@ def test_the_compact_top_n_is_the_whole_top_n(algorithm, ratings, n):
     if columns is not None:
         items = np.where(items >= 0, columns[np.maximum(items, 0)], -1)
     np.testing.assert_array_equal(items, whole)
+
+
+def test_score_history_with_dismissals_equals_score_users(algorithm, ratings):
+    """With not-interested movies in the matrix, a fitted user's history and dismissals give their score_users row
+    (the worker's refresh and the job score a user alike), whether or not the algorithm reads dismissals."""
+    entries = Interactions.from_matrix(ratings)
+    users, movies = entries.users, entries.movies
+    unrated = np.setdiff1d(ratings.movie_ids, movies[users == ratings.user_ids[3]])[:4]
+    dismissing = RatingsMatrix.from_arrays(users, movies, entries.ratings, content=ratings.content,
+                                           dismissed=(np.full(len(unrated), ratings.user_ids[3]), unrated))
+    model = make_scorer(algorithm).fit(dismissing)
+    items, values = dismissing.history(3)
+    dismissed = dismissing.dismissed[[3]].indices
+    assert len(dismissed) == 4
+    np.testing.assert_allclose(model.score_history(items, values, dismissed), model.score_users(np.array([3]))[0],
+                               rtol=1e-6, atol=1e-6, equal_nan=True)

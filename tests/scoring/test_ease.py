@@ -111,3 +111,55 @@ def test_gram_in_column_blocks_gives_the_same_model(monkeypatch):
     monkeypatch.setattr(ease, "GRAM_BLOCK", 7)
     blocked = EASE(l2=3.0, min_ratings=1).fit(ratings).weights_.toarray()
     np.testing.assert_allclose(blocked, whole, atol=1e-5)
+
+
+def _two_tastes() -> RatingsMatrix:
+    """Two groups of movies watched together: 10, 20, 30 (ids 10-30) and 40, 50, 60; movie 70 is watched with both."""
+    rng = np.random.default_rng(0)
+    users, movies = [], []
+    for user in range(1, 61):
+        group = [10, 20, 30] if user <= 30 else [40, 50, 60]
+        chosen = [m for m in group if rng.random() < 0.8] + ([70] if rng.random() < 0.5 else [])
+        users += [user] * len(chosen)
+        movies += chosen
+    users.append(99)
+    movies.append(70)  # the user of the test below: watched only movie 70
+    return RatingsMatrix.from_arrays(np.array(users), np.array(movies), np.full(len(users), 4.0))
+
+
+def test_a_dismissed_movie_pushes_its_neighbours_down():
+    """User 99 watched movie 70 (liked by both groups) and dismissed 10: the 10-20-30 group ranks below 40-50-60.
+    Without the negative entry (dismissed=0: as if no dismissal) the first group is not below; the worker's history
+    gives the job's scores."""
+    plain = _two_tastes()
+    user = int(np.flatnonzero(plain.user_ids == 99)[0])
+    column = {int(m): i for i, m in enumerate(plain.movie_ids)}
+    watched, _ = plain.history(user)
+    dismissing = RatingsMatrix.from_arrays(*_entries(plain), dismissed=(np.array([99]), np.array([10])))
+    for weight in (-0.5, -1.0):
+        model = EASE(l2=5.0, min_ratings=1, dismissed=weight).fit(dismissing)
+        scores = model.score_users(np.array([user]))[0]
+        assert max(scores[column[20]], scores[column[30]]) < min(scores[column[40]], scores[column[50]], scores[column[60]])
+        np.testing.assert_array_equal(model.score_history(watched, np.array([4.0]), np.array([column[10]])), scores)
+    ignoring = EASE(l2=5.0, min_ratings=1, dismissed=0.0).fit(dismissing).score_users(np.array([user]))[0]
+    assert max(ignoring[column[20]], ignoring[column[30]]) > min(ignoring[column[40]], ignoring[column[50]])
+    np.testing.assert_array_equal(ignoring, EASE(l2=5.0, min_ratings=1, dismissed=0.0).fit(plain).score_users(np.array([user]))[0])
+
+
+def test_a_dismissal_is_no_evidence_and_a_rated_movie_is_no_dismissal():
+    """Only dismissals, or dismissing a movie also watched: the scores are what the watched movies alone give."""
+    model = EASE(l2=5.0, min_ratings=1, dismissed=-1.0).fit(_two_tastes())
+    assert np.isnan(model.score_history(np.array([], dtype=np.int64), np.array([]), np.array([0, 1]))).all()
+    np.testing.assert_array_equal(model.score_history(np.array([6]), np.array([4.0]), np.array([6])),
+                                  model.score_history(np.array([6]), np.array([4.0])))
+
+
+@pytest.mark.parametrize("dismissed", [0.5, float("nan"), True, "-1"])
+def test_a_positive_or_non_numeric_dismissed_weight_is_refused(dismissed):
+    with pytest.raises(ValueError, match="dismissed must be a finite number <= 0"):
+        EASE(dismissed=dismissed).fit(small())
+
+
+def _entries(ratings: RatingsMatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows = np.repeat(np.arange(ratings.n_users), np.diff(ratings.matrix.indptr))
+    return ratings.user_ids[rows], ratings.movie_ids[ratings.matrix.indices], ratings.matrix.data

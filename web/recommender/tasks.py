@@ -8,7 +8,7 @@ import numpy as np
 from django.db import close_old_connections, transaction
 
 from scoring.topn import rated_matrix, top_n
-from web.recommender.models import WATCH_RATING, Event, FittedModel, Rating, user_data_changed
+from web.recommender.models import Event, FittedModel, user_data_changed
 from web.recommender.refresh import running
 from web.runs.models import Run
 from web.runs.scores import ScoreRows, replace_user_scores
@@ -76,16 +76,14 @@ def _refresh_user(user_id: int) -> int:
         return 0
     n = int(run.parameters.get("top_n", DEFAULT_TOP_N))
 
-    # What the job's matrix holds for the user (jobs/precompute/store.py, load_ratings): ratings and unrated watches.
-    history = list(Rating.objects.filter(user_id=user_id).values_list("movie_id", "rating"))
-    watched, dismissed = Event.objects.feedback_of(user_id)
-    movie_ids = np.array([movie for movie, _ in history] + watched, dtype=np.int64)
-    values = np.array([value for _, value in history] + [WATCH_RATING] * len(watched), dtype=np.float32)
-    item_index, item_ratings = model.history_index(movie_ids, values)
+    # The user's row of the job's matrix, read by the job's own reader (jobs/precompute/store.py, load_ratings).
+    feedback = Event.objects.feedback(user_id)
+    item_index, item_ratings = model.history_index(feedback.movies, feedback.values)
+    dismissed = feedback.dismissed[1]
+    dismissed_index, _ = model.history_index(dismissed, np.zeros(len(dismissed), np.float32))
 
-    scores = model.score_history(item_index, item_ratings)[np.newaxis, :]
-    # Not-interested movies are no positive, but never worth a slot of the stored list either.
-    dismissed_index, _ = model.history_index(np.array(dismissed, dtype=np.int64), np.zeros(len(dismissed), np.float32))
+    scores = model.score_history(item_index, item_ratings, dismissed_index)[np.newaxis, :]
+    # Not-interested movies never get a slot of the stored list (the read hides them too), as in the job.
     excluded = np.union1d(item_index, dismissed_index).astype(np.int64)
     items, item_scores = top_n(scores, rated_matrix(excluded, len(model.movie_ids_)), n)
     keep = items[0] >= 0

@@ -22,6 +22,7 @@ import numpy as np
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from scoring.feedback import MIN_WATCH_FRACTION, WATCH_RATING, counted_watches
 from web.pgcopy import read_columns
 from web.recommender.models.catalogue import Movie
 from web.recommender.models.profiles import PROFILE_USER_ID_START, Profile, next_profile_user_id
@@ -44,18 +45,6 @@ EARLIEST_EVENT_TIME = dt.datetime(1995, 1, 1, tzinfo=dt.UTC)
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
 """How far in the future an event's time may lie (the sender's clock may run ahead); later is refused."""
-
-WATCH_RATING = 4.5
-"""The value a watch with no rating has in the models' user-item matrix (docs/decisions.md, "Events").
-
-EASE, the default, uses only whether an entry exists, so there a watch counts
-exactly like a rating whatever this value. The star-based models (kNN) read
-it as a rating: 4.5 ranked best for item-item on the validation splits of
-ml-latest-small (of 2.5, 3.5, 4.5 and 5.0; docs/evaluation.md, "Watches"), in
-keeping with a watch being a choice the user made. A rated movie counts once,
-with its stars: the rating says more than the watch.
-"""
-
 
 class ServiceUserManager(models.Manager):
     def for_external_id(self, external_id: str) -> tuple[ServiceUser, bool]:
@@ -93,6 +82,19 @@ class ServiceUser(models.Model):
 
     def __str__(self) -> str:
         return f"{self.external_id} (user {self.user_id})"
+
+
+@dataclass(frozen=True, eq=False)
+class Feedback:
+    """What the models learn from (:meth:`EventQuerySet.feedback`), as columns ready for ``RatingsMatrix.from_arrays``."""
+
+    users: np.ndarray
+    """int32, one per entry: the ratings, then the watches that count."""
+    movies: np.ndarray
+    values: np.ndarray
+    """float32: a rating's stars, a watch's :data:`WATCH_RATING`."""
+    dismissed: tuple[np.ndarray, np.ndarray] | None
+    """(user ids, movie ids) of the not-interested events; None when events were not read."""
 
 
 @dataclass
@@ -229,30 +231,47 @@ class EventQuerySet(models.QuerySet):
             cursor.execute(sql, params)
             return {event_id for (event_id,) in cursor.fetchall()}
 
-    def _unrated_watches_sql(self, user_filter: str = "") -> str:
-        table, ratings = self.model._meta.db_table, Rating._meta.db_table
-        return f"""
-            SELECT DISTINCT e.user_id, e.movie_id FROM {table} e
-            WHERE e.type = 'watched' {user_filter}
-              AND NOT EXISTS (SELECT 1 FROM {ratings} r WHERE r.user_id = e.user_id AND r.movie_id = e.movie_id)"""
+    def feedback(self, user_id: int | None = None, *, with_events: bool = True,
+                 min_fraction: float = MIN_WATCH_FRACTION) -> Feedback:
+        """What the models learn from, for every user or only ``user_id``: ratings, the watches that count, dismissals.
 
-    def implicit_columns(self) -> list[np.ndarray]:
-        """Every watched (user, movie) pair with no rating, as the models' implicit feedback, by binary COPY.
-
-        Columns like :meth:`RatingQuerySet.columns`: user_id int32, movie_id int32,
-        and the value :data:`WATCH_RATING` (float32), so they concatenate with the ratings into one matrix.
+        The one reader of it: the job's load (``jobs/precompute/store.py``)
+        and the worker's refresh of one user (``web/recommender/tasks.py``)
+        both call it, so they build the same history row. The weighting is
+        :mod:`scoring.feedback`'s: an unrated watch counts if its longest
+        watch reaches ``min_fraction`` (no fraction reported is a full
+        watch), valued :data:`WATCH_RATING`; a rated movie counts once, with
+        its stars. Not-interested movies come as pairs of their own, never as
+        a positive (the matrix keeps those of a movie the user neither rated
+        nor watched). Binary COPY for the whole table, so the job's load stays
+        one pass; ``with_events`` false reads the ratings alone.
         """
+        users, movies, values = Rating.objects.columns(user_id=user_id)
+        if not with_events:
+            return Feedback(users, movies, values, None)
         with connection.cursor() as cursor:
-            users, movies = read_columns(cursor.cursor, self._unrated_watches_sql(), ["integer", "integer"])
-        return [users, movies, np.full(len(users), WATCH_RATING, dtype=np.float32)]
+            watch_users, watch_movies, fraction = read_columns(
+                cursor.cursor, self._watches_sql(user_id), ["integer", "integer", "real"])
+            dismissed = read_columns(cursor.cursor, self._dismissed_sql(user_id), ["integer", "integer"])
+        counted = counted_watches(fraction, min_fraction)
+        return Feedback(np.concatenate([users, watch_users[counted]]), np.concatenate([movies, watch_movies[counted]]),
+                        np.concatenate([values, np.full(int(counted.sum()), WATCH_RATING, dtype=np.float32)]),
+                        (dismissed[0], dismissed[1]))
 
-    def feedback_of(self, user_id: int) -> tuple[list[int], list[int]]:
-        """One user's events as the worker's refresh needs them: (watched movies with no rating, not-interested movies)."""
-        with connection.cursor() as cursor:
-            cursor.execute(self._unrated_watches_sql("AND e.user_id = %s"), [user_id])
-            watched = [movie for _, movie in cursor.fetchall()]
-        dismissed = list(self.filter(user_id=user_id, type="not_interested").values_list("movie_id", flat=True).distinct())
-        return watched, dismissed
+    def _watches_sql(self, user_id: int | None) -> str:
+        """Each watched (user, movie) with no rating once, with its longest fraction (NaN where a watch reported none)."""
+        table, ratings = self.model._meta.db_table, Rating._meta.db_table
+        one = "" if user_id is None else f"AND e.user_id = {int(user_id)}"  # int(): no text reaches the SQL
+        # PostgreSQL orders NaN above every number, so MAX picks it: a watch of unknown length is a full watch.
+        return f"""
+            SELECT e.user_id, e.movie_id, MAX(COALESCE(e.fraction, 'NaN'))::real FROM {table} e
+            WHERE e.type = 'watched' {one}
+              AND NOT EXISTS (SELECT 1 FROM {ratings} r WHERE r.user_id = e.user_id AND r.movie_id = e.movie_id)
+            GROUP BY e.user_id, e.movie_id"""
+
+    def _dismissed_sql(self, user_id: int | None) -> str:
+        one = "" if user_id is None else f"AND user_id = {int(user_id)}"
+        return f"SELECT DISTINCT user_id, movie_id FROM {self.model._meta.db_table} WHERE type = 'not_interested' {one}"
 
     def watchlist(self, user_id: int) -> list[tuple[int, dt.datetime]]:
         """The user's watchlist: ``(movie_id, added at)`` of each movie whose latest watchlist event is an add, newest first."""

@@ -32,16 +32,20 @@ RATING_ORDER = {
 
 
 class RatingQuerySet(models.QuerySet):
-    def columns(self, *, with_time: bool = False) -> list[np.ndarray]:
-        """Every rating as NumPy columns by binary COPY: user_id int32, movie_id int32, rating float32.
+    def columns(self, *, with_time: bool = False, user_id: int | None = None) -> list[np.ndarray]:
+        """Every rating (of ``user_id`` only, if given) as NumPy columns by binary COPY: user_id int32, movie_id int32,
+        rating float32.
 
         ``with_time`` adds the timestamp (int64 microseconds since 2000-01-01, PostgreSQL's
-        binary ``timestamptz``). The job's load and the offline evaluation both read through here.
+        binary ``timestamptz``). The job's load, the worker's refresh of one user
+        (both through ``Event.objects.feedback``) and the offline evaluation read through here.
         """
         names, types = ["user_id", "movie_id", "rating::real"], ["integer", "integer", "real"]
         if with_time:
             names, types = [*names, "timestamp"], [*types, "timestamptz"]
         query = f"SELECT {', '.join(names)} FROM {self.model._meta.db_table}"
+        if user_id is not None:
+            query += f" WHERE user_id = {int(user_id)}"  # int(): COPY takes no parameters, and no text reaches the SQL
         with connection.cursor() as cursor:
             return read_columns(cursor.cursor, query, types)
 
