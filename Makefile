@@ -17,10 +17,12 @@ help:
 	@echo "make evaluate - top-10 metrics of our algorithms and other libraries -> docs/evaluation.md"
 	@echo "make stop   - stop the embedded PostgreSQL and Redis (their data stays in .local/)"
 
+# --no-compile: a module is byte-compiled when first imported instead; compiling every installed file up front
+# was half of the install's time (docs/decisions.md, "Local services and tests"). The images compile at build.
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -r requirements-dev.txt
+	$(PIP) install --quiet --no-compile -r requirements-dev.txt
 	touch $@
 
 install: $(STAMP)

@@ -116,7 +116,7 @@ check-k8s-render:
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	$(CHECKOV_VENV)/bin/pip install --quiet --no-compile -r requirements-checkov.txt
 	touch $@
 
 ## Checkov on the rendered objects and both Dockerfiles. Deliberate
