@@ -64,7 +64,7 @@ class Hybrid(Scorer):
         EASE's, lower than EASE's own default of 10 (chosen on the validation splits).
     genre_weight, tag_weight, year_weight, title_weight, factors, liked_from
         The content model's (:class:`scoring.content_scorer.ContentScorer`), same defaults.
-    content_weight : float, default 0.3
+    content_weight : float, default 0.5
         Weight of the content match (>= 0).
     popularity_exponent : float, default 0.3
         EASE's scores are divided by the number of raters to this power (>= 0; 0 leaves them).
@@ -94,7 +94,7 @@ class Hybrid(Scorer):
     def __init__(
         self, *, l2: float = 400.0, keep_weights: int = 300, similar: int = 20, min_ratings: int = 3,
         max_items: int = 10000, genre_weight: float = 1.0, tag_weight: float = 1.0, year_weight: float = 0.5,
-        title_weight: float = 0.3, factors: int = 64, liked_from: float = 0.0, content_weight: float = 0.3,
+        title_weight: float = 0.3, factors: int = 64, liked_from: float = 0.0, content_weight: float = 0.5,
         popularity_exponent: float = 0.3, cold_penalty: float = 0.1, explore: float = 0.1,
     ) -> None:
         self.l2 = l2
@@ -159,26 +159,28 @@ class Hybrid(Scorer):
     def with_exploration(self, scores: np.ndarray, content: np.ndarray, rated: sp.csr_array) -> np.ndarray:
         """``scores`` (b, n_items) with each user's best unmodelled, unrated movies by ``content`` moved to the last
         :meth:`explore_places` of their first :data:`EXPLORE_LIST` (``rated`` (b, n_items) marks what to skip)."""
-        places = self.explore_places()
-        if places == 0:
+        if self.explore_places() == 0:
             return scores
-        masked = scores.copy()
-        rows = np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr))
-        masked[rows, rated.indices] = np.nan
-        keep = EXPLORE_LIST - places  # the collaborative picks that stay in front
-        width = masked.shape[1]
-        # Each user's keep-th best score (a partition, not a sort of every column).
-        ranked = np.partition(np.nan_to_num(masked, nan=-np.inf), width - keep, axis=1)[:, width - keep : width - keep + 1]
-        pool = np.where(np.isnan(masked), np.nan, content)
-        pool[:, self.modelled_] = np.nan
-        picks, _ = top_n(pool, None, places)
-        step = np.float32(1e-4) * np.maximum(np.abs(ranked), np.float32(1e-3))
-        for place in range(places):
-            chosen = picks[:, place]
-            found = (chosen >= 0) & np.isfinite(ranked[:, 0])
-            users = np.flatnonzero(found)
-            scores[users, chosen[found]] = ranked[found, 0] - step[found, 0] * (place + 1)
-        return scores
+        picks = self._exploration_picks(content, rated, np.isnan(scores).all(axis=1))
+        return _place_picks(scores, picks, rated, EXPLORE_LIST - self.explore_places())
+
+    def _exploration_picks(self, content: np.ndarray, rated: sp.csr_array, unscored: np.ndarray,
+                           block: int = 256) -> np.ndarray:
+        """(b, places) columns: each user's best movies EASE does not model and they have not rated, by ``content``
+        (b, n_items); -1 where there are too few, or for ``unscored`` users (b,). In blocks of users: the pool is a
+        copy of the unmodelled columns, and a 1,000-user chunk of them is 200 MB at ml-25m shape."""
+        places = self.explore_places()
+        cold = self._cold_columns()
+        picks = np.full((len(content), places), -1, dtype=np.int64)
+        for start in range(0, len(content), block):
+            stop = min(start + block, len(content))
+            pool = content[start:stop, cold]
+            taken = rated[start:stop][:, cold]
+            pool[np.repeat(np.arange(stop - start), np.diff(taken.indptr)), taken.indices] = np.nan
+            pool[unscored[start:stop]] = np.nan
+            found, _ = top_n(pool, None, places)
+            picks[start:stop] = np.where(found >= 0, cold[np.maximum(found, 0)], -1)
+        return picks
 
     def _score_users(self, user_index: np.ndarray) -> np.ndarray:
         ease, _ = self.ease_.score_users_compact(user_index)
@@ -190,10 +192,12 @@ class Hybrid(Scorer):
         """:meth:`score_users` over EASE's movies plus the others that can reach some user's top ``n`` in this batch.
 
         A movie EASE does not model enters a top ``n`` only if its score beats the user's ``n``-th best unrated
-        EASE-modelled score; the columns of no such movie (most of the catalogue at ml-25m shape) are left out,
-        so the job ranks about a sixth of the width. Without ``n``, or when exploring, every column is returned.
+        EASE-modelled score, or if it is one of a user's exploration picks; the columns of no such movie (most of
+        the catalogue at ml-25m shape) are left out, so the job ranks about a sixth of the width. Without ``n``, or
+        with an ``n`` shorter than :data:`EXPLORE_LIST` while exploring, every column is returned.
         """
-        if n is None or self.explore_places():
+        places = self.explore_places()
+        if n is None or (places and n < EXPLORE_LIST):
             return self.score_users(user_index), None
         user_index = self._check_users(user_index)
         ease, _ = self.ease_.score_users_compact(user_index)
@@ -221,14 +225,22 @@ class Hybrid(Scorer):
             contenders = cold & (content >= limit).any(axis=0)
         else:
             contenders = cold & bool((-penalty >= threshold).any())
+        unscored = np.isnan(ease).all(axis=1) & no_taste  # neither part can score these users (_no_evidence)
+        picks = self._exploration_picks(content, rows, no_taste | unscored) if places else np.empty((len(rows), 0), int)
+        contenders[picks[picks >= 0]] = True  # a user's pick is in their list whatever its score
         extra = np.flatnonzero(contenders)
         cold_scores = weight * content[:, extra]
         cold_scores -= penalty
         columns = np.concatenate([self.modelled_, extra])
         order = np.argsort(columns, kind="stable")
         scores = np.hstack([modelled, cold_scores])[:, order]
-        scores[np.isnan(ease).all(axis=1) & no_taste] = np.nan  # neither part can score these users (_no_evidence)
-        return scores, columns[order]
+        scores[unscored] = np.nan
+        columns = columns[order]
+        if places:
+            # The keep-th best unrated score is among these columns (it is in the top n, n >= EXPLORE_LIST).
+            compact_picks = np.where(picks >= 0, np.searchsorted(columns, np.maximum(picks, 0)), -1)
+            scores = _place_picks(scores, compact_picks, rows[:, columns], EXPLORE_LIST - places)
+        return scores, columns
 
     def _cold_columns(self) -> np.ndarray:
         """The columns EASE does not model, ascending."""
@@ -241,6 +253,25 @@ class Hybrid(Scorer):
         rows = history_row(item_index, ratings, self.n_items_)
         content = self.content_.scores_of(rows)
         return self.with_exploration(self.blend(ease[np.newaxis, :], content), content, rows)[0]
+
+
+def _place_picks(scores: np.ndarray, picks: np.ndarray, rated: sp.csr_array, keep: int) -> np.ndarray:
+    """``scores`` (b, w) with the columns ``picks`` (b, places; -1: none) scored, in order, just under each user's
+    ``keep``-th best unrated score (``rated`` (b, w) marks what to skip), so that they take the places after it."""
+    masked = np.nan_to_num(scores, nan=-np.inf)
+    masked[np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr)), rated.indices] = -np.inf
+    width = masked.shape[1]
+    if width < keep:
+        return scores  # fewer movies than the places in front: nothing to explore after
+    # Each user's keep-th best score (a partition, not a sort of every column).
+    ranked = np.partition(masked, width - keep, axis=1)[:, width - keep]
+    step = np.float32(1e-4) * np.maximum(np.abs(ranked), np.float32(1e-3))
+    for place in range(picks.shape[1]):
+        chosen = picks[:, place]
+        found = (chosen >= 0) & np.isfinite(ranked)
+        users = np.flatnonzero(found)
+        scores[users, chosen[found]] = ranked[found] - step[found] * (place + 1)
+    return scores
 
 
 def _no_evidence(ease_compact: np.ndarray, content: np.ndarray) -> np.ndarray:

@@ -25,19 +25,15 @@ ALGORITHMS: dict[str, type[Scorer]] = {
     UserKNN.name: UserKNN,
 }
 
-DEFAULT_ALGORITHM = Hybrid.name
+DEFAULT_ALGORITHM = EASE.name
 """What the job runs when neither ``--algorithm`` nor a pending run names one.
 
-Chosen by the offline evaluation (docs/evaluation.md, docs/decisions.md):
-on the stratified split of ml-latest-small EASE beats every anchor
-(implicit's ALS and BPR, Surprise's SVD and KNNWithMeans, most-popular) and
-our other scorers on nDCG@10 and precision@10; the hybrid keeps EASE's
-accuracy (within 1 %, its parameters chosen on the validation splits) with
-about twice its catalogue coverage, scores every catalogue movie (a movie
-with no rating by its metadata) and gives two places of each first page to
-movies the collaborative part does not know yet. Its collaborative part is
-EASE with EASE's two cuts (``max_items``, ``keep_weights``), so it runs
-ml-25m's shape (docs/benchmarks.md). Its similar movies are EASE's.
+Chosen by the offline evaluation (docs/evaluation.md): on the stratified
+split of ml-latest-small EASE beats every anchor (implicit's ALS and BPR,
+Surprise's SVD and KNNWithMeans, most-popular) and our other scorers on
+nDCG@10 and precision@10, and with its two cuts (``max_items``,
+``keep_weights``) it runs ml-25m's shape within the precompute's budget
+(docs/benchmarks.md). Its similar movies come from its own weights.
 """
 
 
