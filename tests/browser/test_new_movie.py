@@ -7,7 +7,6 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
-from scoring.registry import DEFAULT_ALGORITHM
 from tests.browser.site import MEMBER_PASSWORD, screenshot, sign_in
 from tests.helpers import run
 from web.recommender.models import Movie, Profile, Rating, Tag
@@ -25,7 +24,7 @@ SCIENCE_FICTION_FAN = (260, 1196, 541, 1214, 1200, 1240, 2571)
 
 def test_a_new_movie_with_no_ratings_reaches_the_list_of_a_member_whose_taste_it_fits(live_server, page, site):
     """A science-fiction movie added with tags and no rating is on the first page of a science-fiction fan's list after
-    the next default run, labelled as new and like the science fiction they rate highly; a comedy fan's list lacks it."""
+    the next hybrid run, labelled as new and like the science fiction they rate highly; a comedy fan's list lacks it."""
     fan = Profile.objects.for_account(User.objects.create_user("stargazer", password=MEMBER_PASSWORD))
     for movie_id in SCIENCE_FICTION_FAN:
         Rating.objects.create(user_id=fan.user_id, movie_id=movie_id, rating=5.0)
@@ -37,8 +36,8 @@ def test_a_new_movie_with_no_ratings_reaches_the_list_of_a_member_whose_taste_it
     for tag in ("sci-fi", "space", "aliens", "dystopia"):
         Tag.objects.create(user_id=TAGGER, movie=movie, tag=tag)
 
-    published = run()  # the nightly run, with the default algorithm and parameters
-    assert published.algorithm == DEFAULT_ALGORITHM
+    published = run(algorithm="hybrid")  # the next run, with the hybrid's default parameters (explore 0.1)
+    assert published.algorithm == "hybrid"
     assert not Rating.objects.filter(movie_id=NEW_MOVIE).exists()
 
     sign_in(page, live_server.url, "stargazer")
