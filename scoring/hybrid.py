@@ -150,7 +150,9 @@ class Hybrid(Scorer):
         ease = ease_compact * self.damping_
         best = np.max(ease, axis=1, keepdims=True, initial=-np.inf, where=~np.isnan(ease))
         scale = np.where(best > 0, best, np.float32(1.0)).astype(np.float32)
-        return np.nan_to_num(ease / scale, nan=0.0)
+        ease /= scale
+        ease[np.isnan(ease)] = 0.0
+        return ease
 
     def explore_places(self) -> int:
         """How many of the first :data:`EXPLORE_LIST` places go to exploration picks."""
@@ -167,19 +169,26 @@ class Hybrid(Scorer):
     def _exploration_picks(self, content: np.ndarray, rated: sp.csr_array, unscored: np.ndarray,
                            block: int = 256) -> np.ndarray:
         """(b, places) columns: each user's best movies EASE does not model and they have not rated, by ``content``
-        (b, n_items); -1 where there are too few, or for ``unscored`` users (b,). In blocks of users: the pool is a
-        copy of the unmodelled columns, and a 1,000-user chunk of them is 200 MB at ml-25m shape."""
+        (b, n_items), best first (ties: the lower column, as :func:`scoring.topn.top_n`); -1 where there are too few,
+        or for ``unscored`` users (b,). In blocks of users, the pool being a copy of the unmodelled columns (200 MB
+        for a 1,000-user chunk at ml-25m shape); a few arg-maxima, not a partition of 49k columns per user."""
         places = self.explore_places()
         cold = self._cold_columns()
         picks = np.full((len(content), places), -1, dtype=np.int64)
         for start in range(0, len(content), block):
             stop = min(start + block, len(content))
-            pool = content[start:stop, cold]
+            pool = np.take(content[start:stop], cold, axis=1)  # C order (a fancy index gives F: slow rows)
             taken = rated[start:stop][:, cold]
-            pool[np.repeat(np.arange(stop - start), np.diff(taken.indptr)), taken.indices] = np.nan
-            pool[unscored[start:stop]] = np.nan
-            found, _ = top_n(pool, None, places)
-            picks[start:stop] = np.where(found >= 0, cold[np.maximum(found, 0)], -1)
+            users = np.arange(stop - start)
+            pool[np.repeat(users, np.diff(taken.indptr)), taken.indices] = -np.inf
+            if pool.shape[1]:
+                pool[np.isnan(pool[:, 0])] = -np.inf  # a user with no taste has NaN content everywhere
+            pool[unscored[start:stop]] = -np.inf
+            for place in range(places):
+                best = np.argmax(pool, axis=1)
+                found = np.isfinite(pool[users, best])
+                picks[start:stop, place] = np.where(found, cold[best], -1)
+                pool[users, best] = -np.inf
         return picks
 
     def _score_users(self, user_index: np.ndarray) -> np.ndarray:
@@ -209,10 +218,12 @@ class Hybrid(Scorer):
         # of the rows of items_ may round differently and reorder near-ties).
         content = taste @ self.content_.items_.T
         weight, penalty = np.float32(self.content_weight), np.float32(self.cold_penalty)
-        modelled = weight * content[:, self.modelled_]
+        # np.take, not content[:, columns]: that copy comes out in Fortran order, and every row-wise step after it
+        # (the partition, the arg-maxima) would then stride across memory, several times slower at 59k columns.
+        modelled = weight * np.take(content, self.modelled_, axis=1)
         modelled += self._ease_part(ease)
         rated = rows[:, self.modelled_]
-        masked = np.nan_to_num(modelled, nan=-np.inf)
+        masked = _nan_to_minus_infinity(modelled)
         masked[np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr)), rated.indices] = -np.inf
         k = min(int(n), masked.shape[1])
         threshold = np.partition(masked, masked.shape[1] - k, axis=1)[:, masked.shape[1] - k : masked.shape[1] - k + 1]
@@ -226,10 +237,10 @@ class Hybrid(Scorer):
         else:
             contenders = cold & bool((-penalty >= threshold).any())
         unscored = np.isnan(ease).all(axis=1) & no_taste  # neither part can score these users (_no_evidence)
-        picks = self._exploration_picks(content, rows, no_taste | unscored) if places else np.empty((len(rows), 0), int)
+        picks = self._exploration_picks(content, rows, no_taste | unscored) if places else np.empty((rows.shape[0], 0), int)
         contenders[picks[picks >= 0]] = True  # a user's pick is in their list whatever its score
         extra = np.flatnonzero(contenders)
-        cold_scores = weight * content[:, extra]
+        cold_scores = weight * np.take(content, extra, axis=1)
         cold_scores -= penalty
         columns = np.concatenate([self.modelled_, extra])
         order = np.argsort(columns, kind="stable")
@@ -258,7 +269,7 @@ class Hybrid(Scorer):
 def _place_picks(scores: np.ndarray, picks: np.ndarray, rated: sp.csr_array, keep: int) -> np.ndarray:
     """``scores`` (b, w) with the columns ``picks`` (b, places; -1: none) scored, in order, just under each user's
     ``keep``-th best unrated score (``rated`` (b, w) marks what to skip), so that they take the places after it."""
-    masked = np.nan_to_num(scores, nan=-np.inf)
+    masked = _nan_to_minus_infinity(scores)
     masked[np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr)), rated.indices] = -np.inf
     width = masked.shape[1]
     if width < keep:
@@ -272,6 +283,11 @@ def _place_picks(scores: np.ndarray, picks: np.ndarray, rated: sp.csr_array, kee
         users = np.flatnonzero(found)
         scores[users, chosen[found]] = ranked[found] - step[found] * (place + 1)
     return scores
+
+
+def _nan_to_minus_infinity(values: np.ndarray) -> np.ndarray:
+    """A copy of ``values`` with NaN as -inf (``np.nan_to_num`` also scans for infinities: several times slower)."""
+    return np.where(np.isnan(values), np.float32(-np.inf), values)
 
 
 def _no_evidence(ease_compact: np.ndarray, content: np.ndarray) -> np.ndarray:
