@@ -44,7 +44,6 @@ from scoring.content_scorer import ContentScorer, history_row
 from scoring.ease import EASE
 from scoring.matrix import RatingsMatrix
 from scoring.similarity import Mapper, serial_map
-from scoring.topn import top_n
 
 EXPLORE_LIST = 20
 """The list length that ``explore`` is a share of: the first page of a user's recommendations on the site

@@ -156,3 +156,16 @@ def test_a_catalogue_without_metadata_leaves_the_hybrid_ranking_as_ease(ratings)
     ease_items, _ = top_n(ease.score_users(everyone), plain.matrix, 5)
     hybrid_items, _ = top_n(np.where(np.isin(np.arange(plain.n_items), hybrid.modelled_), scores, np.nan), plain.matrix, 5)
     np.testing.assert_array_equal(hybrid_items, ease_items)
+
+
+@pytest.mark.parametrize("explore", [0.0, 0.2])
+def test_the_hybrids_compact_top_n_is_its_whole_top_n_with_or_without_exploration(ratings, explore):
+    """The job's narrow columns (EASE's, the contenders and the exploration picks) give the same top 20 and 40."""
+    model = Hybrid(min_ratings=8, explore=explore).fit(ratings)
+    users = np.arange(ratings.n_users)
+    for n in (20, 40):
+        whole, _ = top_n(model.score_users(users), ratings.matrix, n)
+        compact, columns = model.score_users_compact(users, n=n)
+        assert columns is not None  # the compact path, not the whole-width fallback
+        items, _ = top_n(compact, ratings.matrix[:, columns], n)
+        np.testing.assert_array_equal(np.where(items >= 0, columns[np.maximum(items, 0)], -1), whole)
