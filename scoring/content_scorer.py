@@ -20,9 +20,12 @@ class ContentScorer(Scorer):
     dimensions by a truncated SVD (so scoring is one dense product per
     chunk of users, whatever the number of tags). A user is the
     rating-weighted sum of the rows of the movies they rated, made unit
-    length; a movie's score is its dot product with that: about the cosine
-    of the movie and the user's taste, from -1 to 1. A user with no rated
-    movie gets NaN everywhere (there is no taste to match).
+    length; a movie's score is its dot product with that: the match of the
+    movie's genres, tags, years and title words with the user's taste, kind
+    by kind, weighted (rows are not unit length, :func:`scoring.content.content_matrix`:
+    a movie matching on more kinds scores higher; at most about 1.5 with the
+    default weights). A user with no rated movie gets NaN everywhere (there
+    is no taste to match).
 
     Needs the catalogue's metadata: fit it on a :class:`RatingsMatrix` built
     with ``content=`` (the job and ``bench/evaluate.py`` do).

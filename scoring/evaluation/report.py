@@ -37,10 +37,11 @@ def beyond_columns(k: int = 10) -> list[tuple[str, str]]:
     ]
 
 
-def cold_columns(k: int = 10) -> list[tuple[str, str]]:
+def cold_columns(k: int = 10, page: int = 20) -> list[tuple[str, str]]:
     """(result key, heading) of the cold-item table."""
     return [(f"cold_ndcg@{k}", f"nDCG@{k} among the new movies"), (f"cold_recall@{k}", f"recall@{k} among them"),
-            (f"cold_share@{k}", "share of new movies in the top-10")]
+            (f"cold_share@{k}", f"share of new movies in the top-{k}"),
+            (f"cold_share@{page}", f"in the first {page} (a page)")]
 
 
 def summarise(results: Iterable[dict[str, Any]], k: int = 10) -> list[dict[str, Any]]:

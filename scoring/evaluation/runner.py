@@ -178,15 +178,15 @@ def _isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
 
 
 def evaluate_cold_items(
-    scorer: Any, parts: Split, content: MovieContent, *, k: int = 10, chunk_size: int = 1000
+    scorer: Any, parts: Split, content: MovieContent, *, k: int = 10, page: int = 20, chunk_size: int = 1000
 ) -> dict[str, Any]:
     """How well a copy of ``scorer`` fitted on ``parts.train`` places the held-out movies (a ``cold_items`` split).
 
     Each user with a held-out rating and a training history gets their
     ranking of the held-out movies only (NaN scores rank last); relevant = the held-out movies they rated. Returns
     ``cold_ndcg@k``, ``cold_recall@k`` over those rankings and
-    ``cold_share@k``: the share of the users' ordinary top-k (every movie
-    they have not rated) that are held-out movies. Ties - and the NaN of a
+    ``cold_share@k`` and ``cold_share@page``: the share of the users' ordinary top-k, and of their first ``page``
+    (the site's first page), every movie they have not rated, that are held-out movies. Ties - and the NaN of a
     scorer that cannot score a movie it has never seen rated - are ordered
     at random (seeded), so such a scorer places them as random placement does.
     """
@@ -203,7 +203,7 @@ def evaluate_cold_items(
     relevant = np.zeros((len(users), len(held)), dtype=bool)
     relevant[np.searchsorted(users, rows[known]), position[cols[known]]] = True
     ranked = np.empty((len(users), k), dtype=np.int64)
-    shown = np.empty((len(users), k), dtype=np.int32)
+    shown = np.empty((len(users), max(k, page)), dtype=np.int32)
     rng = np.random.default_rng(parts.seed)
     for start in range(0, len(users), chunk_size):
         chunk = users[start : start + chunk_size]
@@ -213,12 +213,18 @@ def evaluate_cold_items(
         # follow the age of the catalogue, so column order would place the held-out movies by a popularity proxy.
         order = np.lexsort((rng.random(block.shape), -block), axis=1)
         ranked[start : start + len(chunk)] = order[:, :k]
-        shown[start : start + len(chunk)], _ = top_n(scores, train.matrix[chunk], k)
+        shown[start : start + len(chunk)], _ = top_n(scores, train.matrix[chunk], shown.shape[1])
     hits = np.take_along_axis(relevant, np.maximum(ranked, 0), axis=1) & (ranked >= 0)
     per_user = ranking_metrics(hits, relevant.sum(axis=1))
     return {
         "algorithm": scorer_name(scorer), "params": model.get_params(), "protocol": parts.protocol,
         "seed": parts.seed, "k": int(k), "users": int(len(users)), "held_out_movies": int(len(held)),
         f"cold_ndcg@{k}": float(per_user["ndcg"].mean()), f"cold_recall@{k}": float(per_user["recall"].mean()),
-        f"cold_share@{k}": float(np.isin(shown[shown >= 0], held).mean()) if (shown >= 0).any() else 0.0,
+        f"cold_share@{k}": _share_of(shown[:, :k], held), f"cold_share@{page}": _share_of(shown[:, :page], held),
     }
+
+
+def _share_of(shown: np.ndarray, held: np.ndarray) -> float:
+    """The share of the movies in ``shown`` (-1: no movie) that are in ``held``."""
+    listed = shown[shown >= 0]
+    return float(np.isin(listed, held).mean()) if len(listed) else 0.0

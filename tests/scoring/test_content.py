@@ -7,7 +7,7 @@ import pytest
 from scoring.content import MovieContent, clean_tags, content_matrix
 from scoring.content_scorer import ContentScorer
 from scoring.ease import EASE
-from scoring.hybrid import Hybrid
+from scoring.hybrid import EXPLORE_LIST, Hybrid
 from scoring.matrix import RatingsMatrix
 from scoring.topn import top_n
 
@@ -43,14 +43,18 @@ def test_a_tag_on_a_single_movie_links_nothing():
     assert features.shape[1] == 0
 
 
-def test_rows_are_unit_length_and_similar_movies_are_close():
-    """Every movie with metadata is a unit row; the two space operas are closer than a space opera and a romance."""
+def test_each_kind_counts_by_its_weight_and_similar_movies_are_close():
+    """A row's length is the weights of the kinds the movie has (rows are not scaled again); the two space operas are
+    closer than a space opera and a romance, and a shared tag adds to a shared genre."""
     features = content_matrix(catalogue(), np.arange(1, 7))  # movie 6 is unknown to the catalogue
     norms = np.sqrt(features.multiply(features).sum(axis=1))
-    np.testing.assert_allclose(norms[:5], 1.0, rtol=1e-5)
+    # Genres (weight 1) and a year (0.5) for every known movie; title words (0.3) shared only by the two Star Voyages.
+    np.testing.assert_allclose(norms[:5], np.sqrt([1.34, 1.34, 1.25, 1.25, 1.25]), rtol=1e-5)
     assert norms[5] == 0.0
-    cosine = (features @ features.T).toarray()
-    assert cosine[0, 1] > cosine[0, 4] > cosine[0, 2]  # same genres and title words > same genres > nothing shared
+    similarity = (features @ features.T).toarray()
+    assert similarity[0, 1] > similarity[0, 4] > similarity[0, 2]  # same genres and title words > same genres > nothing
+    tagged = content_matrix(catalogue([(7, 1, "space"), (8, 5, "space")]), np.arange(1, 6))
+    assert (tagged @ tagged.T).toarray()[0, 4] > similarity[0, 4]
 
 
 def ratings_with(content: MovieContent) -> RatingsMatrix:
@@ -108,22 +112,27 @@ def test_hybrid_scores_movies_ease_does_not_model(ratings):
     assert len(unrated) == 2 and not np.isnan(scores[:, unrated]).any()
 
 
-def test_exploration_gives_the_last_place_of_the_first_ten_to_an_unmodelled_movie(ratings):
-    """With explore=0.1 each user's tenth pick is their best movie EASE does not model; the nine before are unchanged."""
+def test_exploration_gives_the_last_places_of_the_first_page_to_unmodelled_movies(ratings):
+    """With explore=0.1 each user's 19th and 20th picks are their two best movies EASE does not model; the 18 before
+    (the top 10 among them) are unchanged."""
     users = np.arange(ratings.n_users)
-    plain = Hybrid(min_ratings=8).fit(ratings)
+    plain = Hybrid(min_ratings=8, explore=0.0).fit(ratings)
     exploring = Hybrid(min_ratings=8, explore=0.1).fit(ratings)
-    before, _ = top_n(plain.score_users(users), ratings.matrix, 10)
-    after, _ = top_n(exploring.score_users(users), ratings.matrix, 10)
-    np.testing.assert_array_equal(after[:, :9], before[:, :9])
+    assert EXPLORE_LIST == 20 and exploring.explore_places() == 2
+    before, before_scores = top_n(plain.score_users(users), ratings.matrix, 20)
+    after, _ = top_n(exploring.score_users(users), ratings.matrix, 20)
+    np.testing.assert_array_equal(after[:, :18], before[:, :18])
     unmodelled = np.setdiff1d(np.arange(ratings.n_items), exploring.modelled_)
-    assert np.isin(after[:, 9], unmodelled).all()
     content = exploring.content_.score_users(users)
     pool = np.where(np.isin(np.arange(ratings.n_items), unmodelled), content, np.nan)
-    best, _ = top_n(pool, ratings.matrix, 1)
-    np.testing.assert_array_equal(after[:, 9], best[:, 0])
+    best, _ = top_n(pool, ratings.matrix, 2)  # -1 where a user has rated all but one of the unmodelled movies
+    # The picks are put just under the 18th score: a movie that ties it (within that margin) can stay in front.
+    apart = (before_scores[:, 17] - before_scores[:, 18]) > 2e-4 * np.maximum(np.abs(before_scores[:, 17]), 1e-3)
+    found = (best >= 0) & apart[:, np.newaxis]
+    assert found.mean() > 0.8
+    np.testing.assert_array_equal(after[:, 18:][found], best[found])
     items, values = ratings.history(4)  # the worker's one-user path agrees
-    single, _ = top_n(exploring.score_history(items, values)[np.newaxis, :], ratings.matrix[[4]], 10)
+    single, _ = top_n(exploring.score_history(items, values)[np.newaxis, :], ratings.matrix[[4]], 20)
     np.testing.assert_array_equal(single[0], after[4])
 
 
@@ -147,3 +156,16 @@ def test_a_catalogue_without_metadata_leaves_the_hybrid_ranking_as_ease(ratings)
     ease_items, _ = top_n(ease.score_users(everyone), plain.matrix, 5)
     hybrid_items, _ = top_n(np.where(np.isin(np.arange(plain.n_items), hybrid.modelled_), scores, np.nan), plain.matrix, 5)
     np.testing.assert_array_equal(hybrid_items, ease_items)
+
+
+@pytest.mark.parametrize("explore", [0.0, 0.2])
+def test_the_hybrids_compact_top_n_is_its_whole_top_n_with_or_without_exploration(ratings, explore):
+    """The job's narrow columns (EASE's, the contenders and the exploration picks) give the same top 20 and 40."""
+    model = Hybrid(min_ratings=8, explore=explore).fit(ratings)
+    users = np.arange(ratings.n_users)
+    for n in (20, 40):
+        whole, _ = top_n(model.score_users(users), ratings.matrix, n)
+        compact, columns = model.score_users_compact(users, n=n)
+        assert columns is not None  # the compact path, not the whole-width fallback
+        items, _ = top_n(compact, ratings.matrix[:, columns], n)
+        np.testing.assert_array_equal(np.where(items >= 0, columns[np.maximum(items, 0)], -1), whole)

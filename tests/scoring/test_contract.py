@@ -110,7 +110,7 @@ def test_compact_scores_are_score_users_on_their_columns(algorithm, ratings):
     assert np.isnan(np.delete(whole, columns, axis=1)).all()
 
 
-@pytest.mark.parametrize("n", [1, 3, 10])
+@pytest.mark.parametrize("n", [1, 3, 10, 20, 40])
 def test_the_compact_top_n_is_the_whole_top_n(algorithm, ratings, n):
     """Told the list length, score_users_compact may leave out more columns, but the job's top n is unchanged."""
     model = make_scorer(algorithm, {"min_ratings": 8} if "min_ratings" in make_scorer(algorithm).get_params() else {})
