@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from web.recommender.api.events import MAX_JSON_EVENTS
 from web.recommender.models import PROFILE_USER_ID_START, Event, Profile, Rating, ServiceUser, UserScore
+from web.recommender.models.versions import USER, versions
 from web.recommender.refresh import pending_key
 
 NOW = timezone.now().replace(microsecond=0)
@@ -129,6 +130,24 @@ def test_a_repeated_event_id_within_one_request_counts_once(client, auth, catalo
     assert list(Event.objects.values_list("user_id", flat=True)) == [101]
 
 
+def test_a_refused_event_does_not_take_its_event_id_from_a_later_good_one(client, auth, catalogue):
+    """An event_id first sent with an unknown movie, then valid, in the same request: the valid one is stored."""
+    response = _post(client, auth, [_event("again", 101, 99_999), _event("again", 102, 40), _event("again", 103, 50)])
+    assert [r["status"] for r in response.json()["results"]] == ["refused", "accepted", "duplicate"]
+    assert list(Event.objects.values_list("user_id", "movie_id")) == [(102, 40)]
+
+
+def test_repeated_event_ids_across_ndjson_chunks_count_once_and_move_each_users_counter(client, auth, catalogue):
+    """1,500 lines are two chunks of one transaction: an id of the first chunk repeated in the second is a duplicate,
+    and every user with an accepted event has their change counter moved."""
+    lines = [_event(f"n-{i % 1_200}", 101 + i % 30, 10 * (1 + i % 25)) for i in range(1_500)]
+    before = versions([(USER, user) for user in range(101, 131)])
+    answer = _post(client, auth, "\n".join(json.dumps(e) for e in lines), content_type="application/x-ndjson").json()
+    assert (answer["accepted"], answer["duplicate"]) == (1_200, 300) and Event.objects.count() == 1_200
+    after = versions([(USER, user) for user in range(101, 131)])
+    assert all(after[key] > before[key] for key in before)
+
+
 def test_a_partial_batch_keeps_the_good_events_and_names_the_bad(client, auth, catalogue):
     """Unknown user, unknown movie, bad time, bad fraction: refused each with its reason; the good ones stored; 422."""
     user = _new_user(client, auth)
@@ -190,11 +209,11 @@ def test_a_failed_request_stores_nothing(client, auth, catalogue, monkeypatch):
     calls = {"n": 0}
     original = events_module.EventQuerySet._insert
 
-    def failing(self, rows):
+    def failing(self, *args):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("the database went away mid-request")
-        return original(self, rows)
+        return original(self, *args)
 
     monkeypatch.setattr(events_module.EventQuerySet, "_insert", failing)
     lines = "\n".join(json.dumps(_event(f"c-{i}", 101, 10)) for i in range(1500))
