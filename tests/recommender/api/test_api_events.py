@@ -148,6 +148,15 @@ def test_repeated_event_ids_across_ndjson_chunks_count_once_and_move_each_users_
     assert all(after[key] > before[key] for key in before)
 
 
+def test_event_ids_are_stored_as_sent_whatever_their_characters(client, auth, catalogue):
+    """The batch goes to PostgreSQL as array literals: quotes, backslashes, commas, braces and NULL stay text."""
+    ids = ['a"b', "c\\d", "e,f", "{g}", "NULL", "h i", "\u00e9\u6f22", "\\\""]
+    response = _post(client, auth, [_event(event_id, 101, 10, fraction=0.25) for event_id in ids])
+    assert response.json()["accepted"] == len(ids)
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == sorted(ids)
+    assert set(Event.objects.values_list("fraction", "time")) == {(0.25, NOW - timedelta(hours=1))}
+
+
 def test_a_partial_batch_keeps_the_good_events_and_names_the_bad(client, auth, catalogue):
     """Unknown user, unknown movie, bad time, bad fraction: refused each with its reason; the good ones stored; 422."""
     user = _new_user(client, auth)
