@@ -124,6 +124,14 @@ def test_a_retried_batch_counts_once(client, auth, catalogue):
     assert second.status_code == 200 and Event.objects.count() == 3
 
 
+def test_the_events_table_keeps_one_index_on_event_id(catalogue):
+    """Every insert maintains each index: event_id has its unique one, and not Django's extra LIKE index beside it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", [Event._meta.db_table])
+        on_event_id = [d for (d,) in cursor.fetchall() if "(event_id" in d]
+    assert len(on_event_id) == 1 and "UNIQUE" in on_event_id[0]
+
+
 def test_a_repeated_event_id_within_one_request_counts_once(client, auth, catalogue):
     response = _post(client, auth, [_event("same", 101, 30), _event("same", 102, 40)])
     assert [r["status"] for r in response.json()["results"]] == ["accepted", "duplicate"]
