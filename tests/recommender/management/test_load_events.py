@@ -123,7 +123,9 @@ def test_a_refused_line_is_named_by_its_line_in_the_file_when_a_field_spans_line
 
 def test_a_backfill_stores_each_event_once_against_the_file_and_the_table(tmp_path, catalogue, capsys):
     call_command("load_events", str(_csv(tmp_path, [f"old,101,10,watched,,{WHEN}"])), verbosity=0)
-    rows = [f"old,102,20,watched,,{WHEN}", f"new,103,30,not_interested,,{WHEN}", f"new,104,40,watched,,{WHEN}"]
+    # The rows are inserted sorted by user: the first line of a repeated id wins all the same.
+    rows = [f"old,102,20,watched,,{WHEN}", f"new,130,30,not_interested,,{WHEN}", f"new,104,40,watched,,{WHEN}",
+            f"new,101,50,watched,,{WHEN}"]
     call_command("load_events", str(_csv(tmp_path, rows)))
-    assert "3 events read, 1 stored, 2 already stored" in capsys.readouterr().out
-    assert {(e.event_id, e.user_id) for e in Event.objects.all()} == {("old", 101), ("new", 103)}
+    assert "4 events read, 1 stored, 3 already stored" in capsys.readouterr().out
+    assert {(e.event_id, e.user_id) for e in Event.objects.all()} == {("old", 101), ("new", 130)}
