@@ -129,3 +129,11 @@ def test_a_backfill_stores_each_event_once_against_the_file_and_the_table(tmp_pa
     call_command("load_events", str(_csv(tmp_path, rows)))
     assert "4 events read, 1 stored, 3 already stored" in capsys.readouterr().out
     assert {(e.event_id, e.user_id) for e in Event.objects.all()} == {("old", 101), ("new", 130)}
+
+
+@pytest.mark.parametrize("event_id", ["plain", '"quoted"'])
+def test_a_column_the_header_repeats_counts_by_its_last_occurrence_either_way(tmp_path, catalogue, event_id):
+    """As csv.DictReader reads it, whether PostgreSQL copies the file or Python reads it (a file with quotes)."""
+    path = _csv(tmp_path, [f"{event_id},999,10,watched,{WHEN},101"], header="event_id,user_id,movie_id,type,time,user_id")
+    call_command("load_events", str(path), verbosity=0)
+    assert list(Event.objects.values_list("event_id", "user_id")) == [(event_id.strip('"'), 101)]

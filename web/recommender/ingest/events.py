@@ -156,7 +156,8 @@ ACCEPTED_AS_WRITTEN = f"""
 
 It accepts nothing :func:`check_event` refuses (an event_id whose ends are printable ASCII cannot be changed by a
 strip; ids only in the form their value prints as, fractions only of digits and a point, which Python's ``float``
-reads as the same number; times only in :data:`TIME_SHAPES` with fields in range); a line it does not accept goes to :func:`check_event`, which words the refusal or accepts another form.
+reads as the same number; times only in :data:`TIME_SHAPES` with fields in range); a line it does not accept goes
+to :func:`check_event`, which words the refusal or accepts another form.
 """
 
 
@@ -233,15 +234,17 @@ def _stage_csv(cursor, path: Path) -> list[tuple[int, str]]:
     # A name the header repeats: its last column counts, as a csv.DictReader reads it.
     used = {name: index for index, name in enumerate(header) if name in STAGED}
     columns = [name if used.get(name) == index else f"unused_{index}" for index, name in enumerate(header)]
-    data = path.read_bytes()
-    if b'"' in data:
+    with path.open("rb") as raw:
+        quoted = any(b'"' in chunk for chunk in iter(lambda: raw.read(COPY_BUFFER), b""))
+    if quoted:
         _create_staging(cursor)
         return _stage_csv_lines(cursor, path, header)
     cursor.execute("SAVEPOINT event_copy")
     _create_staging(cursor, extra=len(header))
     try:
-        cursor.copy_expert(f"COPY event_load ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, HEADER)",
-                           io.BytesIO(data), size=COPY_BUFFER)
+        with path.open("rb") as raw:
+            cursor.copy_expert(f"COPY event_load ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, HEADER)", raw,
+                               size=COPY_BUFFER)
     except psycopg2.DataError:  # a malformed line, a NUL character, bytes that are not UTF-8
         cursor.execute("ROLLBACK TO SAVEPOINT event_copy")
         _create_staging(cursor)
@@ -253,7 +256,8 @@ def _stage_csv(cursor, path: Path) -> list[tuple[int, str]]:
 def _stage_csv_lines(cursor, path: Path, header: list[str]) -> list[tuple[int, str]]:
     """Stage a CSV file PostgreSQL would not copy as it is, read line by line; the lines refused on the way."""
     refused, width = [], len(header)
-    positions = [header.index(name) if name in header else None for name in STAGED]
+    last = {name: index for index, name in enumerate(header)}  # a repeated name: its last column, as in _stage_csv
+    positions = [last.get(name) for name in STAGED]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     with path.open(encoding="utf-8", newline="") as handle:
