@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client as DjangoClient
 from django.utils import timezone
 
 from web.recommender.api.events import MAX_JSON_EVENTS
@@ -74,6 +75,29 @@ def test_concurrent_creations_of_one_external_id_make_one_user(transactional_db,
     assert ServiceUser.objects.filter(external_id="racer").count() == 1
 
 
+def test_concurrent_batches_of_the_same_users_and_ids_store_each_event_once(catalogue, service_token):
+    """Four clients send the same 300 event ids, their users in opposite orders, each batch one statement that also
+    moves the users' change counters: no request fails (no deadlock on the counters) and each event is stored once."""
+    events = [_event(f"race-{i}", 101 + i % 30, 10 * (1 + i % 25), "not_interested") for i in range(300)]
+    answers: list[tuple[int, int]] = []
+
+    def send(order: int) -> None:
+        client = DjangoClient(HTTP_AUTHORIZATION=f"Token {service_token}")
+        for start in range(0, 300, 100):
+            batch = events[start:start + 100][::order]
+            response = client.post("/api/events", json.dumps(batch), content_type="application/json")
+            answers.append((response.status_code, response.json()["accepted"]))
+        connection.close()
+
+    threads = [threading.Thread(target=send, args=(order,)) for order in (1, -1, 1, -1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 12 and {code for code, _ in answers} == {200}
+    assert sum(accepted for _, accepted in answers) == 300 and Event.objects.count() == 300
+
+
 @pytest.mark.parametrize("body", [{}, {"external_id": ""}, {"external_id": "x" * 201}, {"external_id": "a\x00b"}])
 def test_a_bad_external_id_is_a_400(client, auth, catalogue, body):
     response = client.post("/api/users", body, content_type="application/json", **auth)
@@ -130,6 +154,17 @@ def test_the_events_table_keeps_one_index_on_event_id(catalogue):
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", [Event._meta.db_table])
         on_event_id = [d for (d,) in cursor.fetchall() if "(event_id" in d]
     assert len(on_event_id) == 1 and "UNIQUE" in on_event_id[0]
+
+
+def test_the_events_of_a_batch_are_numbered_in_the_order_they_came(client, auth, catalogue):
+    """Stored in event_id order (one lock order for concurrent requests), numbered in the request's order: the
+    watchlist takes that for arrival when an add and a remove have the same time."""
+    user = _new_user(client, auth)
+    same_time = {"time": (NOW - timedelta(minutes=5)).isoformat()}
+    _post(client, auth, [{**_event("z-add", user, 10, "watchlist_add"), **same_time},
+                         {**_event("a-remove", user, 10, "watchlist_remove"), **same_time}])
+    assert list(Event.objects.order_by("id").values_list("event_id", flat=True)) == ["z-add", "a-remove"]
+    assert client.get(f"/api/users/{user}/watchlist", **auth).json()["watchlist"] == []
 
 
 def test_a_repeated_event_id_within_one_request_counts_once(client, auth, catalogue):

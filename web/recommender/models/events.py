@@ -235,6 +235,12 @@ class EventQuerySet(models.QuerySet):
         One statement: ``(known users, known movies, event ids inserted)``;
         with ``bump_changed``, it also moves the change counter of each user
         with an inserted event, locking the counters in order (:func:`bump`).
+
+        The rows are inserted in event_id order, so two requests sending some
+        of the same event ids (a retry batched differently) wait for each
+        other on the unique index in one order and cannot deadlock; their ids
+        are drawn in the order the events came, which the watchlist takes
+        for arrival when two events have the same time.
         """
         if not valid:
             return set(), set(), set()
@@ -257,9 +263,12 @@ class EventQuerySet(models.QuerySet):
                 WHERE user_id IN (SELECT u FROM users) AND movie_id IN (SELECT movie_id FROM movies)
                   AND event_id <> ALL(%s::varchar[])
                 ORDER BY event_id, position),
+            arrived AS MATERIALIZED (
+                SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id, *
+                FROM (SELECT * FROM fresh ORDER BY position) in_order),
             inserted AS (
-                INSERT INTO {table} (event_id, user_id, movie_id, type, fraction, time, received_at)
-                SELECT event_id, user_id, movie_id, type, fraction, time, now() FROM fresh ORDER BY position
+                INSERT INTO {table} (id, event_id, user_id, movie_id, type, fraction, time, received_at)
+                SELECT id, event_id, user_id, movie_id, type, fraction, time, now() FROM arrived ORDER BY event_id
                 ON CONFLICT (event_id) DO NOTHING
                 RETURNING event_id, user_id){bumped}
             SELECT ARRAY(SELECT u FROM users), ARRAY(SELECT movie_id FROM movies), ARRAY(SELECT event_id FROM inserted)"""
