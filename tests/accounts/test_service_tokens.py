@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from rest_framework.test import APIRequestFactory
 
+from tests.account_helpers import grant, make_service
 from web.accounts.authentication import HashedTokenAuthentication
 from web.accounts.models import ApiToken
 
@@ -72,3 +73,17 @@ def test_a_key_is_checked_in_one_query(django_assert_num_queries):
     with django_assert_num_queries(1):
         account, token = HashedTokenAuthentication().authenticate(request)
         assert account.username == "browsing" and token.user_id == account.pk
+
+
+def test_the_key_lookup_reads_the_permissions_the_model_backend_would():
+    """The token's query fills the account's permission cache with exactly what ModelBackend reads (its own and its
+    groups'); a change of the groups shows in the next request, which reads them again."""
+    account, key = make_service("browsing")
+    grant(account, "progress.operate_runs")
+    request = APIRequestFactory().get("/api/runs", HTTP_AUTHORIZATION=f"Token {key}")
+    authenticated, _ = HashedTokenAuthentication().authenticate(request)
+    fresh = User.objects.get(pk=account.pk)
+    assert authenticated._perm_cache == fresh.get_all_permissions() == {"recommender.write_any_user", "progress.operate_runs"}
+    account.groups.clear()
+    again, _ = HashedTokenAuthentication().authenticate(request)
+    assert not again.has_perm("recommender.write_any_user") and again.has_perm("progress.operate_runs")

@@ -8,10 +8,12 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client as DjangoClient
 from django.utils import timezone
 
 from web.recommender.api.events import MAX_JSON_EVENTS
 from web.recommender.models import PROFILE_USER_ID_START, Event, Profile, Rating, ServiceUser, UserScore
+from web.recommender.models.versions import USER, versions
 from web.recommender.refresh import pending_key
 
 NOW = timezone.now().replace(microsecond=0)
@@ -73,6 +75,29 @@ def test_concurrent_creations_of_one_external_id_make_one_user(transactional_db,
     assert ServiceUser.objects.filter(external_id="racer").count() == 1
 
 
+def test_concurrent_batches_of_the_same_users_and_ids_store_each_event_once(catalogue, service_token):
+    """Four clients send the same 300 event ids, their users in opposite orders, each batch one statement that also
+    moves the users' change counters: no request fails (no deadlock on the counters) and each event is stored once."""
+    events = [_event(f"race-{i}", 101 + i % 30, 10 * (1 + i % 25), "not_interested") for i in range(300)]
+    answers: list[tuple[int, int]] = []
+
+    def send(order: int) -> None:
+        client = DjangoClient(HTTP_AUTHORIZATION=f"Token {service_token}")
+        for start in range(0, 300, 100):
+            batch = events[start:start + 100][::order]
+            response = client.post("/api/events", json.dumps(batch), content_type="application/json")
+            answers.append((response.status_code, response.json()["accepted"]))
+        connection.close()
+
+    threads = [threading.Thread(target=send, args=(order,)) for order in (1, -1, 1, -1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 12 and {code for code, _ in answers} == {200}
+    assert sum(accepted for _, accepted in answers) == 300 and Event.objects.count() == 300
+
+
 @pytest.mark.parametrize("body", [{}, {"external_id": ""}, {"external_id": "x" * 201}, {"external_id": "a\x00b"}])
 def test_a_bad_external_id_is_a_400(client, auth, catalogue, body):
     response = client.post("/api/users", body, content_type="application/json", **auth)
@@ -123,10 +148,56 @@ def test_a_retried_batch_counts_once(client, auth, catalogue):
     assert second.status_code == 200 and Event.objects.count() == 3
 
 
+def test_the_events_table_keeps_one_index_on_event_id(catalogue):
+    """Every insert maintains each index: event_id has its unique one, and not Django's extra LIKE index beside it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", [Event._meta.db_table])
+        on_event_id = [d for (d,) in cursor.fetchall() if "(event_id" in d]
+    assert len(on_event_id) == 1 and "UNIQUE" in on_event_id[0]
+
+
+def test_the_events_of_a_batch_are_numbered_in_the_order_they_came(client, auth, catalogue):
+    """Stored in event_id order (one lock order for concurrent requests), numbered in the request's order: the
+    watchlist takes that for arrival when an add and a remove have the same time."""
+    user = _new_user(client, auth)
+    same_time = {"time": (NOW - timedelta(minutes=5)).isoformat()}
+    _post(client, auth, [{**_event("z-add", user, 10, "watchlist_add"), **same_time},
+                         {**_event("a-remove", user, 10, "watchlist_remove"), **same_time}])
+    assert list(Event.objects.order_by("id").values_list("event_id", flat=True)) == ["z-add", "a-remove"]
+    assert client.get(f"/api/users/{user}/watchlist", **auth).json()["watchlist"] == []
+
+
 def test_a_repeated_event_id_within_one_request_counts_once(client, auth, catalogue):
     response = _post(client, auth, [_event("same", 101, 30), _event("same", 102, 40)])
     assert [r["status"] for r in response.json()["results"]] == ["accepted", "duplicate"]
     assert list(Event.objects.values_list("user_id", flat=True)) == [101]
+
+
+def test_a_refused_event_does_not_take_its_event_id_from_a_later_good_one(client, auth, catalogue):
+    """An event_id first sent with an unknown movie, then valid, in the same request: the valid one is stored."""
+    response = _post(client, auth, [_event("again", 101, 99_999), _event("again", 102, 40), _event("again", 103, 50)])
+    assert [r["status"] for r in response.json()["results"]] == ["refused", "accepted", "duplicate"]
+    assert list(Event.objects.values_list("user_id", "movie_id")) == [(102, 40)]
+
+
+def test_repeated_event_ids_across_ndjson_chunks_count_once_and_move_each_users_counter(client, auth, catalogue):
+    """1,500 lines are two chunks of one transaction: an id of the first chunk repeated in the second is a duplicate,
+    and every user with an accepted event has their change counter moved."""
+    lines = [_event(f"n-{i % 1_200}", 101 + i % 30, 10 * (1 + i % 25)) for i in range(1_500)]
+    before = versions([(USER, user) for user in range(101, 131)])
+    answer = _post(client, auth, "\n".join(json.dumps(e) for e in lines), content_type="application/x-ndjson").json()
+    assert (answer["accepted"], answer["duplicate"]) == (1_200, 300) and Event.objects.count() == 1_200
+    after = versions([(USER, user) for user in range(101, 131)])
+    assert all(after[key] > before[key] for key in before)
+
+
+def test_event_ids_are_stored_as_sent_whatever_their_characters(client, auth, catalogue):
+    """The batch goes to PostgreSQL as array literals: quotes, backslashes, commas, braces and NULL stay text."""
+    ids = ['a"b', "c\\d", "e,f", "{g}", "NULL", "h i", "\u00e9\u6f22", "\\\""]
+    response = _post(client, auth, [_event(event_id, 101, 10, fraction=0.25) for event_id in ids])
+    assert response.json()["accepted"] == len(ids)
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == sorted(ids)
+    assert set(Event.objects.values_list("fraction", "time")) == {(0.25, NOW - timedelta(hours=1))}
 
 
 def test_a_partial_batch_keeps_the_good_events_and_names_the_bad(client, auth, catalogue):
@@ -190,11 +261,11 @@ def test_a_failed_request_stores_nothing(client, auth, catalogue, monkeypatch):
     calls = {"n": 0}
     original = events_module.EventQuerySet._insert
 
-    def failing(self, rows):
+    def failing(self, *args):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("the database went away mid-request")
-        return original(self, rows)
+        return original(self, *args)
 
     monkeypatch.setattr(events_module.EventQuerySet, "_insert", failing)
     lines = "\n".join(json.dumps(_event(f"c-{i}", 101, 10)) for i in range(1500))

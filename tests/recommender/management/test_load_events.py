@@ -68,3 +68,72 @@ def test_a_malformed_ndjson_line_is_named(tmp_path, catalogue):
     with pytest.raises(CommandError, match="line 2: malformed JSON"):
         call_command("load_events", str(path))
     assert not Event.objects.exists()
+
+
+def test_a_file_with_quotes_or_blank_lines_loads_as_one_without(tmp_path, catalogue):
+    """PostgreSQL copies a plain file as it is; one it would read otherwise (quotes, a blank line) is read in Python:
+    the same events either way."""
+    plain = [f"p1,101,10,watched,0.5,{WHEN}", f"p2,102,20,watchlist_add,,{WHEN}"]
+    call_command("load_events", str(_csv(tmp_path, plain)), verbosity=0)
+    stored = list(Event.objects.order_by("event_id").values_list("event_id", "user_id", "movie_id", "type", "fraction", "time"))
+    Event.objects.all().delete()
+    quoted = [f'"p1",101,10,"watched",0.5,"{WHEN}"', "", f"p2,102,20,watchlist_add,,{WHEN}"]
+    call_command("load_events", str(_csv(tmp_path, quoted)), verbosity=0)
+    assert list(Event.objects.order_by("event_id").values_list(
+        "event_id", "user_id", "movie_id", "type", "fraction", "time")) == stored and len(stored) == 2
+
+
+def test_values_in_other_forms_load_with_their_meaning(tmp_path, catalogue):
+    """What the set-based check does not take as written goes through check_event: other forms of a number and a
+    time are stored as the values they stand for; the columns may come in any order, with others beside them."""
+    rows = ["a,2020-05-01T12:00:00+02:00,0.0,watched,10,101,x", "b,2020-05-01 10:00:00.250Z,1,watched,010,0101,y",
+            "c,2020-05-01T10:00:00.5-01:30,.25,watched,20,101,z"]
+    call_command("load_events", str(_csv(tmp_path, rows, header="event_id,time,fraction,type,movie_id,user_id,note")),
+                 verbosity=0)
+    events = {e.event_id: e for e in Event.objects.all()}
+    assert events["a"].time.isoformat() == "2020-05-01T10:00:00+00:00" and events["a"].fraction == 0.0
+    assert (events["b"].user_id, events["b"].movie_id, events["b"].fraction) == (101, 10, 1.0)
+    assert events["b"].time.isoformat() == "2020-05-01T10:00:00.250000+00:00"
+    assert events["c"].time.isoformat() == "2020-05-01T11:30:00.500000+00:00" and events["c"].fraction == 0.25
+
+
+@pytest.mark.parametrize("bad", [
+    "bad,101,10,watched,,2020-01-01T24:00:00Z",  # PostgreSQL reads 24:00 as the next midnight; Python refuses it
+    "bad,101,10,watched,,2020-02-30T10:00:00Z",
+    "bad,101,10,watched,,2020-01-01T10:00:00",  # no UTC offset
+    "bad,101,10,watched,1.5,2020-01-01T10:00:00Z",
+    "bad,101,10,not_interested,0.5,2020-01-01T10:00:00Z",
+    "bad,101,10,watched,NaN,2020-01-01T10:00:00Z",
+    "bad,+101,10,watched,,2020-01-01T10:00:00Z",
+    "bad,101,2147483648,watched,,2020-01-01T10:00:00Z",
+    " bad,101,10,watched,,2020-01-01T10:00:00Z",
+])
+def test_one_bad_line_among_many_good_ones_stores_nothing(tmp_path, catalogue, bad):
+    good = [f"g{i},{101 + i % 30},{10 * (1 + i % 25)},watched,0.5,{WHEN}" for i in range(1_000)]
+    with pytest.raises(CommandError, match="1 malformed lines; line 502: ") as refused:
+        call_command("load_events", str(_csv(tmp_path, [*good[:500], bad, *good[500:]])))
+    assert "Nothing was loaded" in str(refused.value) and not Event.objects.exists()
+
+
+def test_a_refused_line_is_named_by_its_line_in_the_file_when_a_field_spans_lines(tmp_path, catalogue):
+    rows = [f'"two\nlines",101,10,watched,,{WHEN}', f"ok,101,10,watched,,{WHEN}", "bad,101,10,liked,,2020-01-01T00:00:00Z"]
+    with pytest.raises(CommandError, match="line 5: type"):
+        call_command("load_events", str(_csv(tmp_path, rows)))
+
+
+def test_a_backfill_stores_each_event_once_against_the_file_and_the_table(tmp_path, catalogue, capsys):
+    call_command("load_events", str(_csv(tmp_path, [f"old,101,10,watched,,{WHEN}"])), verbosity=0)
+    # The rows are inserted sorted by user: the first line of a repeated id wins all the same.
+    rows = [f"old,102,20,watched,,{WHEN}", f"new,130,30,not_interested,,{WHEN}", f"new,104,40,watched,,{WHEN}",
+            f"new,101,50,watched,,{WHEN}"]
+    call_command("load_events", str(_csv(tmp_path, rows)))
+    assert "4 events read, 1 stored, 3 already stored" in capsys.readouterr().out
+    assert {(e.event_id, e.user_id) for e in Event.objects.all()} == {("old", 101), ("new", 130)}
+
+
+@pytest.mark.parametrize("event_id", ["plain", '"quoted"'])
+def test_a_column_the_header_repeats_counts_by_its_last_occurrence_either_way(tmp_path, catalogue, event_id):
+    """As csv.DictReader reads it, whether PostgreSQL copies the file or Python reads it (a file with quotes)."""
+    path = _csv(tmp_path, [f"{event_id},999,10,watched,{WHEN},101"], header="event_id,user_id,movie_id,type,time,user_id")
+    call_command("load_events", str(path), verbosity=0)
+    assert list(Event.objects.values_list("event_id", "user_id")) == [(event_id.strip('"'), 101)]

@@ -12,7 +12,9 @@ Events are idempotent by the sender's ``event_id``: one unique constraint and
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import itertools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from web.pgcopy import read_columns
 from web.recommender.models.catalogue import Movie
 from web.recommender.models.profiles import PROFILE_USER_ID_START, Profile, next_profile_user_id
 from web.recommender.models.ratings import Rating
-from web.recommender.models.versions import USER, bump
+from web.recommender.models.versions import USER, DataVersion, bump
 from web.recommender.refresh import request_refreshes
 from web.runs.retrain import request_check
 
@@ -123,26 +125,39 @@ def known_user_ids(user_ids: Iterable[int], *, profiles: bool = True) -> set[int
     return known_ids(user_ids, (), profiles=profiles)[0]
 
 
-def known_ids(user_ids: Iterable[int], movie_ids: Iterable[int], *, profiles: bool = True) -> tuple[set[int], set[int]]:
-    """Which of ``user_ids`` exist (as :func:`known_user_ids` says) and which of ``movie_ids``: one round trip.
+def _known_user_sql(user: str, *, profiles: bool) -> str:
+    """SQL: the user id ``user`` exists (:func:`known_user_ids`); each table one index probe, a MovieLens user's
+    stopping at their first rating (a DISTINCT would read all of them)."""
+    profile = f"OR EXISTS (SELECT 1 FROM {Profile._meta.db_table} p WHERE p.user_id = {user})" if profiles else ""
+    return (f"(EXISTS (SELECT 1 FROM {ServiceUser._meta.db_table} s WHERE s.user_id = {user}) {profile} "
+            f"OR EXISTS (SELECT 1 FROM {Rating._meta.db_table} r WHERE r.user_id = {user}))")
 
-    Each id is one index probe: a MovieLens user's stops at their first
-    rating (a DISTINCT would read all of them). One query rather than one per
-    table, since a single event's POST pays every round trip in its latency.
-    """
+
+def known_ids(user_ids: Iterable[int], movie_ids: Iterable[int], *, profiles: bool = True) -> tuple[set[int], set[int]]:
+    """Which of ``user_ids`` exist (as :func:`known_user_ids` says) and which of ``movie_ids``: one round trip."""
     users, movies = sorted({int(u) for u in user_ids}), sorted({int(m) for m in movie_ids})
     if not users and not movies:
         return set(), set()
-    profile = (f"OR EXISTS (SELECT 1 FROM {Profile._meta.db_table} p WHERE p.user_id = u)" if profiles else "")
     with connection.cursor() as cursor:
         cursor.execute(f"""
-            SELECT ARRAY(SELECT u FROM unnest(%s::integer[]) u
-                         WHERE EXISTS (SELECT 1 FROM {ServiceUser._meta.db_table} s WHERE s.user_id = u) {profile}
-                            OR EXISTS (SELECT 1 FROM {Rating._meta.db_table} r WHERE r.user_id = u)),
+            SELECT ARRAY(SELECT u FROM unnest(%s::integer[]) u WHERE {_known_user_sql("u", profiles=profiles)}),
                    ARRAY(SELECT movie_id FROM {Movie._meta.db_table} WHERE movie_id = ANY(%s::integer[]))""",
                        [users, movies])
         known_users, known_movies = cursor.fetchone()
     return set(known_users), set(known_movies)
+
+
+def _array_literal(values: Iterable[object]) -> str:
+    """A PostgreSQL array literal of ``values`` (None is NULL), to pass as one string and cast to the array type.
+
+    psycopg2 passes a list as ``ARRAY[...]`` with one literal per element,
+    which it adapts one by one and PostgreSQL parses as as many expressions:
+    for a batch of 1,000 events that took about half of the batch's statement
+    (docs/decisions.md, "Events"). A literal string is parsed by the array
+    type's input function in one pass.
+    """
+    return "{" + ",".join("NULL" if value is None else '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+                          for value in values) + "}"
 
 
 class EventQuerySet(models.QuerySet):
@@ -167,11 +182,18 @@ class EventQuerySet(models.QuerySet):
         seen: set[str] = set()
         users_to_refresh: set[int] = set()
         changed: set[int] = set()
-        with transaction.atomic():
-            for batch in batches:
+        batches = iter(batches)
+        first = list(itertools.islice(batches, 2))
+        # One batch (a JSON body, the site's own event) is one statement, counters included, and a statement is a
+        # transaction of its own: no BEGIN and COMMIT round trips around it. Over several batches, each would lock
+        # its users' counters in its own order: they are bumped at the end, sorted, in one transaction.
+        single = len(first) == 1
+        with contextlib.nullcontext() if single else transaction.atomic():
+            for batch in itertools.chain(first, batches):
                 outcomes.extend(batch.refused)
-                outcomes.extend(self._record_batch(batch.valid, seen, users_to_refresh, changed, for_profiles))
-            bump((USER, user_id) for user_id in changed)  # one statement for the batch: user_data_changed for each
+                outcomes.extend(self._record_batch(batch.valid, seen, users_to_refresh, changed, for_profiles, single))
+            if not single:
+                bump((USER, user_id) for user_id in changed)  # one statement: user_data_changed for each
             request_refreshes(users_to_refresh)
             request_check()
         outcomes.sort(key=lambda o: o.position)
@@ -186,12 +208,10 @@ class EventQuerySet(models.QuerySet):
         return self.record([EventBatch(valid=[(0, data)], refused=[])], for_profiles=True)[0]
 
     def _record_batch(self, valid: list[tuple[int, dict]], seen: set[str], users_to_refresh: set[int], changed: set[int],
-                      for_profiles: bool) -> list[EventOutcome]:
-        users, movies = known_ids((d["user_id"] for _, d in valid), (d["movie_id"] for _, d in valid),
-                                  profiles=for_profiles)
+                      for_profiles: bool, bump_changed: bool) -> list[EventOutcome]:
+        users, movies, inserted = self._insert(valid, seen, for_profiles, bump_changed)
         outcomes: list[EventOutcome] = []
-        to_insert: list[tuple[int, dict]] = []
-        for position, data in valid:
+        for position, data in valid:  # the statement's rules again, to word each event's outcome
             event_id = data["event_id"]
             if data["user_id"] not in users:
                 outcomes.append(EventOutcome(position, event_id, "refused", f"unknown user {data['user_id']}"))
@@ -199,37 +219,69 @@ class EventQuerySet(models.QuerySet):
                 outcomes.append(EventOutcome(position, event_id, "refused", f"unknown movie {data['movie_id']}"))
             elif event_id in seen:
                 outcomes.append(EventOutcome(position, event_id, "duplicate", "the same event_id came earlier in this request"))
-            else:
+            elif event_id in inserted:
                 seen.add(event_id)
-                to_insert.append((position, data))
-        inserted = self._insert(data for _, data in to_insert)
-        for position, data in to_insert:
-            if data["event_id"] in inserted:
-                outcomes.append(EventOutcome(position, data["event_id"], "accepted"))
+                outcomes.append(EventOutcome(position, event_id, "accepted"))
                 changed.add(data["user_id"])
                 if data["type"] in HIDING_TYPES:
                     users_to_refresh.add(data["user_id"])
             else:
-                outcomes.append(EventOutcome(position, data["event_id"], "duplicate", "an event with this event_id is stored already"))
+                seen.add(event_id)
+                outcomes.append(EventOutcome(position, event_id, "duplicate", "an event with this event_id is stored already"))
         return outcomes
 
-    def _insert(self, events: Iterable[dict]) -> set[str]:
-        """Insert ``events`` (each event_id once) skipping stored event ids; the event ids actually inserted."""
-        rows = list(events)
-        if not rows:
-            return set()
-        table = self.model._meta.db_table
+    def _insert(self, valid: list[tuple[int, dict]], seen: set[str], for_profiles: bool,
+                bump_changed: bool) -> tuple[set[int], set[int], set[str]]:
+        """Insert the events of known users and movies, each event_id once, skipping stored and ``seen`` event ids.
+
+        One statement: ``(known users, known movies, event ids inserted)``;
+        with ``bump_changed``, it also moves the change counter of each user
+        with an inserted event, locking the counters in order (:func:`bump`).
+
+        The rows are inserted in event_id order, so two requests sending some
+        of the same event ids (a retry batched differently) wait for each
+        other on the unique index in one order and cannot deadlock; their ids
+        are drawn in the order the events came, which the watchlist takes
+        for arrival when two events have the same time.
+        """
+        if not valid:
+            return set(), set(), set()
+        table, versions = self.model._meta.db_table, DataVersion._meta.db_table
+        bumped = f"""
+            , bumped AS (
+                INSERT INTO {versions} (scope, key, version)
+                SELECT '{USER}', user_id, 1 FROM (SELECT DISTINCT user_id FROM inserted) changed ORDER BY user_id
+                ON CONFLICT (scope, key) DO UPDATE SET version = {versions}.version + 1)""" if bump_changed else ""
         sql = f"""
-            INSERT INTO {table} (event_id, user_id, movie_id, type, fraction, time, received_at)
-            SELECT e.event_id, e.user_id, e.movie_id, e.type, e.fraction, e.time, now()
-            FROM unnest(%s::varchar[], %s::integer[], %s::integer[], %s::varchar[], %s::double precision[],
-                        %s::timestamptz[]) AS e(event_id, user_id, movie_id, type, fraction, time)
-            ON CONFLICT (event_id) DO NOTHING
-            RETURNING event_id"""
-        params = [[r[name] for r in rows] for name in ("event_id", "user_id", "movie_id", "type", "fraction", "time")]
+            WITH e AS (
+                SELECT * FROM unnest(%s::integer[], %s::varchar[], %s::integer[], %s::integer[], %s::varchar[],
+                                     %s::double precision[], %s::timestamptz[])
+                    AS e(position, event_id, user_id, movie_id, type, fraction, time)),
+            users AS (
+                SELECT u FROM (SELECT DISTINCT user_id AS u FROM e) named WHERE {_known_user_sql("u", profiles=for_profiles)}),
+            movies AS (SELECT movie_id FROM {Movie._meta.db_table} WHERE movie_id IN (SELECT movie_id FROM e)),
+            fresh AS (
+                SELECT DISTINCT ON (event_id) * FROM e
+                WHERE user_id IN (SELECT u FROM users) AND movie_id IN (SELECT movie_id FROM movies)
+                  AND event_id <> ALL(%s::varchar[])
+                ORDER BY event_id, position),
+            arrived AS MATERIALIZED (
+                SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id, *
+                FROM (SELECT * FROM fresh ORDER BY position) in_order),
+            inserted AS (
+                INSERT INTO {table} (id, event_id, user_id, movie_id, type, fraction, time, received_at)
+                SELECT id, event_id, user_id, movie_id, type, fraction, time, now() FROM arrived ORDER BY event_id
+                ON CONFLICT (event_id) DO NOTHING
+                RETURNING event_id, user_id){bumped}
+            SELECT ARRAY(SELECT u FROM users), ARRAY(SELECT movie_id FROM movies), ARRAY(SELECT event_id FROM inserted)"""
+        params = [_array_literal(position for position, _ in valid)]
+        params += [_array_literal(d[name] for _, d in valid)
+                   for name in ("event_id", "user_id", "movie_id", "type", "fraction", "time")]
+        params.append(_array_literal(d["event_id"] for _, d in valid if d["event_id"] in seen))
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return {event_id for (event_id,) in cursor.fetchall()}
+            users, movies, inserted = cursor.fetchone()
+        return set(users), set(movies), set(inserted)
 
     def feedback(self, user_id: int | None = None, *, with_events: bool = True,
                  min_fraction: float = MIN_WATCH_FRACTION) -> Feedback:
@@ -293,7 +345,9 @@ class EventQuerySet(models.QuerySet):
 class Event(models.Model):
     """One event a browsing service reported: ``user_id`` did ``type`` with ``movie`` at ``time``."""
 
-    event_id = models.CharField(max_length=100, unique=True, help_text="Chosen by the sender; a retry with the same id is ignored.")
+    # Unique by a constraint, not unique=True: for a unique CharField Django adds a second index (varchar_pattern_ops,
+    # for LIKE) as large as the unique one, which no query uses and every insert would maintain.
+    event_id = models.CharField(max_length=100, help_text="Chosen by the sender; a retry with the same id is ignored.")
     user_id = models.IntegerField()
     # Indexed with the user below (the read-time filter and the watchlist look events up by user and movie).
     movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="events", db_index=False)
@@ -307,6 +361,7 @@ class Event(models.Model):
     class Meta:
         indexes = [models.Index(fields=["user_id", "movie", "type"], name="event_user_movie_type")]
         constraints = [
+            models.UniqueConstraint(fields=["event_id"], name="event_event_id_unique"),
             models.CheckConstraint(condition=models.Q(type__in=EVENT_TYPES), name="event_type_known"),
             models.CheckConstraint(
                 condition=models.Q(fraction__isnull=True) | models.Q(fraction__gte=0, fraction__lte=1, type="watched"),

@@ -9,7 +9,7 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    dependencies = [("recommender", "0010_movie_stats")]
+    dependencies = [("recommender", "0011_event_id_unique_without_like_index")]
 
     operations = [
         migrations.RunSQL(
