@@ -13,7 +13,7 @@
      ``COPY`` of the same file into an unindexed table (measured alternately);
    * ``POST /api/events`` with JSON arrays of 1,000 new events, from
      :data:`BATCH_CLIENTS` concurrent clients to gunicorn as the web
-     Deployment runs it (2 sync workers), for :data:`api_load.SECONDS` s;
+     Deployment runs it (2 workers x 4 threads), for :data:`api_load.SECONDS` s;
 
 2. on ml-latest-small with a published run (the API benchmark's database,
    :func:`bench.api_load.prepare`), gunicorn and the RQ worker:
