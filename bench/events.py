@@ -303,7 +303,7 @@ def table(bulk_figures: BulkFigures, served_figures: ServedFigures, runs: int) -
         "",
         f"Made by `python -m bench.events` (part of `make bench`), median of {runs} runs, measured "
         f"{time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores shared by the server, PostgreSQL and the client "
-        f"(load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} when it finished: other helpers' work too). "
+        f"(load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} when it finished). "
         f"Bulk ingest: a database with ml-25m's {USERS:,} users ({RATINGS_PER_USER} ratings each) and {MOVIES:,} movies, "
         f"its events table growing from {b.events_before:,} to {b.events_after:,} rows during the runs; events are "
         f"70 % watches (with a fraction), 15 % watchlist adds, 5 % removes, 10 % not interested, of random users "
