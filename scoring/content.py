@@ -32,13 +32,30 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from scoring.matrix import index_of
 from scoring.similarity import unit_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _pandas() -> ModuleType:
+    """pandas, imported when features are first built rather than with this module.
+
+    The registry of algorithms imports this module, so every process that
+    loads the models (each web worker, every management command) would pay
+    pandas' import at start-up, and only fitting and evaluating use it.
+    """
+    import pandas  # here, not at the top: a start-up cost, not an import cycle (see the docstring)
+
+    return pandas
+
 
 NO_GENRE = "(no genres listed)"
 """MovieLens's genre for a movie without any; not a genre two movies should share."""
@@ -96,6 +113,7 @@ class MovieContent:
 
         Without a ``year`` column the year is parsed from the title's ``(1995)`` suffix.
         """
+        pd = _pandas()
         movies = movies.sort_values("movieId").drop_duplicates("movieId")
         titles = movies["title"].fillna("").astype(str)
         if "year" in movies:
@@ -122,6 +140,7 @@ class MovieContent:
 
 def _kind_matrix(rows: np.ndarray, terms: pd.Series, counts: np.ndarray, n_rows: int, min_df: int) -> sp.csr_array:
     """TF-IDF of one kind of term, rows unit length: ``rows`` (e,) movie rows, ``terms`` (e,), ``counts`` (e,) >= 1."""
+    pd = _pandas()
     if len(rows) == 0:
         return sp.csr_array((n_rows, 0), dtype=np.float32)
     codes, vocabulary = pd.factorize(terms.to_numpy(), sort=True)
@@ -136,12 +155,14 @@ def _kind_matrix(rows: np.ndarray, terms: pd.Series, counts: np.ndarray, n_rows:
 
 
 def _genre_terms(content: MovieContent, rows: np.ndarray) -> tuple[np.ndarray, pd.Series]:
+    pd = _pandas()
     exploded = pd.Series(content.genres, index=rows).str.split("|").explode()
     exploded = exploded[(exploded.notna()) & (exploded != "") & (exploded != NO_GENRE)]
     return exploded.index.to_numpy(np.int64), "genre:" + exploded
 
 
 def _year_terms(content: MovieContent, rows: np.ndarray) -> tuple[np.ndarray, pd.Series]:
+    pd = _pandas()
     known = ~np.isnan(content.years)
     years = content.years[known].astype(np.int64)
     five = pd.Series(years // 5 * 5).astype(str).radd("years:").to_numpy(object)
@@ -150,6 +171,7 @@ def _year_terms(content: MovieContent, rows: np.ndarray) -> tuple[np.ndarray, pd
 
 
 def _title_terms(content: MovieContent, rows: np.ndarray) -> tuple[np.ndarray, pd.Series]:
+    pd = _pandas()
     titles = pd.Series(content.titles, index=rows).str.replace(TITLE_YEAR, "", regex=True).str.lower()
     words = titles.str.findall(r"[^\W\d_]{3,}").explode().dropna()
     words = words[~words.isin(STOP_WORDS)]
@@ -159,11 +181,13 @@ def _title_terms(content: MovieContent, rows: np.ndarray) -> tuple[np.ndarray, p
 
 def clean_tags(tags: np.ndarray) -> pd.Series:
     """Tags as compared: lower case, surrounding blanks dropped, runs of blanks made one space."""
+    pd = _pandas()
     return pd.Series(tags, dtype=object).astype(str).str.lower().str.strip().str.replace(r"\s+", " ", regex=True)
 
 
 def _tag_terms(content: MovieContent, movie_ids: np.ndarray) -> tuple[np.ndarray, pd.Series, np.ndarray]:
     """(row, tag, people who gave it) per distinct (movie, cleaned tag); a person counts once per movie and tag."""
+    pd = _pandas()
     rows = index_of(movie_ids, content.tag_movie_ids)
     frame = pd.DataFrame({"row": rows, "user": content.tag_user_ids, "tag": clean_tags(content.tags).to_numpy(object)})
     frame = frame[(frame["row"] >= 0) & (frame["tag"] != "")].drop_duplicates()
@@ -218,6 +242,7 @@ def content_matrix(
 
 def genre_matrix(content: MovieContent, movie_ids: np.ndarray) -> sp.csr_array:
     """0/1 (n_items, n_genres) float32: which genres each of ``movie_ids`` has (none for a movie not in ``content``)."""
+    pd = _pandas()
     movie_ids = np.asarray(movie_ids)
     position = index_of(movie_ids, content.movie_ids)
     known = position >= 0

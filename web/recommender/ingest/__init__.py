@@ -12,44 +12,40 @@ Plain functions, no management-command code (the commands in
 * :func:`generate_movielens` (dest_dir, users, movies, ratings, seed): a
   synthetic set in the ml-latest-small CSV layout.
 
-Only the loader needs Django; it is imported on first use so that the reader,
-the download and the generator work from a plain script.
+Each name is imported from its module on first use (PEP 562's module
+``__getattr__``): the loader needs Django, and the readers need pandas, which
+the web processes that import this package for the events' checks alone
+would otherwise load at start-up.
 """
 
 from __future__ import annotations
 
-from web.recommender.ingest.dataset import MovieLensData
-from web.recommender.ingest.detect import detect_layout, read_movielens
-from web.recommender.ingest.download import KNOWN_SETS, download_movielens
-from web.recommender.ingest.errors import DownloadError, IngestError
-from web.recommender.ingest.progress import BarProgress, LineProgress, ProgressCallback
-from web.recommender.ingest.synthetic import SHAPES, SyntheticSet, generate_movielens
+import importlib
 
-_LOADER_NAMES = {"LoadSummary", "load_movielens", "write_movielens"}
+_HOMES = {
+    "MovieLensData": "dataset",
+    "detect_layout": "detect",
+    "read_movielens": "detect",
+    "KNOWN_SETS": "download",
+    "download_movielens": "download",
+    "DownloadError": "errors",
+    "IngestError": "errors",
+    "BarProgress": "progress",
+    "LineProgress": "progress",
+    "ProgressCallback": "progress",
+    "SHAPES": "synthetic",
+    "SyntheticSet": "synthetic",
+    "generate_movielens": "synthetic",
+    "LoadSummary": "loader",
+    "load_movielens": "loader",
+    "write_movielens": "loader",
+}
+"""Where each public name lives, as a module of this package."""
 
-__all__ = [
-    "KNOWN_SETS",
-    "SHAPES",
-    "BarProgress",
-    "DownloadError",
-    "IngestError",
-    "LineProgress",
-    "LoadSummary",
-    "MovieLensData",
-    "ProgressCallback",
-    "SyntheticSet",
-    "detect_layout",
-    "download_movielens",
-    "generate_movielens",
-    "load_movielens",
-    "read_movielens",
-    "write_movielens",
-]
+__all__ = sorted(_HOMES)
 
 
-def __getattr__(name: str):
-    if name in _LOADER_NAMES:
-        from web.recommender.ingest import loader  # on first use: the loader needs Django, the rest does not
-
-        return getattr(loader, name)
+def __getattr__(name: str) -> object:
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
