@@ -37,10 +37,11 @@ demo: install
 	@scripts/demo.sh
 
 # Two pytest-xdist workers, each with PostgreSQL and Redis of its own (tests/settings.py); a module stays on one
-# worker, so its module-scoped data is built once.
+# worker, so its module-scoped data is built once. --no-loadscope-reorder keeps the order tests/conftest.py gives
+# (the modules that start processes first); xdist would otherwise put the modules with the most tests first.
 PYTEST_WORKERS ?= 2
 test: install browser check-k8s-tools
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # About 25 minutes on 2 cores, most of it the ml-25m-shape runs (BENCH_ARGS="" leaves them out).
 BENCH_ARGS ?= --large
