@@ -228,7 +228,11 @@ def stop(data_dir: Path) -> None:
     if (pgdata / "postmaster.pid").exists():
         import pgserver  # a development-only package (requirements-dev.txt): production images lack it
 
-        pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        # A process that started the server earlier gets back that handle, made with cleanup_mode=None (the
+        # servers outlive the commands that start them): without this, stopping from that process did nothing.
+        server.cleanup_mode = "stop"
+        server.cleanup()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,8 @@ read its own tables. This test makes such a folder on a server of its own under 
 
 from __future__ import annotations
 
+import os
+import time
 from urllib.parse import unquote, urlsplit
 
 import psycopg2
@@ -95,3 +97,20 @@ def test_setting_up_twice_changes_nothing(old_data_folder):
         return rows
 
     assert state() == state()
+
+
+def test_stop_from_the_process_that_started_the_server_stops_it(tmp_path):
+    """``embedded.stop`` in the process that started the server (as these tests' fixtures do) ends the postmaster,
+    rather than leaving it running after the tests."""
+    embedded.postgres_url(tmp_path, "movielens")
+    pid = int((tmp_path / "postgres" / "postmaster.pid").read_text().split()[0])
+    os.kill(pid, 0)  # running
+    embedded.stop(tmp_path)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"postmaster {pid} still runs after embedded.stop")
