@@ -105,6 +105,8 @@ def test_a_run_started_from_the_page_can_be_evaluated(live_server, operator_page
     page.click("#start-button")
     expect(page.locator("#action-message")).to_contain_text("created")
     evaluated = Run.objects.latest("pk")
+    # The page then redraws its runs with the new one, which can move the form under the next click: wait for it.
+    expect(page.locator(f"tr[data-run='{evaluated.pk}']").first).to_be_visible()
     page.uncheck("#start-evaluate")
     page.click("#start-button")
     expect(page.locator("#action-message")).to_contain_text(f"Run {evaluated.pk + 1} created")
