@@ -29,7 +29,7 @@ from web.pgcopy import read_columns
 from web.recommender.models.catalogue import Movie
 from web.recommender.models.profiles import PROFILE_USER_ID_START, Profile, next_profile_user_id
 from web.recommender.models.ratings import Rating
-from web.recommender.models.versions import USER, DataVersion, bump
+from web.recommender.models.versions import USER, bump, bump_sql
 from web.recommender.refresh import request_refreshes
 from web.runs.retrain import request_check
 
@@ -246,12 +246,9 @@ class EventQuerySet(models.QuerySet):
         """
         if not valid:
             return set(), set(), set()
-        table, versions = self.model._meta.db_table, DataVersion._meta.db_table
-        bumped = f"""
-            , bumped AS (
-                INSERT INTO {versions} (scope, key, version)
-                SELECT '{USER}', user_id, 1 FROM (SELECT DISTINCT user_id FROM inserted) changed ORDER BY user_id
-                ON CONFLICT (scope, key) DO UPDATE SET version = {versions}.version + 1)""" if bump_changed else ""
+        table = self.model._meta.db_table
+        changed_rows = f"SELECT '{USER}', user_id, 1 FROM (SELECT DISTINCT user_id FROM inserted) changed ORDER BY user_id"
+        bumped = f", bumped AS ({bump_sql(changed_rows)})" if bump_changed else ""
         sql = f"""
             WITH e AS (
                 SELECT * FROM unnest(%s::integer[], %s::varchar[], %s::integer[], %s::integer[], %s::varchar[],

@@ -46,14 +46,17 @@ def bump(keys: Iterable[tuple[str, int]], using: str = DEFAULT_DB_ALIAS) -> None
     ordered = sorted(set(keys))
     if not ordered:
         return
-    table = DataVersion._meta.db_table
     values = ", ".join(["(%s, %s, 1)"] * len(ordered))
     with connections[using].cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (scope, key, version) VALUES {values} "
-            f"ON CONFLICT (scope, key) DO UPDATE SET version = {table}.version + 1",
-            [part for pair in ordered for part in pair],
-        )
+        cursor.execute(bump_sql(f"VALUES {values}"), [part for pair in ordered for part in pair])
+
+
+def bump_sql(rows: str) -> str:
+    """The statement that adds one to the counters of ``rows``, SQL giving ``(scope, key, 1)`` rows (VALUES or a
+    SELECT) in the order to lock them; a counter never bumped starts at 1. :func:`bump` and the events' insert use it."""
+    table = DataVersion._meta.db_table
+    return (f"INSERT INTO {table} (scope, key, version) {rows} "
+            f"ON CONFLICT (scope, key) DO UPDATE SET version = {table}.version + 1")
 
 
 def user_data_changed(user_id: int) -> None:
