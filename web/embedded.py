@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -224,15 +225,40 @@ def stop(data_dir: Path) -> None:
             os.kill(int(pid_file.read_text().strip()), 15)
         except (ProcessLookupError, ValueError):
             pass
-    pgdata = data_dir / "postgres"
-    if (pgdata / "postmaster.pid").exists():
-        import pgserver  # a development-only package (requirements-dev.txt): production images lack it
+    _stop_postgres(data_dir / "postgres")
 
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
-        # A process that started the server earlier gets back that handle, made with cleanup_mode=None (the
-        # servers outlive the commands that start them): without this, stopping from that process did nothing.
-        server.cleanup_mode = "stop"
-        server.cleanup()
+
+POSTGRES_STOP_TIMEOUT = 60.0
+"""Seconds a fast shutdown may take: it ends the sessions and writes a checkpoint."""
+
+
+def _stop_postgres(pgdata: Path) -> None:
+    """Fast-shut-down the postmaster of ``pgdata`` whoever holds it, and wait until it has gone.
+
+    pgserver stops a server when the last process on its list of holders lets go, but that list keeps the pids of
+    processes that were killed, so after an unclean end of the demo its own stop never came. A signal to the
+    postmaster is PostgreSQL's own way (SIGINT: fast shutdown) and works for the user that started it or root.
+    """
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return
+    try:
+        if b"postgres" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return  # a stale file from a crash, and the pid now belongs to another program
+        os.kill(pid, signal.SIGINT)
+    except (FileNotFoundError, ProcessLookupError):
+        return
+    deadline = time.monotonic() + POSTGRES_STOP_TIMEOUT
+    while Path(f"/proc/{pid}").exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"PostgreSQL (pid {pid}) did not stop within {POSTGRES_STOP_TIMEOUT:.0f} s")
+        time.sleep(0.05)
+    # Nobody holds a stopped server; a process that asks for it again starts it afresh.
+    (pgdata / ".handle_pids.json").unlink(missing_ok=True)
+    cached = sys.modules.get("pgserver.postgres_server")
+    if cached is not None:
+        cached.PostgresServer._instances.pop(pgdata.resolve(), None)
 
 
 def main(argv: list[str] | None = None) -> None:

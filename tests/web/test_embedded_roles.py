@@ -8,7 +8,9 @@ read its own tables. This test makes such a folder on a server of its own under 
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import time
 from urllib.parse import unquote, urlsplit
 
@@ -106,6 +108,23 @@ def test_stop_from_the_process_that_started_the_server_stops_it(tmp_path):
     pid = int((tmp_path / "postgres" / "postmaster.pid").read_text().split()[0])
     os.kill(pid, 0)  # running
     embedded.stop(tmp_path)
+    _wait_until_gone(pid)
+
+
+def test_stop_after_a_process_died_without_cleaning_up_stops_it(tmp_path):
+    """``make stop`` after demo processes were killed uncleanly: pgserver's list of the processes that hold the
+    server still names them, and its own reference count would keep the server running for ever."""
+    embedded.postgres_url(tmp_path, "movielens")
+    pid = int((tmp_path / "postgres" / "postmaster.pid").read_text().split()[0])
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    handles = tmp_path / "postgres" / ".handle_pids.json"
+    handles.write_text(json.dumps(sorted(set(json.loads(handles.read_text())) | {dead.pid})))
+    embedded.stop(tmp_path)
+    _wait_until_gone(pid)
+
+
+def _wait_until_gone(pid: int) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
