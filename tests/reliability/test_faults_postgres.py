@@ -119,6 +119,13 @@ def test_postgres_stop_gives_503_and_service_returns_by_itself(own_postgres):
 
     wait_for(lambda: stack.request("GET", "/readyz")[0] == 200, 30, "/readyz to recover without a restart")
     assert stack.request("GET", f"/api/users/{USER_ID}/recommendations?n=5")[0] == 200
+
+    # A restart between two requests: the pooled connections are dead, and no request may see it. A request with a
+    # token tries its lookup on the pooled connection and, when that fails, once more on a new one (web/dbreads.py).
+    _stop(server, "fast")
+    server.ensure_postgres_running()
+    answers = [stack.request("GET", f"/api/users/{USER_ID}/recommendations?n=5")[0] for _ in range(8)]
+    assert answers == [200] * len(answers)
     assert stack.processes["web"].poll() is None  # the same gunicorn, never restarted
     stored = {movie for (movie,) in stack.sql(
         "SELECT movie_id FROM recommender_rating WHERE user_id = %s AND movie_id = ANY(%s)", (USER_ID, movies))}

@@ -10,6 +10,7 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from web.accounts.models import ApiToken, digest
+from web.dbreads import first_read
 
 _User = get_user_model()
 PERMISSION_NAMES = RawSQL(f"""
@@ -43,9 +44,10 @@ class HashedTokenAuthentication(TokenAuthentication):
     model = ApiToken
 
     def authenticate_credentials(self, key: str) -> tuple:
+        query = ApiToken.objects.select_related("user").annotate(permission_names=PERMISSION_NAMES)
         try:
-            token = (ApiToken.objects.select_related("user").annotate(permission_names=PERMISSION_NAMES)
-                     .get(digest=digest(key)))
+            # The request's first query: no health check before it, a retry on a new connection instead (web.dbreads).
+            token = first_read(lambda: query.get(digest=digest(key)))
         except ApiToken.DoesNotExist as exc:
             raise AuthenticationFailed("Invalid token.") from exc
         account = token.user

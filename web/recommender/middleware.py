@@ -22,11 +22,12 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, InterfaceError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.urls import ResolverMatch, resolve, reverse
 from django.utils.cache import patch_vary_headers
 
+from web.dbreads import first_read
 from web.recommender import caching
 from web.recommender.models import is_profile_id
 
@@ -47,18 +48,10 @@ def validated_once(request: HttpRequest, user_id: int) -> tuple[str, caching.Cac
     connection is found by using it: on a connection error it is closed and
     the query runs once more on a new one. None if that fails too.
     """
-    if connection.connection is not None:
-        connection.health_check_done = True  # Django's flag (4.1+): this request's check is done
-    for attempt in (1, 2):
-        try:
-            return caching.user_list_validator(request, user_id)
-        except (OperationalError, InterfaceError):
-            connection.close()  # a broken connection: the next attempt opens a new one
-            if attempt == 2:
-                return None
-        except DatabaseError:
-            return None
-    return None
+    try:
+        return first_read(lambda: caching.user_list_validator(request, user_id))
+    except (DatabaseError, InterfaceError):
+        return None
 
 
 class AnonymousPublicListMiddleware:
