@@ -18,7 +18,7 @@ it with a raw DB-API cursor.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -95,6 +95,12 @@ def read_columns(cursor, query: str, types: list[str]) -> list[np.ndarray]:
     buffer = io.BytesIO()
     cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT binary)", buffer)
     return parse_columns(buffer.getbuffer(), types)
+
+
+def in_ids_sql(ids: Collection[int]) -> str:
+    """SQL ``= ANY('{1,2,3}'::integer[])``, to filter a :func:`read_columns` query by ids: ``COPY`` takes no
+    parameters, so the ids are written into the statement, each through ``int()`` so that no text reaches the SQL."""
+    return "= ANY('{" + ",".join(str(int(i)) for i in ids) + "}'::integer[])"
 
 
 def parse_columns(payload: memoryview | bytes, types: list[str]) -> list[np.ndarray]:

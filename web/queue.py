@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 JOB_TIMEOUT = 600
 """Seconds a queued job may run before the worker kills it."""
+REFRESH_DUE_KEY = "refresh:due"
+"""The Redis set of users whose refresh waits for the next drain job (web/recommender/refresh.py); the metrics count it."""
 
 
 def new_redis_client(url: str | None = None, connect_timeout: float = 2, timeout: float = 5) -> redis.Redis:

@@ -63,7 +63,8 @@ def test_an_exception_is_one_json_line_too(json_lines):
 
 
 def test_the_request_id_reaches_the_refresh_job_and_the_worker_logs_it(client, auth, published, json_lines):
-    """A rating sent with an X-Request-ID queues a refresh whose job carries the id; the worker counts it and logs it with the id."""
+    """A rating sent with an X-Request-ID queues the drain of due refreshes, whose job carries the id; the worker counts
+    it and logs it with the id."""
     rated = set(Rating.objects.filter(user_id=101).values_list("movie_id", flat=True))
     movie = next(m for m in range(10, 260, 10) if m not in rated)
     response = client.put(f"/api/users/101/ratings/{movie}", {"rating": 4}, content_type="application/json",
@@ -75,11 +76,11 @@ def test_the_request_id_reaches_the_refresh_job_and_the_worker_logs_it(client, a
     before = generate_latest(REGISTRY).decode()
     ModelWarmWorker([queue], connection=queue.connection).work(burst=True)
     after = generate_latest(REGISTRY).decode()
-    labels = {"function": "refresh_user", "status": "finished"}
+    labels = {"function": "refresh_due", "status": "finished"}
     for name in ("movielens_worker_jobs_total", "movielens_worker_job_duration_seconds_count"):
         assert value(after, name, **labels) - value(before, name, **labels) == 1, name
     worker_lines = [line for line in json_lines() if line["logger"] == "web.observability.worker"]
-    assert [(line["function"], line["status"], line["request_id"]) for line in worker_lines] == [("refresh_user", "finished", "rating-77")]
+    assert [(line["function"], line["status"], line["request_id"]) for line in worker_lines] == [("refresh_due", "finished", "rating-77")]
 
 
 def test_a_job_queued_outside_a_request_has_no_request_id(published):

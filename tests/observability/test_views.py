@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.observability.conftest import value
-from web.queue import get_queue
+from web.queue import REFRESH_DUE_KEY, get_queue
 
 TOKEN = "t" * 40
 
@@ -95,3 +95,10 @@ def test_the_queue_series_are_the_queue_in_redis(scrape, redis_conn, db):
     assert value(text, "movielens_queue_oldest_job_age_seconds", queue=queue.name) == pytest.approx(90, abs=10)
     redis_conn.delete(first.key)  # the job's hash expired, its id is still first in the queue
     assert value(scrape(), "movielens_queue_oldest_job_age_seconds", queue=queue.name) == 0
+
+
+def test_the_refresh_backlog_counts_users_due(scrape, redis_conn, db):
+    """Users waiting for a drain job are the refresh backlog: none, then the three put on the due set."""
+    assert value(scrape(), "movielens_refresh_due_users") == 0
+    redis_conn.sadd(REFRESH_DUE_KEY, 7, 8, 9)
+    assert value(scrape(), "movielens_refresh_due_users") == 3

@@ -54,12 +54,12 @@ def test_a_watch_counts_by_its_longest_fraction(catalogue):
     short, longer, unknown = _unrated(USER, 3)
     _record(("s1", USER, short, "watched", 0.3), ("l1", USER, longer, "watched", 0.3),
             ("l2", USER, longer, "watched", 0.8), ("u1", USER, unknown, "watched", 0.2), ("u2", USER, unknown, "watched"))
-    for user_id in (None, USER):
-        feedback = Event.objects.feedback(user_id, min_fraction=0.5)
+    for user_ids in (None, [USER], [USER, USER + 1]):
+        feedback = Event.objects.feedback(user_ids, min_fraction=0.5)
         mine = feedback.users == USER
         watched = set(feedback.movies[mine & (feedback.values == np.float32(WATCH_RATING))].tolist())
         assert {longer, unknown} <= watched and short not in watched
-    assert short in Event.objects.feedback(USER, min_fraction=0.0).movies
+    assert short in Event.objects.feedback([USER], min_fraction=0.0).movies
 
 
 def test_the_job_and_the_worker_build_the_same_row(catalogue, redis_conn):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from rq import SimpleWorker
+import numpy as np
+import redis
+from rq import Queue, SimpleWorker
 
 from web.queue import get_queue
 from web.recommender import refresh
 from web.recommender.models import Event, EventBatch, Movie, Rating, UserScore
+from web.recommender.models.versions import USER as USER_SCOPE, versions
 from web.recommender.refresh import is_updating, pending_key, running_key
-from web.recommender.tasks import refresh_user
+from web.recommender.tasks import refresh_user, refresh_users
 
 USER = 101
 
@@ -35,20 +38,22 @@ def test_ten_quick_ratings_queue_one_refresh(published, redis_conn):
 
 
 def test_a_rating_during_a_refresh_queues_exactly_one_more(published, redis_conn):
-    """Once a job has started, the next rating queues one new job (so it is never left out), and no more."""
+    """Once a drain has taken the user, the next rating queues one new drain (so it is never left out), and no more."""
     first, second, third = _unrated(USER, 3)
     Rating.objects.rate(USER, first, 3.0)
     queue = get_queue()
     job = queue.jobs[0]
-    # What the job does first: count itself running and clear the pending flag.
-    redis_conn.incr(running_key(USER))
-    redis_conn.delete(pending_key(USER))
     queue.remove(job)
-    Rating.objects.rate(USER, second, 3.0)
-    Rating.objects.rate(USER, third, 3.0)
-    assert queue.count == 1
-    redis_conn.delete(running_key(USER))
-    assert is_updating(USER) is True
+    # What the drain job does first: take its users, count them running and clear their pending flags.
+    users = refresh.take_due()
+    assert users == [USER]
+    with refresh.running(users):
+        assert queue.count == 0
+        Rating.objects.rate(USER, second, 3.0)
+        Rating.objects.rate(USER, third, 3.0)
+        assert queue.count == 1
+    assert is_updating(USER) is True  # pending again, for the drain just queued
+    assert refresh.take_due() == [USER]
 
 
 def test_refresh_clears_the_status_keys(published, redis_conn):
@@ -83,10 +88,11 @@ def test_with_redis_down_the_rating_is_stored_and_the_page_says_later(client, me
     assert client.get("/me/status").json()["updating"] is None
 
 
-def test_a_batch_of_events_queues_few_jobs_and_skips_pending_users(published, redis_conn, monkeypatch):
-    """Watches of all 30 users in one batch: one pending flag each, jobs of at most USERS_PER_JOB users (7 here); a user
-    whose refresh was pending already is left out; the worker's jobs refresh the others and leave none 'updating'."""
-    monkeypatch.setattr(refresh, "USERS_PER_JOB", 7)
+def test_a_batch_of_events_queues_one_drain_that_works_them_off_in_batches(published, redis_conn, monkeypatch):
+    """Watches of all 30 users in one batch: one pending flag each and one drain job; a user whose refresh was pending
+    already is left out. Drains of at most USERS_PER_DRAIN users (7 here) queue each other until none is due, refresh
+    every user once and leave none 'updating'."""
+    monkeypatch.setattr(refresh, "USERS_PER_DRAIN", 7)
     users = sorted(set(Rating.objects.values_list("user_id", flat=True)))
     redis_conn.set(pending_key(users[0]), 1)
     movie = Movie.objects.order_by("movie_id").first().movie_id
@@ -95,11 +101,59 @@ def test_a_batch_of_events_queues_few_jobs_and_skips_pending_users(published, re
     outcomes = Event.objects.record([EventBatch(valid=valid, refused=[])])
     assert {o.status for o in outcomes} == {"accepted"}
     queue = get_queue()
-    queued = [job.args[0] for job in queue.jobs]
-    assert len(queued) == -(-(len(users) - 1) // 7) and all(len(chunk) <= 7 for chunk in queued)
-    assert sorted(u for chunk in queued for u in chunk) == users[1:]
+    assert [job.func_name for job in queue.jobs] == [refresh.DRAIN_JOB]
+    assert sorted(int(u) for u in redis_conn.smembers(refresh.DUE_KEY)) == users[1:]
     assert all(is_updating(user) for user in users)
     redis_conn.delete(pending_key(users[0]))
+    before = versions((USER_SCOPE, u) for u in users)
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
     assert queue.failed_job_registry.count == 0
+    assert queue.finished_job_registry.count == -(-(len(users) - 1) // 7)
     assert not any(is_updating(user) for user in users)
+    assert not redis_conn.exists(refresh.DUE_KEY, refresh.DRAIN_KEY)
+    after = versions((USER_SCOPE, u) for u in users)
+    assert after[USER_SCOPE, users[0]] == before[USER_SCOPE, users[0]]  # its refresh was pending elsewhere: not this one's
+    assert all(after[USER_SCOPE, u] == before[USER_SCOPE, u] + 1 for u in users[1:])  # each rewritten once
+    assert all(movie not in UserScore.objects.filter(run=published, user_id=u).values_list("movie_id", flat=True)
+               for u in users[1:])
+
+
+def test_a_drain_refreshes_each_user_as_a_refresh_of_that_user_alone_would(published, redis_conn):
+    """The batched refresh gives every user exactly the list a refresh of that user alone gives."""
+    users = sorted(set(Rating.objects.values_list("user_id", flat=True)))[:12]
+    for user in users[::3]:
+        Event.objects.record([EventBatch(valid=[(0, {"event_id": f"alone-{user}", "user_id": user, "movie_id":
+                                                     _unrated(user, 1)[0].movie_id, "type": "not_interested",
+                                                     "fraction": None, "time": timezone.now()})], refused=[])])
+
+    def lists():
+        return {u: list(UserScore.objects.filter(run=published, user_id=u).order_by("rank").values_list("movie_id", "score"))
+                for u in users}
+
+    for user in users:
+        refresh_user(user)
+    alone = lists()
+    UserScore.objects.filter(run=published, user_id__in=users).delete()
+    assert refresh_users(users) == sum(len(rows) for rows in alone.values())
+    batched = lists()
+    assert batched.keys() == alone.keys()
+    for user in users:
+        assert [m for m, _ in batched[user]] == [m for m, _ in alone[user]]
+        assert np.allclose([s for _, s in batched[user]], [s for _, s in alone[user]], rtol=1e-5)
+
+
+def test_when_the_drain_cannot_be_queued_the_users_are_not_left_pending(published, redis_conn, monkeypatch):
+    """Redis failing between the flags and the job: the flags are undone, the ticket says 'later', and the next
+    rating queues the drain."""
+    first, second = _unrated(USER, 2)
+
+    def refuse(*args, **kwargs):
+        raise redis.ConnectionError("refused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Queue, "enqueue_call", refuse)
+        ticket = Rating.objects.rate(USER, first, 3.0).refresh
+    assert ticket.queued is False
+    assert not redis_conn.exists(pending_key(USER), refresh.DRAIN_KEY) and not redis_conn.sismember(refresh.DUE_KEY, USER)
+    Rating.objects.rate(USER, second, 3.0)
+    assert [job.func_name for job in get_queue().jobs] == [refresh.DRAIN_JOB]

@@ -20,7 +20,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from web.observability.metrics import PREFIX
-from web.queue import get_queue
+from web.queue import REFRESH_DUE_KEY, get_queue
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ def source_up(source: str, up: bool) -> GaugeMetricFamily:
 
 
 class QueueCollector(Collector):
-    """The app's RQ queue (``RQ_QUEUE``): jobs waiting, started, failed, scheduled, and the age of the oldest waiting job."""
+    """The app's RQ queue (``RQ_QUEUE``): jobs waiting, started, failed, scheduled, the age of the oldest waiting job,
+    and the users due for a refresh."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
@@ -47,6 +48,7 @@ class QueueCollector(Collector):
                 oldest = Job.fetch(oldest_ids[0], connection=queue.connection) if oldest_ids else None
             except NoSuchJobError:  # an id left in the queue after its job expired: RQ skips it, so does the age
                 oldest = None
+            due = queue.connection.scard(REFRESH_DUE_KEY)
             registries = {
                 "started": StartedJobRegistry(queue=queue).count,
                 "failed": FailedJobRegistry(queue=queue).count,
@@ -72,6 +74,10 @@ class QueueCollector(Collector):
         enqueued_at = oldest.enqueued_at if oldest is not None else None
         age.add_metric([queue.name], max(0.0, time.time() - enqueued_at.timestamp()) if enqueued_at else 0.0)
         yield age
+        # One drain job refreshes many users, so the backlog of refreshes is counted in users, not in jobs.
+        yield GaugeMetricFamily(f"{PREFIX}_refresh_due_users",
+                                "Users whose list waits for a refresh by the worker (a drain job takes them in batches).",
+                                value=due)
 
 
 class TableRowsCollector(Collector):

@@ -1,19 +1,29 @@
-"""Deduplicated refreshes of one user's recommendations, and their status for the "updating" banner.
+"""Deduplicated refreshes of users' recommendations, worked off in batches, and their status for the "updating" banner.
 
-Two small Redis keys per user:
+Redis keys:
 
-* ``refresh:pending:<user>`` is set (``SET NX``) when a rating commits. Only
-  the rating that sets it enqueues a job; ratings that find it set do not,
-  because the queued job has not started yet and will read their ratings too.
-  So ten quick ratings cause one refresh (two if some land while it runs).
-* ``refresh:running:<user>`` counts the refresh jobs of that user now running.
+* ``refresh:pending:<user>`` is set (``SET NX``) when a rating or an event
+  commits. Only the change that sets it puts the user on ``refresh:due``;
+  changes that find it set do not, because the refresh has not started yet
+  and will read them too. So ten quick ratings cause one refresh (two if
+  some land while it runs).
+* ``refresh:due``: the set of users waiting for a refresh.
+* ``refresh:drain``: set (``SET NX``) when a drain job is queued, so at most
+  one waits in the queue whatever the number of users: that job
+  (:data:`DRAIN_JOB`) takes up to :data:`USERS_PER_DRAIN` users off
+  ``refresh:due`` and refreshes them together, with one model, one read of
+  their histories and one transaction. Under a stream of events the batch
+  grows with the load instead of the number of jobs (docs/decisions.md,
+  "Events").
+* ``refresh:running:<user>`` counts the refreshes of that user now running.
 
-The job clears *pending* when it starts, before it reads the ratings, so a
-rating committed after that sets it again and queues the next refresh: no
-rating is ever left out. The user's page shows "updating" while either key
-exists. Both keys expire, so a lost worker cannot leave a user "updating"
-forever. If Redis is down the rating is stored anyway; the ticket says the
-refresh was not queued and the next batch run picks the rating up.
+A drain clears ``refresh:drain`` first, then takes its users and clears
+their *pending* flags before it reads their ratings, so a change committed
+after that sets the flags again and queues the next drain: no change is
+ever left out. The user's page shows "updating" while *pending* or
+*running* exists. The keys expire, so a lost worker cannot leave a user
+"updating" forever. If Redis is down the change is stored anyway; the ticket
+says the refresh was not queued and the next batch run picks it up.
 """
 
 from __future__ import annotations
@@ -24,20 +34,25 @@ from dataclasses import dataclass
 
 import redis
 from django.db import transaction
-from rq import Queue
 
 from web.observability.requestid import job_meta
-from web.queue import get_queue, redis_connection
+from web.queue import REFRESH_DUE_KEY, get_queue, redis_connection
 
 logger = logging.getLogger(__name__)
 
 PENDING_TTL = 600
-"""Seconds a pending flag lives if no worker ever takes the job (then the next rating queues a new one)."""
+"""Seconds a pending flag lives if no worker ever takes the job (then the next change queues a new one)."""
+DRAIN_TTL = 30
+"""Seconds the drain flag lives: had a worker died between taking the drain job off the queue and starting it, no
+drain would be queued until it expires. A drain job that waited longer is harmless: it finds fewer users."""
 RUNNING_TTL = 600
 """Seconds a running counter lives if the worker dies mid-job (the same as the queue's job timeout)."""
+USERS_PER_DRAIN = 100
+"""Users one drain job refreshes at most; when more are due it queues the next drain as it starts."""
 
-
-REFRESH_JOB = "web.recommender.tasks.refresh_user"
+DUE_KEY = REFRESH_DUE_KEY
+DRAIN_KEY = "refresh:drain"
+DRAIN_JOB = "web.recommender.tasks.refresh_due"
 """The worker's job, by dotted path as RQ stores it: the tasks import this module (their status keys), not the reverse."""
 
 
@@ -65,77 +80,97 @@ class RefreshTicket:
         return "Your recommendations are updating."
 
 
+MARK_DUE_SCRIPT = f"""
+local newly = {{}}
+for i = 2, #ARGV do
+  if redis.call('SET', 'refresh:pending:' .. ARGV[i], 1, 'NX', 'EX', ARGV[1]) then
+    redis.call('SADD', '{DUE_KEY}', ARGV[i])
+    newly[#newly + 1] = ARGV[i]
+  end
+end
+local drain = 0
+if #newly > 0 and redis.call('SET', '{DRAIN_KEY}', 1, 'NX', 'EX', {DRAIN_TTL}) then
+  drain = 1
+end
+return {{drain, newly}}
+"""
+"""One round trip: ARGV = the TTL, then user ids. Each user whose pending flag was not set yet gets it and goes on
+``refresh:due``; returns ``{1 if a drain job must be queued, those users}``."""
+
+TAKE_DUE_SCRIPT = f"""
+redis.call('DEL', '{DRAIN_KEY}')
+local users = redis.call('SPOP', '{DUE_KEY}', ARGV[1])
+local more = 0
+if redis.call('SCARD', '{DUE_KEY}') > 0 and redis.call('SET', '{DRAIN_KEY}', 1, 'NX', 'EX', {DRAIN_TTL}) then
+  more = 1
+end
+return {{more, users}}
+"""
+"""A drain's start, atomically: clear the drain flag, take up to ARGV[1] due users; returns ``{1 if users are left
+(the next drain must be queued), the users taken}``."""
+
+
 def request_refresh(user_id: int) -> RefreshTicket:
     """Queue one refresh of ``user_id`` after the current transaction commits, unless one is already pending."""
     ticket = RefreshTicket(user_id)
 
     def enqueue() -> None:
-        try:
-            queue = get_queue()
-            if not queue.connection.set(pending_key(user_id), 1, nx=True, ex=PENDING_TTL):
-                ticket.queued, ticket.deduplicated = True, True
-                return
-            try:
-                queue.enqueue_call(REFRESH_JOB, args=(user_id,), meta=job_meta())  # the request id, for the worker's log
-            except redis.RedisError:
-                queue.connection.delete(pending_key(user_id))
-                raise
-            ticket.queued = True
-        except redis.RedisError:
-            logger.warning("could not queue the refresh of user %s: Redis is unavailable", user_id)
-            ticket.queued = False
+        newly = _mark_due([user_id])
+        ticket.queued, ticket.deduplicated = newly is not None, newly == []
 
     transaction.on_commit(enqueue)
     return ticket
 
 
-REFRESH_MANY_JOB = "web.recommender.tasks.refresh_users"
-"""The worker's job that refreshes several users one after the other (a batch of events names many)."""
-USERS_PER_JOB = 50
-"""Users one :data:`REFRESH_MANY_JOB` refreshes: a batch of 1,000 events queues a few jobs, not hundreds."""
-
-
-SET_PENDING_SCRIPT = """
-local newly = {}
-for i = 2, #ARGV do
-  if redis.call('SET', 'refresh:pending:' .. ARGV[i], 1, 'NX', 'EX', ARGV[1]) then
-    newly[#newly + 1] = ARGV[i]
-  end
-end
-return newly
-"""
-"""``SET NX`` of many users' pending flags (:func:`pending_key`) in one round trip: ARGV = the TTL, then the user ids;
-returns the users whose flag was not set yet."""
-
-
 def request_refreshes(user_ids: Iterable[int]) -> None:
-    """:func:`request_refresh` for many users at once, after the current transaction commits.
+    """:func:`request_refresh` for many users at once (an event batch), after the current transaction commits.
 
-    The same pending flags (``SET NX`` each, in one script), so a user whose
-    refresh is pending already is left out; the others are refreshed by
-    :data:`REFRESH_MANY_JOB` jobs of up to :data:`USERS_PER_JOB` users, queued
-    in one pipeline. What one event batch costs Redis is then a few round
-    trips, not two per user (docs/benchmarks.md, "Events in").
+    The same pending flags and one script for all of them, so what one batch
+    costs Redis is two round trips at most (docs/benchmarks.md, "Events in").
     """
     users = sorted({int(u) for u in user_ids})
-    if not users:
-        return
+    if users:
+        transaction.on_commit(lambda: _mark_due(users))
 
-    def enqueue() -> None:
-        try:
-            queue = get_queue()
-            flags = queue.connection.register_script(SET_PENDING_SCRIPT)
-            newly = [int(user_id) for user_id in flags(args=[PENDING_TTL, *users])]
-            chunks = [newly[i:i + USERS_PER_JOB] for i in range(0, len(newly), USERS_PER_JOB)]
+
+def _mark_due(users: list[int]) -> list[int] | None:
+    """Put the users not pending yet on ``refresh:due`` and queue a drain if none waits; those users, None if Redis failed."""
+    try:
+        queue = get_queue()
+        drain, newly = queue.connection.register_script(MARK_DUE_SCRIPT)(args=[PENDING_TTL, *users])
+        if drain:
             try:
-                queue.enqueue_many([Queue.prepare_data(REFRESH_MANY_JOB, args=(chunk,), meta=job_meta()) for chunk in chunks])
+                queue.enqueue_call(DRAIN_JOB, meta=job_meta())  # the request id, for the worker's log
             except redis.RedisError:
-                queue.connection.delete(*[pending_key(user_id) for user_id in newly])
+                _unmark(queue.connection, [int(u) for u in newly])
                 raise
-        except redis.RedisError:
-            logger.warning("could not queue the refresh of %d users: Redis is unavailable", len(users))
+        return [int(u) for u in newly]
+    except redis.RedisError:
+        logger.warning("could not queue the refresh of %d users: Redis is unavailable", len(users))
+        return None
 
-    transaction.on_commit(enqueue)
+
+def _unmark(conn: redis.Redis, users: list[int]) -> None:
+    """Undo :data:`MARK_DUE_SCRIPT` when its drain could not be queued, so the next change tries again."""
+    with conn.pipeline() as pipe:
+        pipe.delete(DRAIN_KEY, *[pending_key(u) for u in users])
+        if users:
+            pipe.srem(DUE_KEY, *users)
+        pipe.execute()
+
+
+def take_due() -> list[int]:
+    """The drain job's users: up to :data:`USERS_PER_DRAIN` due users, taken off ``refresh:due``; queues the next
+    drain if more wait."""
+    queue = get_queue()
+    more, users = queue.connection.register_script(TAKE_DUE_SCRIPT)(args=[USERS_PER_DRAIN])
+    if more:
+        try:
+            queue.enqueue_call(DRAIN_JOB, meta=job_meta())
+        except redis.RedisError:
+            queue.connection.delete(DRAIN_KEY)  # the next change queues it
+            logger.warning("could not queue the next drain of due refreshes: Redis is unavailable")
+    return sorted(int(u) for u in users)
 
 
 def is_updating(user_id: int) -> bool | None:
@@ -147,28 +182,36 @@ def is_updating(user_id: int) -> bool | None:
 
 
 class running:
-    """Context manager the job wraps its work in: clears *pending*, counts itself as *running*."""
+    """Context manager the job wraps its work in: clears the users' *pending* flags, counts itself as *running*."""
 
-    def __init__(self, user_id: int) -> None:
-        self.user_id = user_id
+    def __init__(self, user_ids: Iterable[int]) -> None:
+        self.user_ids = sorted({int(u) for u in user_ids})
         self.conn: redis.Redis | None = None
 
     def __enter__(self) -> running:
+        if not self.user_ids:
+            return self
         try:
             self.conn = redis_connection()
             with self.conn.pipeline() as pipe:
-                pipe.incr(running_key(self.user_id)).expire(running_key(self.user_id), RUNNING_TTL)
-                pipe.delete(pending_key(self.user_id)).execute()
+                for user_id in self.user_ids:
+                    pipe.incr(running_key(user_id)).expire(running_key(user_id), RUNNING_TTL)
+                pipe.delete(*[pending_key(user_id) for user_id in self.user_ids]).execute()
         except redis.RedisError:
-            logger.warning("refresh of user %s runs without status keys: Redis is unavailable", self.user_id)
+            logger.warning("refresh of %d users runs without status keys: Redis is unavailable", len(self.user_ids))
             self.conn = None
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.conn is None:
+        if self.conn is None or not self.user_ids:
             return
         try:
-            if self.conn.decr(running_key(self.user_id)) <= 0:
-                self.conn.delete(running_key(self.user_id))
+            with self.conn.pipeline() as pipe:
+                for user_id in self.user_ids:
+                    pipe.decr(running_key(user_id))
+                left = pipe.execute()
+            done = [running_key(u) for u, count in zip(self.user_ids, left, strict=True) if count <= 0]
+            if done:
+                self.conn.delete(*done)
         except redis.RedisError:
-            logger.warning("could not clear the running flag of user %s (it expires)", self.user_id)
+            logger.warning("could not clear the running flags of %d users (they expire)", len(self.user_ids))

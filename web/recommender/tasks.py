@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import pickle
+import time
 
 import numpy as np
+import scipy.sparse as sp
 from django.db import close_old_connections, transaction
 
 from scoring.topn import rated_matrix, top_n
-from web.recommender.models import Event, FittedModel, user_data_changed
-from web.recommender.refresh import running
+from web.recommender.models import Event, FittedModel
+from web.recommender.models.versions import USER, bump
+from web.recommender.refresh import running, take_due
 from web.runs.models import Run
 from web.runs.scores import ScoreRows, replace_user_scores
 from web.runs.spec import DEFAULT_TOP_N
 from web.security import verified_model
 
+DRAIN_WINDOW = 0.1
+"""Seconds a drain job waits for more users to become due before it takes them."""
 _MODEL_CACHE: dict[tuple, object] = {}
 """The active run's unpickled model, by (run id, when the model was stored): at ml-25m scale an item-item model is tens of MB,
 and reading plus unpickling it costs more than the refresh itself, so a worker process keeps the latest one."""
@@ -48,25 +53,40 @@ def warm_model_cache() -> int | None:
     return run.pk
 
 
-def refresh_user(user_id: int) -> int:
-    """Recompute ``user_id``'s rows of the active run from their ratings and events as they are now.
+def refresh_due() -> int:
+    """The drain job (:data:`web.recommender.refresh.DRAIN_JOB`): refresh the users due, up to a batch; rows written.
 
-    The rows are replaced in one transaction, so a reader sees the old list
-    or the new one, never a mix or none. Returns the number of rows written.
-    While it runs the user counts as "updating"; starting it clears the
-    user's pending flag, so ratings made from now on queue the next refresh
-    (see :mod:`web.recommender.refresh`).
+    It waits :data:`DRAIN_WINDOW` first: the changes of that time join this
+    drain instead of each paying a drain of its own (a fork, the job's
+    bookkeeping and the run's lookups), which under a stream of events is
+    most of what the worker spends; a change's list is refreshed that much
+    later, still a small part of a second.
     """
-    with running(user_id):
-        return _refresh_user(user_id)
+    time.sleep(DRAIN_WINDOW)
+    return refresh_users(take_due())
+
+
+def refresh_user(user_id: int) -> int:
+    """:func:`refresh_users` of one user."""
+    return refresh_users([user_id])
 
 
 def refresh_users(user_ids: list[int]) -> int:
-    """:func:`refresh_user` of each user in turn (queued by :func:`web.recommender.refresh.request_refreshes`); rows written."""
-    return sum(refresh_user(user_id) for user_id in user_ids)
+    """Recompute the users' rows of the active run from their ratings and events as they are now; rows written.
+
+    One read of their histories, one model, one transaction for all of them:
+    each user's rows are replaced in it, so a reader sees a user's old list
+    or the new one, never a mix or none. While it runs the users count as
+    "updating"; starting it clears their pending flags, so changes made
+    from now on queue the next refresh (see :mod:`web.recommender.refresh`).
+    """
+    with running(user_ids) as batch:
+        return _refresh_users(batch.user_ids)
 
 
-def _refresh_user(user_id: int) -> int:
+def _refresh_users(user_ids: list[int]) -> int:
+    if not user_ids:
+        return 0
     close_old_connections()
     run = Run.objects.active()
     if run is None:
@@ -76,25 +96,36 @@ def _refresh_user(user_id: int) -> int:
         return 0
     n = int(run.parameters.get("top_n", DEFAULT_TOP_N))
 
-    # The user's row of the job's matrix, read by the job's own reader (jobs/precompute/store.py, load_ratings).
-    feedback = Event.objects.feedback(user_id)
-    item_index, item_ratings = model.history_index(feedback.movies, feedback.values)
-    dismissed = feedback.dismissed[1]
-    dismissed_index, _ = model.history_index(dismissed, np.zeros(len(dismissed), np.float32))
-
-    scores = model.score_history(item_index, item_ratings, dismissed_index)[np.newaxis, :]
-    # Not-interested movies never get a slot of the stored list (the read hides them too), as in the job.
-    excluded = np.union1d(item_index, dismissed_index).astype(np.int64)
-    items, item_scores = top_n(scores, rated_matrix(excluded, len(model.movie_ids_)), n)
-    keep = items[0] >= 0
-    found = int(keep.sum())
+    # The users' rows of the job's matrix, read by the job's own reader (jobs/precompute/store.py, load_ratings).
+    feedback = Event.objects.feedback(user_ids)
+    histories = _by_user(user_ids, feedback.users, feedback.movies, feedback.values)
+    dismissals = _by_user(user_ids, *feedback.dismissed)
+    scores = np.empty((len(user_ids), len(model.movie_ids_)), dtype=np.float32)
+    excluded = []
+    for row, ((movies, values), (dismissed,)) in enumerate(zip(histories, dismissals, strict=True)):
+        item_index, item_ratings = model.history_index(movies, values)
+        dismissed_index, _ = model.history_index(dismissed, np.zeros(len(dismissed), np.float32))
+        scores[row] = model.score_history(item_index, item_ratings, dismissed_index)
+        # Not-interested movies never get a slot of the stored list (the read hides them too), as in the job.
+        excluded.append(np.union1d(item_index, dismissed_index).astype(np.int64))
+    items, item_scores = top_n(scores, sp.vstack([rated_matrix(e, scores.shape[1]) for e in excluded], format="csr"), n)
+    keep = items >= 0
+    found = keep.sum(axis=1)
     rows = ScoreRows(
-        user_id=np.full(found, user_id, np.int32),
-        movie_id=model.movie_ids_[items[0][keep]].astype(np.int32),
-        score=item_scores[0][keep].astype(np.float32),
-        rank=np.arange(1, found + 1, dtype=np.int16),
+        user_id=np.repeat(np.asarray(user_ids, np.int32), found),
+        movie_id=model.movie_ids_[items[keep]].astype(np.int32),
+        score=item_scores[keep].astype(np.float32),
+        rank=np.concatenate([np.arange(1, k + 1, dtype=np.int16) for k in found]),
     )
-    with transaction.atomic():  # the new rows and the user's ETag change together
-        written = replace_user_scores(run.pk, user_id, rows)
-        user_data_changed(user_id)
+    with transaction.atomic():  # the new rows and the users' ETags change together
+        written = replace_user_scores(run.pk, user_ids, rows)
+        bump((USER, user_id) for user_id in user_ids)  # user_data_changed of each, in one statement
     return written
+
+
+def _by_user(user_ids: list[int], users: np.ndarray, *columns: np.ndarray) -> list[tuple[np.ndarray, ...]]:
+    """``columns`` split by ``users`` into one tuple per id of the sorted ``user_ids`` (empty arrays for a user with none)."""
+    order = np.argsort(users, kind="stable")
+    ids = np.asarray(user_ids)
+    starts, ends = np.searchsorted(users[order], ids, "left"), np.searchsorted(users[order], ids, "right")
+    return [tuple(column[order[start:end]] for column in columns) for start, end in zip(starts, ends, strict=True)]

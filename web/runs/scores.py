@@ -118,10 +118,10 @@ def write_chunk(run_id: int, shard: int, rows: ScoreRows, *, users: int, first_u
     return written
 
 
-def replace_user_scores(run_id: int, user_id: int, rows: ScoreRows) -> int:
-    """Replace ``user_id``'s rows of the (attached) run in one transaction: readers see the old list or the new one."""
+def replace_user_scores(run_id: int, user_ids: list[int], rows: ScoreRows) -> int:
+    """Replace the users' rows of the (attached) run in one transaction: readers see a user's old list or the new one."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {SCORE_TABLE} WHERE run_id = %s AND user_id = %s", [run_id, user_id])
+        cursor.execute(f"DELETE FROM {SCORE_TABLE} WHERE run_id = %s AND user_id = ANY(%s)", [run_id, list(user_ids)])
         return write_scores(SCORE_TABLE, run_id, rows)
 
 

@@ -76,8 +76,9 @@ def test_a_user_the_run_does_not_know_gets_the_popular_list(client, auth, publis
 
 
 def test_posting_a_rating_stores_it_and_queues_the_refresh(client, auth, published, redis_conn, django_capture_on_commit_callbacks):
-    """A valid rating is stored at once and one refresh job for the user lands in the real Redis queue."""
+    """A valid rating is stored at once, the user is due for a refresh and one drain job lands in the real Redis queue."""
     from web.queue import get_queue
+    from web.recommender.refresh import DRAIN_JOB, DUE_KEY
 
     movie = int(published.popular_movies.order_by("rank").first().movie_id)
     with django_capture_on_commit_callbacks(execute=True):
@@ -86,7 +87,8 @@ def test_posting_a_rating_stores_it_and_queues_the_refresh(client, auth, publish
     assert response.json()["refresh"] == "queued"
     assert Rating.objects.get(user_id=USER, movie_id=movie).rating == 4.5
     jobs = get_queue().get_jobs()
-    assert [(job.func_name, job.args) for job in jobs] == [("web.recommender.tasks.refresh_user", (USER,))]
+    assert [(job.func_name, job.args) for job in jobs] == [(DRAIN_JOB, ())]
+    assert [int(user) for user in redis_conn.smembers(DUE_KEY)] == [USER]
 
 
 @pytest.mark.parametrize(

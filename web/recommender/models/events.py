@@ -16,7 +16,7 @@ import contextlib
 import datetime as dt
 import itertools
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +25,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from scoring.feedback import MIN_WATCH_FRACTION, WATCH_RATING, counted_watches
-from web.pgcopy import read_columns
+from web.pgcopy import in_ids_sql, read_columns
 from web.recommender.models.catalogue import Movie
 from web.recommender.models.profiles import PROFILE_USER_ID_START, Profile, next_profile_user_id
 from web.recommender.models.ratings import Rating
@@ -280,12 +280,12 @@ class EventQuerySet(models.QuerySet):
             users, movies, inserted = cursor.fetchone()
         return set(users), set(movies), set(inserted)
 
-    def feedback(self, user_id: int | None = None, *, with_events: bool = True,
+    def feedback(self, user_ids: Collection[int] | None = None, *, with_events: bool = True,
                  min_fraction: float = MIN_WATCH_FRACTION) -> Feedback:
-        """What the models learn from, for every user or only ``user_id``: ratings, the watches that count, dismissals.
+        """What the models learn from, for every user or only ``user_ids``: ratings, the watches that count, dismissals.
 
         The one reader of it: the job's load (``jobs/precompute/store.py``)
-        and the worker's refresh of one user (``web/recommender/tasks.py``)
+        and the worker's refresh of a batch of users (``web/recommender/tasks.py``)
         both call it, so they build the same history row. The weighting is
         :mod:`scoring.feedback`'s: an unrated watch counts if its longest
         watch reaches ``min_fraction`` (no fraction reported is a full
@@ -295,22 +295,22 @@ class EventQuerySet(models.QuerySet):
         nor watched). Binary COPY for the whole table, so the job's load stays
         one pass; ``with_events`` false reads the ratings alone.
         """
-        users, movies, values = Rating.objects.columns(user_id=user_id)
+        users, movies, values = Rating.objects.columns(user_ids=user_ids)
         if not with_events:
             return Feedback(users, movies, values, None)
         with connection.cursor() as cursor:
             watch_users, watch_movies, fraction = read_columns(
-                cursor.cursor, self._watches_sql(user_id), ["integer", "integer", "real"])
-            dismissed = read_columns(cursor.cursor, self._dismissed_sql(user_id), ["integer", "integer"])
+                cursor.cursor, self._watches_sql(user_ids), ["integer", "integer", "real"])
+            dismissed = read_columns(cursor.cursor, self._dismissed_sql(user_ids), ["integer", "integer"])
         counted = counted_watches(fraction, min_fraction)
         return Feedback(np.concatenate([users, watch_users[counted]]), np.concatenate([movies, watch_movies[counted]]),
                         np.concatenate([values, np.full(int(counted.sum()), WATCH_RATING, dtype=np.float32)]),
                         (dismissed[0], dismissed[1]))
 
-    def _watches_sql(self, user_id: int | None) -> str:
+    def _watches_sql(self, user_ids: Collection[int] | None) -> str:
         """Each watched (user, movie) with no rating once, with its longest fraction (NaN where a watch reported none)."""
         table, ratings = self.model._meta.db_table, Rating._meta.db_table
-        one = "" if user_id is None else f"AND e.user_id = {int(user_id)}"  # int(): no text reaches the SQL
+        one = "" if user_ids is None else f"AND e.user_id {in_ids_sql(user_ids)}"
         # PostgreSQL orders NaN above every number, so MAX picks it: a watch of unknown length is a full watch.
         return f"""
             SELECT e.user_id, e.movie_id, MAX(COALESCE(e.fraction, 'NaN'))::real FROM {table} e
@@ -318,8 +318,8 @@ class EventQuerySet(models.QuerySet):
               AND NOT EXISTS (SELECT 1 FROM {ratings} r WHERE r.user_id = e.user_id AND r.movie_id = e.movie_id)
             GROUP BY e.user_id, e.movie_id"""
 
-    def _dismissed_sql(self, user_id: int | None) -> str:
-        one = "" if user_id is None else f"AND user_id = {int(user_id)}"
+    def _dismissed_sql(self, user_ids: Collection[int] | None) -> str:
+        one = "" if user_ids is None else f"AND user_id {in_ids_sql(user_ids)}"
         return f"SELECT DISTINCT user_id, movie_id FROM {self.model._meta.db_table} WHERE type = 'not_interested' {one}"
 
     def watchlist(self, user_id: int) -> list[tuple[int, dt.datetime]]:

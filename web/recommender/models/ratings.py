@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import numpy as np
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from web.pgcopy import read_columns
+from web.pgcopy import in_ids_sql, read_columns
 from web.recommender.models.profiles import PROFILE_USER_ID_START
 from web.recommender.models.versions import MOVIE, USER, bump
 from web.recommender.refresh import RefreshTicket, request_refresh
@@ -32,20 +33,20 @@ RATING_ORDER = {
 
 
 class RatingQuerySet(models.QuerySet):
-    def columns(self, *, with_time: bool = False, user_id: int | None = None) -> list[np.ndarray]:
-        """Every rating (of ``user_id`` only, if given) as NumPy columns by binary COPY: user_id int32, movie_id int32,
+    def columns(self, *, with_time: bool = False, user_ids: Collection[int] | None = None) -> list[np.ndarray]:
+        """Every rating (of ``user_ids`` only, if given) as NumPy columns by binary COPY: user_id int32, movie_id int32,
         rating float32.
 
         ``with_time`` adds the timestamp (int64 microseconds since 2000-01-01, PostgreSQL's
-        binary ``timestamptz``). The job's load, the worker's refresh of one user
+        binary ``timestamptz``). The job's load, the worker's refresh of a batch of users
         (both through ``Event.objects.feedback``) and the offline evaluation read through here.
         """
         names, types = ["user_id", "movie_id", "rating::real"], ["integer", "integer", "real"]
         if with_time:
             names, types = [*names, "timestamp"], [*types, "timestamptz"]
         query = f"SELECT {', '.join(names)} FROM {self.model._meta.db_table}"
-        if user_id is not None:
-            query += f" WHERE user_id = {int(user_id)}"  # int(): COPY takes no parameters, and no text reaches the SQL
+        if user_ids is not None:
+            query += f" WHERE user_id {in_ids_sql(user_ids)}"
         with connection.cursor() as cursor:
             return read_columns(cursor.cursor, query, types)
 
