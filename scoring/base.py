@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any, Self
 
@@ -188,15 +189,32 @@ class Scorer(ABC):
         dismissals) it equals that user's row of :meth:`score_users`.
         """
         self.check_fitted()
+        return self._score_history(*self._checked(item_index, ratings, dismissed))
+
+    def score_histories(self, histories: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | None]]) -> np.ndarray:
+        """:meth:`score_history` of several users at once, one ``(item_index, ratings, dismissed)`` each: (b, n_items)
+        float32, row i equal to ``score_history(*histories[i])``. The worker refreshes a batch of users with it."""
+        self.check_fitted()
+        return self._score_histories([self._checked(*history) for history in histories])
+
+    def _checked(self, item_index: np.ndarray, ratings: np.ndarray,
+                 dismissed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         item_index, ratings = self._check_history(item_index, ratings)
         if dismissed is None:
             dismissed = np.empty(0, dtype=np.int64)
         dismissed, _ = self._check_history(dismissed, np.zeros(np.shape(dismissed), dtype=np.float32))
-        return self._score_history(item_index, ratings, dismissed)
+        return item_index, ratings, dismissed
 
     @abstractmethod
     def _score_history(self, item_index: np.ndarray, ratings: np.ndarray, dismissed: np.ndarray) -> np.ndarray:
         """:meth:`score_history` after the checks (``dismissed`` checked like ``item_index``)."""
+
+    def _score_histories(self, histories: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+        """:meth:`score_histories` after the checks: one :meth:`_score_history` a user, unless a scorer does better."""
+        scores = np.empty((len(histories), self.n_items_), dtype=np.float32)
+        for row, history in enumerate(histories):
+            scores[row] = self._score_history(*history)
+        return scores
 
     # -- helpers for callers that hold movie ids ----------------------------
     def history_index(self, movie_ids: np.ndarray, ratings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

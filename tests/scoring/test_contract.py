@@ -30,6 +30,18 @@ def test_score_history_equals_score_users_for_a_fitted_user(algorithm, ratings):
                                    equal_nan=True)
 
 
+def test_score_histories_is_score_history_row_by_row(algorithm, ratings):
+    """A batch of histories (one empty, one with a dismissal) scores each row as score_history scores it alone."""
+    model = make_scorer(algorithm).fit(ratings)
+    items, values = ratings.history(7)
+    histories = [(*ratings.history(0), None), (np.array([], dtype=np.int64), np.array([], dtype=np.float32), None),
+                 (items[1:], values[1:], items[:1])]
+    batch = model.score_histories(histories)
+    assert batch.shape == (3, ratings.n_items) and batch.dtype == np.float32
+    for row, history in enumerate(histories):
+        np.testing.assert_allclose(batch[row], model.score_history(*history), rtol=1e-6, atol=1e-6, equal_nan=True)
+
+
 def test_shapes_and_dtypes(algorithm, ratings):
     """score_users is (b, n_items) float32 and score_history (n_items,) float32, also for an empty history."""
     model = make_scorer(algorithm).fit(ratings)

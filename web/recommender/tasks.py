@@ -100,14 +100,14 @@ def _refresh_users(user_ids: list[int]) -> int:
     feedback = Event.objects.feedback(user_ids)
     histories = _by_user(user_ids, feedback.users, feedback.movies, feedback.values)
     dismissals = _by_user(user_ids, *feedback.dismissed)
-    scores = np.empty((len(user_ids), len(model.movie_ids_)), dtype=np.float32)
-    excluded = []
-    for row, ((movies, values), (dismissed,)) in enumerate(zip(histories, dismissals, strict=True)):
+    indexed = []
+    for (movies, values), (dismissed,) in zip(histories, dismissals, strict=True):
         item_index, item_ratings = model.history_index(movies, values)
         dismissed_index, _ = model.history_index(dismissed, np.zeros(len(dismissed), np.float32))
-        scores[row] = model.score_history(item_index, item_ratings, dismissed_index)
-        # Not-interested movies never get a slot of the stored list (the read hides them too), as in the job.
-        excluded.append(np.union1d(item_index, dismissed_index).astype(np.int64))
+        indexed.append((item_index, item_ratings, dismissed_index))
+    scores = model.score_histories(indexed)
+    # Not-interested movies never get a slot of the stored list (the read hides them too), as in the job.
+    excluded = [np.union1d(item_index, dismissed_index).astype(np.int64) for item_index, _, dismissed_index in indexed]
     items, item_scores = top_n(scores, sp.vstack([rated_matrix(e, scores.shape[1]) for e in excluded], format="csr"), n)
     keep = items >= 0
     found = keep.sum(axis=1)
