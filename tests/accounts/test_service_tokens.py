@@ -87,3 +87,19 @@ def test_the_key_lookup_reads_the_permissions_the_model_backend_would():
     account.groups.clear()
     again, _ = HashedTokenAuthentication().authenticate(request)
     assert not again.has_perm("recommender.write_any_user") and again.has_perm("progress.operate_runs")
+
+
+def test_the_key_lookup_loads_the_account_and_the_token_as_stored():
+    """The lookup's own SQL builds the same account and token objects the ORM would read; an inactive account's key
+    is refused (401), as DRF's own token check refuses it."""
+    account, key = make_service("browsing")
+    request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Token {key}")
+    authenticated, token = HashedTokenAuthentication().authenticate(request)
+    stored = ApiToken.objects.select_related("user").get(pk=token.pk)
+    fields = [field.attname for field in User._meta.concrete_fields]
+    assert [getattr(authenticated, name) for name in fields] == [getattr(stored.user, name) for name in fields]
+    assert [getattr(token, f.attname) for f in ApiToken._meta.concrete_fields] == \
+        [getattr(stored, f.attname) for f in ApiToken._meta.concrete_fields]
+    assert token.user is authenticated and not authenticated._state.adding
+    User.objects.filter(pk=account.pk).update(is_active=False)
+    assert not _works(key)
