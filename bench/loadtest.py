@@ -96,7 +96,7 @@ embedded server):
 
 | process (k8s manifest) | connections each | why |
 |---|---:|---|
-| web pod: gunicorn, 2 workers x 4 threads (`k8s/app/web-deployment.yaml`) | 8 | one persistent connection per worker thread: `CONN_MAX_AGE` (60 s) reuses it across requests, `CONN_HEALTH_CHECKS` replaces a broken one before use (the early answer to an anonymous list read skips that check and retries its one query on a new connection instead) |
+| web pod: gunicorn, 2 workers x 4 threads (`k8s/app/web-deployment.yaml`) | 8 | one persistent connection per worker thread: `CONN_MAX_AGE` (60 s) reuses it across requests, `CONN_HEALTH_CHECKS` replaces a broken one before use (a request's first read, the early answer to an anonymous list read or the token lookup of an API request, skips that check and is retried once on a new connection instead: `web/dbreads.py`) |
 | worker pod: `manage.py rqworker` (`k8s/app/worker-deployment.yaml`) | 1 | the parent closes its connection before forking; one work horse at a time holds one |
 | precompute job | 3 | its own, the heartbeat thread's and the run lock's; the forked pool's processes open none (`pg_stat_activity` may show one more while it builds an index: a parallel maintenance worker of PostgreSQL, counted against `max_worker_processes`, not `max_connections`) |
 | operators (psql, migrate, the load test's sampler) | a few | |
@@ -437,7 +437,7 @@ def table(result: LoadRun, seconds: float, rate: float, clients: int, command: s
         f"- Offered {rate:g} requests/s, served {total.rps:.1f}/s (a client waits for its previous answer, so on a busy "
         "machine the pace can fall behind).",
         f"- Peak PostgreSQL connections to the database (sampled every 0.25 s from `pg_stat_activity`): web "
-        f"{result.peak_connections['web']} (bound 2 workers x 1 thread = 2), worker {result.peak_connections['worker']}, "
+        f"{result.peak_connections['web']} (bound 2 workers x 4 threads = 8), worker {result.peak_connections['worker']}, "
         f"precompute {result.peak_connections['job']}.",
         "",
         CONNECTIONS,
