@@ -141,10 +141,8 @@ class BulkFigures:
     events_after: int
 
 
-def bulk(runs: int, log) -> BulkFigures:
-    env = shape_env()
-    token, users, movies = prepare_shape(env, log)
-    (before,), = sql(env, "SELECT count(*) FROM recommender_event")
+def command_runs(env: dict[str, str], users: np.ndarray, movies: np.ndarray, runs: int, log) -> tuple[list[Timing], list[float]]:
+    """``manage.py load_events`` of a new file of :data:`COMMAND_EVENTS` events, then a bare COPY of it, ``runs`` times."""
     stamp = int(time.time())
     rng = np.random.default_rng(stamp)
     command, floor = [], []
@@ -154,8 +152,19 @@ def bulk(runs: int, log) -> BulkFigures:
         log(f"load_events of {COMMAND_EVENTS:,} events, run {run + 1}")
         command.append(timed([PY, "manage.py", "load_events", str(path), "-v", "0"], env))
         floor.append(copy_floor(env, path))
+        log(f"  {COMMAND_EVENTS / command[-1].wall:,.0f} events/s ({command[-1].wall:.1f} s), bare COPY "
+            f"{COMMAND_EVENTS / floor[-1]:,.0f} rows/s; load average {os.getloadavg()[0]:.1f}")
     path.unlink()
+    return command, floor
 
+
+def bulk(runs: int, log) -> BulkFigures:
+    env = shape_env()
+    token, users, movies = prepare_shape(env, log)
+    (before,), = sql(env, "SELECT count(*) FROM recommender_event")
+    command, floor = command_runs(env, users, movies, runs, log)
+
+    stamp = int(time.time())
     port = api_load.free_port()
     base = f"http://127.0.0.1:{port}"
     web = api_load.start([PY, *api_load.GUNICORN, "--bind", f"127.0.0.1:{port}"], env)
@@ -344,12 +353,26 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (the median is reported)")
     parser.add_argument("--write", action="store_true", help="also write the section into docs/benchmarks.md")
+    parser.add_argument("--command-only", action="store_true",
+                        help="only time load_events against the bare COPY, printing each run (for profiling; "
+                             "writes nothing)")
     args = parser.parse_args(argv)
     if not (SMALL / "ratings.csv").is_file():
         raise SystemExit(f"ml-latest-small not found at {SMALL}; set MOVIELENS_DIR")
 
     def log(message: str) -> None:
         print(f"[events] {message}", flush=True)
+
+    if args.command_only:
+        env = shape_env()
+        _, users, movies = prepare_shape(env, log)
+        (before,), = sql(env, "SELECT count(*) FROM recommender_event")
+        command, floor = command_runs(env, users, movies, args.runs, log)
+        (after,), = sql(env, "SELECT count(*) FROM recommender_event")
+        rate = statistics.median(COMMAND_EVENTS / t.wall for t in command)
+        log(f"median {rate:,.0f} events/s, {statistics.median(COMMAND_EVENTS / f for f in floor) / rate:.1f}x slower "
+            f"than the bare COPY; events table {before:,} -> {after:,} rows")
+        return
 
     text = table(bulk(args.runs, log), served(args.runs, log), args.runs)
     print(text)
