@@ -48,6 +48,9 @@ EARLIEST_EVENT_TIME = dt.datetime(1995, 1, 1, tzinfo=dt.UTC)
 CLOCK_SKEW = dt.timedelta(minutes=5)
 """How far in the future an event's time may lie (the sender's clock may run ahead); later is refused."""
 
+EVENT_ID_UNIQUE = "event_event_id_unique"
+"""The unique constraint on ``Event.event_id`` (the name a unique violation reports)."""
+
 class ServiceUserManager(models.Manager):
     def for_external_id(self, external_id: str) -> tuple[ServiceUser, bool]:
         """The user of ``external_id``, created if new: ``(user, created)``.
@@ -358,7 +361,7 @@ class Event(models.Model):
     class Meta:
         indexes = [models.Index(fields=["user_id", "movie", "type"], name="event_user_movie_type")]
         constraints = [
-            models.UniqueConstraint(fields=["event_id"], name="event_event_id_unique"),
+            models.UniqueConstraint(fields=["event_id"], name=EVENT_ID_UNIQUE),
             models.CheckConstraint(condition=models.Q(type__in=EVENT_TYPES), name="event_type_known"),
             models.CheckConstraint(
                 condition=models.Q(fraction__isnull=True) | models.Q(fraction__gte=0, fraction__lte=1, type="watched"),
