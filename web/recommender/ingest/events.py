@@ -215,7 +215,7 @@ def _insert_staged(cursor) -> int:
     The events already stored are left out by an anti-join on the
     ``event_id`` index, and the rest go in with a plain ``INSERT``: ``ON
     CONFLICT DO NOTHING`` makes each row a speculative insertion (a probe, a
-    token, a confirmation in the WAL), about a sixth of the insert's time
+    token, a confirmation in the WAL), about a tenth of the insert's time
     (docs/decisions.md, "Events"). Only an event another transaction stored
     after the anti-join looked (the API, a second load, at the same time)
     can then collide: the plain insert is undone to its savepoint and done
