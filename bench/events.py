@@ -29,6 +29,10 @@
 Both servers run with the service's write limit raised
 (``RATING_WRITES_PER_SERVICE_ACCOUNT``): the benchmark measures the server, not
 the limit. Each figure is the median of ``--runs`` runs.
+
+``--command-only`` runs just the ``load_events`` part (each run printed with the
+load average, the events table's size before and after), writing nothing: a
+quicker measure while working on the bulk path.
 """
 
 from __future__ import annotations
@@ -141,10 +145,8 @@ class BulkFigures:
     events_after: int
 
 
-def bulk(runs: int, log) -> BulkFigures:
-    env = shape_env()
-    token, users, movies = prepare_shape(env, log)
-    (before,), = sql(env, "SELECT count(*) FROM recommender_event")
+def command_runs(env: dict[str, str], users: np.ndarray, movies: np.ndarray, runs: int, log) -> tuple[list[Timing], list[float]]:
+    """``manage.py load_events`` of a new file of :data:`COMMAND_EVENTS` events, then a bare COPY of it, ``runs`` times."""
     stamp = int(time.time())
     rng = np.random.default_rng(stamp)
     command, floor = [], []
@@ -154,8 +156,19 @@ def bulk(runs: int, log) -> BulkFigures:
         log(f"load_events of {COMMAND_EVENTS:,} events, run {run + 1}")
         command.append(timed([PY, "manage.py", "load_events", str(path), "-v", "0"], env))
         floor.append(copy_floor(env, path))
+        log(f"  {COMMAND_EVENTS / command[-1].wall:,.0f} events/s ({command[-1].wall:.1f} s), bare COPY "
+            f"{COMMAND_EVENTS / floor[-1]:,.0f} rows/s; load average {os.getloadavg()[0]:.1f}")
     path.unlink()
+    return command, floor
 
+
+def bulk(runs: int, log) -> BulkFigures:
+    env = shape_env()
+    token, users, movies = prepare_shape(env, log)
+    (before,), = sql(env, "SELECT count(*) FROM recommender_event")
+    command, floor = command_runs(env, users, movies, runs, log)
+
+    stamp = int(time.time())
     port = api_load.free_port()
     base = f"http://127.0.0.1:{port}"
     web = api_load.start([PY, *api_load.GUNICORN, "--bind", f"127.0.0.1:{port}"], env)
@@ -312,7 +325,7 @@ def table(bulk_figures: BulkFigures, served_figures: ServedFigures, runs: int) -
         "| what | figure | baseline (same run) | baseline figure | ratio | aim |",
         "|---|---:|---|---:|---:|---|",
         f"| `load_events` of a {COMMAND_EVENTS:,}-event CSV (whole process: start-up, checks, COPY into a staging "
-        f"table, unknown ids, `INSERT ... ON CONFLICT DO NOTHING`) | {command_rate:,.0f} events/s "
+        f"table, unknown ids, `INSERT` of the events not stored yet) | {command_rate:,.0f} events/s "
         f"({statistics.median(t.wall for t in b.command):.1f} s, {statistics.median(t.peak_mib for t in b.command):.0f} MiB) "
         f"| bare `COPY` of the file into an unindexed table | {floor_rate:,.0f} rows/s | {floor_rate / command_rate:.1f}x slower "
         f"| >= 100,000/s |",
@@ -344,13 +357,26 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (the median is reported)")
     parser.add_argument("--write", action="store_true", help="also write the section into docs/benchmarks.md")
+    parser.add_argument("--command-only", action="store_true",
+                        help="only time load_events against the bare COPY, printing each run (for profiling; "
+                             "writes nothing)")
     args = parser.parse_args(argv)
-    if not (SMALL / "ratings.csv").is_file():
-        raise SystemExit(f"ml-latest-small not found at {SMALL}; set MOVIELENS_DIR")
 
     def log(message: str) -> None:
         print(f"[events] {message}", flush=True)
 
+    if args.command_only:
+        env = shape_env()
+        _, users, movies = prepare_shape(env, log)
+        (before,), = sql(env, "SELECT count(*) FROM recommender_event")
+        command, floor = command_runs(env, users, movies, args.runs, log)
+        (after,), = sql(env, "SELECT count(*) FROM recommender_event")
+        rate = statistics.median(COMMAND_EVENTS / t.wall for t in command)
+        log(f"median {rate:,.0f} events/s, {statistics.median(COMMAND_EVENTS / f for f in floor) / rate:.1f}x slower "
+            f"than the bare COPY; events table {before:,} -> {after:,} rows")
+        return
+    if not (SMALL / "ratings.csv").is_file():
+        raise SystemExit(f"ml-latest-small not found at {SMALL}; set MOVIELENS_DIR")
     text = table(bulk(args.runs, log), served(args.runs, log), args.runs)
     print(text)
     if args.write:

@@ -81,7 +81,7 @@ def postgres_url(data_dir: Path, database: str = DEFAULT_DATABASE, role: str = r
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import pgserver  # development-only (requirements-dev.txt): production images lack it
-            from pgserver._commands import POSTGRES_BIN_PATH
+            from pgserver._commands import POSTGRES_BIN_PATH, pg_ctl
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise RuntimeError(
             "DATABASE_URL is not set and the embedded PostgreSQL (pgserver) is not "
@@ -91,10 +91,15 @@ def postgres_url(data_dir: Path, database: str = DEFAULT_DATABASE, role: str = r
 
     data_dir.mkdir(parents=True, exist_ok=True)
     with _file_lock(data_dir / "postgres.lock"):
-        with warnings.catch_warnings():
-            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
-            warnings.simplefilter("ignore")
-            server = pgserver.get_server(data_dir / "postgres", cleanup_mode=None)
+        starting = _postmaster_pid(data_dir / "postgres") is None
+        server = _get_server(pgserver, data_dir)
+        if _configure(server) and starting:
+            # Nobody can hold a connection to a server this call has just started (the others wait for the lock):
+            # restart it at once so that settings read only at start (shared_buffers) count from now on.
+            pg_ctl(["-w", "-l", str(server.log), "restart", "-m", "fast"], pgdata=server.pgdata,
+                   user=server.system_user, timeout=POSTGRES_STOP_TIMEOUT)
+            _forget_server(server.pgdata)
+            server = _get_server(pgserver, data_dir)
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = {roles.quote_literal(database)};")
         if "(1 row)" not in exists:
             server.psql(f"CREATE DATABASE {roles.quote_ident(database)};")
@@ -106,6 +111,61 @@ def postgres_url(data_dir: Path, database: str = DEFAULT_DATABASE, role: str = r
         # before the roles existed belongs to the superuser and would block every later run.
         _run_as_superuser(psql, server.get_uri("postgres"), LEFTOVER_TEST_DATABASES_TO_OWNER)
     return f"postgres://{quote(role, safe='')}@{quote(str(socket_dir), safe='')}/{database}"
+
+
+def _get_server(pgserver, data_dir: Path):
+    """pgserver's handle of the server under ``data_dir``, started (and its data folder made) if need be."""
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
+        warnings.simplefilter("ignore")
+        return pgserver.get_server(data_dir / "postgres", cleanup_mode=None)
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    """The pid of the postmaster running on ``pgdata``, or None (no ``postmaster.pid``, or a stale one from a crash
+    whose pid now belongs to another program or to nobody)."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        return pid if b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes() else None
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+
+
+def server_settings(memory_bytes: int | None = None) -> dict[str, str]:
+    """The embedded server's settings for the machine it runs on (``memory_bytes`` of RAM; this machine's if None).
+
+    PostgreSQL's defaults are for a small shared machine: 128 MB of buffers, which the events table's indexes
+    outgrow at a few million events, so that a bulk insert reads and writes index pages all the time, and a
+    checkpoint at every 1 GB of WAL, after which every page an insert touches first is written whole to the WAL
+    again. A sixteenth of the RAM for buffers (from 128 MB, up to 1 GB: a developer's machine runs other things)
+    and checkpoints at most every 4 GB of WAL or 15 minutes (docs/decisions.md, "Events").
+    """
+    if memory_bytes is None:
+        memory_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    buffers_mb = min(max(memory_bytes // 16 // 2**20, 128), 1024)
+    return {"shared_buffers": f"{buffers_mb}MB", "max_wal_size": "4GB", "checkpoint_timeout": "15min"}
+
+
+def _configure(server) -> bool:
+    """Write :func:`server_settings` into the server's ``postgresql.auto.conf`` where they differ, and reload it;
+    whether a setting that counts only from the next start is now pending (it needs a restart)."""
+    wanted = server_settings()
+    written = server.psql("SELECT name || '=' || setting FROM pg_file_settings "
+                          "WHERE sourcefile LIKE '%postgresql.auto.conf' AND error IS NULL;")
+    stale = {name: value for name, value in wanted.items() if f"{name}={value}" not in written.split()}
+    if not stale:
+        return False
+    for name, value in stale.items():
+        server.psql(f"ALTER SYSTEM SET {name} = '{value}';")  # ALTER SYSTEM refuses to run inside a transaction
+    server.psql("SELECT pg_reload_conf();")
+    return "(0 rows)" not in server.psql("SELECT name FROM pg_settings WHERE pending_restart;")
+
+
+def _forget_server(pgdata: Path) -> None:
+    """Drop pgserver's cached handle of ``pgdata`` (its postmaster's pid is stale): the next ``get_server`` reads it afresh."""
+    cached = sys.modules.get("pgserver.postgres_server")
+    if cached is not None:
+        cached.PostgresServer._instances.pop(pgdata.resolve(), None)
 
 
 DISPOSABLE_SETTINGS = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
@@ -239,15 +299,12 @@ def _stop_postgres(pgdata: Path) -> None:
     processes that were killed, so after an unclean end of the demo its own stop never came. A signal to the
     postmaster is PostgreSQL's own way (SIGINT: fast shutdown) and works for the user that started it or root.
     """
-    try:
-        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
-    except (FileNotFoundError, ValueError, IndexError):
+    pid = _postmaster_pid(pgdata)
+    if pid is None:
         return
     try:
-        if b"postgres" not in Path(f"/proc/{pid}/cmdline").read_bytes():
-            return  # a stale file from a crash, and the pid now belongs to another program
         os.kill(pid, signal.SIGINT)
-    except (FileNotFoundError, ProcessLookupError):
+    except ProcessLookupError:
         return
     deadline = time.monotonic() + POSTGRES_STOP_TIMEOUT
     while Path(f"/proc/{pid}").exists():
@@ -256,9 +313,7 @@ def _stop_postgres(pgdata: Path) -> None:
         time.sleep(0.05)
     # Nobody holds a stopped server; a process that asks for it again starts it afresh.
     (pgdata / ".handle_pids.json").unlink(missing_ok=True)
-    cached = sys.modules.get("pgserver.postgres_server")
-    if cached is not None:
-        cached.PostgresServer._instances.pop(pgdata.resolve(), None)
+    _forget_server(pgdata)
 
 
 def main(argv: list[str] | None = None) -> None:

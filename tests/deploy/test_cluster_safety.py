@@ -151,6 +151,16 @@ def test_postgres_is_guaranteed():
     assert postgres["resources"]["requests"] == postgres["resources"]["limits"]
 
 
+def test_postgres_buffers_fit_its_memory_limit():
+    """shared_buffers, set on the command line, is at most a quarter of the pod's memory: the rest is for the
+    sessions' sorts (load_events sorts in 256 MB of work_mem) and the page cache."""
+    postgres = container(pod_spec(find_object(rendered("db"), "StatefulSet", "postgres")), "postgres")
+    settings = dict(value.split("=", 1) for flag, value in zip(postgres["args"][::2], postgres["args"][1::2], strict=True)
+                    if flag == "-c")
+    buffers = re.fullmatch(r"(\d+)MB", settings["shared_buffers"])
+    assert buffers and int(buffers.group(1)) * 4 <= mebibytes(postgres["resources"]["limits"]["memory"])
+
+
 def test_sizes_add_up_on_the_documented_minikube_and_the_quota_holds_them():
     """Postgres, Redis, 2 web pods, the worker and a 4-shard run fit in the quota, and the quota fits the node;
     a third web pod beside that run does not fit the quota (it waits; the node is never overcommitted)."""

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import timedelta
 
+import psycopg2
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from web.recommender.models import Event
@@ -137,3 +141,34 @@ def test_a_column_the_header_repeats_counts_by_its_last_occurrence_either_way(tm
     path = _csv(tmp_path, [f"{event_id},999,10,watched,{WHEN},101"], header="event_id,user_id,movie_id,type,time,user_id")
     call_command("load_events", str(path), verbosity=0)
     assert list(Event.objects.values_list("event_id", "user_id")) == [(event_id.strip('"'), 101)]
+
+
+def test_an_event_another_writer_stores_during_the_load_counts_as_already_stored(tmp_path, catalogue, capsys):
+    """Another transaction (the API) stores one of the file's event ids after the load looked for stored ones: the
+    load's plain insert waits for it, collides once it commits, and is done again skipping it; nothing fails."""
+    other = psycopg2.connect(**connection.get_connection_params())
+    other.cursor().execute(f"INSERT INTO {Event._meta.db_table} (event_id, user_id, movie_id, type, time, received_at) "
+                           f"VALUES ('race', 130, 250, 'not_interested', now(), now())")  # not committed yet
+    waited = []
+
+    def commit_once_the_load_waits() -> None:
+        watcher = psycopg2.connect(**connection.get_connection_params())
+        watcher.autocommit = True
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not waited:
+            cursor = watcher.cursor()
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                           "AND datname = current_database()")
+            waited.extend([True] if cursor.fetchone()[0] else [])
+            time.sleep(0.05)
+        watcher.close()
+        other.commit()
+
+    committer = threading.Thread(target=commit_once_the_load_waits)
+    committer.start()
+    call_command("load_events", str(_csv(tmp_path, [f"race,101,10,watched,,{WHEN}", f"mine,102,20,watched,,{WHEN}"])))
+    committer.join()
+    other.close()
+    assert waited == [True]  # the load did wait for the other writer's row
+    assert "2 events read, 1 stored, 1 already stored" in capsys.readouterr().out
+    assert sorted(Event.objects.values_list("event_id", "user_id")) == [("mine", 102), ("race", 130)]
