@@ -124,7 +124,7 @@ def _refresh_users(user_ids: list[int]) -> int:
 
 
 def _by_user(user_ids: list[int], users: np.ndarray, *columns: np.ndarray) -> list[tuple[np.ndarray, ...]]:
-    """``columns`` split by ``users`` into one tuple per id of the sorted ``user_ids`` (empty arrays for a user with none)."""
+    """``columns`` split by ``users`` into one tuple per id of ``user_ids``, in that order (empty arrays for a user with none)."""
     order = np.argsort(users, kind="stable")
     ids = np.asarray(user_ids)
     starts, ends = np.searchsorted(users[order], ids, "left"), np.searchsorted(users[order], ids, "right")
