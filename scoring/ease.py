@@ -45,7 +45,7 @@ import scipy.sparse as sp
 
 from scoring.base import Scorer, require_number, require_whole_number
 from scoring.feedback import DISMISSED_WEIGHT
-from scoring.matrix import RatingsMatrix
+from scoring.matrix import RatingsMatrix, index_rows
 from scoring.similarity import Mapper, chunk_bounds, serial_map, top_k
 
 GRAM_BLOCK = 1000
@@ -178,24 +178,18 @@ class EASE(Scorer):
         return self._scores(self._history_rows(histories))
 
     def _history_rows(self, histories: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> sp.csr_array:
-        """The histories as a (b, m) CSR laid out like fitted rows (sorted columns), so scores match exactly: 1 for
-        each modelled movie of a history's ``item_index``, ``self.dismissed`` for each of its dismissed (unless 0)."""
-        columns, data = [], []
-        for item_index, _, dismissed in histories:
-            positives = _modelled_columns(self._position, item_index)
-            row_columns, row_data = positives, np.ones(len(positives), dtype=np.float32)
-            if self.dismissed != 0:
-                negatives = np.setdiff1d(_modelled_columns(self._position, dismissed), positives)
-                row_data = np.concatenate([row_data, np.full(len(negatives), self.dismissed, dtype=np.float32)])
-                row_columns = np.concatenate([positives, negatives.astype(np.int32)])
-                order = np.argsort(row_columns, kind="stable")
-                row_columns, row_data = row_columns[order], row_data[order]
-            columns.append(row_columns)
-            data.append(row_data)
-        indptr = np.concatenate([[0], np.cumsum([len(c) for c in columns])])
-        return sp.csr_array((np.concatenate([np.empty(0, np.float32), *data]),
-                             np.concatenate([np.empty(0, np.int32), *columns]), indptr),
-                            shape=(len(histories), len(self.modelled_)))
+        """The histories as a (b, m) CSR built as the fit builds its rows, so scores match exactly: 1 for each
+        modelled movie of a history's ``item_index``, ``self.dismissed`` for each of its dismissed (unless 0) that
+        it did not rate or watch."""
+        positives = index_rows([item_index for item_index, _, _ in histories], self.n_items_)
+        rows = _binary_rows(positives, self._position, len(self.modelled_))
+        if self.dismissed != 0:
+            dismissed = index_rows([dismissed for _, _, dismissed in histories], self.n_items_)
+            unrated = dismissed - dismissed.multiply(positives)
+            unrated.eliminate_zeros()
+            rows = rows + np.float32(self.dismissed) * _binary_rows(unrated, self._position, len(self.modelled_))
+            rows.sort_indices()
+        return rows
 
     def __getstate__(self) -> dict:
         # The fitted histories are needed only to score fitted users in bulk; the worker scores histories.
@@ -208,12 +202,6 @@ def require_dismissed_weight(value: object) -> None:
     """``dismissed`` must be a finite number <= 0 (a dismissal is never a positive); else a ValueError."""
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value > 0:
         raise ValueError(f"dismissed must be a finite number <= 0 (a not-interested movie is no positive); got {value!r}")
-
-
-def _modelled_columns(position: np.ndarray, item_index: np.ndarray) -> np.ndarray:
-    """The distinct modelled columns (ascending, int32) of the movies ``item_index``; the others dropped."""
-    columns = np.unique(position[np.asarray(item_index, dtype=np.int64)])
-    return columns[columns >= 0].astype(np.int32)
 
 
 def _with_evidence(rows: sp.csr_array, scores: np.ndarray) -> np.ndarray:

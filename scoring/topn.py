@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from scoring.matrix import index_rows
+
 
 def top_n(scores: np.ndarray, exclude: sp.sparray | sp.spmatrix | None, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``n`` best movies per row of ``scores``, leaving out the ``exclude``\\ d ones and NaN.
@@ -83,6 +85,4 @@ def top_n(scores: np.ndarray, exclude: sp.sparray | sp.spmatrix | None, n: int) 
 
 def rated_matrix(item_index: np.ndarray, n_items: int) -> sp.csr_array:
     """A (1, n_items) CSR marking one user's rated columns, the ``exclude`` of a one-user :func:`top_n`."""
-    item_index = np.asarray(item_index, dtype=np.int64)
-    data = np.ones(len(item_index), dtype=np.float32)
-    return sp.csr_array((data, (np.zeros(len(item_index), dtype=np.int64), item_index)), shape=(1, n_items))
+    return index_rows([item_index], n_items)

@@ -93,7 +93,9 @@ def postgres_url(data_dir: Path, database: str = DEFAULT_DATABASE, role: str = r
     with _file_lock(data_dir / "postgres.lock"):
         starting = _postmaster_pid(data_dir / "postgres") is None
         server = _get_server(pgserver, data_dir)
-        if _configure(server) and starting:
+        # Only a server this call starts is configured: a running one keeps its settings until its next start (and
+        # the processes that merely find it running skip the check, a psql round trip each).
+        if starting and _configure(server):
             # Nobody can hold a connection to a server this call has just started (the others wait for the lock):
             # restart it at once so that settings read only at start (shared_buffers) count from now on.
             pg_ctl(["-w", "-l", str(server.log), "restart", "-m", "fast"], pgdata=server.pgdata,

@@ -56,8 +56,11 @@ DRAIN_JOB = "web.recommender.tasks.refresh_due"
 """The worker's job, by dotted path as RQ stores it: the tasks import this module (their status keys), not the reverse."""
 
 
+PENDING_PREFIX = "refresh:pending:"
+
+
 def pending_key(user_id: int) -> str:
-    return f"refresh:pending:{int(user_id)}"
+    return f"{PENDING_PREFIX}{int(user_id)}"
 
 
 def running_key(user_id: int) -> str:
@@ -83,7 +86,7 @@ class RefreshTicket:
 MARK_DUE_SCRIPT = f"""
 local newly = {{}}
 for i = 2, #ARGV do
-  if redis.call('SET', 'refresh:pending:' .. ARGV[i], 1, 'NX', 'EX', ARGV[1]) then
+  if redis.call('SET', '{PENDING_PREFIX}' .. ARGV[i], 1, 'NX', 'EX', ARGV[1]) then
     redis.call('SADD', '{DUE_KEY}', ARGV[i])
     newly[#newly + 1] = ARGV[i]
   end

@@ -6,10 +6,10 @@ import pickle
 import time
 
 import numpy as np
-import scipy.sparse as sp
 from django.db import close_old_connections, transaction
 
-from scoring.topn import rated_matrix, top_n
+from scoring.matrix import index_rows
+from scoring.topn import top_n
 from web.recommender.models import Event, FittedModel
 from web.recommender.models.versions import USER, bump
 from web.recommender.refresh import running, take_due
@@ -107,8 +107,9 @@ def _refresh_users(user_ids: list[int]) -> int:
         indexed.append((item_index, item_ratings, dismissed_index))
     scores = model.score_histories(indexed)
     # Not-interested movies never get a slot of the stored list (the read hides them too), as in the job.
-    excluded = [np.union1d(item_index, dismissed_index).astype(np.int64) for item_index, _, dismissed_index in indexed]
-    items, item_scores = top_n(scores, sp.vstack([rated_matrix(e, scores.shape[1]) for e in excluded], format="csr"), n)
+    excluded = index_rows([np.concatenate([item_index, dismissed_index]) for item_index, _, dismissed_index in indexed],
+                          scores.shape[1])
+    items, item_scores = top_n(scores, excluded, n)
     keep = items >= 0
     found = keep.sum(axis=1)
     rows = ScoreRows(

@@ -51,6 +51,7 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 EVENT_ID_UNIQUE = "event_event_id_unique"
 """The unique constraint on ``Event.event_id`` (the name a unique violation reports)."""
 
+
 class ServiceUserManager(models.Manager):
     def for_external_id(self, external_id: str) -> tuple[ServiceUser, bool]:
         """The user of ``external_id``, created if new: ``(user, created)``.
