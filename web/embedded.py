@@ -125,12 +125,28 @@ def _get_server(pgserver, data_dir: Path):
 
 def _postmaster_pid(pgdata: Path) -> int | None:
     """The pid of the postmaster running on ``pgdata``, or None (no ``postmaster.pid``, or a stale one from a crash
-    whose pid now belongs to another program or to nobody)."""
+    whose pid now belongs to nobody or, where ``/proc`` tells, to another program)."""
     try:
         pid = int((pgdata / "postmaster.pid").read_text().split()[0])
-        return pid if b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes() else None
     except (FileNotFoundError, ValueError, IndexError):
         return None
+    if not Path("/proc/self").exists():  # macOS: no /proc to read the command line from
+        return pid if _running(pid) else None
+    try:
+        return pid if b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes() else None
+    except FileNotFoundError:
+        return None
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists (signal 0 asks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def server_settings(memory_bytes: int | None = None) -> dict[str, str]:
@@ -309,7 +325,7 @@ def _stop_postgres(pgdata: Path) -> None:
     except ProcessLookupError:
         return
     deadline = time.monotonic() + POSTGRES_STOP_TIMEOUT
-    while Path(f"/proc/{pid}").exists():
+    while _running(pid):
         if time.monotonic() > deadline:
             raise RuntimeError(f"PostgreSQL (pid {pid}) did not stop within {POSTGRES_STOP_TIMEOUT:.0f} s")
         time.sleep(0.05)
