@@ -13,7 +13,7 @@ help:
 	@echo "make demo   - install, start embedded PostgreSQL + Redis, load MovieLens, precompute, serve"
 	@echo "make test   - install the test requirements (and Chromium) and run every test"
 	@echo "make bench  - time ingest, precompute (ml-latest-small and the ml-25m shape), the API under load, title search and events in; medians"
-	@echo "make loadtest - 60 s of reads, rating writes and events under gunicorn while a run publishes -> docs/reliability.md"
+	@echo "make loadtest - 60 s of reads, rating writes and events under the web server while a run publishes -> docs/reliability.md"
 	@echo "make evaluate - top-10 metrics of our algorithms and other libraries -> docs/evaluation.md"
 	@echo "make stop   - stop the embedded PostgreSQL and Redis (their data stays in .local/)"
 

@@ -4,7 +4,7 @@ import os
 import sys
 
 SERVING_COMMANDS = {"runserver", "rqworker"}
-"""Commands that serve the site or run the worker: like gunicorn (web/wsgi.py) they connect as the data-only
+"""Commands that serve the site or run the worker: like the web server (web/wsgi.py) they connect as the data-only
 role when the embedded default picks the URL. Every other command (migrate, load_movielens) is the owner's."""
 
 

@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--large", action="store_true",
                         help="also run the ml-25m-shape precompute benchmark (bench/large.py; about 20 minutes, most of it Pearson)")
     parser.add_argument("--api", action="store_true",
-                        help="also load-test the recommendation API under gunicorn (bench/api_load.py, 3 runs), "
+                        help="also load-test the recommendation API under the web server (bench/api_load.py, 3 runs), "
                              "time title search at 58k titles (bench/search.py) and events in (bench/events.py)")
     args = parser.parse_args()
     if not (SMALL / "ratings.csv").is_file():

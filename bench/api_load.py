@@ -5,7 +5,7 @@
 1. a database of its own (``movielens_apibench`` on the embedded PostgreSQL, or
    ``BENCH_DATABASE_URL``) with ml-latest-small and one published precompute run,
    and Redis database ``BENCH_REDIS_DB`` (default 10) of the embedded Redis;
-2. gunicorn with the web Deployment's own settings (2 workers x 4 threads, keep-alive) and the RQ
+2. the web server as the web Deployment runs it (``python -m web.serve``, 2 workers x 2 threads) and the RQ
    worker, as local processes on loopback;
 3. a bounded load client (asyncio and :mod:`bench.http_client`, one process,
    stops itself after a fixed time): 50 concurrent clients on
@@ -14,7 +14,7 @@
    answered: the saturation throughput), then paced at half that rate (the
    latency a served user sees when the site is busy but not overloaded) and at
    three quarters of it (the headroom). The baseline, measured in the same
-   run, is ``GET /healthz`` (no database: gunicorn, Django and the client's
+   run, is ``GET /healthz`` (no database: the server, Django and the client's
    own cost);
 4. rating to refreshed list: ``POST`` a rating with a service's token, then poll the
    user's refresh status (what the page's "updating" banner polls) until the
@@ -23,14 +23,14 @@
    list's current ETag in ``If-None-Match`` (read just before), so each is
    answered ``304 Not Modified``, beside the full request of the same run;
 6. CPU per request: a closed-loop phase of up to ``CPU_REQUESTS`` requests of each
-   endpoint, with the user + system CPU time that gunicorn (master and workers),
+   endpoint, with the user + system CPU time that the web server (main process and workers),
    the database's server processes and the load client spent, read from
    ``/proc`` before and after. Other work on a shared machine moves it far
    less than latency and throughput (docs/benchmarks.md), so set against a
    figure of the same run it shows what a change to the read path saved.
 
 Each figure is the median of ``--runs`` runs. The load client shares the two
-cores with gunicorn and PostgreSQL, so the throughput is a floor.
+cores with the web server and PostgreSQL, so the throughput is a floor.
 
 The server logs at ``WARNING`` (``LOG_LEVEL``): it runs the Deployment's
 command without its access log, so the per-request line of
@@ -44,6 +44,7 @@ import asyncio
 import json
 import os
 import random
+import shlex
 import signal
 import socket
 import statistics
@@ -75,11 +76,15 @@ PACED_SHARES = (50, 75)
 PACED_WORDS = {50: "half", 75: "three quarters of"}
 HEADING = "## Recommendation API under load"
 T = TypeVar("T")
-GUNICORN = ["-m", "gunicorn", "web.wsgi:application", "--workers", "2", "--threads", "4", "--keep-alive", "75",
-            "--worker-tmp-dir", "/dev/shm", "--graceful-timeout", "20", "--timeout", "60",
-            "--config", "python:web.observability.gunicorn_config"]
-"""The web Deployment's gunicorn command (k8s/app/web-deployment.yaml): 2 workers x 4 threads keeping connections alive,
-and the config that adds the workers' metrics up (as in production, their cost is part of the figures)."""
+WEB_SERVER = ["-m", "web.serve", "--workers", "2", "--threads", "2", "--graceful-timeout", "20"]
+"""The web Deployment's command (k8s/app/web-deployment.yaml) after ``python``, less its ``--bind``: 2 workers x 2 threads,
+with the multi-process metrics as in production (their cost is part of the figures)."""
+
+
+def web_server(port: int, command: str | None = None) -> list[str]:
+    """The server's argv on a loopback port: :data:`WEB_SERVER`, or ``command`` (``--server``: another server to compare,
+    which must take ``--bind``)."""
+    return [*(shlex.split(command) if command else [PY, *WEB_SERVER]), "--bind", f"127.0.0.1:{port}"]
 
 
 @dataclass
@@ -174,7 +179,7 @@ def wait_until_up(url: str, timeout: float = 30) -> None:
                     return
         except OSError:
             time.sleep(0.2)
-    raise SystemExit(f"gunicorn did not answer {url}/healthz within {timeout} s")
+    raise SystemExit(f"the web server did not answer {url}/healthz within {timeout} s")
 
 
 @dataclass
@@ -362,7 +367,7 @@ def rating_to_refresh(base: str, token: str, user_id: int) -> float:
 class CpuPerRequest:
     """CPU milliseconds one request costs each side, measured from ``/proc`` (a shared machine moves them far less than the throughput)."""
 
-    gunicorn_ms: float
+    web_ms: float
     postgres_ms: float | None
     """None when the database server's processes are not on this machine (``BENCH_DATABASE_URL`` elsewhere)."""
     client_ms: float
@@ -378,7 +383,7 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 def _children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (gunicorn's workers, the postmaster's backends)."""
+    """The processes whose parent is ``pid`` (the web server's workers, the postmaster's backends)."""
     try:  # the kernel's list, when it keeps one: far cheaper than reading every process's stat
         return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
@@ -409,16 +414,16 @@ def _postmaster(env: dict[str, str]) -> tuple[int | None, str]:
 
 
 class _CpuMeter:
-    """CPU seconds of a changing set of processes: gunicorn's, and the backends of one database.
+    """CPU seconds of a changing set of processes: the web server's, and the backends of one database.
 
     Connections are recycled (``CONN_MAX_AGE``), so backends come and go
     during a phase: the set is sampled every 0.1 s and each process counts
     from its first sample (0 if it started during the phase) to its last.
     """
 
-    def __init__(self, gunicorn: int, postmaster: int | None, database: str) -> None:
-        self.gunicorn, self.postmaster, self.title = gunicorn, postmaster, f" {database} "
-        self.workers = [("gunicorn", pid) for pid in [gunicorn, *_children(gunicorn)]]
+    def __init__(self, web: int, postmaster: int | None, database: str) -> None:
+        self.postmaster, self.title = postmaster, f" {database} "
+        self.workers = [("web", pid) for pid in [web, *_children(web)]]
         self.first: dict[tuple[str, int], float] = {}
         self.last: dict[tuple[str, int], float] = {}
         self.own_seconds = 0.0
@@ -471,18 +476,18 @@ def cpu_per_request(base: str, web: subprocess.Popen, env: dict[str, str], paths
     requests = max(1, sum(samples.requests.values()))
     client_ms = 1000 * (time.process_time() - client_before - meter.own_seconds) / requests
     return CpuPerRequest(
-        gunicorn_ms=1000 * meter.seconds("gunicorn") / requests,
+        web_ms=1000 * meter.seconds("web") / requests,
         postgres_ms=1000 * meter.seconds("postgres") / requests if postmaster else None,
         client_ms=client_ms,
     )
 
 
-def measure(runs: int, algorithm: str | None = None) -> str:
+def measure(runs: int, algorithm: str | None = None, server: str | None = None) -> str:
     env = bench_env()
     token = prepare(env, algorithm)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    web = start([PY, *GUNICORN, "--bind", f"127.0.0.1:{port}"], env)
+    web = start(web_server(port, server), env)
     worker = start([PY, "manage.py", "rqworker"], env)
     try:
         wait_until_up(base)
@@ -510,17 +515,18 @@ def measure(runs: int, algorithm: str | None = None) -> str:
     finally:
         stop(web)
         stop(worker)
-    cpu["rec-unstored"], results["rec-unstored"] = unstored(env, users, runs)
+    cpu["rec-unstored"], results["rec-unstored"] = unstored(env, users, runs, server)
     return table(results, refresh, runs, cpu)
 
 
-def unstored(env: dict[str, str], users: list[str], runs: int) -> tuple[list[CpuPerRequest], list[LoadResult]]:
+def unstored(env: dict[str, str], users: list[str], runs: int,
+             server: str | None = None) -> tuple[list[CpuPerRequest], list[LoadResult]]:
     """The full request with no stored answers (``ANSWER_CACHE_BYTES=0``: every read runs the list's query and
     builds its JSON), on a server of its own: what the first read of each list costs, and a server whose reads never repeat."""
     env = dict(env, ANSWER_CACHE_BYTES="0")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    web = start([PY, *GUNICORN, "--bind", f"127.0.0.1:{port}"], env)
+    web = start(web_server(port, server), env)
     try:
         wait_until_up(base)
         loads = [load(base, users) for _ in range(runs)]
@@ -543,7 +549,7 @@ CPU_ROWS = (
 
 
 def _server_ms(c: CpuPerRequest) -> float:
-    return c.gunicorn_ms + (c.postgres_ms or 0.0)
+    return c.web_ms + (c.postgres_ms or 0.0)
 
 
 def _cpu_table(cpu: dict[str, list[CpuPerRequest]]) -> list[str]:
@@ -560,7 +566,7 @@ def _cpu_table(cpu: dict[str, list[CpuPerRequest]]) -> list[str]:
         f"moves far less than the throughput). The ceiling is what {os.cpu_count()} cores would serve if they ran nothing "
         "but the server, PostgreSQL and this load client: cores / (server + client CPU per request).",
         "",
-        "| request | gunicorn | PostgreSQL | server | load client | ceiling | server CPU vs the anonymous read |",
+        "| request | web server | PostgreSQL | server | load client | ceiling | server CPU vs the anonymous read |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for kind, words in CPU_ROWS:
@@ -570,7 +576,7 @@ def _cpu_table(cpu: dict[str, list[CpuPerRequest]]) -> list[str]:
         client = median(kind, "client_ms")
         ceiling = 1000 * (os.cpu_count() or 1) / (server + client)
         lines.append(
-            f"| {words} | {median(kind, 'gunicorn_ms'):.2f} ms | {median(kind, 'postgres_ms'):.2f} ms | {server:.2f} ms | "
+            f"| {words} | {median(kind, 'web_ms'):.2f} ms | {median(kind, 'postgres_ms'):.2f} ms | {server:.2f} ms | "
             f"{client:.2f} ms | {ceiling:,.0f}/s | {server / full:.2f}x |"
         )
     if cpu.get("rec-304"):
@@ -610,8 +616,8 @@ def table(results: dict[str, list[LoadResult]], refresh: list[float], runs: int,
     lines = [
         HEADING,
         "",
-        f"Made by `python -m bench --api` (part of `make bench`): gunicorn as the web Deployment runs it "
-        f"(2 workers x 4 threads, connections kept alive) on ml-latest-small with the embedded PostgreSQL, {CLIENTS} concurrent clients of an "
+        f"Made by `python -m bench --api` (part of `make bench`): the web server as the web Deployment runs it "
+        f"(`python -m web.serve`: granian, 2 workers x 2 threads, connections kept alive) on ml-latest-small with the embedded PostgreSQL, {CLIENTS} concurrent clients of an "
         f"asyncio load client (`bench/http_client.py`) on loopback, {SECONDS:g} s per phase after a 1 s warm-up; median of {runs} runs, "
         f"measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores shared by the server, PostgreSQL and the client "
         f"(a shared, noisy machine). Failed requests: {errors}.",
@@ -660,14 +666,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (the median is reported)")
     parser.add_argument("--write", action="store_true", help="also write the section into docs/benchmarks.md")
     parser.add_argument("--algorithm", help="precompute a run of this algorithm first (default: keep the active run)")
+    parser.add_argument("--server", help="another web server's command to measure instead, as one string taking --bind "
+                        "(say, to compare a gunicorn line with the same client); not with --write")
     args = parser.parse_args(argv)
-    run_and_report(args.runs, args.write, args.algorithm)
+    if args.server and args.write:
+        parser.error("--server measures another server: its figures do not belong in docs/benchmarks.md")
+    run_and_report(args.runs, args.write, args.algorithm, args.server)
 
 
-def run_and_report(runs: int, write: bool, algorithm: str | None = None) -> None:
+def run_and_report(runs: int, write: bool, algorithm: str | None = None, server: str | None = None) -> None:
     if not (SMALL / "ratings.csv").is_file():
         raise SystemExit(f"ml-latest-small not found at {SMALL}; set MOVIELENS_DIR")
-    text = measure(runs, algorithm)
+    text = measure(runs, algorithm, server)
     print(text)
     if write:
         write_section(text)

@@ -12,11 +12,11 @@
      events, a whole process, against the floor any loader pays: a bare
      ``COPY`` of the same file into an unindexed table (measured alternately);
    * ``POST /api/events`` with JSON arrays of 1,000 new events, from
-     :data:`BATCH_CLIENTS` concurrent clients to gunicorn as the web
-     Deployment runs it (2 workers x 4 threads), for :data:`api_load.SECONDS` s;
+     :data:`BATCH_CLIENTS` concurrent clients to the web server as the web
+     Deployment runs it (``python -m web.serve``, 2 workers x 2 threads), for :data:`api_load.SECONDS` s;
 
 2. on ml-latest-small with a published run (the API benchmark's database,
-   :func:`bench.api_load.prepare`), gunicorn and the RQ worker:
+   :func:`bench.api_load.prepare`), the web server and the RQ worker:
 
    * one event per ``POST /api/events`` from 50 clients, closed loop (the
      saturation rate), then paced at half of it, beside ``/healthz`` paced at
@@ -64,7 +64,7 @@ COMMAND_EVENTS = int(os.environ.get("BENCH_EVENTS_COMMAND_EVENTS", "500000"))
 BATCH = 1_000
 """Events in one JSON array (the most ``POST /api/events`` takes)."""
 BATCH_CLIENTS = 4
-"""Concurrent clients sending batches: two per gunicorn worker, so a worker never waits for the client."""
+"""Concurrent clients sending batches: two per web worker process, so a worker never waits for the client."""
 TYPES = np.array(["watched", "watchlist_add", "watchlist_remove", "not_interested"])
 TYPE_SHARES = [0.7, 0.15, 0.05, 0.1]
 """The mix of a browsing service's events: mostly watches."""
@@ -171,7 +171,7 @@ def bulk(runs: int, log) -> BulkFigures:
     stamp = int(time.time())
     port = api_load.free_port()
     base = f"http://127.0.0.1:{port}"
-    web = api_load.start([PY, *api_load.GUNICORN, "--bind", f"127.0.0.1:{port}"], env)
+    web = api_load.start(api_load.web_server(port), env)
     rates, p50, errors = [], [], 0
     try:
         api_load.wait_until_up(base)
@@ -225,7 +225,7 @@ def served(runs: int, log) -> ServedFigures:
     movies = [m for (m,) in sql(env, "SELECT movie_id FROM recommender_movie")]
     port = api_load.free_port()
     base = f"http://127.0.0.1:{port}"
-    web = api_load.start([PY, *api_load.GUNICORN, "--bind", f"127.0.0.1:{port}"], env)
+    web = api_load.start(api_load.web_server(port), env)
     worker = api_load.start([PY, "manage.py", "rqworker"], env)
     figures = ServedFigures([], [], [], [], [])
     stamp = int(time.time())
@@ -329,7 +329,7 @@ def table(bulk_figures: BulkFigures, served_figures: ServedFigures, runs: int) -
         f"({statistics.median(t.wall for t in b.command):.1f} s, {statistics.median(t.peak_mib for t in b.command):.0f} MiB) "
         f"| bare `COPY` of the file into an unindexed table | {floor_rate:,.0f} rows/s | {floor_rate / command_rate:.1f}x slower "
         f"| >= 100,000/s |",
-        f"| `POST /api/events`, JSON arrays of {BATCH:,}, {BATCH_CLIENTS} clients, gunicorn 2 workers | "
+        f"| `POST /api/events`, JSON arrays of {BATCH:,}, {BATCH_CLIENTS} clients, web server 2 workers | "
         f"{api_rate:,.0f} events/s (p50 {statistics.median(b.api_p50_ms):.0f} ms a batch) | `load_events` above | "
         f"{command_rate:,.0f} events/s | {command_rate / api_rate:.1f}x slower | >= 20,000/s |",
         f"| one event per `POST /api/events`, {CLIENTS} clients, closed loop (saturation), ml-latest-small | "

@@ -1,16 +1,16 @@
 """A minimal asyncio HTTP/1.1 client for the load benchmarks, cheap enough not to be what it measures.
 
-The load client runs on the same two cores as gunicorn and PostgreSQL, so
+The load client runs on the same two cores as the web server and PostgreSQL, so
 every millisecond it spends is taken from the server and, worse, added to
 the latencies it records: responses that arrive together wait in its event
 loop for their turn. httpx spent ~1.6 ms of CPU per request here, more than
-gunicorn's ~1.2 ms for a recommendation; this client, an ``asyncio.Protocol``
+the server's ~1.2 ms for a recommendation (gunicorn's, then); this client, an ``asyncio.Protocol``
 that writes one request and parses one response, spends a fraction of that.
 
 It speaks just what the benchmarks send: ``GET``/``POST``/``PUT``/``DELETE``
 with an optional JSON body to one ``http://host:port``, and reads a response
 framed by ``Content-Length`` or by the server closing the connection (what
-gunicorn's sync workers do after every response); a chunked response is an
+some servers do after every response); a chunked response is an
 error, not a silent misreading. Connections the server
 keeps alive are reused, at most one request at a time each.
 """

@@ -7,7 +7,7 @@
    ml-latest-small, one published precompute run, and ``--accounts`` signed-up
    accounts, each with its profile and API token; Redis database
    ``LOADTEST_REDIS_DB`` (default 11) of the same Redis;
-2. gunicorn as the web Deployment runs it (2 workers x 4 threads) and the RQ worker,
+2. the web server as the web Deployment runs it (``python -m web.serve``, 2 workers x 2 threads) and the RQ worker,
    as local processes on loopback;
 3. the bounded asyncio load client of :mod:`bench.api_load` (``drive``),
    paced to ``--rate`` requests/s in all for ``--seconds``: recommendation
@@ -51,7 +51,7 @@ from pathlib import Path
 import psycopg2
 
 from bench import api_load
-from bench.api_load import GUNICORN, Planned, Samples, drive, free_port, run_coroutine, start, stop, wait_until_up
+from bench.api_load import Planned, Samples, drive, free_port, run_coroutine, start, stop, wait_until_up, web_server
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -90,21 +90,21 @@ print(json.dumps({"writers": out, "service": ApiToken.objects.issue(service)}))
 
 CONNECTIONS = """### Connections: the arithmetic
 
-Every process keeps a bounded number of PostgreSQL connections, so a burst of requests queues in gunicorn
+Every process keeps a bounded number of PostgreSQL connections, so a burst of requests queues in the web server
 instead of opening connections until PostgreSQL refuses them (`max_connections`, 100 by default and on the
 embedded server):
 
 | process (k8s manifest) | connections each | why |
 |---|---:|---|
-| web pod: gunicorn, 2 workers x 4 threads (`k8s/app/web-deployment.yaml`) | 8 | one persistent connection per worker thread: `CONN_MAX_AGE` (60 s) reuses it across requests, `CONN_HEALTH_CHECKS` replaces a broken one before use (a request's first read, the early answer to an anonymous list read or the token lookup of an API request, skips that check and is retried once on a new connection instead: `web/dbreads.py`) |
+| web pod: `python -m web.serve`, 2 workers x 2 threads (`k8s/app/web-deployment.yaml`) | 4 | one persistent connection per worker thread: `CONN_MAX_AGE` (60 s) reuses it across requests, `CONN_HEALTH_CHECKS` replaces a broken one before use (a request's first read, the early answer to an anonymous list read or the token lookup of an API request, skips that check and is retried once on a new connection instead: `web/dbreads.py`) |
 | worker pod: `manage.py rqworker` (`k8s/app/worker-deployment.yaml`) | 1 | the parent closes its connection before forking; one work horse at a time holds one |
 | precompute job | 3 | its own, the heartbeat thread's and the run lock's; the forked pool's processes open none (`pg_stat_activity` may show one more while it builds an index: a parallel maintenance worker of PostgreSQL, counted against `max_worker_processes`, not `max_connections`) |
 | operators (psql, migrate, the load test's sampler) | a few | |
 
-With one replica each that is 8 + 1 + 3 = 12, far below 100: the web tier may grow to about 11 replicas
-(8 connections each) before the bound needs a pooler such as PgBouncer. Checked by
+With one replica each that is 4 + 1 + 3 = 8, far below 100: the web tier may grow to about 23 replicas
+(4 connections each) before the bound needs a pooler such as PgBouncer. Checked by
 `.venv/bin/python -m pytest -q tests/reliability/test_connections.py` (in `make test`): 40 closed-loop clients
-against gunicorn never show more than 8 web connections in `pg_stat_activity`, and never more than 8 different
+against the web server never show more than 4 web connections in `pg_stat_activity`, and never more than 4 different
 ones (they are reused, not opened per request); the RQ worker forks with no connection open in the parent,
 and the precompute pool with only the run lock's (checked with `os.register_at_fork`). The lock's session must
 stay open for the lock to hold, so `jobs/precompute/runlock.py` closes each forked child's copy of its socket
@@ -116,7 +116,7 @@ around a publish, 0 errors, every acknowledged rating stored, every accepted eve
 
 @dataclass
 class Stack:
-    """gunicorn + worker on a scratch database: where to send requests and whom to write as."""
+    """The web server + worker on a scratch database: where to send requests and whom to write as."""
 
     base: str
     env: dict[str, str]
@@ -146,7 +146,7 @@ def _run(argv: list[str], env: dict[str, str], timeout: float = 600) -> str:
 
 @contextmanager
 def scratch_stack(movielens: Path, accounts: int = ACCOUNTS, redis_db: int = 11, logs: Path | None = None) -> Iterator[Stack]:
-    """A scratch database with ``movielens`` loaded and one run published; gunicorn and the worker serving it."""
+    """A scratch database with ``movielens`` loaded and one run published; the web server and the worker serving it."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "web.settings")
     sys.path.insert(0, str(REPO))
     # Here, not at the top: the settings module is chosen just above, and tests.helpers imports Django models.
@@ -179,7 +179,7 @@ def scratch_stack(movielens: Path, accounts: int = ACCOUNTS, redis_db: int = 11,
         stack.movies = [m for (m,) in stack.sql(
             "SELECT movie_id FROM recommender_rating GROUP BY movie_id ORDER BY count(*) DESC, movie_id LIMIT %s",
             (RATED_MOVIES,))]
-        for kind, argv in (("web", [PY, *GUNICORN, "--bind", f"127.0.0.1:{port}"]), ("worker", [PY, "manage.py", "rqworker"])):
+        for kind, argv in (("web", web_server(port)), ("worker", [PY, "manage.py", "rqworker"])):
             processes.append(_start_logged(argv, env | {"PGAPPNAME": APP_NAMES[kind]}, logs, kind))
         wait_until_up(stack.base)
         yield stack
@@ -397,7 +397,7 @@ def table(result: LoadRun, seconds: float, rate: float, clients: int, command: s
     lines = [
         HEADING.rstrip("\n"),
         "",
-        f"Made by `{command}`: gunicorn as the web Deployment runs it (2 workers x 4 threads) and the RQ worker on a scratch "
+        f"Made by `{command}`: the web server as the web Deployment runs it (`python -m web.serve`, 2 workers x 2 threads) and the RQ worker on a scratch "
         f"database with ml-latest-small (embedded PostgreSQL and Redis), {clients} clients of the asyncio load "
         f"client of `bench/api_load.py` (`bench/http_client.py`) on loopback, paced to {rate:g} requests/s in all for {seconds:g} s after a 1 s "
         f"warm-up (extended until the precompute had finished); measured {time.strftime('%Y-%m-%d')} on "

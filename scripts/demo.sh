@@ -46,4 +46,4 @@ echo "  Operators sign in at http://$HOST:$PORT/accounts/login/?next=/progress/ 
 echo "$operator_login" | sed 's/^/    /'
 echo "  Stop with Ctrl+C; the data stays in .local/services (make stop stops the databases)."
 echo
-$PY -m gunicorn web.wsgi:application --bind "$HOST:$PORT" --workers 2 --threads 4 --keep-alive 75 --config python:web.observability.gunicorn_config --reload
+$PY -m web.serve --bind "$HOST:$PORT" --reload

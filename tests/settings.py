@@ -3,7 +3,7 @@
 Before ``web.settings`` starts the embedded servers, ``EMBEDDED_DATA_DIR`` is
 pointed at ``.local/test-services`` (unless ``EMBEDDED_DATA_DIR`` or
 ``DATABASE_URL`` is set), so every test and every process a test starts
-(gunicorn, the worker, the job: they inherit the variable) uses PostgreSQL and
+(the web server, the worker, the job: they inherit the variable) uses PostgreSQL and
 Redis apart from the demo's ``.local/services``. That PostgreSQL does not flush
 to disk (:data:`web.embedded.DISPOSABLE_SETTINGS`): test databases are thrown
 away, and waiting for the disk after the TRUNCATE that ends each transactional

@@ -55,7 +55,7 @@ _MAX_SOCKET_PATH = 100
 
 @contextmanager
 def _file_lock(path: Path):
-    """Serialise start-up between processes (gunicorn workers, the RQ worker, the job)."""
+    """Serialise start-up between processes (web server workers, the RQ worker, the job)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

@@ -6,7 +6,7 @@ page's scripts and styles are static files of this site, so the policy allows ``
 injected ``<script>`` or ``style=""`` would not run.
 
 The rate limits count in the Redis the site already uses (``settings.REDIS_URL``), so every
-gunicorn worker and every web pod shares one count. An attempt is counted before the work it limits
+web server worker and every web pod shares one count. An attempt is counted before the work it limits
 (the password hash, the account creation), atomically, so concurrent attempts cannot overshoot. If
 Redis is down the limits fail open (the attempt is allowed and a warning logged): a queue outage must
 not lock everyone out of the site. The sign-in policy is described at :func:`begin_sign_in`.

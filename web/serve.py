@@ -11,6 +11,7 @@ started with what this app needs around it:
   and lets requests in flight finish for ``--graceful-timeout`` seconds;
   ``SIGHUP`` starts fresh workers with the code on disk (what ``skaffold
   dev``'s sync hook sends) and then stops the old ones;
+- idle connections kept open longer than a proxy in front keeps them;
 - its own log lines in the app's format (``LOG_FORMAT``, ``LOG_LEVEL``).
 
 Why granian and not gunicorn, and why 2 workers x 2 threads: docs/decisions.md ("Web server").
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server import Server
 
@@ -32,6 +34,10 @@ from web.observability import multiprocess
 APPLICATION = "web.wsgi:application"
 CODE = [Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "scoring"]
 """What ``--reload`` watches: the site's code, never the embedded databases' files beside it."""
+IDLE_KEEP_ALIVE_MS = 75_000
+"""How long a kept-alive connection may wait for its next request's headers. Longer than an ingress keeps its idle
+upstream connections (ingress-nginx: 60 s), so the proxy, not the server, closes them: never one the proxy is
+about to reuse. (granian's own default, 30 s, is this same timer.)"""
 LOG_FORMATTERS = {
     "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     "json": {"()": "web.observability.logging.JsonFormatter"},
@@ -90,6 +96,7 @@ def build(args: argparse.Namespace, directory: str, made_here: bool) -> Server:
         port=args.bind[1],
         interface=Interfaces.WSGI,
         http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=IDLE_KEEP_ALIVE_MS),
         websockets=False,
         workers=args.workers,
         blocking_threads=args.threads,

@@ -93,7 +93,7 @@ else:
     from web.dbroles import roles
 
     # Which of the two roles (web/dbroles/roles.py) this process connects as when the embedded default hands out
-    # the URL: gunicorn (web.wsgi) and `manage.py runserver|rqworker` set `app`; migrate, the loader, the
+    # the URL: the web server (web.wsgi) and `manage.py runserver|rqworker` set `app`; migrate, the loader, the
     # precompute job and the tests are the owner. A set DATABASE_URL names its role itself.
     DATABASE_ROLE = os.environ.get("DATABASE_ROLE", "owner").strip().lower()
     if DATABASE_ROLE not in roles.ROLES:

@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn: ``gunicorn web.wsgi:application``."""
+"""WSGI entry point of the web server (``python -m web.serve``, web/serve.py): every worker process imports it."""
 import gc
 import os
 

@@ -3,7 +3,7 @@
 The commands come from the Kubernetes manifests (migrate init container,
 precompute CronJob, web and worker Deployments), so what the cluster runs is
 what this test runs: ml-latest-small goes in, a precompute run is published,
-gunicorn serves the pages and the API, and the RQ worker refreshes a user
+the web server (``python -m web.serve``) serves the pages and the API, and the RQ worker refreshes a user
 after a rating.
 """
 
@@ -144,7 +144,7 @@ def _wait_until(predicate, timeout: float, what: str) -> None:
 
 @pytest.fixture(scope="module")
 def stack(movielens_small):
-    """A fresh database with ml-latest-small and one published run; gunicorn and the worker running."""
+    """A fresh database with ml-latest-small and one published run; the web server and the worker running."""
     from django.conf import settings
 
     database = ScratchDatabase("e2e")
@@ -176,7 +176,7 @@ def stack(movielens_small):
         out = open(logs / f"{container}.log", "w")
         processes.append(subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
     try:
-        _wait_until(lambda: _answers(stack), 30, "gunicorn to answer /healthz")
+        _wait_until(lambda: _answers(stack), 30, "the web server to answer /healthz")
         yield stack
     finally:
         for process in processes:
@@ -205,7 +205,7 @@ def test_ingest_counts_match_ml_latest_small(stack):
     assert (movies, ratings, users, tags) == (9742, 100836, 610, 3683)
 
 
-def test_probes_answer_through_gunicorn(stack):
+def test_probes_answer_through_the_web_server(stack):
     """/healthz and /readyz answer 200 with the Host header the Kubernetes probes send."""
     assert stack.get("/healthz")[0] == 200
     assert stack.get("/readyz")[0] == 200

@@ -1,4 +1,4 @@
-"""The processes the fault tests break: gunicorn, the RQ worker and commands, on a database and Redis of the test's own.
+"""The processes the fault tests break: the web server, the RQ worker and commands, on a database and Redis of the test's own.
 
 Each fault test owns the servers it stops (a pgserver data directory or a
 Redis under ``tmp_path``) or a scratch database on the test server, so the
@@ -16,6 +16,7 @@ import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 
 import psycopg2
@@ -93,10 +94,9 @@ class Stack:
         assert done.returncode == 0, done.stderr[-3000:]
 
     def start(self, name: str) -> subprocess.Popen:
-        """Start ``web`` (gunicorn, as the Deployment runs it) or ``worker`` (manage.py rqworker)."""
+        """Start ``web`` (``python -m web.serve``, as the Deployment runs it, with one worker) or ``worker`` (manage.py rqworker)."""
         argv = {
-            "web": [sys.executable, "-m", "gunicorn", "web.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-                    "--workers", "1", "--threads", "2", "--timeout", "60"],
+            "web": [sys.executable, "-m", "web.serve", "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "2"],
             "worker": [sys.executable, "manage.py", "rqworker"],
         }[name]
         log = open(self.log_dir / f"{name}.log", "a")
@@ -104,7 +104,7 @@ class Stack:
                                    start_new_session=True)
         self.processes[name] = process
         if name == "web":
-            wait_for(lambda: self._answers("/healthz"), 60, "gunicorn to answer /healthz")
+            wait_for(lambda: self._answers("/healthz"), 60, "the web server to answer /healthz")
         return process
 
     def stop_all(self) -> None:
@@ -119,8 +119,11 @@ class Stack:
 
     # -- HTTP -----------------------------------------------------------------
     def request(self, method: str, path: str, payload: dict | None = None, headers: dict | None = None,
-                data: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
-        """One HTTP request (the API token unless ``headers`` say otherwise); returns status, headers, body."""
+                data: bytes | None = None) -> tuple[int, Message, bytes]:
+        """One HTTP request (the API token unless ``headers`` say otherwise); returns status, headers, body.
+
+        The headers are looked up without regard to case, as HTTP defines them (the server sends them lower-case).
+        """
         sent = {"Host": "localhost"} | ({"Authorization": f"Token {self.token}"} if self.token else {})
         if payload is not None:
             data = json.dumps(payload).encode()
@@ -129,9 +132,9 @@ class Stack:
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=sent)
         try:
             with urllib.request.urlopen(request, timeout=15) as response:
-                return response.status, dict(response.headers), response.read()
+                return response.status, response.headers, response.read()
         except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read()
+            return error.code, error.headers, error.read()
 
     # -- SQL ------------------------------------------------------------------
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:

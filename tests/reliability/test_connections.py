@@ -24,18 +24,18 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from bench.api_load import GUNICORN, Planned, drive, free_port, run_coroutine, stop, wait_until_up
+from bench.api_load import WEB_SERVER, Planned, drive, free_port, run_coroutine, stop, wait_until_up, web_server
 from jobs.precompute.options import JobOptions
 from tests.helpers import REPO, database_url, run
 from web.queue import get_queue
 from web.recommender.tasks import refresh_user
 
 APP_NAME = "burst-web"
-"""``application_name`` of the gunicorn workers' connections, so the burst counts only theirs."""
-WORKERS = int(GUNICORN[GUNICORN.index("--workers") + 1])
-THREADS = int(GUNICORN[GUNICORN.index("--threads") + 1]) if "--threads" in GUNICORN else 1
+"""``application_name`` of the web workers' connections, so the burst counts only theirs."""
+WORKERS = int(WEB_SERVER[WEB_SERVER.index("--workers") + 1])
+THREADS = int(WEB_SERVER[WEB_SERVER.index("--threads") + 1])
 POOL_BOUND = WORKERS * THREADS
-"""Connections the web tier may hold: one persistent connection per gunicorn worker thread."""
+"""Connections the web tier may hold: one persistent connection per web worker thread."""
 OTHER_CONNECTIONS = 4 + 1
 """Besides the web tier: the precompute job (its own, heartbeat, run lock, one spare) and the worker's work horse."""
 
@@ -123,13 +123,13 @@ def test_settings_keep_persistent_health_checked_connections():
 
 
 def test_burst_stays_within_the_pool_bound(catalogue):
-    """40 closed-loop clients against gunicorn never take more than workers x threads connections, all of them reused."""
+    """40 closed-loop clients against the web server never take more than workers x threads connections, all of them reused."""
     run(algorithm="popularity", top_n=10)
     users = [int(u) for u in catalogue["user_ids"]]
     port = free_port()
     env = dict(os.environ, DATABASE_URL=database_url(), REDIS_URL=settings.REDIS_URL, PGAPPNAME=APP_NAME,
                DJANGO_SETTINGS_MODULE="web.settings", PYTHONPATH=str(REPO), DEBUG="0")
-    web = subprocess.Popen([sys.executable, *GUNICORN, "--bind", f"127.0.0.1:{port}"], cwd=REPO, env=env,
+    web = subprocess.Popen(web_server(port), cwd=REPO, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     sampler = ConnectionSampler(APP_NAME)
     try:

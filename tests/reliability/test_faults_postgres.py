@@ -1,11 +1,11 @@
-"""Fault: PostgreSQL is stopped and started again while gunicorn keeps running.
+"""Fault: PostgreSQL is stopped and started again while the web server keeps running.
 
 The test starts a PostgreSQL of its own (pgserver, data directory under
 ``tmp_path``): the shared embedded server under ``.local/services`` is never
 stopped. In the gap every request that needs the database gets a clear 503
 (JSON for the API, HTML for the site) with ``Retry-After``, ``/readyz``
 fails while ``/healthz`` stays up, and once PostgreSQL is back the same
-gunicorn serves again without a restart; every rating acknowledged before
+the web server serves again without a restart; every rating acknowledged before
 the stop is still there.
 """
 
@@ -79,7 +79,7 @@ def _redis_url() -> str:
 
 
 def test_postgres_stop_gives_503_and_service_returns_by_itself(own_postgres):
-    """Requests in the gap get a clear 503 and /readyz fails; afterwards the same gunicorn serves and no acknowledged rating is lost."""
+    """Requests in the gap get a clear 503 and /readyz fails; afterwards the same web server serves and no acknowledged rating is lost."""
     stack, server, socket_dir = own_postgres
     movies = [movie for (movie,) in stack.sql(
         "SELECT movie_id FROM recommender_movie WHERE movie_id NOT IN "
@@ -126,7 +126,7 @@ def test_postgres_stop_gives_503_and_service_returns_by_itself(own_postgres):
     server.ensure_postgres_running()
     answers = [stack.request("GET", f"/api/users/{USER_ID}/recommendations?n=5")[0] for _ in range(8)]
     assert answers == [200] * len(answers)
-    assert stack.processes["web"].poll() is None  # the same gunicorn, never restarted
+    assert stack.processes["web"].poll() is None  # the same web server, never restarted
     stored = {movie for (movie,) in stack.sql(
         "SELECT movie_id FROM recommender_rating WHERE user_id = %s AND movie_id = ANY(%s)", (USER_ID, movies))}
     assert stored == set(acknowledged)  # every acknowledged rating kept (records lost: 0); the refused one absent

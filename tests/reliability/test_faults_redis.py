@@ -36,7 +36,7 @@ def _stop_redis(data_dir: Path) -> None:
 
 @pytest.fixture
 def stack(movielens_small, tmp_path):
-    """A scratch database with ml-latest-small and a published run, gunicorn, and a Redis of the test's own."""
+    """A scratch database with ml-latest-small and a published run, the web server, and a Redis of the test's own."""
     redis_dir = tmp_path / "services"
     database = ScratchDatabase("faults_redis")
     stack = Stack(database_url=database.url, dsn=database.dsn, redis_url=embedded.redis_url(redis_dir), log_dir=tmp_path)

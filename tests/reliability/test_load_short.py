@@ -1,6 +1,6 @@
 """The load test of ``make loadtest`` in short: a few seconds at a low rate, with a precompute publishing in the middle.
 
-Same stack and client as bench/loadtest.py (gunicorn + RQ worker on a scratch
+Same stack and client as bench/loadtest.py (the web server + RQ worker on a scratch
 database with ml-latest-small); the long run and its figures are
 ``make loadtest`` (docs/reliability.md, "Load").
 """
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.movielens]
 
 @pytest.fixture(scope="module")
 def stack(movielens_small, tmp_path_factory):
-    """gunicorn and the worker on a scratch database with ml-latest-small, one run published, four accounts."""
+    """The web server and the worker on a scratch database with ml-latest-small, one run published, four accounts."""
     logs = tmp_path_factory.mktemp("load-logs")
     with scratch_stack(movielens_small, accounts=4, redis_db=int(os.environ.get("E2E_REDIS_DB", "14")), logs=logs) as stack:
         yield stack

@@ -79,7 +79,7 @@ def test_dev_defaults_apply_only_locally(env, expected):
 
 
 def test_production_web_server_refuses_to_start_without_allowed_hosts():
-    """Importing web.wsgi (what gunicorn does) fails with a message naming ALLOWED_HOSTS when it is unset."""
+    """Importing web.wsgi (what each web server worker does) fails with a message naming ALLOWED_HOSTS when it is unset."""
     result = _python("import web.wsgi", {k: v for k, v in PRODUCTION.items() if k != "ALLOWED_HOSTS"})
     assert result.returncode != 0
     assert "ALLOWED_HOSTS is required" in result.stderr

@@ -31,7 +31,7 @@ WEB_ROLE_PROBE = "import web.wsgi; from django.conf import settings; print(setti
 
 @pytest.fixture(scope="module")
 def web_role() -> str:
-    """The role gunicorn's process connects as: its settings, loaded the way ``gunicorn web.wsgi`` loads them."""
+    """The role the web server's workers connect as: their settings, loaded the way a worker imports ``web.wsgi``."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DATABASE_ROLE", "APP_ENV"}}
     result = subprocess.run(
         [sys.executable, "-c", WEB_ROLE_PROBE], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
@@ -54,7 +54,7 @@ def as_web(db, web_role):
 
 
 def test_the_web_connects_as_the_data_only_role(db, web_role):
-    """gunicorn's settings pick the app role, which is neither superuser nor able to create roles or databases."""
+    """The web server's settings pick the app role, which is neither superuser nor able to create roles or databases."""
     assert web_role == roles.APP_ROLE
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls FROM pg_roles WHERE rolname = %s", [web_role])

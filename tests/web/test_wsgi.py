@@ -1,4 +1,4 @@
-"""What gunicorn gets from ``web.wsgi`` besides the application: every view imported, and start-up's objects frozen."""
+"""What each web server worker gets from ``web.wsgi`` besides the application: every view imported, and start-up's objects frozen."""
 
 from __future__ import annotations
 

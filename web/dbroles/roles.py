@@ -26,11 +26,11 @@ from __future__ import annotations
 OWNER_ROLE = "movielens_owner"
 """Owns the schema: migrations, the precompute job, the loader."""
 APP_ROLE = "movielens_app"
-"""Data only: the web (gunicorn) and the RQ worker."""
+"""Data only: the web server and the RQ worker."""
 APP_STATEMENT_TIMEOUT = "30s"
 """Longest statement the app role may run. The slowest real request reads a user's list or a movie page in
-well under a second; 30 s is far above that and below gunicorn's 60 s ``--timeout``, so PostgreSQL cancels a
-runaway query before gunicorn kills the worker that waits for it."""
+well under a second; 30 s is far above that. The web server (web/serve.py) has no per-request timeout of its
+own, so this is what ends a runaway query and frees the worker thread that waits for it."""
 SCHEMA = "public"
 ROLES = {"owner": OWNER_ROLE, "app": APP_ROLE}
 """``DATABASE_ROLE`` values and the roles they name."""

@@ -1,7 +1,7 @@
 """The app's own Prometheus series, and the exposition that ``/metrics`` serves.
 
-Under gunicorn every worker process counts into files of its own in
-``PROMETHEUS_MULTIPROC_DIR`` (set by :mod:`web.observability.gunicorn_config`
+Under the web server every worker process counts into files of its own in
+``PROMETHEUS_MULTIPROC_DIR`` (made fresh by web/serve.py with :mod:`web.observability.multiprocess`
 before prometheus_client is first imported), and a scrape, whichever worker
 answers it, adds all the files up; without that variable (tests, ``manage.py
 runserver``) the process's own registry is served. Figures that live in

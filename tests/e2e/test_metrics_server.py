@@ -1,9 +1,9 @@
-"""/metrics under the web Deployment's own gunicorn command with 2 worker processes: the counts of both add up.
+"""/metrics under the web Deployment's own server command with 2 worker processes: the counts of both add up.
 
 Each worker process counts into its own files of the server's fresh
-PROMETHEUS_MULTIPROC_DIR (web/observability/gunicorn_config.py); whichever
-worker answers a scrape adds them all up. A worker that exits takes nothing
-with it: gunicorn starts a new one, and the counts stay.
+PROMETHEUS_MULTIPROC_DIR (web/serve.py, web/observability/multiprocess.py);
+whichever worker answers a scrape adds them all up. A worker that exits
+takes nothing with it: the server starts a new one, and the counts stay.
 """
 
 from __future__ import annotations
@@ -44,15 +44,15 @@ def _get(url: str) -> tuple[int, str]:
 
 @pytest.fixture
 def server(transactional_db, tmp_path):
-    """The contract gunicorn line (2 workers, the metrics config) on a free loopback port, logging JSON to a file."""
+    """The contract server line (2 workers) on a free loopback port, logging JSON to a file."""
     port = _free_port()
-    argv = [sys.executable, "-m", *WEB_COMMAND]
+    argv = [sys.executable, *WEB_COMMAND[1:]]  # the contract's "python" is this interpreter
     argv[argv.index("0.0.0.0:8000")] = f"127.0.0.1:{port}"
     env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"} | {
         "APP_ENV": "local", "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL,
         "DJANGO_SETTINGS_MODULE": "web.settings", "LOG_FORMAT": "json", "ALLOWED_HOSTS": "127.0.0.1",
     }
-    log = tmp_path / "gunicorn.log"
+    log = tmp_path / "server.log"
     with open(log, "w") as out:
         process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -64,7 +64,7 @@ def server(transactional_db, tmp_path):
             return False
 
     try:
-        wait_for(answers, 60, "gunicorn to answer /healthz")
+        wait_for(answers, 60, "the web server to answer /healthz")
         yield base, process, log
     finally:
         stop_process_group(process, timeout=30)
@@ -105,5 +105,5 @@ def test_counts_of_two_workers_add_up_and_outlive_a_worker(server):
     assert len(workers) == 2
     os.kill(min(workers), signal.SIGTERM)
     wait_for(lambda: len(_worker_pids(process.pid) - workers) == 1 and len(_worker_pids(process.pid)) == 2, 30,
-             "gunicorn to replace the stopped worker")
+             "the web server to replace the stopped worker")
     assert _healthz_count(base) - before == sent

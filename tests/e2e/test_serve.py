@@ -1,0 +1,116 @@
+"""``python -m web.serve``: what the web Deployment, the demo and ``skaffold dev`` rely on from the server command.
+
+- its options are checked before anything starts;
+- each start empties the metrics directory it is given (an earlier server's counts would add to this one's) and
+  removes one it made when it stops;
+- ``SIGHUP`` (what skaffold's sync hook sends) replaces every worker process and the server keeps answering;
+- with ``LOG_FORMAT=json`` the server's own lines are JSON too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.helpers import database_url, stop_process_group, wait_for
+from web import serve
+from web.observability import multiprocess
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _answers(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _workers(main: int) -> set[int]:
+    return {int(pid) for pid in Path(f"/proc/{main}/task/{main}/children").read_text().split()}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--bind", "8000"], "takes HOST:PORT"),
+    (["--bind", "localhost:http"], "takes HOST:PORT"),
+    (["--bind", "127.0.0.1:70000"], "takes HOST:PORT"),
+    (["--workers", "0"], "at least 1"),
+    (["--threads", "two"], "at least 1"),
+])
+def test_bad_options_are_refused_before_anything_starts(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        serve.build_parser().parse_args(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_ipv6_bind_is_read_without_its_brackets():
+    assert serve.build_parser().parse_args(["--bind", "[::1]:8001"]).bind == ("::1", 8001)
+
+
+def test_a_given_metrics_directory_is_emptied_and_kept_a_made_one_removed(tmp_path, monkeypatch):
+    given = tmp_path / "metrics"
+    given.mkdir()
+    (given / "counter_123.db").write_bytes(b"stale counts of an earlier server")
+    monkeypatch.setenv(multiprocess.VARIABLE, str(given))
+    directory, made_here = multiprocess.fresh_multiprocess_dir()
+    assert (directory, made_here) == (str(given), False)
+    assert list(given.iterdir()) == []
+    multiprocess.remove(directory, made_here)
+    assert given.is_dir()
+
+    monkeypatch.delenv(multiprocess.VARIABLE)
+    directory, made_here = multiprocess.fresh_multiprocess_dir()
+    assert made_here and Path(directory).is_dir() and directory != str(given)
+    multiprocess.remove(directory, made_here)
+    assert not Path(directory).exists()
+
+
+def test_sighup_replaces_every_worker_and_the_server_keeps_answering(transactional_db, tmp_path):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    metrics = tmp_path / "metrics"
+    env = {key: value for key, value in os.environ.items() if key != multiprocess.VARIABLE} | {
+        "APP_ENV": "local", "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "web.settings", "LOG_FORMAT": "json", "ALLOWED_HOSTS": "127.0.0.1",
+        multiprocess.VARIABLE: str(metrics),
+    }
+    log = tmp_path / "server.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "web.serve", "--bind", f"127.0.0.1:{port}"], cwd=REPO,
+                                   env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: _answers(base), 60, "the web server to answer /healthz")
+        wait_for(lambda: len(_workers(process.pid)) == 2, 30, "two worker processes")
+        before = _workers(process.pid)
+        assert any(metrics.glob("*.db")), "the workers count into the directory the environment names"
+
+        process.send_signal(signal.SIGHUP)
+        wait_for(lambda: len(_workers(process.pid)) == 2 and not _workers(process.pid) & before, 60,
+                 "every worker to be replaced")
+        assert process.poll() is None
+        assert _answers(base)
+    finally:
+        stop_process_group(process, timeout=30)
+    assert process.returncode == 0
+    server_lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    assert {line["logger"] for line in server_lines} >= {"_granian", "web.access"}
+    assert metrics.is_dir(), "a directory the environment named is never removed"
