@@ -1,6 +1,6 @@
 # Web site, REST API and RQ worker image (`movielens-web`).
 #
-#   web:     gunicorn web.wsgi:application ... (the default CMD, port 8000)
+#   web:     python -m web.serve ... (the default CMD: granian serving web.wsgi, port 8000)
 #   migrate: python manage.py migrate --noinput   (init container of the web Deployment)
 #   worker:  python manage.py rqworker
 #
@@ -58,4 +58,4 @@ USER 10001:10001
 
 EXPOSE 8000
 
-CMD ["gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--keep-alive", "75", "--worker-tmp-dir", "/dev/shm", "--graceful-timeout", "20", "--timeout", "60", "--config", "python:web.observability.gunicorn_config"]
+CMD ["python", "-m", "web.serve", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "2", "--graceful-timeout", "20"]

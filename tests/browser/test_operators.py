@@ -1,4 +1,4 @@
-"""The operators' progress page end to end: real RQ worker, real job subprocesses, real gunicorn, headless Chromium.
+"""The operators' progress page end to end: real RQ worker, real job subprocesses, the real web server, headless Chromium.
 
 Runs are slowed with the job's test hook ``PRECOMPUTE_TEST_CHUNK_DELAY`` and
 small chunks, so that a run on a 1,500-user synthetic set takes several
@@ -188,9 +188,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _gunicorn(port: int, log) -> subprocess.Popen:
+def _web_server(port: int, log) -> subprocess.Popen:
+    """`python -m web.serve`, the command the web Deployment runs, with one worker."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "web.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        [sys.executable, "-m", "web.serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
         cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     deadline = time.monotonic() + 30
@@ -201,14 +202,14 @@ def _gunicorn(port: int, log) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
     _stop(process)
-    pytest.fail("gunicorn did not start listening")
+    pytest.fail("the web server did not start listening")
 
 
 def test_page_follows_the_same_run_across_a_web_server_restart(page, synthetic_set, operator, tmp_path):
-    """gunicorn is stopped and started again mid-run; the open page carries on with the same run and a larger count."""
+    """The web server is stopped and started again mid-run; the open page carries on with the same run and a larger count."""
     port = _free_port()
-    log = open(tmp_path / "gunicorn.log", "w")
-    web = _gunicorn(port, log)
+    log = open(tmp_path / "web.log", "w")
+    web = _web_server(port, log)
     job = start_job("--chunk-size", "50", "--workers", "1", chunk_delay=0.5)
     try:
         run_id = wait_for(lambda: Run.objects.filter(status="running", stage="compute", users_done__gt=0)
@@ -221,7 +222,7 @@ def test_page_follows_the_same_run_across_a_web_server_restart(page, synthetic_s
 
         _stop(web)
         page.wait_for_function("() => document.getElementById('progress-app').dataset.error !== undefined", timeout=10_000)
-        web = _gunicorn(port, log)
+        web = _web_server(port, log)
         page.wait_for_function(
             "([id, before]) => { const app = document.getElementById('progress-app');"
             " const now = document.getElementById('now');"

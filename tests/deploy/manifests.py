@@ -55,8 +55,9 @@ KUBERNETES_VERSIONS = (OLDEST_KUBERNETES_VERSION, KUBERNETES_VERSION)
 WEB_IMAGE = "movielens-web"
 JOB_IMAGE = "movielens-job"
 
-# The container commands of the contract (web.wsgi, manage.py, jobs.precompute).
+# The container commands of the contract (web.serve, manage.py, jobs.precompute).
 WEB_COMMAND = ["python", "-m", "web.serve", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "2", "--graceful-timeout", "20"]
+"""The web server (granian serving web.wsgi, web/serve.py): the web Deployment's command and the web image's CMD."""
 MIGRATE_COMMAND = ["python", "manage.py", "migrate", "--noinput"]
 """What the migrate init container runs, inside `python -c` (with a wait for the database and a lock around it)."""
 MIGRATE_LOCK = "pg_advisory_lock"

@@ -3,8 +3,10 @@
 Every command a container, the dev sync hook, k8s/k8s.mk or
 docs/kubernetes.md runs is checked against the code it names: management
 commands through Django's own registry (`get_commands()`) and their option
-parsers, `python -m` modules through their argument parser, gunicorn's
-options through gunicorn's parser and its app by importing it. Probe paths
+parsers, `python -m` modules through their argument parser, and the web
+server's line (`python -m web.serve`) through its parser too, with its
+application imported and its port, stop timing and metrics directory checked
+against the container. Probe paths
 are resolved by Django's URL resolver, with the probe's Host header checked
 against the ConfigMap's ALLOWED_HOSTS. Every environment variable and
 ConfigMap key given to the project's containers is read by the code (or used
@@ -34,6 +36,9 @@ import pytest
 from django.core.management import CommandError, get_commands, load_command_class
 from django.http.request import validate_host
 from django.urls import Resolver404, resolve
+
+from web import serve as web_serve
+from web.observability import multiprocess as web_multiprocess
 
 from .manifests import (
     CONFIGMAP,
@@ -192,46 +197,55 @@ def module_problems(where: str, argv: list[str]) -> list[str]:
     return [f"{where}: `python -m {module} {' '.join(args)}`: {error}"] if error else []
 
 
-GUNICORN_CONFIG = "python:web.observability.gunicorn_config"
-"""gunicorn's hooks that keep /metrics right across its workers (a fresh PROMETHEUS_MULTIPROC_DIR, child_exit)."""
-
-
-def gunicorn_problems(where: str, argv: list[str], item: dict | None, spec: dict | None) -> list[str]:
-    """Problems of a gunicorn command line: options, app import, port, worker tmp dir, timeouts."""
-    from gunicorn.config import Config
-
-    error = parse_quietly(Config().parser(), argv[1:])
+def web_serve_problems(where: str, argv: list[str], item: dict | None, spec: dict | None) -> list[str]:
+    """Problems of a `python -m web.serve` line: its options, its application, and in a container its address,
+    its stop timing and a writable place for its metrics directory."""
+    args = argv[3:]
+    error = parse_quietly(web_serve.build_parser(), args)
     if error:
-        return [f"{where}: gunicorn {error}"]
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr):
-        options = Config().parser().parse_args(argv[1:])
+        return [f"{where}: `python -m web.serve {' '.join(args)}`: {error}"]
+    options = web_serve.build_parser().parse_args(args)
     problems = []
-    (app,) = options.args
-    module, _, attribute = app.partition(":")
+    module, _, attribute = web_serve.APPLICATION.partition(":")
     try:
         target = getattr(importlib.import_module(module), attribute or "application", None)
     except ImportError as exc:
-        target, problems = None, [f"{where}: gunicorn app module {module}: {exc}"]
+        target, problems = None, [f"{where}: web.serve's application module {module}: {exc}"]
     if not callable(target):
-        problems.append(f"{where}: gunicorn app {app} is not a callable WSGI application")
-    if not options.workers or not options.graceful_timeout:
-        problems.append(f"{where}: gunicorn needs explicit --workers and --graceful-timeout")
-    if options.config != GUNICORN_CONFIG:
-        problems.append(f"{where}: gunicorn --config is {options.config}, not {GUNICORN_CONFIG} (its workers' metrics would not add up)")
-    if options.worker_tmp_dir != "/dev/shm":
-        problems.append(f"{where}: gunicorn --worker-tmp-dir is {options.worker_tmp_dir}, not /dev/shm")
-    if item is not None and spec is not None:
-        ports = {p["containerPort"] for p in item.get("ports", [])}
-        bound = {int(b.rsplit(":", 1)[1]) for b in options.bind or []}
-        if not bound or bound != ports:
-            problems.append(f"{where}: gunicorn binds {sorted(bound)}, the container declares {sorted(ports)}")
-        pre_stop = item.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
-        sleep = int(pre_stop[1]) if pre_stop[:1] == ["sleep"] else 0
-        grace = spec.get("terminationGracePeriodSeconds", 30)
-        if sleep + (options.graceful_timeout or 30) >= grace:
-            problems.append(f"{where}: preStop {sleep} s + graceful timeout {options.graceful_timeout} s >= grace period {grace} s")
-    return problems
+        problems.append(f"{where}: web.serve's application {web_serve.APPLICATION} is not a callable WSGI application")
+    given = {word.split("=", 1)[0] for word in args}
+    if not {"--workers", "--graceful-timeout"} <= given:
+        problems.append(f"{where}: web.serve needs explicit --workers and --graceful-timeout (not its defaults)")
+    if item is None or spec is None:
+        return problems
+    host, port = options.bind
+    ports = {p["containerPort"] for p in item.get("ports", [])}
+    if {port} != ports:
+        problems.append(f"{where}: web.serve binds port {port}, the container declares {sorted(ports)}")
+    if host not in {"0.0.0.0", "::"}:
+        problems.append(f"{where}: web.serve listens on {host} only: the probes and the Service cannot reach it")
+    pre_stop = item.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+    sleep = int(pre_stop[1]) if pre_stop[:1] == ["sleep"] else 0
+    grace = spec.get("terminationGracePeriodSeconds", 30)
+    if sleep + options.graceful_timeout >= grace:
+        problems.append(f"{where}: preStop {sleep} s + graceful timeout {options.graceful_timeout} s >= grace period {grace} s")
+    return problems + metrics_dir_problems(where, item)
+
+
+def metrics_dir_problems(where: str, item: dict) -> list[str]:
+    """web.serve makes its PROMETHEUS_MULTIPROC_DIR (else a temporary directory) before any worker starts: under a
+    read-only root file system a volume must be mounted there, or the server cannot start."""
+    if not item.get("securityContext", {}).get("readOnlyRootFilesystem"):
+        return []
+    directory = "/tmp"
+    for name in ("TMPDIR", web_multiprocess.VARIABLE):
+        entry = env_value(item, name)
+        if entry is not None and "value" in entry:
+            directory = entry["value"]
+    mounts = [m["mountPath"] for m in item.get("volumeMounts", []) if not m.get("readOnly")]
+    if not any(PurePosixPath(directory).is_relative_to(mount) for mount in mounts):
+        return [f"{where}: web.serve's metrics directory {directory} is on the read-only root file system (no volume there)"]
+    return []
 
 
 def command_problems(objects: list[dict], scripts: list[tuple[str, str]]) -> list[str]:
@@ -250,10 +264,10 @@ def argv_problems(where: str, argv: list[str], item: dict | None = None, spec: d
     """Dispatch one container command to the check of its kind."""
     if argv[:2] == ["python", "manage.py"]:
         return manage_problems(where, argv)
+    if argv[:3] == ["python", "-m", "web.serve"]:
+        return web_serve_problems(where, argv, item, spec)
     if argv[:2] == ["python", "-m"]:
         return module_problems(where, argv)
-    if argv[0] == "gunicorn":
-        return gunicorn_problems(where, argv, item, spec)
     if argv[:2] == ["python", "-c"]:
         return inline_python_problems(where, argv[2])
     if argv[0] == "watchfiles":
@@ -482,14 +496,17 @@ def test_every_command_exists_in_the_code(objects, scripts):
 
 
 def test_commands_are_found_where_expected(objects, scripts):
-    """The checks above see the migrate, rqworker, gunicorn, precompute, collectstatic and load_movielens commands."""
+    """The checks above see the migrate, rqworker, web.serve, precompute, collectstatic and load_movielens commands."""
     argvs = [argv for _, _, argv in container_commands(objects)]
     assert any(argv[:2] == ["python", "-c"] and 'call_command("migrate"' in argv[2] for argv in argvs)
     assert ["python", "manage.py", "rqworker"] in argvs
-    assert any(argv[0] == "gunicorn" for argv in argvs)
+    assert any(argv[:3] == ["python", "-m", "web.serve"] for argv in argvs)
     assert any(argv[:3] == ["python", "-m", "jobs.precompute"] for argv in argvs)
     named = {argv[2] for where, text in scripts for _, argv in text_commands(where, text)}
     assert {"collectstatic", "load_movielens", "download_movielens"} <= named
+
+
+SERVE = ["python", "-m", "web.serve"]
 
 
 @pytest.mark.parametrize(
@@ -499,14 +516,21 @@ def test_commands_are_found_where_expected(objects, scripts):
         (lambda c: c.update(command=["python", "manage.py", "rqworker", "--bursty"]), "unrecognized"),
         (lambda c: c.update(command=["python", "-m", "jobs.precompte"]), "does not exist"),
         (lambda c: c.update(command=["python", "-m", "jobs.precompute", "--algorithm", "nope"]), "invalid choice"),
-        (lambda c: c.update(command=["gunicorn", "web.wsgi:app", "--bind", "0.0.0.0:8000", "--workers", "2",
-                                     "--graceful-timeout", "20", "--worker-tmp-dir", "/dev/shm"]), "not a callable"),
-        (lambda c: c.update(command=["gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8080", "--workers", "2",
-                                     "--graceful-timeout", "20", "--worker-tmp-dir", "/dev/shm"]), "binds [8080]"),
-        (lambda c: c.update(command=["gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2",
-                                     "--graceful-timeout", "20", "--worker-tmp-dir", "/dev/shm"]), "metrics would not add up"),
-        (lambda c: c.update(command=["gunicorn", "web.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2",
-                                     "--graceful-timeout", "40", "--worker-tmp-dir", "/dev/shm"]), "grace period"),
+        (lambda c: c.update(command=[*SERVE, "--bind", "0.0.0.0:8080", "--workers", "2", "--graceful-timeout", "20"]),
+         "binds port 8080"),
+        (lambda c: c.update(command=[*SERVE, "--bind", "127.0.0.1:8000", "--workers", "2", "--graceful-timeout", "20"]),
+         "listens on 127.0.0.1 only"),
+        (lambda c: c.update(command=[*SERVE, "--bind", "0.0.0.0:8000", "--graceful-timeout", "20"]), "explicit --workers"),
+        (lambda c: c.update(command=[*SERVE, "--bind", "0.0.0.0:8000", "--workers", "2", "--graceful-timeout", "40"]),
+         "grace period"),
+        (lambda c: c.update(command=[*SERVE, "--bind", "0.0.0.0:8000", "--workers", "2", "--graceful-timeout", "20",
+                                     "--timeout", "60"]), "unrecognized arguments: --timeout"),
+        (lambda c: c.update(command=[*SERVE, "--bind", "0.0.0.0:8000", "--workers", "0", "--graceful-timeout", "20"]),
+         "at least 1"),
+        (lambda c: c.update(volumeMounts=[m for m in c["volumeMounts"] if m["mountPath"] != "/tmp"]),
+         "metrics directory /tmp is on the read-only root file system"),
+        (lambda c: c.update(env=[*c["env"], {"name": "PROMETHEUS_MULTIPROC_DIR", "value": "/app/metrics"}]),
+         "metrics directory /app/metrics"),
         (lambda c: c.update(command=["uwsgi", "--http", ":8000"]), "unknown command"),
         (lambda c: c.update(command=["python", "-c", 'call_command("migrat")']), "not a management command"),
         (lambda c: c.update(command=["python", "-c", "call_command('migrate'"]), "does not compile"),
@@ -521,6 +545,16 @@ def test_command_check_catches_a_renamed_or_mistyped_command(objects, breakage, 
     breakage(item)
     problems = command_problems([web], [])
     assert any(expected in p for p in problems), problems
+
+
+def test_command_check_imports_the_web_servers_application(objects, monkeypatch):
+    """web.serve's application target must import to a callable: a renamed one is reported."""
+    web = find_object(copy.deepcopy(objects), "Deployment", "web")
+    assert command_problems([web], []) == []
+    monkeypatch.setattr(web_serve, "APPLICATION", "web.wsgi:app")
+    assert any("web.wsgi:app is not a callable" in p for p in command_problems([web], []))
+    monkeypatch.setattr(web_serve, "APPLICATION", "web.wsgy:application")
+    assert any("application module web.wsgy" in p for p in command_problems([web], []))
 
 
 def test_command_check_reads_scripts_and_recipes():

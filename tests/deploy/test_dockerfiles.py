@@ -191,8 +191,8 @@ def test_settings_accept_the_build_only_values():
     assert REPO in static_root.parents, f"STATIC_ROOT {static_root} is outside the code folder"
 
 
-def test_web_image_command_is_gunicorn():
-    """The web image's default command is the contract gunicorn line on port 8000."""
+def test_web_image_command_is_the_web_server():
+    """The web image's default command is the contract `python -m web.serve` line on port 8000."""
     stage = final_stage(REPO / "Dockerfile")
     commands = [rest for key, rest in stage["instructions"] if key == "CMD"]
     assert commands and exec_form(commands[-1]) == WEB_COMMAND

@@ -613,7 +613,7 @@ def test_app_images_run_as_the_image_user():
 
 
 def test_web_deployment_runs_the_contract_commands():
-    """web runs gunicorn on port 8000 after a migrate init container, both from movielens-web."""
+    """web runs the web server (`python -m web.serve`) on port 8000 after a migrate init container, both from movielens-web."""
     web = find_object(rendered(PROD), "Deployment", "web")
     spec = pod_spec(web)
     migrate = container(spec, "migrate")

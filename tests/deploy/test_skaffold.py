@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 import subprocess
 
@@ -27,6 +28,7 @@ from .manifests import (
     containers,
     dockerfile_stages,
     effective_configs,
+    full_command,
     pod_spec,
     render_kustomization,
     rendered,
@@ -260,8 +262,8 @@ def test_status_check_tolerates_failures_until_the_deadline(configs):
         assert effective["deploy"].get("statusCheckDeadlineSeconds", 0) >= 300, label
 
 
-def test_dev_profile_syncs_code_reloads_gunicorn_and_rebuilds_the_job_image(configs):
-    """The dev profile syncs Python, templates and static files, HUPs gunicorn, never kills a PID 1, and builds
+def test_dev_profile_syncs_code_reloads_the_web_server_and_rebuilds_the_job_image(configs):
+    """The dev profile syncs Python, templates and static files, HUPs the web server, never kills a PID 1, and builds
     movielens-job too (so runs started in the dev loop use the current code)."""
     app = configs_by_name(configs)["app"]
     profiles = {p["name"]: p for p in app["profiles"]}
@@ -277,8 +279,26 @@ def test_dev_profile_syncs_code_reloads_gunicorn_and_rebuilds_the_job_image(conf
     assert any("templates" in s for s in sources) and any("static" in s for s in sources)
     (hook,) = web["sync"]["hooks"]["after"]
     script = " ".join(hook["container"]["command"])
-    assert "kill -HUP 1" in script and "gunicorn" in script and "collectstatic" in script
+    assert "kill -HUP 1" in script and "collectstatic" in script
     assert "TERM" not in script and "KILL" not in script, "a sync must never end a container"
+
+
+def test_sync_hook_finds_the_web_container_by_its_command_line(configs):
+    """The hook's test of /proc/1/cmdline is true of the dev web container's command and of no other container of
+    movielens-web that a sync reaches (the worker), so it HUPs the web server and never the worker's PID 1."""
+    app = configs_by_name(configs)["app"]
+    (hook,) = artifacts(app["profiles"][0])[0]["sync"]["hooks"]["after"]
+    script = hook["container"]["command"][2]
+    found = re.search(r"grep -qF (\S+) /proc/1/cmdline", script)
+    assert found, f"the hook no longer tells the web container by a fixed string in /proc/1/cmdline: {script}"
+    word = found.group(1)
+    dev = rendered("dev")
+    commands = {(obj["metadata"]["name"], item["name"]): "\0".join(full_command(item))
+                for obj in dev if pod_spec(obj) for item in containers(pod_spec(obj), init=False)
+                if item["image"] == "movielens-web"}
+    assert word in commands.pop(("web", "web")), f"{word!r} is not in the web container's command line"
+    assert commands, "the worker runs movielens-web too"
+    assert not [name for name, cmdline in commands.items() if word in cmdline], f"{word!r} matches another container too"
 
 
 def test_sync_hook_script_is_valid_shell(configs):

@@ -9,8 +9,8 @@ JOB_COMPLETIONS as an Indexed Job of N completions sets them. Only the
 cluster's service addresses (postgres:5432, redis:6379) are replaced by the
 embedded PostgreSQL and a Redis server of this module's own, started with the
 Redis container's arguments (so it requires the password of the Secret
-movielens-redis). The web process is the web Deployment's gunicorn command
-with its ConfigMap and Secret environment.
+movielens-redis). The web process is the web Deployment's command (the
+server, `python -m web.serve`) with its ConfigMap and Secret environment.
 
 ml-latest-small is loaded into a fresh database; a 1-shard run is the
 reference that the 2-shard runs must reproduce exactly.
@@ -30,6 +30,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -224,7 +225,7 @@ class Cluster:
         log = open(self.logs / f"web-{uuid.uuid4().hex[:6]}.log", "w")
         self.web = subprocess.Popen(self.web_argv, cwd=REPO, env=self.web_env, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
-        _wait_until(self._web_answers, 30, "gunicorn to answer /healthz")
+        _wait_until(self._web_answers, 30, "the web server to answer /healthz")
 
     def stop_web(self) -> None:
         if self.web is None:
@@ -274,7 +275,7 @@ def cluster(movielens_small, tmp_path_factory):
         "movielens-redis": {"REDIS_PASSWORD": redis_password},
     }
     set_up_roles_the_clusters_way(database, secrets_)
-    # The dev overlay's settings: this test speaks plain HTTP to gunicorn, as `kubectl port-forward` does
+    # The dev overlay's settings: this test speaks plain HTTP to the web server, as `kubectl port-forward` does
     # (the prod overlay's HTTPS=1 would redirect it to https).
     configmap = _document(DEV, "ConfigMap", "movielens-config")
     configmaps = {configmap["metadata"]["name"]: configmap["data"]}
@@ -443,7 +444,7 @@ def test_a_killed_shard_started_again_gives_the_same_rows(cluster):
 
 
 def test_web_restarted_mid_run_keeps_data_and_progress(cluster):
-    """gunicorn stopped and started again during a 2-shard run serves the same lists and the run's progress, and then the new run."""
+    """The web server stopped and started again during a 2-shard run serves the same lists and the run's progress, and then the new run."""
     name = "precompute-e2e-web"
     serving = cluster.stack.active_run_id()
     before = {user: cluster.served(user) for user in SAMPLE_USERS}
@@ -453,7 +454,7 @@ def test_web_restarted_mid_run_keeps_data_and_progress(cluster):
             "SELECT users_done FROM progress_run WHERE id = %s", (cluster.run_ids(name)[0],))[0][0] > 0,
             120, "the run to report progress")
         (run_id,) = cluster.run_ids(name)
-        # Hold the shards still while gunicorn restarts, so the restart is
+        # Hold the shards still while the web server restarts, so the restart is
         # surely mid-run however loaded the machine is (well within the stall threshold).
         for shard in shards:
             os.killpg(shard.pid, signal.SIGSTOP)
@@ -491,7 +492,7 @@ CLIENT_ADDRESS = "203.0.113.7"
 
 
 class IngressClient:
-    """Requests as ingress-nginx forwards them to gunicorn: TLS ended (X-Forwarded-Proto: https), the client's
+    """Requests as ingress-nginx forwards them to the web server: TLS ended (X-Forwarded-Proto: https), the client's
     address in X-Forwarded-For, the Ingress's Host; cookies kept by hand, redirects not followed."""
 
     def __init__(self, port: int) -> None:
@@ -499,7 +500,7 @@ class IngressClient:
         self.cookies: dict[str, str] = {}
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
-                https: bool = True) -> tuple[int, dict, bytes]:
+                https: bool = True) -> tuple[int, Message, bytes]:
         import http.client
         import http.cookies
 
@@ -517,13 +518,14 @@ class IngressClient:
                 for name, morsel in jar.items():
                     assert morsel["secure"], f"cookie {name} is not Secure under HTTPS=1"
                     self.cookies[name] = morsel.value
-            return response.status, dict(response.headers), data
+            # The headers as http.client parsed them: names match in any case (the server sends them in lower case).
+            return response.status, response.headers, data
         finally:
             connection.close()
 
 
 def test_operator_made_the_clusters_way_signs_in_to_the_progress_page_under_production_settings(cluster, tmp_path):
-    """The prod overlay's ConfigMap (HTTPS on, forwarded addresses trusted from the pod network) for gunicorn; the operator account made as
+    """The prod overlay's ConfigMap (HTTPS on, forwarded addresses trusted from the pod network) for the web server; the operator account made as
     `make k8s-operator` makes it (the Secret's generated password piped to ensure_operator --password-stdin);
     signing in through the Ingress's headers, the progress page, and a run started from it.
 
@@ -558,10 +560,10 @@ def test_operator_made_the_clusters_way_signs_in_to_the_progress_page_under_prod
     port = _free_port()
     argv = [w.replace(cluster.stack.url.rsplit(":", 1)[1], str(port)) for w in cluster.web_argv]
     log = open(tmp_path / "web.log", "w")
-    gunicorn = subprocess.Popen(argv, cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(argv, cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     client = IngressClient(port)
     try:
-        _wait_until(lambda: _answers(client), 30, "gunicorn under the production settings")
+        _wait_until(lambda: _answers(client), 30, "the web server under the production settings")
         status, headers, _ = client.request("GET", "/progress/", https=False)
         assert status == 301 and headers["Location"].startswith(f"https://{INGRESS_HOST}/"), "plain HTTP is redirected"
 
@@ -591,8 +593,8 @@ def test_operator_made_the_clusters_way_signs_in_to_the_progress_page_under_prod
         assert queue.count == queued_before + 1, "the run was handed to the worker"
         queue.empty()
     finally:
-        os.killpg(gunicorn.pid, signal.SIGTERM)
-        gunicorn.wait(timeout=30)
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 def _answers(client: IngressClient) -> bool:
@@ -698,8 +700,9 @@ def _copy_app(destination: Path) -> Path:
     return destination
 
 
-def test_dev_sync_hook_makes_gunicorn_serve_the_synced_code(cluster, tmp_path):
-    """A file changed in the writable copy of /app is served after the after-sync hook HUPs gunicorn, with no restart of the process."""
+def test_dev_sync_hook_makes_the_web_server_serve_the_synced_code(cluster, tmp_path):
+    """A file changed in the writable copy of /app is served after the after-sync hook HUPs the web server (found by its
+    command line), with no restart of the process."""
     app = _copy_app(tmp_path / "app")
     port = _free_port()
     argv = [w.replace(cluster.stack.url.rsplit(":", 1)[1], str(port)) for w in cluster.web_argv]
@@ -707,7 +710,7 @@ def test_dev_sync_hook_makes_gunicorn_serve_the_synced_code(cluster, tmp_path):
     web = subprocess.Popen(argv, cwd=app, env=cluster.web_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     stack = Stack(url=f"http://127.0.0.1:{port}", env={}, database_url="")
     try:
-        _wait_until(lambda: _status(stack, "/healthz") == 200, 30, "gunicorn in the copy to answer")
+        _wait_until(lambda: _status(stack, "/healthz") == 200, 30, "the web server in the copy to answer")
         assert json.loads(stack.get("/healthz")[1]) == {"status": "ok"}
         health = app / "web" / "health.py"
         health.write_text(health.read_text().replace('JsonResponse({"status": "ok"})', 'JsonResponse({"status": "ok", "synced": True})', 1))
@@ -719,8 +722,8 @@ def test_dev_sync_hook_makes_gunicorn_serve_the_synced_code(cluster, tmp_path):
                                 timeout=120, env=hook_env)
         assert result.returncode == 0, result.stderr
         assert "collectstatic failed" not in result.stderr, result.stderr[-2000:]
-        _wait_until(lambda: _body(stack, "/healthz").get("synced") is True, 30, "fresh gunicorn workers with the synced code")
-        assert web.poll() is None, "the master process kept running"
+        _wait_until(lambda: _body(stack, "/healthz").get("synced") is True, 30, "fresh workers with the synced code")
+        assert web.poll() is None, "the server's main process kept running"
         assert (app / "staticfiles").is_dir(), "the hook collected the static files again"
     finally:
         os.killpg(web.pid, signal.SIGTERM)
