@@ -516,7 +516,7 @@ def measure(runs: int, algorithm: str | None = None, server: str | None = None) 
         stop(web)
         stop(worker)
     cpu["rec-unstored"], results["rec-unstored"] = unstored(env, users, runs, server)
-    return table(results, refresh, runs, cpu)
+    return table(results, refresh, runs, cpu, server)
 
 
 def unstored(env: dict[str, str], users: list[str], runs: int,
@@ -610,14 +610,16 @@ def _conditional_row(conditional: list[LoadResult], full: list[LoadResult], heal
 
 
 def table(results: dict[str, list[LoadResult]], refresh: list[float], runs: int,
-          cpu: dict[str, list[CpuPerRequest]] | None = None) -> str:
+          cpu: dict[str, list[CpuPerRequest]] | None = None, server: str | None = None) -> str:
     rec, health = results["rec"], results["health"]
+    served_by = (f"`{server}` (`--server`, not the web Deployment's command)" if server else
+                 "the web server as the web Deployment runs it (`python -m web.serve`: granian, 2 workers x 2 threads, "
+                 "connections kept alive)")
     errors = sum(r.errors for rs in results.values() for r in rs)
     lines = [
         HEADING,
         "",
-        f"Made by `python -m bench --api` (part of `make bench`): the web server as the web Deployment runs it "
-        f"(`python -m web.serve`: granian, 2 workers x 2 threads, connections kept alive) on ml-latest-small with the embedded PostgreSQL, {CLIENTS} concurrent clients of an "
+        f"Made by `python -m bench --api` (part of `make bench`): {served_by} on ml-latest-small with the embedded PostgreSQL, {CLIENTS} concurrent clients of an "
         f"asyncio load client (`bench/http_client.py`) on loopback, {SECONDS:g} s per phase after a 1 s warm-up; median of {runs} runs, "
         f"measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores shared by the server, PostgreSQL and the client "
         f"(a shared, noisy machine). Failed requests: {errors}.",

@@ -14,7 +14,7 @@ started with what this app needs around it:
 - idle connections kept open longer than a proxy in front keeps them;
 - its own log lines in the app's format (``LOG_FORMAT``, ``LOG_LEVEL``).
 
-Why granian and not gunicorn, and why 2 workers x 2 threads: docs/decisions.md ("Web server").
+Why granian and not gunicorn, and why 2 workers x 2 threads: docs/decisions.md ("API", the web server).
 """
 
 from __future__ import annotations

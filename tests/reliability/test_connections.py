@@ -1,6 +1,6 @@
 """Connection handling: a bounded pool of persistent connections under a burst, and no connection carried into a fork.
 
-gunicorn's worker threads each keep one persistent connection (``CONN_MAX_AGE``,
+the web server's worker threads each keep one persistent connection (``CONN_MAX_AGE``,
 checked before reuse by ``CONN_HEALTH_CHECKS``), so the web tier never holds
 more than workers x threads connections however many requests arrive. The
 precompute job and the RQ worker fork; a psycopg2 connection open in the
