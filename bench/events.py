@@ -237,6 +237,7 @@ def served(runs: int, log) -> ServedFigures:
             plan = _single_plan(token, movies, f"one{stamp}-{run}")
             figures.saturation.append(run_coroutine(drive(base, plan, CLIENTS, api_load.SECONDS)).result("event"))
             rate = figures.saturation[-1].rps / 2
+            _settle(base)  # the closed loop leaves refreshes queued: the paced phase starts from the steady state it measures
             figures.paced.append(run_coroutine(drive(base, plan, CLIENTS, api_load.SECONDS, rate=rate)).result("event"))
             figures.health_paced.append(api_load.load(base, ["/healthz"], rate=rate))
             _settle(base)
