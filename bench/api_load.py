@@ -79,6 +79,8 @@ T = TypeVar("T")
 WEB_SERVER = ["-m", "web.serve", "--workers", "2", "--threads", "2", "--graceful-timeout", "20"]
 """The web Deployment's command (k8s/app/web-deployment.yaml) after ``python``, less its ``--bind``: 2 workers x 2 threads,
 with the multi-process metrics as in production (their cost is part of the figures)."""
+WORKERS, THREADS = (int(WEB_SERVER[WEB_SERVER.index(option) + 1]) for option in ("--workers", "--threads"))
+"""The server's processes and threads a process: at most one database connection a thread."""
 
 
 def web_server(port: int, command: str | None = None) -> list[str]:

@@ -51,7 +51,7 @@ from pathlib import Path
 import psycopg2
 
 from bench import api_load
-from bench.api_load import Planned, Samples, drive, free_port, run_coroutine, start, stop, wait_until_up, web_server
+from bench.api_load import THREADS, WORKERS, Planned, Samples, drive, free_port, run_coroutine, start, stop, wait_until_up, web_server
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -437,7 +437,7 @@ def table(result: LoadRun, seconds: float, rate: float, clients: int, command: s
         f"- Offered {rate:g} requests/s, served {total.rps:.1f}/s (a client waits for its previous answer, so on a busy "
         "machine the pace can fall behind).",
         f"- Peak PostgreSQL connections to the database (sampled every 0.25 s from `pg_stat_activity`): web "
-        f"{result.peak_connections['web']} (bound 2 workers x 4 threads = 8), worker {result.peak_connections['worker']}, "
+        f"{result.peak_connections['web']} (bound {WORKERS} workers x {THREADS} threads = {WORKERS * THREADS}), worker {result.peak_connections['worker']}, "
         f"precompute {result.peak_connections['job']}.",
         "",
         CONNECTIONS,

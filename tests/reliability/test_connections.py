@@ -13,7 +13,6 @@ from __future__ import annotations
 import gc
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +23,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from bench.api_load import WEB_SERVER, Planned, drive, free_port, run_coroutine, stop, wait_until_up, web_server
+from bench.api_load import THREADS, WORKERS, Planned, drive, free_port, run_coroutine, stop, wait_until_up, web_server
 from jobs.precompute.options import JobOptions
 from tests.helpers import REPO, database_url, run
 from web.queue import get_queue
@@ -32,8 +31,6 @@ from web.recommender.tasks import refresh_user
 
 APP_NAME = "burst-web"
 """``application_name`` of the web workers' connections, so the burst counts only theirs."""
-WORKERS = int(WEB_SERVER[WEB_SERVER.index("--workers") + 1])
-THREADS = int(WEB_SERVER[WEB_SERVER.index("--threads") + 1])
 POOL_BOUND = WORKERS * THREADS
 """Connections the web tier may hold: one persistent connection per web worker thread."""
 OTHER_CONNECTIONS = 4 + 1
