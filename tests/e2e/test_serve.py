@@ -4,6 +4,7 @@
 - each start empties the metrics directory it is given (an earlier server's counts would add to this one's) and
   removes one it made when it stops;
 - ``SIGHUP`` (what skaffold's sync hook sends) replaces every worker process and the server keeps answering;
+- ``SIGTERM`` (the kubelet's stop) lets a request in flight finish, takes no new connection and exits cleanly;
 - with ``LOG_FORMAT=json`` the server's own lines are JSON too.
 """
 
@@ -15,12 +16,15 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
 
+from tests.account_helpers import make_service
 from tests.helpers import database_url, stop_process_group, wait_for
 from web import serve
 from web.observability import multiprocess
@@ -84,9 +88,10 @@ def test_a_given_metrics_directory_is_emptied_and_kept_a_made_one_removed(tmp_pa
     assert not Path(directory).exists()
 
 
-def test_sighup_replaces_every_worker_and_the_server_keeps_answering(transactional_db, tmp_path):
+@pytest.fixture
+def server(transactional_db, tmp_path):
+    """``python -m web.serve`` (2 workers) on a free loopback port, logging JSON, its metrics directory named."""
     port = _free_port()
-    base = f"http://127.0.0.1:{port}"
     metrics = tmp_path / "metrics"
     env = {key: value for key, value in os.environ.items() if key != multiprocess.VARIABLE} | {
         "APP_ENV": "local", "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL,
@@ -97,20 +102,54 @@ def test_sighup_replaces_every_worker_and_the_server_keeps_answering(transaction
     with open(log, "w") as out:
         process = subprocess.Popen([sys.executable, "-m", "web.serve", "--bind", f"127.0.0.1:{port}"], cwd=REPO,
                                    env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _answers(base), 60, "the web server to answer /healthz")
         wait_for(lambda: len(_workers(process.pid)) == 2, 30, "two worker processes")
-        before = _workers(process.pid)
-        assert any(metrics.glob("*.db")), "the workers count into the directory the environment names"
-
-        process.send_signal(signal.SIGHUP)
-        wait_for(lambda: len(_workers(process.pid)) == 2 and not _workers(process.pid) & before, 60,
-                 "every worker to be replaced")
-        assert process.poll() is None
-        assert _answers(base)
+        yield SimpleNamespace(base=base, port=port, process=process, log=log, metrics=metrics)
     finally:
         stop_process_group(process, timeout=30)
+
+
+def test_sighup_replaces_every_worker_and_the_server_keeps_answering(server):
+    process = server.process
+    before = _workers(process.pid)
+    assert any(server.metrics.glob("*.db")), "the workers count into the directory the environment names"
+
+    process.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(_workers(process.pid)) == 2 and not _workers(process.pid) & before, 60,
+             "every worker to be replaced")
+    assert process.poll() is None
+    assert _answers(server.base)
+
+    stop_process_group(process, timeout=30)
     assert process.returncode == 0
-    server_lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    server_lines = [json.loads(line) for line in server.log.read_text().splitlines() if line.strip()]
     assert {line["logger"] for line in server_lines} >= {"_granian", "web.access"}
-    assert metrics.is_dir(), "a directory the environment named is never removed"
+    assert server.metrics.is_dir(), "a directory the environment named is never removed"
+
+
+def test_sigterm_finishes_the_request_in_flight_and_takes_no_new_one(server):
+    """What the Deployment's stop relies on: after SIGTERM (to the main process, as the kubelet sends it) a request
+    whose body is still arriving is answered, a new connection is refused, and the server exits cleanly."""
+    _, token = make_service()
+    body = json.dumps([{"event_id": "in-flight", "user_id": 1, "movie_id": 1, "type": "watched",
+                        "time": "2020-01-01T00:00:00Z"}]).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(f"POST /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token {token}\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:10])
+        time.sleep(0.5)  # the request has reached a worker, which waits for the rest of its body
+        server.process.send_signal(signal.SIGTERM)
+        wait_for(lambda: not _accepts(server.port), 10, "the server to stop taking connections")
+        sock.sendall(body[10:])
+        status_line = sock.recv(200).split(b"\r\n")[0]
+    assert status_line.startswith(b"HTTP/1.1 ") and status_line.split()[1] != b"503", status_line
+    assert server.process.wait(timeout=30) == 0
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
