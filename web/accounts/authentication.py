@@ -11,6 +11,7 @@ from django.db import connection
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from web import prepared
 from web.accounts.models import ApiToken, digest
 from web.dbreads import first_read
 
@@ -50,7 +51,7 @@ def token_with_permissions(token_digest: str) -> tuple[ApiToken, list[str]]:
     """The token of ``token_digest`` with its account loaded (``token.user``) and the account's permission names;
     ApiToken.DoesNotExist if no token has that digest."""
     with connection.cursor() as cursor:
-        cursor.execute(lookup_sql(), [token_digest])
+        prepared.execute(cursor, "token_lookup", lookup_sql(), [token_digest])  # planned once per connection
         row = cursor.fetchone()
     if row is None:
         raise ApiToken.DoesNotExist
