@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
+from web import prepared
 from web.runs.models import ActiveRun
 
 LOAD, USER, MOVIE = "load", "user", "movie"
@@ -75,7 +76,8 @@ def versions(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
     One scalar subquery per key, each a primary-key probe: PostgreSQL plans
     that several times faster than a row-constructor ``IN`` list with a
     ``UNION`` (docs/decisions.md, "HTTP caching"), and this is what a
-    conditional request costs before it is answered 304.
+    conditional request costs before it is answered 304. Prepared (:mod:`web.prepared`): planned once per
+    connection, not on every read.
     """
     wanted = list(dict.fromkeys(keys))
     if not wanted:
@@ -88,7 +90,8 @@ def versions(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
         else:
             columns.append(f"(SELECT version FROM {DataVersion._meta.db_table} WHERE scope = %s AND key = %s)")
             params += list(pair)
+    shape = "".join("r" if pair == ACTIVE_RUN else "c" for pair in wanted)  # one prepared statement a shape
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(columns)}", params)
+        prepared.execute(cursor, f"versions_{shape}", f"SELECT {', '.join(columns)}", params)
         row = cursor.fetchone()
     return {pair: value or 0 for pair, value in zip(wanted, row, strict=True)}
