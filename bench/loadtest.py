@@ -102,7 +102,8 @@ embedded server):
 | operators (psql, migrate, the load test's sampler) | a few | |
 
 With one replica each that is 4 + 1 + 3 = 8, far below 100: the web tier may grow to about 23 replicas
-(4 connections each) before the bound needs a pooler such as PgBouncer. Checked by
+(4 connections each) before the bound needs a pooler such as PgBouncer (in session mode: the app prepares
+statements per session, docs/decisions.md "API"). Checked by
 `.venv/bin/python -m pytest -q tests/reliability/test_connections.py` (in `make test`): 40 closed-loop clients
 against the web server never show more than 4 web connections in `pg_stat_activity`, and never more than 4 different
 ones (they are reused, not opened per request); the RQ worker forks with no connection open in the parent,
