@@ -25,6 +25,8 @@ from web.runs.models import ActiveRun
 
 LOAD, USER, MOVIE = "load", "user", "movie"
 """The scopes of a counter."""
+KEY_RANGE = (-(2**31), 2**31 - 1)
+"""What ``DataVersion.key`` (an ``integer`` column) can hold."""
 ACTIVE_RUN = ("run", 0)
 """Not a counter: asking :func:`versions` for it reads the active run's id (0 before the first publish)."""
 
@@ -79,9 +81,12 @@ def versions(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
     conditional request costs before it is answered 304. Prepared (:mod:`web.prepared`): planned once per
     connection, not on every read.
     """
-    wanted = list(dict.fromkeys(keys))
+    asked = list(dict.fromkeys(keys))
+    # The prepared statement's key parameter is an integer: an id from a URL beyond its range (a hostile path) is
+    # no counter, and sent it would be an error rather than no row.
+    wanted = [pair for pair in asked if pair == ACTIVE_RUN or KEY_RANGE[0] <= pair[1] <= KEY_RANGE[1]]
     if not wanted:
-        return {}
+        return dict.fromkeys(asked, 0)
     columns, params = [], []
     for pair in wanted:
         if pair == ACTIVE_RUN:
@@ -94,4 +99,5 @@ def versions(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
     with connection.cursor() as cursor:
         prepared.execute(cursor, f"versions_{shape}", f"SELECT {', '.join(columns)}", params)
         row = cursor.fetchone()
-    return {pair: value or 0 for pair, value in zip(wanted, row, strict=True)}
+    found = {pair: value or 0 for pair, value in zip(wanted, row, strict=True)}
+    return {pair: found.get(pair, 0) for pair in asked}
