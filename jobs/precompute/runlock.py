@@ -23,6 +23,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import psycopg2
+
 from jobs.precompute.options import JobOptions
 from web.runs.models import Run, RunStatus
 
@@ -95,10 +97,20 @@ class RunLock:
         return run
 
     def release(self) -> None:
-        """Close the lock's connection, which drops the lock (idempotent)."""
+        """Drop the run's lock, then close its connection (idempotent).
+
+        Dropped by a statement first: a closed connection ends its session a moment later, in the server's own
+        time, and a run started right after (the next run of a test, a chained job) could still find this one's
+        lock held and refuse to start.
+        """
         if self._conn is not None:
             try:
                 HELD_CONNECTIONS.remove(self._conn)
+                try:
+                    with self._conn.cursor() as cursor:
+                        cursor.execute("SELECT pg_advisory_unlock_all()")
+                except psycopg2.Error:
+                    pass  # a broken connection: its session ends with it, and the lock with the session
                 self._conn.close()
             finally:
                 self._conn = None
