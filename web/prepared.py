@@ -18,6 +18,7 @@ sessions (docs/decisions.md, "API").
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -40,17 +41,11 @@ def numbered(sql: str) -> tuple[str, int]:
     ValueError for any other ``%`` (an escaped ``%%``, a named placeholder): such SQL is not one of the statements
     this module is for.
     """
-    count = 0
-
-    def number(_: re.Match) -> str:
-        nonlocal count
-        count += 1
-        return f"${count}"
-
-    text = re.sub(r"%s", number, sql)
+    numbers = itertools.count(1)
+    text = re.sub(r"%s", lambda _: f"${next(numbers)}", sql)
     if "%" in text:
         raise ValueError("a prepared statement's SQL may hold no '%' but its %s placeholders")
-    return text, count
+    return text, next(numbers) - 1
 
 
 def execute(cursor: CursorWrapper, name: str, sql: str, params: Sequence) -> None:

@@ -30,6 +30,7 @@ from granian.log import LogLevels
 from granian.server import Server
 
 from web.observability import multiprocess
+from web.observability.logging import FORMATTERS as LOG_FORMATTERS
 
 APPLICATION = "web.wsgi:application"
 CODE = [Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "scoring"]
@@ -38,11 +39,6 @@ IDLE_KEEP_ALIVE_MS = 75_000
 """How long a kept-alive connection may wait for its next request's headers. Longer than an ingress keeps its idle
 upstream connections (ingress-nginx: 60 s), so the proxy, not the server, closes them: never one the proxy is
 about to reuse. (granian's own default, 30 s, is this same timer.)"""
-LOG_FORMATTERS = {
-    "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-    "json": {"()": "web.observability.logging.JsonFormatter"},
-}
-"""The app's two log formats (web/settings.py, ``LOGGING``) for the server's own lines."""
 
 
 def address(text: str) -> tuple[str, int]:

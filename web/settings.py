@@ -20,6 +20,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from web.observability.logging import FORMATTERS as LOG_FORMATTERS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 APP_ENV = os.environ.get("APP_ENV", "local").strip().lower()
@@ -311,7 +313,7 @@ RATING_WRITE_WINDOW = int(os.environ.get("RATING_WRITE_WINDOW", "60"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {"plain": LOG_FORMATTERS["plain"]},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
@@ -322,12 +324,12 @@ LOGGING = {
 MIDDLEWARE.insert(0, "web.observability.middleware.RequestObservabilityMiddleware")
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
 """``plain`` (lines for people) or ``json`` (one JSON object a line, for log collectors), in every process."""
-if LOG_FORMAT not in {"plain", "json"}:
+if LOG_FORMAT not in LOG_FORMATTERS:
     raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json'; got {LOG_FORMAT!r}.")
 LOGGING = {
     **LOGGING,
     "filters": {**LOGGING.get("filters", {}), "request_id": {"()": "web.observability.logging.RequestIdFilter"}},
-    "formatters": {**LOGGING["formatters"], "json": {"()": "web.observability.logging.JsonFormatter"}},
+    "formatters": LOG_FORMATTERS,
     "handlers": {
         **LOGGING["handlers"],
         "console": {**LOGGING["handlers"]["console"], "formatter": LOG_FORMAT, "filters": ["request_id"]},

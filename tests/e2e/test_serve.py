@@ -24,6 +24,7 @@ from types import SimpleNamespace
 import pytest
 from django.conf import settings
 
+from bench.api_load import free_port
 from tests.account_helpers import make_service
 from tests.helpers import database_url, stop_process_group, wait_for
 from web import serve
@@ -32,12 +33,6 @@ from web.observability import multiprocess
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _answers(base: str) -> bool:
@@ -91,7 +86,7 @@ def test_a_given_metrics_directory_is_emptied_and_kept_a_made_one_removed(tmp_pa
 @pytest.fixture
 def server(transactional_db, tmp_path):
     """``python -m web.serve`` (2 workers) on a free loopback port, logging JSON, its metrics directory named."""
-    port = _free_port()
+    port = free_port()
     metrics = tmp_path / "metrics"
     env = {key: value for key, value in os.environ.items() if key != multiprocess.VARIABLE} | {
         "APP_ENV": "local", "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL,

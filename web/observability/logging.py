@@ -13,6 +13,13 @@ from datetime import UTC, datetime
 
 from web.observability import requestid
 
+FORMATTERS = {
+    "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    "json": {"()": "web.observability.logging.JsonFormatter"},
+}
+"""The two ``LOG_FORMAT`` values as ``logging.config`` formatters: Django's ``LOGGING`` (web/settings.py) and the web
+server's own lines (web/serve.py) both use them."""
+
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` and is logged as a field.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
