@@ -7,6 +7,12 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
+# The virtualenv is installed without byte-compiling (--no-compile below): each module is compiled when first
+# imported and its .pyc kept. PYTHONDONTWRITEBYTECODE, which CI images and Docker habits set, would forbid keeping
+# it, and then every Python process - the tests start several hundred - compiles Django, NumPy and SciPy from source
+# again, several times slower to start. So no recipe here inherits it (docs/decisions.md, "Local services and tests").
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: demo test bench install browser migrate stop clean-data help evaluate loadtest
 
 help:
