@@ -53,11 +53,11 @@ EXPLORE_LIST = 20
 (web/recommender/views/users.py's ``PAGE_SIZE``), twice the top-10 the offline evaluation measures."""
 _EASE_PARAMS = ("l2", "keep_weights", "similar", "min_ratings", "max_items", "dismissed")
 _CONTENT_PARAMS = ("genre_weight", "tag_weight", "year_weight", "title_weight", "factors", "liked_from")
-USER_BLOCK = 128
+USER_BLOCK = 256
 """Users per block of :meth:`Hybrid.score_users_compact`'s pass over the unmodelled movies."""
 ITEM_BLOCK = 2048
 """Unmodelled movies per block of that pass (at least: see :data:`BLAS_FLOOR`); with :data:`USER_BLOCK` users, a
-block of content scores is 1 MB, which stays in the processor's cache while it is tested."""
+block of content scores is 2 MB, which stays in the processor's cache while it is tested."""
 BLAS_FLOOR = 1 << 20
 """Users × movies × content dimensions below which a product may take BLAS's small-matrix kernels (whose sums can
 round differently from a large product's); no block of content scores is computed smaller."""
@@ -232,12 +232,13 @@ class Hybrid(Scorer):
         content = _ContentBlocks(taste, self.content_.items_, self.modelled_, cold)
         weight, penalty = np.float32(self.content_weight), np.float32(self.cold_penalty)
         modelled = np.empty((len(taste), len(self.modelled_)), dtype=np.float32)
-        threshold = np.empty(len(taste), dtype=np.float32)
+        best = np.empty((len(taste), min(int(n), len(self.modelled_))), dtype=np.float32)  # each one's n best unrated
         rated = rows[:, self.modelled_]
         for first, last in content.user_spans:  # a block of users at a time: each step reads it from the cache
             np.multiply(weight, content.modelled(first, last), out=modelled[first:last])
             modelled[first:last] += self._ease_part(ease[first:last])
-            threshold[first:last] = _nth_best_unrated(modelled[first:last], rated[first:last], n)
+            best[first:last] = _best_unrated(modelled[first:last], rated[first:last], best.shape[1])
+        threshold = best.min(axis=1) if best.shape[1] else np.full(len(taste), -np.inf, dtype=np.float32)
         # A modelled movie below a user's threshold is not in their top n: keep those at or above it for someone.
         kept = (modelled >= np.where(unscored, np.inf, threshold)[:, np.newaxis]).any(axis=0)
         if unscored.all():
@@ -269,10 +270,20 @@ class Hybrid(Scorer):
         scores[unscored] = np.nan
         columns = columns[order]
         if places:
-            # The keep-th best unrated score is among these columns (it is in the top n, n >= EXPLORE_LIST).
+            # The keep-th best unrated score over these columns is among each user's n best modelled and the extra
+            # columns (n >= EXPLORE_LIST): ranked from those, not from a partition of every column again.
+            keep = EXPLORE_LIST - places
+            extra_scores = _nan_to_minus_infinity(cold_scores)
+            rated_extra = rows[:, extra]
+            extra_scores[np.repeat(np.arange(len(taste)), np.diff(rated_extra.indptr)), rated_extra.indices] = -np.inf
+            candidates = np.hstack([best, extra_scores])
+            ranked = np.full(len(taste), -np.inf, dtype=np.float32)
+            if candidates.shape[1] >= keep:  # else fewer columns than places in front, as _place_picks tells
+                ranked = np.partition(candidates, candidates.shape[1] - keep, axis=1)[:, candidates.shape[1] - keep]
+            ranked[unscored] = -np.inf
             picks = np.where(picks >= 0, cold[np.maximum(picks, 0)], -1)
             compact_picks = np.where(picks >= 0, np.searchsorted(columns, np.maximum(picks, 0)), -1)
-            scores = _place_picks(scores, compact_picks, rows[:, columns], EXPLORE_LIST - places)
+            scores = _place_under(scores, compact_picks, ranked)
         return scores, columns
 
     def _cold_columns(self) -> np.ndarray:
@@ -373,7 +384,8 @@ class _ContentBlocks:
                     continue
                 here = (span_cold >= start) & (span_cold < stop)
                 values[span_user[here], span_cold[here] - start] = -np.inf
-                values[~exploring] = -np.inf
+                if not exploring.all():
+                    values[~exploring] = -np.inf
                 everyone = np.arange(last - first)
                 for place in range(places):
                     top = np.argmax(values, axis=1)
@@ -396,16 +408,14 @@ def _spans(total: int, size: int) -> list[tuple[int, int]]:
     return [(start, stop) for start, stop in itertools.pairwise(bounds) if stop > start]
 
 
-def _nth_best_unrated(scores: np.ndarray, rated: sp.csr_array, n: int) -> np.ndarray:
-    """(b,) each row's ``n``-th best score of ``scores`` (b, w) outside ``rated`` (b, w), NaN left out; -inf where
-    there are fewer (the ``w``-th best when ``w`` < ``n``)."""
+def _best_unrated(scores: np.ndarray, rated: sp.csr_array, k: int) -> np.ndarray:
+    """(b, k) each row's ``k`` (<= w) best scores of ``scores`` (b, w) outside ``rated`` (b, w), in no order; NaN and
+    rated ones count as -inf."""
     masked = _nan_to_minus_infinity(scores)
     masked[np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr)), rated.indices] = -np.inf
-    k = min(int(n), masked.shape[1])
-    if k == 0:
-        return np.full(len(masked), -np.inf, dtype=np.float32)
-    masked.partition(masked.shape[1] - k, axis=1)
-    return masked[:, masked.shape[1] - k]
+    if k:
+        masked.partition(masked.shape[1] - k, axis=1)
+    return masked[:, masked.shape[1] - k :]
 
 
 def _place_picks(scores: np.ndarray, picks: np.ndarray, rated: sp.csr_array, keep: int) -> np.ndarray:
@@ -417,7 +427,12 @@ def _place_picks(scores: np.ndarray, picks: np.ndarray, rated: sp.csr_array, kee
     if width < keep:
         return scores  # fewer movies than the places in front: nothing to explore after
     # Each user's keep-th best score (a partition, not a sort of every column).
-    ranked = np.partition(masked, width - keep, axis=1)[:, width - keep]
+    return _place_under(scores, picks, np.partition(masked, width - keep, axis=1)[:, width - keep])
+
+
+def _place_under(scores: np.ndarray, picks: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """``scores`` (b, w) with the columns ``picks`` (b, places; -1: none) scored, in order, just under ``ranked``
+    (b,) (where it is finite)."""
     step = np.float32(1e-4) * np.maximum(np.abs(ranked), np.float32(1e-3))
     for place in range(picks.shape[1]):
         chosen = picks[:, place]

@@ -177,9 +177,9 @@ def test_the_hybrids_compact_top_n_is_its_whole_top_n_with_or_without_exploratio
 
 def ratings_with_edge_users() -> RatingsMatrix:
     """300 users × 1,500 movies (2 % rated, large enough for the hybrid's blocked content products; movie ids below
-    200 without metadata, a third of the others with the same) and three more users: 90001 rated only a movie nobody else did and that has no metadata
-    (neither part can score them), 90002 only the movie everyone rated, which has none either (no taste: EASE alone),
-    90003 only movies rated too rarely for EASE to model (the content model alone)."""
+    200 without metadata, a third of the others with the same) and three more users: 90001 rated only a movie
+    nobody else did and that has no metadata (neither part can score them), 90002 only the movie most rated, which
+    has none either (no taste: EASE alone), 90003 only movies rated once (the content model alone)."""
     users, movies, stars = random_ratings(seed=3, n_users=300, n_movies=1500, density=0.02)
     well_known = np.bincount(movies).argmax()
     rare = np.flatnonzero(np.bincount(movies, minlength=movies.max() + 1) == 1)[:3]
