@@ -227,21 +227,26 @@ class Hybrid(Scorer):
         taste = self.content_.taste(rows)
         no_taste = np.isnan(taste[:, 0]) if taste.shape[1] else np.ones(len(taste), dtype=bool)
         taste[no_taste] = 0.0  # their content scores are 0, as nan_to_num makes them in blend
-        unscored = np.isnan(ease).all(axis=1) & no_taste  # neither part can score these users (_no_evidence)
+        # Neither part can score these users (_no_evidence; EASE's NaN are whole rows, so one column tells).
+        unscored = np.isnan(ease[:, :1]).all(axis=1) & no_taste
         cold = self._cold_columns()
         content = _ContentBlocks(taste, self.content_.items_, self.modelled_, cold)
         weight, penalty = np.float32(self.content_weight), np.float32(self.cold_penalty)
         modelled = np.empty((len(taste), len(self.modelled_)), dtype=np.float32)
         best = np.empty((len(taste), min(int(n), len(self.modelled_))), dtype=np.float32)  # each one's n best unrated
+        kept = np.zeros(len(self.modelled_), dtype=bool)
         rated = rows[:, self.modelled_]
         for first, last in content.user_spans:  # a block of users at a time: each step reads it from the cache
-            np.multiply(weight, content.modelled(first, last), out=modelled[first:last])
-            modelled[first:last] += self._ease_part(ease[first:last])
-            best[first:last] = _best_unrated(modelled[first:last], rated[first:last], best.shape[1])
+            here = modelled[first:last]
+            np.multiply(weight, content.modelled(first, last), out=here)
+            here += self._ease_part(ease[first:last])
+            best[first:last] = _best_unrated(here, rated[first:last], best.shape[1])
+            # A modelled movie below a user's n-th best is not in their top n: keep those at or above it for someone.
+            if best.shape[1]:
+                threshold = np.where(unscored[first:last], np.inf, best[first:last].min(axis=1))
+                kept |= (here >= threshold[:, np.newaxis]).any(axis=0)
         threshold = best.min(axis=1) if best.shape[1] else np.full(len(taste), -np.inf, dtype=np.float32)
-        # A modelled movie below a user's threshold is not in their top n: keep those at or above it for someone.
-        kept = (modelled >= np.where(unscored, np.inf, threshold)[:, np.newaxis]).any(axis=0)
-        if unscored.all():
+        if unscored.all() or not best.shape[1]:
             kept[:] = True  # nobody to score: all NaN, but not no columns (the job maps its top n's -1 through them)
         if weight > 0:
             # weight·c - penalty >= threshold, tested on c; the margin keeps every column rounding could put on either
