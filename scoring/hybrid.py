@@ -232,22 +232,8 @@ class Hybrid(Scorer):
         cold = self._cold_columns()
         content = _ContentBlocks(taste, self.content_.items_, self.modelled_, cold)
         weight, penalty = np.float32(self.content_weight), np.float32(self.cold_penalty)
-        modelled = np.empty((len(taste), len(self.modelled_)), dtype=np.float32)
-        best = np.empty((len(taste), min(int(n), len(self.modelled_))), dtype=np.float32)  # each one's n best unrated
-        kept = np.zeros(len(self.modelled_), dtype=bool)
-        rated = rows[:, self.modelled_]
-        for first, last in content.user_spans:  # a block of users at a time: each step reads it from the cache
-            here = modelled[first:last]
-            np.multiply(weight, content.modelled(first, last), out=here)
-            here += self._ease_part(ease[first:last])
-            best[first:last] = _best_unrated(here, rated[first:last], best.shape[1])
-            # A modelled movie below a user's n-th best is not in their top n: keep those at or above it for someone.
-            if best.shape[1]:
-                threshold = np.where(unscored[first:last], np.inf, best[first:last].min(axis=1))
-                kept |= (here >= threshold[:, np.newaxis]).any(axis=0)
+        modelled, best, kept = self._modelled_scores(ease, rows, content, unscored, n)
         threshold = best.min(axis=1) if best.shape[1] else np.full(len(taste), -np.inf, dtype=np.float32)
-        if unscored.all() or not best.shape[1]:
-            kept[:] = True  # nobody to score: all NaN, but not no columns (the job maps its top n's -1 through them)
         if weight > 0:
             # weight·c - penalty >= threshold, tested on c; the margin keeps every column rounding could put on either
             # side (an extra column costs nothing, a missing one would change a list).
@@ -277,19 +263,35 @@ class Hybrid(Scorer):
         if places:
             # The keep-th best unrated score over these columns is among each user's n best modelled and the extra
             # columns (n >= EXPLORE_LIST): ranked from those, not from a partition of every column again.
-            keep = EXPLORE_LIST - places
             extra_scores = _nan_to_minus_infinity(cold_scores)
-            rated_extra = rows[:, extra]
-            extra_scores[np.repeat(np.arange(len(taste)), np.diff(rated_extra.indptr)), rated_extra.indices] = -np.inf
-            candidates = np.hstack([best, extra_scores])
-            ranked = np.full(len(taste), -np.inf, dtype=np.float32)
-            if candidates.shape[1] >= keep:  # else fewer columns than places in front, as _place_picks tells
-                ranked = np.partition(candidates, candidates.shape[1] - keep, axis=1)[:, candidates.shape[1] - keep]
+            ranked = _nth_best(np.hstack([best, _without_rated(extra_scores, rows[:, extra])]), EXPLORE_LIST - places)
             ranked[unscored] = -np.inf
             picks = np.where(picks >= 0, cold[np.maximum(picks, 0)], -1)
             compact_picks = np.where(picks >= 0, np.searchsorted(columns, np.maximum(picks, 0)), -1)
             scores = _place_under(scores, compact_picks, ranked)
         return scores, columns
+
+    def _modelled_scores(self, ease: np.ndarray, rows: sp.csr_array, content: _ContentBlocks, unscored: np.ndarray,
+                         n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The scores (b, m) of the modelled columns, each user's ``n`` best unrated of them (b, min(n, m)) in no
+        order, and which columns (m,) are at or above some scored user's ``n``-th best (the others are in nobody's
+        top ``n``): a block of users at a time, each step reading it from the cache."""
+        weight = np.float32(self.content_weight)
+        modelled = np.empty((len(ease), len(self.modelled_)), dtype=np.float32)
+        best = np.empty((len(ease), min(int(n), len(self.modelled_))), dtype=np.float32)
+        kept = np.zeros(len(self.modelled_), dtype=bool)
+        rated = rows[:, self.modelled_]
+        for first, last in content.user_spans:
+            here = modelled[first:last]
+            np.multiply(weight, content.modelled(first, last), out=here)
+            here += self._ease_part(ease[first:last])
+            best[first:last] = _best_unrated(here, rated[first:last], best.shape[1])
+            if best.shape[1]:
+                threshold = np.where(unscored[first:last], np.inf, best[first:last].min(axis=1))
+                kept |= (here >= threshold[:, np.newaxis]).any(axis=0)
+        if unscored.all() or not best.shape[1]:
+            kept[:] = True  # nobody to score: all NaN, but not no columns (the job maps its top n's -1 through them)
+        return modelled, best, kept
 
     def _cold_columns(self) -> np.ndarray:
         """The columns EASE does not model, ascending."""
@@ -416,8 +418,7 @@ def _spans(total: int, size: int) -> list[tuple[int, int]]:
 def _best_unrated(scores: np.ndarray, rated: sp.csr_array, k: int) -> np.ndarray:
     """(b, k) each row's ``k`` (<= w) best scores of ``scores`` (b, w) outside ``rated`` (b, w), in no order; NaN and
     rated ones count as -inf."""
-    masked = _nan_to_minus_infinity(scores)
-    masked[np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr)), rated.indices] = -np.inf
+    masked = _without_rated(_nan_to_minus_infinity(scores), rated)
     if k:
         masked.partition(masked.shape[1] - k, axis=1)
     return masked[:, masked.shape[1] - k :]
@@ -426,13 +427,23 @@ def _best_unrated(scores: np.ndarray, rated: sp.csr_array, k: int) -> np.ndarray
 def _place_picks(scores: np.ndarray, picks: np.ndarray, rated: sp.csr_array, keep: int) -> np.ndarray:
     """``scores`` (b, w) with the columns ``picks`` (b, places; -1: none) scored, in order, just under each user's
     ``keep``-th best unrated score (``rated`` (b, w) marks what to skip), so that they take the places after it."""
-    masked = _nan_to_minus_infinity(scores)
-    masked[np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr)), rated.indices] = -np.inf
-    width = masked.shape[1]
-    if width < keep:
+    if scores.shape[1] < keep:
         return scores  # fewer movies than the places in front: nothing to explore after
-    # Each user's keep-th best score (a partition, not a sort of every column).
-    return _place_under(scores, picks, np.partition(masked, width - keep, axis=1)[:, width - keep])
+    return _place_under(scores, picks, _nth_best(_without_rated(_nan_to_minus_infinity(scores), rated), keep))
+
+
+def _nth_best(values: np.ndarray, n: int) -> np.ndarray:
+    """(b,) each row's ``n``-th largest of ``values`` (b, w) (a partition, not a sort); -inf when ``w`` < ``n``."""
+    width = values.shape[1]
+    if width < n:
+        return np.full(len(values), -np.inf, dtype=np.float32)
+    return np.partition(values, width - n, axis=1)[:, width - n]
+
+
+def _without_rated(values: np.ndarray, rated: sp.csr_array) -> np.ndarray:
+    """``values`` (b, w) with the entries of ``rated`` (b, w) set to -inf, in place."""
+    values[np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr)), rated.indices] = -np.inf
+    return values
 
 
 def _place_under(scores: np.ndarray, picks: np.ndarray, ranked: np.ndarray) -> np.ndarray:
