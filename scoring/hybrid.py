@@ -313,9 +313,10 @@ class _ContentBlocks:
     The unmodelled movies (``cold``) are read by :meth:`cold_pass` in blocks of :data:`USER_BLOCK` users ×
     :data:`ITEM_BLOCK` movies, each one product small enough to stay in the processor's cache while it is tested:
     a whole product of a chunk of users with a large catalogue costs more in memory traffic than in arithmetic.
-    A block's sums equal the whole product's because BLAS's large-matrix kernels add each dot product in the same
-    order wherever it sits; its small-matrix kernels (for a product below :data:`BLAS_FLOOR`) add in another, so
-    no block is smaller than that, and a batch too small for such blocks reads columns of one whole product instead.
+    The modelled movies are read by :meth:`modelled`, a block of users at a time. A block's sums equal the whole product's because BLAS's large-matrix kernels add each dot product in the same
+    order wherever it sits (OpenBLAS's do; tests/scoring/test_content.py checks it on the BLAS at hand); its
+    small-matrix kernels (for a product below :data:`BLAS_FLOOR`) add in another, so no block is smaller than that,
+    and a batch too small for such blocks reads columns of one whole product instead.
     """
 
     def __init__(self, taste: np.ndarray, items: np.ndarray, modelled: np.ndarray, cold: np.ndarray) -> None:
@@ -325,8 +326,8 @@ class _ContentBlocks:
         smallest = min(users, USER_BLOCK)
         item_block = max(ITEM_BLOCK, -(-BLAS_FLOOR // max(smallest * dims, 1)))
         self.item_spans = _spans(len(cold), item_block)
-        self.blocked = users >= 2 and all(smallest * min(width, item_block) * dims >= BLAS_FLOOR
-                                          for width in (len(modelled), len(cold)) if width)
+        self.blocked = users >= 2 and dims > 0 and all(smallest * min(width, item_block) * dims >= BLAS_FLOOR
+                                                       for width in (len(modelled), len(cold)) if width)
         self.whole = None if self.blocked else taste @ items.T
         self.modelled_items, self.cold_items = items[modelled], items[cold]
 
