@@ -36,7 +36,8 @@ from scoring.topn import top_n
 
 
 def baseline_compact(checkout: Path) -> Callable:
-    """``Hybrid.score_users_compact`` as ``checkout``'s scoring/hybrid.py defines it (its other imports are ours)."""
+    """``Hybrid.score_users_compact`` as ``checkout``'s scoring/hybrid.py defines it, with that file's module-level
+    helpers; the methods it calls on the fitted model, and the file's imports, are this checkout's."""
     spec = importlib.util.spec_from_file_location("baseline_hybrid", checkout / "scoring" / "hybrid.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
