@@ -1,15 +1,19 @@
 """The content model: the TF-IDF item matrix (cleaning, weights) and the scorers that use it on unrated movies."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from scoring import hybrid
 from scoring.content import MovieContent, clean_tags, content_matrix
 from scoring.content_scorer import ContentScorer
 from scoring.ease import EASE
 from scoring.hybrid import EXPLORE_LIST, Hybrid
 from scoring.matrix import RatingsMatrix
 from scoring.topn import top_n
+from tests.scoring.conftest import random_content, random_ratings
 
 
 def catalogue(tags: list[tuple[int, int, str]] = ()) -> MovieContent:
@@ -169,3 +173,71 @@ def test_the_hybrids_compact_top_n_is_its_whole_top_n_with_or_without_exploratio
         assert columns is not None  # the compact path, not the whole-width fallback
         items, _ = top_n(compact, ratings.matrix[:, columns], n)
         np.testing.assert_array_equal(np.where(items >= 0, columns[np.maximum(items, 0)], -1), whole)
+
+
+def ratings_with_edge_users() -> RatingsMatrix:
+    """300 users × 1,500 movies (2 % rated, large enough for the hybrid's blocked content products; movie ids below
+    200 without metadata, a third of the others with the same) and three more users: 90001 rated only a movie
+    nobody else did and that has no metadata (neither part can score them), 90002 only the movie most rated, which
+    has none either (no taste: EASE alone), 90003 only movies rated once (the content model alone)."""
+    users, movies, stars = random_ratings(seed=3, n_users=300, n_movies=1500, density=0.02)
+    well_known = np.bincount(movies).argmax()
+    rare = np.flatnonzero(np.bincount(movies, minlength=movies.max() + 1) == 1)[:3]
+    lonely = movies.max() + 1
+    users = np.concatenate([users, [90001, 90002, 90003, 90003, 90003]])
+    movies = np.concatenate([movies, [lonely, well_known, *rare]])
+    stars = np.concatenate([stars, [4.0, 4.0, 5.0, 3.0, 4.5]])
+    content = random_content(np.unique(movies), seed=3)
+    bare = (content.movie_ids < 200) | np.isin(content.movie_ids, [lonely, well_known])
+    assert not bare[np.isin(content.movie_ids, rare)].any()
+    # Twins: every third movie of the rest has the same title, genres, year and tags (equal scores: ties to break).
+    twin = ~bare & (np.arange(len(bare)) % 3 == 0) & ~np.isin(content.movie_ids, rare)
+    tagged = ~np.isin(content.tag_movie_ids, content.movie_ids[bare | twin])
+    twin_tags = np.repeat(content.movie_ids[twin], 2)
+    content = dataclasses.replace(
+        content, titles=np.where(bare, "", np.where(twin, "star city (1999)", content.titles)),
+        genres=np.where(bare, "", np.where(twin, "Sci-Fi|Drama", content.genres)),
+        years=np.where(bare, np.float32(np.nan), np.where(twin, np.float32(1999), content.years)),
+        tag_movie_ids=np.concatenate([content.tag_movie_ids[tagged], twin_tags]),
+        tag_user_ids=np.concatenate([content.tag_user_ids[tagged], np.tile([1, 2], twin.sum())]).astype(np.int32),
+        tags=np.concatenate([content.tags[tagged], np.tile(np.array(["space", "classic"], dtype=object), twin.sum())]),
+    )
+    return RatingsMatrix.from_arrays(users, movies, stars, content=content)
+
+
+@pytest.mark.parametrize("params", [{"explore": 0.0}, {"explore": 0.1}, {"explore": 0.2},
+                                    {"explore": 0.0, "content_weight": 2.0, "cold_penalty": 0.0},
+                                    {"explore": 0.1, "content_weight": 2.0, "cold_penalty": 0.0}])
+def test_the_hybrids_compact_scores_are_its_scores_in_blocks_too(params, monkeypatch):
+    """On a set large enough for the compact path's blocked content products (blocks made small, so that there are
+    several of users and of movies), the compact scores are score_users' to the bit on every column returned, and
+    the job's top 20 and 100 are the whole width's: for users with no taste, no EASE evidence, or neither."""
+    monkeypatch.setattr(hybrid, "USER_BLOCK", 128)
+    monkeypatch.setattr(hybrid, "ITEM_BLOCK", 256)
+    ratings = ratings_with_edge_users()
+    model = Hybrid(min_ratings=8, **params).fit(ratings)
+    users = np.arange(ratings.n_users)
+    rows = model.content_.fitted_rows(users)
+    taste = model.content_.taste(rows)
+    blocks = hybrid._ContentBlocks(taste, model.content_.items_, model.modelled_, model._cold_columns())
+    assert blocks.blocked and len(blocks.user_spans) > 1 and len(blocks.item_spans) > 1
+    edge = ratings.user_ids.searchsorted([90001, 90002, 90003])
+    assert np.isnan(taste[edge[:2]]).all() and not np.isnan(taste[edge[2]]).any()
+    whole = model.score_users(users)
+    assert np.isnan(whole[edge[0]]).all() and not np.isnan(whole[edge[1:]]).all(axis=1).any()
+    for n in (20, 100):
+        compact, columns = model.score_users_compact(users, n=n)
+        assert columns is not None and len(columns) < ratings.n_items and (np.diff(columns) > 0).all()
+        np.testing.assert_array_equal(compact, whole[:, columns])
+        items, _ = top_n(compact, ratings.matrix[:, columns], n)
+        np.testing.assert_array_equal(np.where(items >= 0, columns[np.maximum(items, 0)], -1),
+                                      top_n(whole, ratings.matrix, n)[0])
+        if model.content_weight == 2.0 and model.explore == 0:  # unmodelled movies reach lists by their scores
+            assert np.isin(columns, model.modelled_, invert=True).any()
+    for user in [*edge, *range(5)]:  # alone (one whole product): no other user keeps a column of theirs
+        compact, columns = model.score_users_compact(np.array([user]), n=20)
+        alone = model.score_users(np.array([user]))
+        np.testing.assert_array_equal(compact, alone[:, columns])
+        items, _ = top_n(compact, ratings.matrix[[user]][:, columns], 20)
+        np.testing.assert_array_equal(np.where(items >= 0, columns[np.maximum(items, 0)], -1),
+                                      top_n(alone, ratings.matrix[[user]], 20)[0])
