@@ -167,7 +167,7 @@ class Hybrid(Scorer):
 
     def explore_places(self) -> int:
         """How many of the first :data:`EXPLORE_LIST` places go to exploration picks."""
-        return int(round(float(self.explore) * EXPLORE_LIST))
+        return round(float(self.explore) * EXPLORE_LIST)
 
     def with_exploration(self, scores: np.ndarray, content: np.ndarray, rated: sp.csr_array) -> np.ndarray:
         """``scores`` (b, n_items) with each user's best unmodelled, unrated movies by ``content`` moved to the last
