@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.management import call_command
 from playwright.sync_api import expect
 
+from bench.api_load import free_port
 from tests.account_helpers import make_operator
 from tests.helpers import REPO, database_url, drop_run_tables, start_job, stop_process_group, wait_for
 from tests.helpers import run as run_job_in_process
@@ -182,12 +183,6 @@ def test_killed_job_is_shown_stalled_while_the_previous_run_serves(live_server, 
     assert ActiveRun.current_run_id() == serving.pk
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _web_server(port: int, log) -> subprocess.Popen:
     """`python -m web.serve`, the command the web Deployment runs, with one worker."""
     process = subprocess.Popen(
@@ -207,7 +202,7 @@ def _web_server(port: int, log) -> subprocess.Popen:
 
 def test_page_follows_the_same_run_across_a_web_server_restart(page, synthetic_set, operator, tmp_path):
     """The web server is stopped and started again mid-run; the open page carries on with the same run and a larger count."""
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "web.log", "w")
     web = _web_server(port, log)
     job = start_job("--chunk-size", "50", "--workers", "1", chunk_delay=0.5)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import psycopg2
 import pytest
 import yaml
 
+from bench.api_load import free_port
 from tests.helpers import ScratchDatabase, operator_session_cookie, redis_url_with_db
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,12 +53,6 @@ def _local_command(container: dict, substitutions: dict[str, str]) -> list[str]:
     if argv[0] == "python":
         return [sys.executable, *argv[1:]]
     return [sys.executable, "-m", argv[0], *argv[1:]]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -153,7 +147,7 @@ def stack(movielens_small):
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
-    port = _free_port()
+    port = free_port()
     env = os.environ | {
         "APP_ENV": "local", "DATABASE_URL": database.url, "REDIS_URL": redis_url,
         "DJANGO_SETTINGS_MODULE": "web.settings", "PROGRESS_STALL_SECONDS": "3", "PRECOMPUTE_WORKERS": "2",

@@ -36,7 +36,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.test_demo_flow import REPO, Stack, _free_port, _wait_until
+from bench.api_load import free_port
+from tests.e2e.test_demo_flow import REPO, Stack, _wait_until
 from tests.deploy.manifests import find_object, rendered
 from tests.helpers import ScratchDatabase, operator_session_cookie, stop_process_group
 
@@ -103,7 +104,7 @@ def pod_env(container: dict, *, secrets_: dict, configmaps: dict, services: dict
                 raise AssertionError(f"unknown env source {source}")
         env[entry["name"]] = value
     if "WORKER_METRICS_PORT" in env:
-        env["WORKER_METRICS_PORT"] = str(_free_port())  # a pod has the port to itself; this machine may not
+        env["WORKER_METRICS_PORT"] = str(free_port())  # a pod has the port to itself; this machine may not
     for name, value in env.items():
         for cluster_address, local in services.items():
             value = value.replace(cluster_address, local)
@@ -285,7 +286,7 @@ def cluster(movielens_small, tmp_path_factory):
     # PATH, HOME and the like; nothing of the test process's Django settings.
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "APP_ENV"))}
     psql = database.dsn
-    port = _free_port()
+    port = free_port()
     logs = tmp_path_factory.mktemp("k8s-commands")
     cronjob = _document(PROD, "CronJob", "precompute")
     cluster = Cluster(
@@ -557,7 +558,7 @@ def test_operator_made_the_clusters_way_signs_in_to_the_progress_page_under_prod
     collected = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
                                cwd=app, env=env, capture_output=True, text=True, timeout=300)
     assert collected.returncode == 0, collected.stderr[-2000:]
-    port = _free_port()
+    port = free_port()
     argv = [w.replace(cluster.stack.url.rsplit(":", 1)[1], str(port)) for w in cluster.web_argv]
     log = open(tmp_path / "web.log", "w")
     server = subprocess.Popen(argv, cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -704,7 +705,7 @@ def test_dev_sync_hook_makes_the_web_server_serve_the_synced_code(cluster, tmp_p
     """A file changed in the writable copy of /app is served after the after-sync hook HUPs the web server (found by its
     command line), with no restart of the process."""
     app = _copy_app(tmp_path / "app")
-    port = _free_port()
+    port = free_port()
     argv = [w.replace(cluster.stack.url.rsplit(":", 1)[1], str(port)) for w in cluster.web_argv]
     log = open(tmp_path / "web.log", "w")
     web = subprocess.Popen(argv, cwd=app, env=cluster.web_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from bench.api_load import free_port
 from tests.deploy.manifests import WEB_COMMAND
 from tests.helpers import database_url, stop_process_group, wait_for
 from tests.observability.conftest import value
@@ -31,12 +31,6 @@ REPO = Path(__file__).resolve().parents[2]
 REQUESTS = 60
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(url: str) -> tuple[int, str]:
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.status, response.read().decode()
@@ -45,7 +39,7 @@ def _get(url: str) -> tuple[int, str]:
 @pytest.fixture
 def server(transactional_db, tmp_path):
     """The contract server line (2 workers) on a free loopback port, logging JSON to a file."""
-    port = _free_port()
+    port = free_port()
     argv = [sys.executable, *WEB_COMMAND[1:]]  # the contract's "python" is this interpreter
     argv[argv.index("0.0.0.0:8000")] = f"127.0.0.1:{port}"
     env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"} | {

@@ -28,11 +28,7 @@ from scoring.feedback import MIN_WATCH_FRACTION, WATCH_RATING, counted_watches
 from web import prepared
 from web.pgcopy import in_ids_sql, read_columns
 from web.recommender.models.catalogue import Movie
-from web.recommender.models.profiles import (
-    PROFILE_USER_ID_START,
-    Profile,
-    next_profile_user_id,
-)
+from web.recommender.models.profiles import PROFILE_USER_ID_START, Profile, next_profile_user_id
 from web.recommender.models.ratings import Rating
 from web.recommender.models.versions import USER, bump, bump_sql
 from web.recommender.refresh import request_refreshes
