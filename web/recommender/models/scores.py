@@ -83,10 +83,9 @@ class UserScoreQuerySet(models.QuerySet):
         """
         run, rows = self._personal(user_id, n + 1, genre, offset)
         if rows:
-            general = reasons.general(run.algorithm)
             scale = score_scale(run.algorithm)
             items = [
-                ScoredMovie(movie, score, offset + i + 1, why.words(general), scale, best)
+                ScoredMovie(movie, score, offset + i + 1, why.words(run.algorithm), scale, best)
                 for i, (movie, score, why, best) in enumerate(rows[:n])
             ]
             return Recommendations(user_id=user_id, source="personal", run=run, items=items, has_more=len(rows) > n)
