@@ -152,6 +152,21 @@ def test_movie_page_shows_summary_chart_tags_links_and_similar_movies(client, pu
     assert _movie_links(html, "similar") == [30, 40]
 
 
+def _similar_section(html: str) -> str:
+    section = html.split("<h2>Similar movies</h2>", 1)[1].split("</section>", 1)[0]
+    return " ".join(html_text.unescape(re.sub(r"<[^>]+>", " ", section)).split())
+
+
+def test_a_movie_without_similar_movies_says_so_in_a_members_words(client, published):
+    """No similar movies (a movie added today, which the hybrid brings to lists by its metadata, or any movie of a run
+    that finds none) is said without runs or algorithms, which are the operators' words."""
+    Movie.objects.create(movie_id=300_001, title="Starfall Protocol (2024)", year=2024, genres=["Sci-Fi"])
+    new = _similar_section(client.get("/movies/300001/").content.decode())
+    rated = _similar_section(client.get("/movies/250/").content.decode())
+    assert new == "No similar movies yet: nobody has rated it so far."
+    assert rated == "No similar movies yet."
+
+
 def test_signed_in_rating_is_stored_under_the_profile_and_says_so(client, member, published, django_capture_on_commit_callbacks):
     """A signed-in account's star rating is stored under its profile id and the page says it is updating."""
     account, profile, _ = member
