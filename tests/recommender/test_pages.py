@@ -263,6 +263,29 @@ def test_an_ease_run_shows_a_match_in_words_not_a_predicted_rating(client, catal
     assert "of 5" not in section and "rate it" not in section and "★★" not in section
 
 
+def test_a_pick_found_by_its_metadata_claims_no_match_strength(client, published, similar_tables):
+    """A hybrid pick that its collaborative part does not model (no similar movies in the run) is placed by
+    exploration just under the user's eighteenth movie: its score is a place, not the model's match. Its card and its
+    page say it was matched on its metadata, not "Strong match" or a share of the strongest; a modelled movie keeps
+    its match in words."""
+    from web.recommender.presenters import METADATA_LABEL, METADATA_WORDS
+    from web.runs.models import Run
+
+    Run.objects.filter(pk=published.pk).update(algorithm="hybrid")
+    ranked = list(UserScore.objects.filter(run=published, user_id=USER).order_by("rank").values_list("movie_id", flat=True))
+    modelled, pick = ranked[0], ranked[1]
+    add_similar(published.pk, [(modelled, ranked[5], 0.5)])
+    section = client.get(f"/users/{USER}/").content.decode().split('id="recommendations"', 1)[1].split("</ol>", 1)[0]
+    said = {int(movie): html_text.unescape(words) for movie, words in re.findall(
+        r'data-movie="(\d+)".*?class="predicted"( title="[^"]*">[^<]*)<', section, re.DOTALL)}
+    assert said[modelled] == ' title="your strongest match">Strong match'
+    assert said[pick] == f' title="{METADATA_LABEL}">{METADATA_WORDS}'
+    page = html_text.unescape(client.get(f"/movies/{pick}/?user={USER}").content.decode())
+    assert f'<strong class="predicted" title="{METADATA_LABEL}">{METADATA_WORDS}</strong>' in page
+    page = html_text.unescape(client.get(f"/movies/{modelled}/?user={USER}").content.decode())
+    assert '<strong class="predicted" title="your strongest match">Strong match</strong>' in page
+
+
 @pytest.mark.parametrize(("score", "best", "words", "label"), [
     (0.16, 0.16, "Strong match", "your strongest match"),
     (0.12, 0.16, "Strong match", "75% as strong a match as your strongest"),

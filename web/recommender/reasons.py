@@ -89,11 +89,15 @@ class Why:
     unrated: bool = False
     genre: str | None = None
 
+    def new_to_try(self, algorithm: str) -> bool:
+        """Whether it is a pick the run's collaborative part does not model, found by its metadata (labelled new)."""
+        return self.title is None and self.content_pick and algorithm not in BY_METADATA_ALONE
+
     def words(self, algorithm: str) -> str:
         """The reason in words in a run of ``algorithm``; its general reason when nothing specific was found."""
         if self.title is not None:
             return because_you_rated(self.title, self.rating)
-        if self.content_pick and algorithm not in BY_METADATA_ALONE:
+        if self.new_to_try(algorithm):
             return new_to_try(self.unrated, self.genre)
         if self.content_pick and self.genre is not None:
             return like_your(self.genre)
