@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from tests.browser.site import MEMBER_PASSWORD, screenshot, sign_in
 from tests.helpers import run
 from web.recommender.models import Movie, Profile, Rating, Tag
+from web.recommender.presenters import METADATA_WORDS
 from web.recommender.reasons import new_to_try
 
 pytestmark = [pytest.mark.browser, pytest.mark.movielens, pytest.mark.django_db(transaction=True)]
@@ -24,7 +25,8 @@ SCIENCE_FICTION_FAN = (260, 1196, 541, 1214, 1200, 1240, 2571)
 
 def test_a_new_movie_with_no_ratings_reaches_the_list_of_a_member_whose_taste_it_fits(live_server, page, site):
     """A science-fiction movie added with tags and no rating is on the first page of a science-fiction fan's list after
-    the next hybrid run, labelled as new and like the science fiction they rate highly; a comedy fan's list lacks it."""
+    the next hybrid run, labelled as new and like the science fiction they rate highly, and matched on its metadata
+    (no match strength); a comedy fan's list lacks it."""
     fan = Profile.objects.for_account(User.objects.create_user("stargazer", password=MEMBER_PASSWORD))
     for movie_id in SCIENCE_FICTION_FAN:
         Rating.objects.create(user_id=fan.user_id, movie_id=movie_id, rating=5.0)
@@ -48,6 +50,7 @@ def test_a_new_movie_with_no_ratings_reaches_the_list_of_a_member_whose_taste_it
     expect(card.locator("a.title")).to_contain_text("Starfall Protocol")
     reason = new_to_try(unrated=True, genre="Sci-Fi")
     expect(card.locator(".reason")).to_have_text(reason[0].upper() + reason[1:])
+    expect(card.locator(".predicted")).to_have_text(METADATA_WORDS)  # its score is its place, not a match strength
     card.scroll_into_view_if_needed()
     screenshot(page, "new-movie-in-list")
 

@@ -152,6 +152,21 @@ def test_movie_page_shows_summary_chart_tags_links_and_similar_movies(client, pu
     assert _movie_links(html, "similar") == [30, 40]
 
 
+def _similar_section(html: str) -> str:
+    section = html.split("<h2>Similar movies</h2>", 1)[1].split("</section>", 1)[0]
+    return " ".join(html_text.unescape(re.sub(r"<[^>]+>", " ", section)).split())
+
+
+def test_a_movie_without_similar_movies_says_so_in_a_members_words(client, published):
+    """No similar movies (a movie added today, which the hybrid brings to lists by its metadata, or any movie of a run
+    that finds none) is said without runs or algorithms, which are the operators' words."""
+    Movie.objects.create(movie_id=300_001, title="Starfall Protocol (2024)", year=2024, genres=["Sci-Fi"])
+    new = _similar_section(client.get("/movies/300001/").content.decode())
+    rated = _similar_section(client.get("/movies/250/").content.decode())
+    assert new == "No similar movies yet: nobody has rated it so far."
+    assert rated == "No similar movies yet."
+
+
 def test_signed_in_rating_is_stored_under_the_profile_and_says_so(client, member, published, django_capture_on_commit_callbacks):
     """A signed-in account's star rating is stored under its profile id and the page says it is updating."""
     account, profile, _ = member
@@ -246,6 +261,29 @@ def test_an_ease_run_shows_a_match_in_words_not_a_predicted_rating(client, catal
     assert words[1:] == ["Strong match" if share >= STRONG_MATCH else "Good match" if share >= GOOD_MATCH else "Fair match"
                          for share in shares[1:]]
     assert "of 5" not in section and "rate it" not in section and "★★" not in section
+
+
+def test_a_pick_found_by_its_metadata_claims_no_match_strength(client, published, similar_tables):
+    """A hybrid pick that its collaborative part does not model (no similar movies in the run) is placed by
+    exploration just under the user's eighteenth movie: its score is a place, not the model's match. Its card and its
+    page say it was matched on its metadata, not "Strong match" or a share of the strongest; a modelled movie keeps
+    its match in words."""
+    from web.recommender.presenters import METADATA_LABEL, METADATA_WORDS
+    from web.runs.models import Run
+
+    Run.objects.filter(pk=published.pk).update(algorithm="hybrid")
+    ranked = list(UserScore.objects.filter(run=published, user_id=USER).order_by("rank").values_list("movie_id", flat=True))
+    modelled, pick = ranked[0], ranked[1]
+    add_similar(published.pk, [(modelled, ranked[5], 0.5)])
+    section = client.get(f"/users/{USER}/").content.decode().split('id="recommendations"', 1)[1].split("</ol>", 1)[0]
+    said = {int(movie): html_text.unescape(words) for movie, words in re.findall(
+        r'data-movie="(\d+)".*?class="predicted"( title="[^"]*">[^<]*)<', section, re.DOTALL)}
+    assert said[modelled] == ' title="your strongest match">Strong match'
+    assert said[pick] == f' title="{METADATA_LABEL}">{METADATA_WORDS}'
+    page = html_text.unescape(client.get(f"/movies/{pick}/?user={USER}").content.decode())
+    assert f'<strong class="predicted" title="{METADATA_LABEL}">{METADATA_WORDS}</strong>' in page
+    page = html_text.unescape(client.get(f"/movies/{modelled}/?user={USER}").content.decode())
+    assert '<strong class="predicted" title="your strongest match">Strong match</strong>' in page
 
 
 @pytest.mark.parametrize(("score", "best", "words", "label"), [

@@ -79,6 +79,23 @@ def test_a_content_pick_is_explained_by_the_genre_the_user_rates_highly(publishe
     assert UserScore.objects.recommend(USER, 1).items[0].reason == "something new to try: new"
 
 
+def test_a_content_run_calls_none_of_its_picks_new_and_explains_them_by_taste(published, similar_tables):
+    """A content run has no similar movies at all (it finds every movie by its metadata, the most-rated too): no pick
+    is "something new to try" or "little known", and none is "popular with people whose ratings are like yours" (it
+    reads no one else's ratings); a pick is explained by its genre the user rates highly, else by its metadata."""
+    Run.objects.filter(pk=published.pk).update(algorithm="content")
+    top = _ranked(published.pk)[0]
+    assert Rating.objects.filter(movie_id=top).exclude(user_id=USER).exists()  # rated by others: not new, not unknown
+    Movie.objects.filter(pk=top).update(genres=["Sci-Fi", "Drama"])
+    liked = list(Rating.objects.filter(user_id=USER).exclude(movie_id=top).order_by("movie_id")[:3])
+    Rating.objects.filter(pk__in=[r.pk for r in liked]).update(rating=4.5)
+    Movie.objects.filter(pk__in=[r.movie_id for r in liked[:2]]).update(genres=["Sci-Fi"])
+    assert UserScore.objects.recommend(USER, 1).items[0].reason == "like the science fiction you rate highly"
+    Movie.objects.filter(pk=top).update(genres=["Western"])  # no genre the user rates highly
+    assert (UserScore.objects.recommend(USER, 1).items[0].reason
+            == "its genres and tags are like those of the movies you rate highly")
+
+
 def test_a_later_page_has_the_same_items_and_reasons_as_the_whole_list(published, similar_tables):
     """Paging cuts the list before reasons are looked up: page 2 equals items 4-6 of the full list, reasons included."""
     ranked = _ranked(published.pk)

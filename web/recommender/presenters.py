@@ -25,6 +25,9 @@ def match_strength(item: ScoredMovie) -> float:
     return min(max(float(item.score) / float(item.best), 0.0), 1.0)
 
 
+METADATA_WORDS = "Matched on its genres and tags"
+METADATA_LABEL = "too few ratings yet to say how strong a match: found by its genres, tags and year"
+"""What a card says of a pick found by its metadata alone (:attr:`ScoredMovie.by_metadata`), and its tooltip."""
 STRONG_MATCH = 0.7
 GOOD_MATCH = 0.35
 """Shares of the user's strongest match from which a match is called strong or good (below: fair)."""
@@ -37,6 +40,8 @@ def score_words(item: ScoredMovie) -> str:
     user's top 20 drew two stars. It is said in words instead; a predicted rating is said as one; a
     popular pick's score is the movie's (damped) average rating.
     """
+    if item.by_metadata:
+        return METADATA_WORDS
     if item.scale == "match":
         if not item.best or item.best <= 0:
             return "Weak match"
@@ -64,6 +69,8 @@ AVERAGE_LABEL = "the average rating, pulled towards the overall average for a mo
 
 def score_label(item: ScoredMovie) -> str:
     """The card's words said in more detail (their tooltip)."""
+    if item.by_metadata:
+        return METADATA_LABEL
     if item.scale == "match":
         if not item.best or item.best <= 0:
             return "a weak match: nothing stands out for you yet"

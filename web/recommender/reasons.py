@@ -13,6 +13,9 @@ user's list (``UserScoreQuerySet._personal``), and is true of the score:
   the model's exploration - is labelled "something new to try" and
   explained by its genre the user most often rates 4 stars or more
   ("something new to try: new, and like the science fiction you rate highly");
+  a run of the content model alone (:data:`BY_METADATA_ALONE`) finds every
+  movie by its metadata, the most-rated too, so its picks get that genre
+  without the label ("like the science fiction you rate highly");
 * anything else gets the run's general reason, which names no movie.
 
 The scorers have no ``explain`` of their own: the web never loads a fitted
@@ -29,8 +32,14 @@ POPULAR = "popular with everyone: among the most-rated, best-liked movies"
 """The reason of every movie of the cold-start (popular) list."""
 PERSONAL = "popular with people whose ratings are like yours"
 """A personal list's reason for a movie no liked, similar predictor explains."""
-BY_ALGORITHM = {"popularity": "one of the best-liked movies you have not rated yet"}
-"""Instead of :data:`PERSONAL`, for a run of these algorithms (a popularity run's list is not about taste)."""
+BY_ALGORITHM = {
+    "popularity": "one of the best-liked movies you have not rated yet",
+    "content": "its genres and tags are like those of the movies you rate highly",
+}
+"""Instead of :data:`PERSONAL`, for a run of these algorithms (a popularity run's list is not about taste; a content
+run's reads no one else's ratings)."""
+BY_METADATA_ALONE = frozenset({"content"})
+"""Content-reading algorithms with no collaborative part: a movie is not "new to try" for being found by its metadata."""
 GENRE_WORDS = {
     "Action": "action", "Adventure": "adventure", "Animation": "animation", "Children": "children's films",
     "Comedy": "comedy", "Crime": "crime", "Documentary": "documentaries", "Drama": "drama", "Fantasy": "fantasy",
@@ -57,7 +66,12 @@ def new_to_try(unrated: bool, genre: str | None) -> str:
     lead = "new" if unrated else "little known so far"
     if genre is None:
         return f"{NEW_TO_TRY}: {lead}"
-    return f"{NEW_TO_TRY}: {lead}, and like the {GENRE_WORDS.get(genre, genre)} you rate highly"
+    return f"{NEW_TO_TRY}: {lead}, and {like_your(genre)}"
+
+
+def like_your(genre: str) -> str:
+    """A genre the user rates highly, as a reason: ``like the science fiction you rate highly``."""
+    return f"like the {GENRE_WORDS.get(genre, genre)} you rate highly"
 
 
 def general(algorithm: str) -> str:
@@ -75,10 +89,16 @@ class Why:
     unrated: bool = False
     genre: str | None = None
 
-    def words(self, fallback: str) -> str:
-        """The reason in words, ``fallback`` (the run's general reason) when nothing specific was found."""
+    def new_to_try(self, algorithm: str) -> bool:
+        """Whether it is a pick the run's collaborative part does not model, found by its metadata (labelled new)."""
+        return self.title is None and self.content_pick and algorithm not in BY_METADATA_ALONE
+
+    def words(self, algorithm: str) -> str:
+        """The reason in words in a run of ``algorithm``; its general reason when nothing specific was found."""
         if self.title is not None:
             return because_you_rated(self.title, self.rating)
-        if self.content_pick:
+        if self.new_to_try(algorithm):
             return new_to_try(self.unrated, self.genre)
-        return fallback
+        if self.content_pick and self.genre is not None:
+            return like_your(self.genre)
+        return general(algorithm)

@@ -38,6 +38,9 @@ class ScoredMovie:
     ``average`` for a popular pick (the movie's damped average rating)."""
     best: float | None = None
     """For a match: the score of the user's first stored item, the strongest match the run found for them."""
+    by_metadata: bool = False
+    """A pick that the run's collaborative part does not model, found by its metadata alone: its score places it (the
+    hybrid's exploration sets it under the user's eighteenth) and is no match strength to show."""
 
 
 CONTENT_ALGORITHMS = sorted(name for name, scorer in ALGORITHMS.items() if getattr(scorer, "uses_content", False))
@@ -83,10 +86,10 @@ class UserScoreQuerySet(models.QuerySet):
         """
         run, rows = self._personal(user_id, n + 1, genre, offset)
         if rows:
-            general = reasons.general(run.algorithm)
             scale = score_scale(run.algorithm)
             items = [
-                ScoredMovie(movie, score, offset + i + 1, why.words(general), scale, best)
+                ScoredMovie(movie, score, offset + i + 1, why.words(run.algorithm), scale, best,
+                            by_metadata=why.new_to_try(run.algorithm))
                 for i, (movie, score, why, best) in enumerate(rows[:n])
             ]
             return Recommendations(user_id=user_id, source="personal", run=run, items=items, has_more=len(rows) > n)
@@ -110,7 +113,8 @@ class UserScoreQuerySet(models.QuerySet):
 
     def match(self, user_id: int, movie: Movie) -> ScoredMovie | None:
         """``movie``'s precomputed score for the user in the active run, as a card shows it (a movie page's "your
-        match"); None when the run kept no score for it (not in the user's top N, or no run). Two indexed reads."""
+        match"); None when the run kept no score for it (not in the user's top N, or no run). Two indexed reads, and
+        for a content-reading run a third: whether its collaborative part models the movie (as the list's query)."""
         run = Run.objects.active()
         if run is None:
             return None
@@ -118,7 +122,9 @@ class UserScoreQuerySet(models.QuerySet):
         if row is None:
             return None
         best = self.filter(run=run, user_id=user_id, rank=1).values_list("score", flat=True).first()
-        return ScoredMovie(movie, row[0], row[1], scale=score_scale(run.algorithm), best=best)
+        by_metadata = (run.algorithm in CONTENT_ALGORITHMS and run.algorithm not in reasons.BY_METADATA_ALONE
+                       and not SimilarMovie.objects.filter(run=run, movie_id=movie.movie_id).exists())
+        return ScoredMovie(movie, row[0], row[1], scale=score_scale(run.algorithm), best=best, by_metadata=by_metadata)
 
     @staticmethod
     def _personal(user_id: int, limit: int, genre: str | None, offset: int) -> tuple[Run | None, list]:
