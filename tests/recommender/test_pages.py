@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from tests.account_helpers import make_operator
 from tests.helpers import run
 from tests.recommender.similar import add_similar
 from web.recommender.models import Movie, Rating, Tag, UserScore
@@ -110,6 +111,18 @@ def test_home_page_shows_popular_movies_and_the_catalogue_search_finds_titles(cl
     found = client.get("/movies/?q=movie 2").content.decode()
     assert sorted(_movie_links(found, "results")) == [20, 200, 210, 220, 230, 240, 250]
     assert _movie_links(client.get("/movies/?q=zzz").content.decode(), "results") == []
+
+
+def test_a_site_with_no_run_yet_tells_members_in_their_words_and_operators_what_to_run(client, catalogue):
+    """Before the first run a member reads that the list is coming; only an operator is shown the command."""
+    member_view = client.get("/").content.decode()
+    operator = Client()
+    operator.force_login(make_operator("op", password="op-test-password")[0])
+    operator_view = operator.get("/").content.decode()
+
+    assert "Popular movies appear here soon" in member_view
+    assert "precompute" not in member_view.lower()
+    assert "python -m jobs.precompute" in operator_view
 
 
 def test_catalogue_filters_by_genre_and_year(client, published):
