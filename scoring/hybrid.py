@@ -64,7 +64,9 @@ round differently from a large product's); no block of content scores is compute
 
 
 class Hybrid(Scorer):
-    """EASE plus the content model plus a popularity penalty (the module docstring has the formula).
+    """EASE where it knows a movie, the content model where it does not, and a popularity penalty that widens the lists.
+
+    The formula is in the module's docstring.
 
     Parameters
     ----------
