@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 
 from tests.helpers import database_url, start_job
+from tests.recommender.conftest import published  # noqa: F401  (fixture)
 from web.observability.requestid import JOB_META_KEY
 from web.queue import get_queue, new_redis_client
 from web.recommender.tasks import refresh_user
@@ -23,6 +24,16 @@ REPO = Path(__file__).resolve().parents[2]
 def _json_lines(text: str) -> list[dict]:
     """Every non-empty line parsed as JSON (a line that is not JSON fails the test)."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _worker_burst() -> subprocess.CompletedProcess:
+    """``manage.py rqworker --burst`` under LOG_FORMAT=json, as the worker's container starts it; it must end well."""
+    env = os.environ | {"DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL, "LOG_FORMAT": "json",
+                        "DJANGO_SETTINGS_MODULE": "web.settings"}
+    result = subprocess.run([sys.executable, "manage.py", "rqworker", "--burst"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
 
 
 def test_the_precompute_job_logs_json_lines(catalogue, monkeypatch):
@@ -40,16 +51,20 @@ def test_the_worker_logs_json_lines_with_the_request_id_of_the_job(catalogue):
     """``manage.py rqworker --burst`` under LOG_FORMAT=json: JSON lines only; the job's lines carry the id from its meta."""
     queue = get_queue(new_redis_client())
     job = queue.enqueue_call(refresh_user, args=(101,), meta={JOB_META_KEY: "from-a-rating-9"})
-    env = os.environ | {"DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL, "LOG_FORMAT": "json",
-                        "DJANGO_SETTINGS_MODULE": "web.settings"}
-    result = subprocess.run([sys.executable, "manage.py", "rqworker", "--burst"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = _worker_burst()
     lines = _json_lines(result.stderr)
     (done,) = [line for line in lines if line.get("job_id") == job.id]
     assert (done["function"], done["status"], done["request_id"]) == ("refresh_user", "finished", "from-a-rating-9")
     assert any(line["logger"] == "rq.worker" and job.id in line["message"] and line["request_id"] == "from-a-rating-9"
                for line in lines), "RQ's own line about the job carries the id too"
+
+
+def test_the_worker_says_which_model_it_loaded_in_a_json_line(published):  # noqa: F811  (the fixture imported above)
+    """With a run published the worker loads its model before the first job and says so: a JSON line too, on either
+    stream (a container's log is its stdout and its stderr together), naming the run."""
+    result = _worker_burst()
+    lines = _json_lines(result.stdout + result.stderr)
+    assert any(f"loaded the model of run {published.pk}" in line["message"] for line in lines)
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,13 @@
 """``python manage.py rqworker``: run an RQ worker on the app's queue with Django set up."""
 
+import logging
+
 from django.core.management.base import BaseCommand
 
 from web.queue import get_queue, new_redis_client
 from web.recommender.worker import ModelWarmWorker
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -19,6 +23,6 @@ class Command(BaseCommand):
         queue = get_queue(new_redis_client())
         worker = ModelWarmWorker([queue], connection=queue.connection)
         run_id = worker.warm()  # forks inherit the model (see ModelWarmWorker)
-        if run_id is not None:
-            self.stdout.write(f"loaded the model of run {run_id}")
+        if run_id is not None:  # logged, not printed: under LOG_FORMAT=json the worker's output is JSON lines only
+            logger.info("loaded the model of run %d", run_id)
         worker.work(burst=burst, max_jobs=max_jobs, logging_level="INFO")
