@@ -6,7 +6,9 @@ from django.db import connection
 
 from tests.account_helpers import make_service
 from tests.observability.conftest import value
+from tests.recommender.ingest.movielens_files import write_set
 from web.observability.collectors import TableRowsCollector
+from web.recommender.ingest import load_movielens
 from web.recommender.models import Event, Rating
 
 USER = 101
@@ -49,6 +51,16 @@ def test_a_rating_and_an_event_move_the_rows_stored(catalogue, client, scrape, d
         response = client.post("/api/events", [event], content_type="application/json", **auth)
     assert response.status_code == 200, response.content
     assert _stored(scrape) == (ratings + 1, events + 1) == (Rating.objects.count(), Event.objects.count())
+
+
+def test_a_load_into_the_empty_table_counts_its_ratings_once(transactional_db, tmp_path):
+    """A MovieLens load (ANALYZE in its transaction, VACUUM after the commit) reads as the rows it stored, not twice
+    as many: the VACUUM's exact count must not be followed by the load's own inserts counted again."""
+    assert not Rating.objects.exists()
+    load_movielens(write_set(tmp_path / "set"))
+    _flushed()
+    collector = TableRowsCollector({"ratings": Rating._meta.db_table})
+    assert _collected(collector) == Rating.objects.count() == 5
 
 
 def test_a_table_indexed_but_never_analyzed_is_counted_once(transactional_db):

@@ -47,6 +47,8 @@ REBUILD_MIN_ROWS = 50_000
 """From this many ratings on, a load into an empty table builds the indexes after the COPY, not row by row."""
 INDEX_BUILD_MEMORY = "256MB"
 """``maintenance_work_mem`` for those index builds (transaction-local): sorts in memory instead of on disk."""
+FORCE_NEXT_FLUSH_VERSION = 150000
+"""PostgreSQL 15, which has ``pg_stat_force_next_flush()`` (:func:`_mark_ratings_visible`)."""
 
 logger = logging.getLogger(__name__)
 
@@ -146,9 +148,18 @@ def _mark_ratings_visible(using: str) -> None:
     many times slower (figures in docs/decisions.md and docs/data.md).
     Autovacuum would get there, minutes later. It
     cannot run inside a transaction, so a load inside one leaves it to autovacuum.
+
+    The VACUUM also sets the table's live-row statistics to its exact count.
+    The load's own inserts are still this session's pending statistics then
+    (a session hands them over when idle, at most once a second): handed over
+    after the VACUUM, they would be added to that exact count, and the rows
+    stored (``movielens_table_rows``, docs/operations.md) would read twice the
+    ratings loaded until the next analyze. So they are handed over first.
     """
     try:
         with connections[using].cursor() as cursor:
+            if connections[using].pg_version >= FORCE_NEXT_FLUSH_VERSION:
+                cursor.execute("SELECT pg_stat_force_next_flush()")  # done as this statement ends, before the VACUUM
             cursor.execute(f"VACUUM {RATING}")
     except DatabaseError as error:  # the load is committed: say so, and let autovacuum do it later
         logger.warning("the load is committed, but VACUUM of the ratings failed (autovacuum will redo it): %s", error)
