@@ -187,6 +187,24 @@ def test_a_movies_etag_follows_its_ratings(client, auth, published, django_captu
     assert _get(client, f"/api/movies/{other}", other_etag).status_code == 304
 
 
+def test_a_movie_changed_in_the_admin_changes_the_catalogue_and_movie_etags(client, published):
+    """An operator corrects a title in the admin (one movie saved, no load): the catalogue and the movie's answer
+    name it at once, with no 304 for the copies held from before."""
+    movie = Movie.objects.order_by("movie_id").first()
+    urls = ["/api/movies", f"/api/movies/{movie.movie_id}"]
+    held = {url: _etag(client, url) for url in urls}
+    client.force_login(User.objects.create_superuser("editor", password="editor-pass-123"))
+    form = {"movie_id": movie.movie_id, "title": "Corrected Title (1995)", "year": movie.year or "",
+            "genres": ",".join(movie.genres), "imdb_id": movie.imdb_id, "tmdb_id": movie.tmdb_id or "", "_save": "Save"}
+    response = client.post(f"/admin/recommender/movie/{movie.movie_id}/change/", form)
+    assert response.status_code == 302, response.content[:1000]
+    client.logout()
+    for url in urls:
+        answer = _get(client, url, held[url])
+        assert answer.status_code == 200, url
+        assert "Corrected Title (1995)" in answer.content.decode(), url
+
+
 def test_similar_movies_change_with_a_publish(client, published, similar_tables):
     movie = int(Movie.objects.values_list("movie_id", flat=True).first())
     add_similar(published.pk, [(movie, movie + 10, 0.9)])

@@ -12,10 +12,13 @@ from django.core.cache import cache
 from django.db import connection, connections, models
 from django.db.models import F, FilteredRelation, Func, Q, Value
 from django.db.models.functions import Length
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from scoring.content import MovieContent
 from web.recommender.models.ratings import RATING_VALUES
+from web.recommender.models.versions import LOAD, bump
 from web.runs.models import ActiveRun
 
 GENRE_CACHE_SECONDS = 60
@@ -159,6 +162,20 @@ class Movie(models.Model):
             .values_list("text", "n")[:n]
         )
         return list(rows)
+
+
+@receiver([post_save, post_delete], sender=Movie, dispatch_uid="movie_changed_moves_the_load_counter")
+def movie_changed(sender: type[Movie], instance: Movie, using: str, **kwargs: object) -> None:
+    """A movie saved or deleted one at a time (the admin, a shell): move the counter that every ETag of the API names.
+
+    The catalogue's and a movie's ETags change only with that counter, the
+    active run and the movie's ratings (web/recommender/caching.py): without
+    this, an added movie, a corrected title or a deleted movie (its ratings
+    with it) would stay out of the answers kept by ETag, and clients would
+    get 304s for the old ones, until the next load or publish. A load writes
+    movies in bulk and moves the counter itself.
+    """
+    bump([(LOAD, 0)], using=using)
 
 
 @dataclass
