@@ -10,6 +10,7 @@ rules and the dashboard name only series that /metrics really serves.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import re
 import shutil
@@ -17,6 +18,7 @@ import subprocess
 
 import kubernetes_validate
 import pytest
+from django.test import RequestFactory
 
 from tests.deploy.manifests import (
     KUBERNETES_VERSIONS,
@@ -31,6 +33,7 @@ from tests.deploy.manifests import (
     rendered,
 )
 from tests.deploy.promql import selectors
+from web.observability.views import may_scrape
 
 DASHBOARD = MONITORING_KUSTOMIZATION / "dashboard.json"
 DURATION = re.compile(r"^\d+[smhd]$")
@@ -129,6 +132,16 @@ def test_prod_lets_only_the_monitoring_namespace_reach_the_metrics_ports():
     assert {port for _, port in monitoring} == {8000, 9100}
     assert all('"web"' in selector and '"worker"' in selector for selector, _ in monitoring)
     assert {namespace for namespace, _, port in reach if port == 9100} == {"monitoring"}
+
+
+@pytest.mark.parametrize(("peer", "admitted"), [("127.0.0.1", True), ("::1", True), ("10.244.3.7", True), ("203.0.113.9", False)])
+def test_prods_metrics_networks_admit_the_monitoring_pods_and_a_port_forward(settings, peer, admitted):
+    """Prod's METRICS_NETWORKS, as the app reads them: Prometheus's pods, and docs/operations.md's scrape by hand
+    (``kubectl port-forward``, whose requests reach the pod from loopback); nobody outside the cluster."""
+    networks = find_object(rendered("prod"), "ConfigMap", "movielens-config")["data"]["METRICS_NETWORKS"]
+    settings.METRICS_NETWORKS = tuple(ipaddress.ip_network(part.strip(), strict=False) for part in networks.split(","))
+    settings.METRICS_TOKEN = ""
+    assert may_scrape(RequestFactory().get("/metrics", REMOTE_ADDR=peer)) is admitted
 
 
 def test_the_rules_are_complete_alerts():
