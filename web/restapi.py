@@ -1,4 +1,5 @@
-"""What every REST API view of the project shares, whichever app it is in: 405 before 401/403, and the error body.
+"""What every REST API view of the project shares, whichever app it is in: 405 before 401/403, the error body, and
+conditional reads' schema.
 
 The error body itself is made by ``web.recommender.api.errors.json_exception_handler``
 (DRF's ``EXCEPTION_HANDLER`` in the settings); :class:`ErrorSerializer` documents it in the OpenAPI schema.
@@ -6,8 +7,16 @@ The error body itself is made by ``web.recommender.api.errors.json_exception_han
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.exceptions import MethodNotAllowed
+
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match", str, OpenApiParameter.HEADER, required=False,
+    description="The ETag of the answer the client holds: 304 while it is still the answer (docs/api.md, \"HTTP caching\").",
+)
+NOT_MODIFIED = {304: OpenApiResponse(description="Not Modified: the answer whose ETag was sent in If-None-Match is still current; no body.")}
+"""A conditional read's request header and answer, for ``extend_schema``."""
 
 
 class ErrorSerializer(serializers.Serializer):

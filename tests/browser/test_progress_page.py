@@ -75,3 +75,31 @@ def test_charts_are_inline_svg_from_the_app(live_server, operator_page):
     sources = page.eval_on_selector_all("#charts img", "imgs => imgs.map((img) => img.src)")
     assert sources[0].startswith(f"{live_server.url}/progress/runs/{run.pk}/throughput.svg")
     assert sources[1].startswith(f"{live_server.url}/progress/durations.svg")
+
+
+def test_an_idle_page_polls_with_its_etag_gets_304s_and_still_sees_a_change(live_server, operator_page):
+    """With every run finished the poller's requests name the feed's ETag and are answered 304; the chart link still
+    redraws from the feed held; a new run still arrives on the next poll."""
+    page = operator_page
+    older = Run.objects.create(algorithm="popularity", status=RunStatus.SUCCEEDED, stage=Stage.DONE,
+                               started_at=timezone.now(), finished_at=timezone.now())
+    newer = Run.objects.create(algorithm="popularity", status=RunStatus.SUCCEEDED, stage=Stage.DONE,
+                               started_at=timezone.now(), finished_at=timezone.now())
+    answers = []
+    page.on("response", lambda response: answers.append((response.status, response.request.headers.get("if-none-match")))
+            if response.url.endswith("/api/runs") else None)
+    page.reload()
+    page.wait_for_function("() => document.querySelectorAll('#runs tr[data-run]').length === 2", timeout=10_000)
+    page.wait_for_timeout(3500)  # about three polls at one a second
+
+    not_modified = [sent for status, sent in answers if status == 304]
+    assert len(not_modified) >= 2 and all(not_modified), answers
+    assert page.locator("#feed-state").inner_text().startswith("Updated")
+
+    assert page.locator("#chart-run").inner_text() == str(newer.pk)
+    page.locator(f"tr[data-run='{older.pk}'] button.chart").click()
+    page.wait_for_function(f"() => document.getElementById('chart-run').textContent === '{older.pk}'", timeout=5_000)
+
+    newest = Run.objects.create(algorithm="popularity", status=RunStatus.FAILED, stage=Stage.COMPUTE, error="boom",
+                                started_at=timezone.now(), finished_at=timezone.now())
+    page.wait_for_selector(f"tr[data-run='{newest.pk}']", timeout=10_000)

@@ -1,6 +1,7 @@
 """Runs as the progress page and /api/runs show them."""
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -104,3 +105,37 @@ def test_kubernetes_launcher_keeps_the_form_and_says_a_job_starts_the_run(operat
     assert "CronJob <code>precompute</code>" in html and "make k8s-precompute" in html
     settings.PRECOMPUTE_LAUNCHER = "rq"
     assert "CronJob <code>precompute</code>" not in operator_client.get("/progress/").content.decode()
+
+
+def test_the_feed_answers_a_poll_304_while_nothing_it_shows_has_changed(operator_client):
+    """With every run finished, the page's next poll names the ETag it has and is answered 304 Not Modified,
+    however much later; a new run, a publish or new interactions give a new ETag."""
+    first = _run(status=RunStatus.SUCCEEDED, stage=Stage.DONE, finished_at=timezone.now(),
+                 heartbeat_at=timezone.now() - timedelta(minutes=5))
+    full = operator_client.get("/api/runs")
+    etag = full["ETag"]
+    assert full.status_code == 200 and etag and "no-cache" in full["Cache-Control"] and "private" in full["Cache-Control"]
+    time.sleep(0.3)  # the finished run's heartbeat age (in the body, not on the page) moves on
+
+    again = operator_client.get("/api/runs", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again["ETag"] == etag and again.content == b""
+
+    first.activate()
+    published = operator_client.get("/api/runs", HTTP_IF_NONE_MATCH=etag)
+    assert published.status_code == 200 and published["ETag"] != etag
+    assert published.json()["active_run_id"] == first.pk
+
+
+def test_the_feed_is_never_304_while_a_run_is_unfinished(operator_client):
+    """A running (or pending) run's heartbeat age and stall are read against the clock: every poll gets the feed."""
+    _run(users_total=10, users_done=4)
+    etag = operator_client.get("/api/runs")["ETag"]
+    time.sleep(0.3)
+    assert operator_client.get("/api/runs", HTTP_IF_NONE_MATCH=etag).status_code == 200
+
+
+def test_a_feed_etag_is_no_pass_for_someone_who_may_not_read_it(operator_client, visitor_client):
+    """The permission check comes first: a visitor who has an operator's ETag still gets 403."""
+    _run(status=RunStatus.SUCCEEDED, stage=Stage.DONE, finished_at=timezone.now())
+    etag = operator_client.get("/api/runs")["ETag"]
+    assert visitor_client.get("/api/runs", HTTP_IF_NONE_MATCH=etag).status_code == 403

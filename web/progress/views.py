@@ -7,12 +7,15 @@ models, the figures in :mod:`~web.progress.throughput`, the validation in
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, render
+from django.utils.cache import parse_etags
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -26,7 +29,7 @@ from web.progress.serializers import (
     MAX_PAGE_SHARDS, LaunchFailedSerializer, RunActivatedSerializer, RunCancelledSerializer, RunSerializer, RunsFeedSerializer,
     StartRunSerializer, feed_context,
 )
-from web.restapi import ErrorSerializer
+from web.restapi import IF_NONE_MATCH, NOT_MODIFIED, ErrorSerializer
 from web.runs.errors import RollbackRefused
 from web.runs.models import LOG_LINES_KEPT, Run, RunSample
 from web.runs.retrain import retrain_status
@@ -60,6 +63,43 @@ def runs_feed() -> dict[str, Any]:
         "retraining": asdict(retrain_status()),
         "runs": data,
     }
+
+
+FEED_CACHE_CONTROL = "private, no-cache"
+"""The feed is an operator's: no shared cache keeps it, and the browser asks again before each use."""
+
+
+def feed_etag(feed: dict[str, Any]) -> str:
+    """A validator of what the page draws from ``feed``, for its poll's ``If-None-Match``.
+
+    While a run is pending or running, the page reads its heartbeat's age
+    against the clock (and a run stalls by the clock alone), so the
+    validator covers the whole feed, ``server_time`` included: every poll
+    gets a new one. Once every run has finished nothing on the page moves
+    with time, and the validator leaves out the clock and the ages read
+    against it: the page polls every second, and while nothing happens each
+    poll is a 304 instead of the feed again.
+    """
+    unfinished = any(run["can_cancel"] for run in feed["runs"])
+    shown = feed if unfinished else _without_clock(feed)
+    digest = hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    return f'W/"{digest}"'
+
+
+def _without_clock(value: Any) -> Any:
+    """``value`` without ``server_time`` and the ``*_age_seconds`` read against it, at any depth."""
+    if isinstance(value, dict):
+        return {key: _without_clock(item) for key, item in value.items()
+                if key != "server_time" and not key.endswith("_age_seconds")}
+    if isinstance(value, list):
+        return [_without_clock(item) for item in value]
+    return value
+
+
+def _names(request: HttpRequest, etag: str) -> bool:
+    """Whether the request's ``If-None-Match`` names ``etag`` (weak comparison)."""
+    sent = parse_etags(request.META.get("HTTP_IF_NONE_MATCH", ""))
+    return etag.removeprefix("W/") in {tag.removeprefix("W/") for tag in sent}
 
 
 @never_cache
@@ -104,10 +144,15 @@ OPERATORS_ONLY = {"e403": "Not an operator's session or token (anonymous too), o
 class RunListView(OperatorsOnly, APIView):
     """``GET /api/runs``: the latest runs and which one is serving; ``POST /api/runs``: start a run."""
 
-    @extend_schema(operation_id="runs_feed", responses={200: RunsFeedSerializer, **_errors(**OPERATORS_ONLY)},
+    @extend_schema(operation_id="runs_feed", parameters=[IF_NONE_MATCH],
+                   responses={200: RunsFeedSerializer, **NOT_MODIFIED, **_errors(**OPERATORS_ONLY)},
                    summary="The latest precompute runs, which one is serving, and which one the Now panel shows")
     def get(self, request):
-        return Response(runs_feed())
+        feed = runs_feed()
+        etag = feed_etag(feed)
+        answer = HttpResponseNotModified() if _names(request, etag) else Response(feed)
+        answer["ETag"], answer["Cache-Control"] = etag, FEED_CACHE_CONTROL
+        return answer
 
     @extend_schema(
         request=StartRunSerializer,

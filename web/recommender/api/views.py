@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound
@@ -47,7 +47,7 @@ from web.recommender.api.serializers import (
 from web.recommender.models import (
     PROFILE_USER_ID_START, RATING_VALUES, Event, Movie, Profile, Rating, ServiceUser, SimilarMovie, UserScore, is_profile_id,
 )
-from web.restapi import ErrorSerializer, MethodsFirst
+from web.restapi import IF_NONE_MATCH, NOT_MODIFIED, ErrorSerializer, MethodsFirst
 from web.runs.models import Run
 from web.security import RatingWriteThrottle
 
@@ -84,11 +84,6 @@ def _written(rating: Rating, ticket) -> dict:
     return RatingSerializer(rating).data | {"refresh": refresh}
 
 
-IF_NONE_MATCH = OpenApiParameter(
-    "If-None-Match", str, OpenApiParameter.HEADER, required=False,
-    description="The ETag of the answer the client holds: 304 while it is still the answer (docs/api.md, \"HTTP caching\").",
-)
-NOT_MODIFIED = {304: OpenApiResponse(description="Not Modified: the answer whose ETag was sent in If-None-Match is still current; no body.")}
 
 
 class PublicReadsSchema(AutoSchema):

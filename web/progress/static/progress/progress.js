@@ -257,7 +257,9 @@
       "; " + (policy.schedule ? "scheduled: " + policy.schedule : "no schedule") + ".";
   }
 
+  let lastFeed = null;
   function render(feed) {
+    lastFeed = feed;
     const byId = new Map(feed.runs.map((run) => [run.id, run]));
     withdrawStaleNotice(byId);
     renderServing(feed, byId);
@@ -270,13 +272,23 @@
 
   // -- polling -----------------------------------------------------------------------
   let timer = null;
+  // The ETag of the feed drawn last: while every run has finished the server answers the next poll 304 (nothing on
+  // the page moves with the clock then) and the page stays as it is.
+  let feedEtag = null;
   async function refresh(schedule = true) {
     const state = document.getElementById("feed-state");
     try {
-      const response = await fetch(feedUrl, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" });
+      const headers = { Accept: "application/json" };
+      if (feedEtag) headers["If-None-Match"] = feedEtag;
+      const response = await fetch(feedUrl, { headers, credentials: "same-origin", cache: "no-store" });
       if (response.status === 403) throw new Error("signed out or not an operator: reload to sign in");
-      if (!response.ok) throw new Error("HTTP " + response.status);
-      render(await response.json());
+      if (response.status === 304) {
+        if (!schedule) render(lastFeed); // asked for by a click (another run's chart): same feed, drawn again
+      } else {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        render(await response.json());
+        feedEtag = response.headers.get("ETag");
+      }
       state.textContent = "Updated " + new Date().toLocaleTimeString("en-GB") + ".";
       state.className = "";
       delete app.dataset.error;
