@@ -10,7 +10,10 @@ fix, so storing part of it would only make the retry harder to reason about.
 Unknown users and movies are looked up once per distinct id; the checked
 lines whose ``event_id`` is not stored yet are inserted with one ``INSERT``
 (with ``ON CONFLICT (event_id) DO NOTHING`` when another writer stored one
-meanwhile), so loading the same file twice stores its events once.
+meanwhile), so loading the same file twice stores its events once. A load
+that stored anything moves the load counter every HTTP validator names
+(web/recommender/models/versions.py), so no client keeps a list with a
+back-filled watch on a 304.
 
 CSV: a header row naming ``event_id,user_id,movie_id,type,time`` and
 optionally ``fraction`` (empty for none). NDJSON: one event object a line, as the API takes.
@@ -35,6 +38,7 @@ from django.utils.dateparse import parse_datetime
 from web.recommender.models import EVENT_TYPES, Event, Movie, Rating, ServiceUser
 from web.recommender.models.events import CLOCK_SKEW, EARLIEST_EVENT_TIME, EVENT_ID_UNIQUE
 from web.recommender.models.profiles import Profile
+from web.recommender.models.versions import LOAD, bump
 from web.runs.retrain import request_check
 
 MAX_REPORTED = 20
@@ -188,6 +192,11 @@ def load_events(path: str | Path) -> EventLoadSummary:
             # events into 4M: 261,000 pages read and 275,000 written by the insert, against 31,000 and 42,000).
             cursor.execute(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
             inserted = _insert_staged(cursor.cursor)
+            if inserted:
+                # The read filter hides a back-filled watch at once; the lists' ETags (and the answers stored under
+                # them) must move too. One counter every ETag names, as a MovieLens load does: a back-fill may touch
+                # any number of users, and a counter per user would cost a sort of the whole file.
+                bump([(LOAD, 0)])
             request_check()  # back-filled events count towards the next run too (RETRAIN_THRESHOLD)
     except UnicodeDecodeError as error:
         raise EventFileError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
