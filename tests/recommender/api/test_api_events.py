@@ -240,6 +240,34 @@ def test_ndjson_is_read_line_by_line_and_names_malformed_lines(client, auth, cat
     assert sorted(Event.objects.values_list("event_id", flat=True)) == ["n-1", "n-2"]
 
 
+def _post_chunked(client, auth, body: str, content_type: str):
+    """A body sent with ``Transfer-Encoding: chunked`` (a client streaming from a generator), as granian hands it to
+    the app: no Content-Length, the body readable to its end (``wsgi.input_terminated``)."""
+    return client.post("/api/events", body, content_type=content_type, CONTENT_LENGTH="",
+                       HTTP_TRANSFER_ENCODING="chunked", **{"wsgi.input_terminated": True}, **auth)
+
+
+def test_a_chunked_ndjson_body_is_read_to_its_end(client, auth, catalogue):
+    """Streaming NDJSON without a Content-Length: every line is read and stored (it was read as an empty body: 200,
+    nothing stored, nothing refused)."""
+    lines = "\n".join(json.dumps(_event(f"s-{i}", 101, 10 * (i + 1))) for i in range(3)) + "\n"
+    response = _post_chunked(client, auth, lines, "application/x-ndjson")
+    assert response.status_code == 200 and response.json()["accepted"] == 3
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["s-0", "s-1", "s-2"]
+
+
+@pytest.mark.parametrize(("url", "body"), [
+    ("/api/events", json.dumps([_event("j-1", 101, 10)])),
+    ("/api/users", json.dumps({"external_id": "chunked"})),
+])
+def test_a_chunked_json_body_is_a_411_and_stores_nothing(client, auth, catalogue, url, body):
+    """A JSON body needs its Content-Length (it is read whole, up to a size limit); unread, it looked empty."""
+    response = client.post(url, body, content_type="application/json", CONTENT_LENGTH="",
+                           HTTP_TRANSFER_ENCODING="chunked", **{"wsgi.input_terminated": True}, **auth)
+    assert response.status_code == 411 and "Content-Length" in response.json()["error"]
+    assert not Event.objects.exists() and not ServiceUser.objects.exists()
+
+
 def test_a_batch_over_the_limit_is_refused_whole(client, auth, catalogue):
     events = [_event(f"big-{i}", 101, 10) for i in range(MAX_JSON_EVENTS + 1)]
     response = _post(client, auth, events)

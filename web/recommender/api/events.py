@@ -41,12 +41,13 @@ class NDJSONParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None) -> Iterator[tuple[int, bytes]]:
         # DRF takes whatever parse returns as request.data: a generator keeps the body unread until consumed.
-        return _numbered_lines(stream)
+        return numbered_lines(stream)
 
 
-def _numbered_lines(stream) -> Iterator[tuple[int, bytes]]:
-    for number, line in enumerate(stream or (), start=1):
-        yield number, line
+def numbered_lines(stream) -> Iterator[tuple[int, bytes]]:
+    """``(line number from 1, bytes)`` of each line of ``stream`` (the request, or the WSGI server's own body stream
+    for a chunked body), read one at a time with ``readline``: the server's stream need not be iterable."""
+    yield from enumerate(iter(stream.readline, b"") if stream is not None else (), start=1)
 
 
 def _validated(position: int, raw: object) -> tuple[int, dict] | EventOutcome:
