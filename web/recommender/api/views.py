@@ -261,6 +261,7 @@ class ServiceView(MethodsFirst, APIView):
     authentication_classes = [HashedTokenAuthentication, SessionAuthentication]
     permission_classes = [ServicePermission]
     throttle_classes = [RatingWriteThrottle]
+    limited_writes = "writes: ratings, event requests and new users count together"
 
 
 class ServiceUsersView(ServiceView):
