@@ -200,6 +200,17 @@ def test_event_ids_are_stored_as_sent_whatever_their_characters(client, auth, ca
     assert set(Event.objects.values_list("fraction", "time")) == {(0.25, NOW - timedelta(hours=1))}
 
 
+@pytest.mark.parametrize("event_id", [" lead", "trail ", "\ttab"])
+def test_an_event_id_with_surrounding_white_space_is_refused_not_trimmed(client, auth, catalogue, event_id):
+    """As load_events refuses it: stored trimmed, the answer named an event_id the sender never sent, and its retry
+    (or another event whose id differs by the spaces) was a duplicate of it."""
+    response = _post(client, auth, [_event(event_id, 101, 10)])
+    result = response.json()["results"][0]
+    assert response.status_code == 422 and result["status"] == "refused" and result["event_id"] == event_id
+    assert result["reason"].startswith("event_id:")
+    assert not Event.objects.exists()
+
+
 def test_a_partial_batch_keeps_the_good_events_and_names_the_bad(client, auth, catalogue):
     """Unknown user, unknown movie, bad time, bad fraction: refused each with its reason; the good ones stored; 422."""
     user = _new_user(client, auth)
