@@ -75,10 +75,12 @@ def _known_user(user_id: int) -> int:
 
 
 def _writable_user(user_id: int) -> int:
-    """Ratings may be written for any positive MovieLens id (that is how a MovieLens-style user starts) or an existing profile."""
-    if user_id < 1 or (is_profile_id(user_id) and not Profile.objects.filter(user_id=user_id).exists()):
+    """Ratings may be written for any positive MovieLens id (that is how a MovieLens-style user starts), an existing
+    profile or a user a service created (who may rate for which: :class:`UserDataPermission`)."""
+    if user_id < 1 or (is_profile_id(user_id) and not Profile.objects.filter(user_id=user_id).exists()
+                       and not ServiceUser.objects.filter(user_id=user_id).exists()):
         raise NotFound(f"No user with id {user_id} can be rated for: ids are positive, and ids from "
-                       f"{PROFILE_USER_ID_START:,} on belong to site profiles.")
+                       f"{PROFILE_USER_ID_START:,} on belong to site profiles and the users services create.")
     return user_id
 
 
