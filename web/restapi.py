@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, MethodNotAllowed
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
 
@@ -64,5 +65,6 @@ class MethodsFirst:
         if method not in self.http_method_names or not hasattr(self, method):
             raise MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
-        if not self.streams_unframed_bodies and unframed_body(request) is not None:
+        writes = request.method not in SAFE_METHODS  # a read's body is never read: no need to refuse one
+        if writes and not self.streams_unframed_bodies and unframed_body(request) is not None:
             raise LengthRequired()
