@@ -184,3 +184,17 @@ def test_a_backfilled_watch_leaves_the_served_list_and_its_etag_changes(tmp_path
     revalidated = client.get(url, HTTP_IF_NONE_MATCH=before["ETag"])
     assert revalidated.status_code == 200 and revalidated["ETag"] != before["ETag"]
     assert top not in [r["movie"]["movie_id"] for r in client.get(url).json()["recommendations"]]
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("events.csv", f"event_id,user_id,movie_id,type,time\nbom,101,10,watched,{WHEN}\n"),
+    ("events.csv", f'event_id,user_id,movie_id,type,time\n"bom",101,10,watched,{WHEN}\n'),  # read in Python, not COPY
+    ("events.ndjson", json.dumps({"event_id": "bom", "user_id": 101, "movie_id": 10, "type": "watched", "time": WHEN})),
+])
+def test_a_file_that_begins_with_a_byte_order_mark_loads(tmp_path, catalogue, name, text):
+    """What spreadsheets and Windows tools write first: the CSV header read 'missing event_id' and the NDJSON line
+    'malformed JSON', although the API takes the same NDJSON line."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8-sig")
+    call_command("load_events", str(path), verbosity=0)
+    assert list(Event.objects.values_list("event_id", "user_id")) == [("bom", 101)]

@@ -47,6 +47,9 @@ CSV_COLUMNS = ("event_id", "user_id", "movie_id", "type", "time")
 MAX_INT = 2**31 - 1
 COPY_BUFFER = 1 << 20
 """Bytes handed to PostgreSQL's COPY at a time."""
+TEXT_ENCODING = "utf-8-sig"
+"""UTF-8, and a byte order mark before the first line is skipped (spreadsheets and Windows tools write one; the API's
+JSON parser skips it too). A whole CSV file copied by COPY needs no care: its first line, the header, is skipped."""
 SORT_MEMORY = "256MB"
 """``work_mem`` of the load's transaction: its two sorts of the staged lines stay in memory instead of temporary files."""
 
@@ -268,7 +271,7 @@ def _stage_csv(cursor, path: Path) -> list[tuple[int, str]]:
     quotes, it is read in Python instead, which names such lines
     (:func:`_stage_csv_lines`).
     """
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding=TEXT_ENCODING, newline="") as handle:
         header = next(csv.reader(handle), None) or []
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
@@ -303,7 +306,7 @@ def _stage_csv_lines(cursor, path: Path, header: list[str]) -> list[tuple[int, s
     positions = [last.get(name) for name in STAGED]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding=TEXT_ENCODING, newline="") as handle:
         reader = csv.reader(handle)
         next(reader)
         for row in reader:
@@ -325,7 +328,7 @@ def _stage_ndjson(cursor, path: Path) -> list[tuple[int, str]]:
     refused = []
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding=TEXT_ENCODING, newline="") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
