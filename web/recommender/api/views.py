@@ -53,8 +53,16 @@ from web.restapi import ErrorSerializer, LengthRequired, MethodsFirst, unframed_
 from web.runs.models import Run
 from web.security import RatingWriteThrottle
 
-def _errors(*codes: int) -> dict:
-    """The documented error answers of an operation: ``codes``, plus 503, which any of them may give."""
+SERVICE_REFUSALS = {
+    403: 'Not a service account (group "services": manage.py create_service_token).',
+    415: "The body is neither JSON nor NDJSON (application/x-ndjson).",
+}
+"""The words of the service calls' refusals where the user-data calls' do not fit (there is no user to act for)."""
+
+
+def _errors(*codes: int, words: dict[int, str] | None = None) -> dict:
+    """The documented error answers of an operation: ``codes``, plus 503, which any of them may give; ``words``
+    replaces the description of some."""
     described = {
         400: "A parameter or the body is invalid; `fields` says which and why.",
         401: "Writing needs authentication (a token or the site's session).",
@@ -65,6 +73,7 @@ def _errors(*codes: int) -> dict:
         415: "The body is not JSON.",
         503: "The database is unavailable; try again after `Retry-After` seconds.",
     }
+    described |= words or {}
     return {code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in (*codes, 503)}
 
 
@@ -273,7 +282,7 @@ class ServiceUsersView(ServiceView):
             201: OpenApiResponse(ServiceUserSerializer, description="A new user for this external id."),
             200: OpenApiResponse(ServiceUserSerializer, description=(
                 "The external id has a user already (a retry, or a concurrent request that won): the same user_id.")),
-            **_errors(400, 401, 403, 411, 413, 415),
+            **_errors(400, 401, 403, 411, 413, 415, words={403: SERVICE_REFUSALS[403]}),
         },
         summary="Create the user of an external id (201), or return the one it already has (200)",
     )
@@ -306,7 +315,7 @@ class EventsView(ServiceView):
             422: OpenApiResponse(EventsAnswerSerializer, description=(
                 "Some refused, each with its `reason` (unknown user or movie, bad time, wrong type, malformed line "
                 "N); the accepted ones are stored all the same, and `error` names the first refused event.")),
-            **_errors(400, 401, 403, 411, 413, 415),
+            **_errors(400, 401, 403, 411, 413, 415, words=SERVICE_REFUSALS),
         },
         summary="Send events (a JSON array of up to 1,000, or NDJSON): each one accepted, duplicate or refused",
     )
