@@ -47,6 +47,15 @@ def test_creating_a_user_is_idempotent_and_above_movielens_ids(client, auth, cat
     assert ServiceUser.objects.filter(external_id="abc-123").count() == 1
 
 
+@pytest.mark.parametrize("external_id", [" abc-123", "abc-123 "])
+def test_an_external_id_with_surrounding_white_space_is_refused_not_trimmed(client, auth, catalogue, external_id):
+    """Trimmed, " abc-123" was the user of "abc-123": two of the service's ids, one user (their histories mixed)."""
+    created = client.post("/api/users", {"external_id": "abc-123"}, content_type="application/json", **auth)
+    response = client.post("/api/users", {"external_id": external_id}, content_type="application/json", **auth)
+    assert created.status_code == 201 and response.status_code == 400 and "external_id" in response.json()["fields"]
+    assert list(ServiceUser.objects.values_list("external_id", flat=True)) == ["abc-123"]
+
+
 def test_service_users_and_profiles_share_one_sequence(client, auth, member):
     """A profile and a service user never get the same id: both draw from the profile sequence."""
     _, profile, _ = member

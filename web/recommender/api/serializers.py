@@ -181,10 +181,17 @@ class RatingWrittenSerializer(RatingSerializer):
         fields = [*RatingSerializer.Meta.fields, "refresh"]
 
 
+def _without_surrounding_space(value: str) -> None:
+    if value != value.strip():
+        raise serializers.ValidationError(f"It may not begin or end with white space; got {value!r}.")
+
+
 class ServiceUserInputSerializer(serializers.Serializer):
     """The body of ``POST /api/users``: the browsing service's own id of its user."""
 
-    external_id = serializers.CharField(max_length=200, help_text="The service's own id of its user (1-200 characters).")
+    # Not trimmed: " a" is another id of the service than "a", and trimmed it would get a's user.
+    external_id = serializers.CharField(max_length=200, trim_whitespace=False, validators=[_without_surrounding_space],
+                                        help_text="The service's own id of its user (1-200 characters).")
 
 
 class ServiceUserSerializer(serializers.ModelSerializer):
@@ -232,11 +239,6 @@ class FractionField(serializers.FloatField):
         if math.isnan(data) or not 0 <= data <= 1:
             raise serializers.ValidationError(f"A fraction must be from 0 to 1; got {data!r}.")
         return float(data)
-
-
-def _without_surrounding_space(value: str) -> None:
-    if value != value.strip():
-        raise serializers.ValidationError(f"It may not begin or end with white space; got {value!r}.")
 
 
 class EventInputSerializer(serializers.Serializer):
