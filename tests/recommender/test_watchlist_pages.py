@@ -66,3 +66,13 @@ def test_every_card_of_a_movie_on_the_watchlist_offers_its_removal(client, membe
         page = client.get(url).content.decode()
         assert 'value="watchlist_remove"' in _card(page, added), url
         assert 'value="watchlist_add"' in _card(page, other), url
+
+
+def test_the_cards_of_the_polled_list_lead_back_to_the_whole_page(client, member, published):
+    """The page's poller swaps in the list fetched alone (``?fragment=1``): its cards' buttons must come back to the
+    page, not to that bare list, which a click on "Add to watchlist" after a refresh showed without the site around it."""
+    account, _, _ = member
+    client.force_login(account)
+    fragment = client.get("/me/?genre=Comedy&fragment=1").content.decode()
+    targets = set(re.findall(r'name="next" value="([^"]*)"', fragment))
+    assert targets == {"/me/?genre=Comedy"}
