@@ -1,5 +1,5 @@
-"""What every REST API view of the project shares, whichever app it is in: 405 before 401/403, the error body, and
-conditional reads' schema.
+"""What every REST API view of the project shares, whichever app it is in: 405 before 401/403, 411 for a body sent
+without its length, the error body, and conditional reads' schema.
 
 The error body itself is made by ``web.recommender.api.errors.json_exception_handler``
 (DRF's ``EXCEPTION_HANDLER`` in the settings); :class:`ErrorSerializer` documents it in the OpenAPI schema.
@@ -7,9 +7,13 @@ The error body itself is made by ``web.recommender.api.errors.json_exception_han
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
-from rest_framework import serializers
-from rest_framework.exceptions import MethodNotAllowed
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, MethodNotAllowed
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
 
 IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match", str, OpenApiParameter.HEADER, required=False,
@@ -27,16 +31,48 @@ class ErrorSerializer(serializers.Serializer):
     fields = serializers.DictField(required=False)
 
 
+class LengthRequired(APIException):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_detail = ("The body was sent without a Content-Length (Transfer-Encoding: chunked): send it with its "
+                      "length. Only POST /api/events streams a chunked body, as NDJSON (application/x-ndjson).")
+
+
+def unframed_body(request: Request) -> BinaryIO | None:
+    """The body of a request sent without a Content-Length (``Transfer-Encoding: chunked``), to read to its end; None
+    for a request with a Content-Length or no body.
+
+    Django reads a body only up to its Content-Length, so such a body reads
+    as empty: a JSON write looked like ``{}`` and a chunked NDJSON stream of
+    events like no events at all (200, nothing stored). The WSGI server
+    (granian) ends a chunked body itself and says so with
+    ``wsgi.input_terminated``; without that mark it cannot be read safely:
+    :class:`LengthRequired`.
+    """
+    meta = request.META
+    if meta.get("CONTENT_LENGTH") or not meta.get("HTTP_TRANSFER_ENCODING"):
+        return None
+    if not meta.get("wsgi.input_terminated"):
+        raise LengthRequired()
+    return meta["wsgi.input"]
+
+
 class MethodsFirst:
     """Mix into a DRF view ahead of it: answer 405 (with ``Allow``) for a method the view has no handler for.
 
     DRF authenticates and checks permissions before it looks up the
     handler, so an anonymous ``PATCH`` of a rating was a 401 and a stranger's
-    a 403, although no credentials would have made it work.
+    a 403, although no credentials would have made it work. After those
+    checks, a body sent without its length is a 411 (:func:`unframed_body`)
+    unless the view sets ``streams_unframed_bodies`` and reads it itself.
     """
+
+    streams_unframed_bodies = False
 
     def initial(self, request, *args, **kwargs):
         method = request.method.lower()
         if method not in self.http_method_names or not hasattr(self, method):
             raise MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
+        writes = request.method not in SAFE_METHODS  # a read's body is never read: no need to refuse one
+        if writes and not self.streams_unframed_bodies and unframed_body(request) is not None:
+            raise LengthRequired()

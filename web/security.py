@@ -245,10 +245,12 @@ def _too_many_rating_writes(wait: int) -> str:
 
 
 class RatingWriteThrottle(BaseThrottle):
-    """DRF throttle of the rating API's writes (POST, PUT, DELETE; reads are free): :func:`take_rating_write`.
+    """DRF throttle of the API's writes (POST, PUT, DELETE; reads are free): :func:`take_rating_write`.
 
-    DRF runs it after authentication and permissions, so a write the account may not make is a 403 and
-    not counted. Refused: 429 JSON with ``Retry-After``.
+    The rating API's, and a browsing service's event requests and user creations, which share the account's
+    count (a view names what it counts in ``limited_writes``, for the 429's message). DRF runs it after
+    authentication and permissions, so a write the account may not make is a 403 and not counted. Refused:
+    429 JSON with ``Retry-After``.
     """
 
     def allow_request(self, request, view) -> bool:  # noqa: ANN001 - DRF's signature
@@ -256,7 +258,7 @@ class RatingWriteThrottle(BaseThrottle):
             return True
         wait = take_rating_write(request)
         if wait:
-            raise Throttled(wait=wait, detail=_too_many_rating_writes(wait))
+            raise Throttled(wait=wait, detail=wait_message(getattr(view, "limited_writes", "rating changes"), wait))
         return True
 
 

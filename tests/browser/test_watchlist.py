@@ -37,7 +37,8 @@ def _listed(page) -> list[int]:
 
 
 def test_add_to_the_watchlist_and_see_it_on_the_watchlist_page(live_server, page, viewer):
-    """"Add to watchlist" on a recommended card puts the movie on the watchlist page; removing it there empties it."""
+    """"Add to watchlist" on a recommended card puts the movie on the watchlist page (and the card offers its
+    removal); removing it there empties it."""
     sign_in(page, live_server.url, "watcher")
     page.goto(f"{live_server.url}/me/")
     card = page.locator("#recommendations li.card").nth(2)
@@ -45,6 +46,9 @@ def test_add_to_the_watchlist_and_see_it_on_the_watchlist_page(live_server, page
     title = card.locator("a.title").inner_text()
     card.locator("button:has-text('Add to watchlist')").click()
     expect(page.locator("body")).to_contain_text(f"Added {title} to your watchlist.")
+    # Back on the list, the card says so: it offers the removal, as the watchlist page and the movie page do.
+    expect(page.locator(f"#recommendations li.card[data-movie='{movie_id}'] button:has-text('Remove from watchlist')")
+           ).to_have_count(1)
     page.click("nav.account >> text=Watchlist")
     page.wait_for_url(f"{live_server.url}/me/watchlist/")
     listed = page.locator(f"#watchlist li.card[data-movie='{movie_id}']")

@@ -5,11 +5,13 @@
   removes one it made when it stops;
 - ``SIGHUP`` (what skaffold's sync hook sends) replaces every worker process and the server keeps answering;
 - ``SIGTERM`` (the kubelet's stop) lets a request in flight finish, takes no new connection and exits cleanly;
-- with ``LOG_FORMAT=json`` the server's own lines are JSON too.
+- with ``LOG_FORMAT=json`` the server's own lines are JSON too;
+- an NDJSON stream of events sent chunked (no Content-Length) reaches the app whole.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -29,6 +31,7 @@ from tests.account_helpers import make_service
 from tests.helpers import database_url, stop_process_group, wait_for
 from web import serve
 from web.observability import multiprocess
+from web.recommender.models import Event
 
 pytestmark = pytest.mark.e2e
 
@@ -150,3 +153,20 @@ def _accepts(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def test_a_chunked_ndjson_stream_of_events_is_stored_whole(server, catalogue):
+    """What a client streaming events from a generator sends: ``Transfer-Encoding: chunked``, one event a chunk.
+    Django reads a body up to its Content-Length only, so this one was read as empty: 200, nothing stored."""
+    _, token = make_service()
+    lines = [json.dumps({"event_id": f"chunk-{i}", "user_id": 101, "movie_id": 10 * (i + 1), "type": "watched",
+                         "time": "2020-01-01T00:00:00Z"}) + "\n" for i in range(3)]
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection.request("POST", "/api/events", body=(line.encode() for line in lines), encode_chunked=True,
+                       headers={"Authorization": f"Token {token}", "Content-Type": "application/x-ndjson",
+                                "Transfer-Encoding": "chunked"})
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    connection.close()
+    assert (response.status, answer["accepted"]) == (200, 3), answer
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["chunk-0", "chunk-1", "chunk-2"]

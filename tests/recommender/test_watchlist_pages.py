@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from web.recommender.models import Event
 
 
@@ -44,3 +46,33 @@ def test_anonymous_and_bad_actions_store_nothing(client, member, published):
 def test_the_watchlist_page_needs_a_sign_in(client, published):
     response = client.get("/me/watchlist/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def _card(page: str, movie_id: int) -> str:
+    """The HTML of the movie card of ``movie_id`` on a page."""
+    start = page.index(f'<li class="card" data-movie="{movie_id}"')
+    return page[start:page.index("</li>", start)]
+
+
+def test_every_card_of_a_movie_on_the_watchlist_offers_its_removal(client, member, published):
+    """Added from a card of the list, the movie's cards (the list, the catalogue, the home page's popular movies)
+    say so and offer "Remove from watchlist", as the movie page and the watchlist page do; the others still "Add"."""
+    account, _, _ = member
+    client.force_login(account)
+    listed = [int(m) for m in re.findall(r'<li class="card" data-movie="(\d+)"', client.get("/me/").content.decode())]
+    added, other = listed[:2]
+    client.post(f"/movies/{added}/event", {"action": "watchlist_add", "next": "/me/"})
+    for url in ("/me/", "/movies/", "/"):
+        page = client.get(url).content.decode()
+        assert 'value="watchlist_remove"' in _card(page, added), url
+        assert 'value="watchlist_add"' in _card(page, other), url
+
+
+def test_the_cards_of_the_polled_list_lead_back_to_the_whole_page(client, member, published):
+    """The page's poller swaps in the list fetched alone (``?fragment=1``): its cards' buttons must come back to the
+    page, not to that bare list, which a click on "Add to watchlist" after a refresh showed without the site around it."""
+    account, _, _ = member
+    client.force_login(account)
+    fragment = client.get("/me/?genre=Comedy&fragment=1").content.decode()
+    targets = set(re.findall(r'name="next" value="([^"]*)"', fragment))
+    assert targets == {"/me/?genre=Comedy"}

@@ -17,7 +17,7 @@ from tests.account_helpers import issue_key
 from tests.web.test_security_proxies import PRODUCTION, _production_python
 from web.accounts.permissions import SERVICES, join_group
 from web.queue import get_queue
-from web.recommender.models import Profile, Rating
+from web.recommender.models import Event, Profile, Rating, ServiceUser
 from web.recommender.refresh import DRAIN_JOB, DUE_KEY
 
 LIMIT = 5
@@ -107,6 +107,28 @@ def test_a_service_account_writing_for_many_users_has_its_own_larger_limit(catal
     statuses = [_post_rating(token, user, 250).status_code for user in users[: SERVICE_LIMIT + 2]]
     assert statuses == [201] * SERVICE_LIMIT + [429, 429]
     assert SERVICE_LIMIT > LIMIT
+
+
+def test_a_services_event_requests_and_new_users_share_its_write_limit(catalogue):
+    """A browsing service's POST /api/events (one write per request, whatever its size) and POST /api/users count
+    with its ratings; past the limit each is a 429 that says what is counted (not "rating changes", which the
+    service did not send) and stores nothing."""
+    _, _, token = _account("service", service=True)
+    auth = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    users = [int(u) for u in catalogue["user_ids"]]
+
+    def events(event_id: str):
+        event = {"event_id": event_id, "user_id": users[0], "movie_id": 10, "type": "watched", "time": "2020-01-01T00:00:00Z"}
+        return Client().post("/api/events", [event], content_type="application/json", **auth)
+
+    assert [_post_rating(token, user, 250).status_code for user in users[: SERVICE_LIMIT - 2]] == [201] * (SERVICE_LIMIT - 2)
+    assert events("within").status_code == 200
+    assert Client().post("/api/users", {"external_id": "within"}, content_type="application/json", **auth).status_code == 201
+    over = [events("over"), Client().post("/api/users", {"external_id": "over"}, content_type="application/json", **auth)]
+    for response in over:
+        assert response.status_code == 429 and 0 < int(response["Retry-After"]) <= 60
+        assert "event requests" in response.json()["error"] and "rating changes" not in response.json()["error"]
+    assert not Event.objects.filter(event_id="over").exists() and not ServiceUser.objects.filter(external_id="over").exists()
 
 
 def test_a_flood_of_ratings_leaves_at_most_one_queued_refresh_for_the_user(catalogue, settings, redis_conn):

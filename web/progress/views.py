@@ -159,7 +159,7 @@ class RunListView(OperatorsOnly, APIView):
         responses={
             201: RunSerializer,
             **_errors(e400="The algorithm, a hyperparameter or an option is invalid; `fields` says which.",
-                      **OPERATORS_ONLY),
+                      e411="The body was sent chunked, without a Content-Length.", **OPERATORS_ONLY),
             503: OpenApiResponse(LaunchFailedSerializer, description=(
                 "The run was created but could not be started (Redis down, or the Kubernetes API refused "
                 "the Job); it is marked failed with the same error.")),

@@ -72,7 +72,7 @@ def user_data_version(user_id: int) -> str:
     """Everything outside the request that ``user_id``'s list depends on, in one query of primary-key lookups.
 
     * the active run: a publish or a rollback changes it;
-    * the load counter: a MovieLens load can change anyone's ratings;
+    * the load counter: a MovieLens load can change anyone's ratings, an events back-fill anyone's events;
     * the user's counter: bumped with each rating and removal of one, and
       when the worker rewrites the user's rows of the active run.
 

@@ -79,6 +79,18 @@ def test_session_writes_need_the_csrf_token(member, published):
     assert _post(browser, profile.user_id, {"HTTP_X_CSRFTOKEN": token}).status_code == 201
 
 
+def test_a_service_rates_for_the_users_it_created(client, service_token, published):
+    """A service's own users (POST /api/users) are written by services: a star rating beside their events is stored
+    and read back (it was a 404 saying their ids belong to site profiles)."""
+    auth = {"HTTP_AUTHORIZATION": f"Token {service_token}"}
+    user_id = client.post("/api/users", {"external_id": "rater"}, content_type="application/json", **auth).json()["user_id"]
+    assert _post(client, user_id, auth, movie_id=250, rating=3.5).status_code == 201
+    changed = client.put(f"/api/users/{user_id}/ratings/250", {"rating": 4}, content_type="application/json", **auth)
+    assert changed.status_code == 200
+    assert list(Rating.objects.filter(user_id=user_id).values_list("movie_id", "rating")) == [(250, 4.0)]
+    assert client.get(f"/api/users/{user_id}/ratings", **auth).json()["count"] == 1
+
+
 def test_a_service_cannot_write_profile_ids(client, service_token, published):
     """Ids in the profile range are not MovieLens users: a service's token is refused (403), whether or not a
     profile has the id, so the answer does not tell which ids exist."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
+import tracemalloc
 from datetime import timedelta
 
 import pytest
@@ -45,6 +47,15 @@ def test_creating_a_user_is_idempotent_and_above_movielens_ids(client, auth, cat
     assert first.json()["user_id"] == again.json()["user_id"] != other.json()["user_id"]
     assert first.json()["user_id"] >= PROFILE_USER_ID_START
     assert ServiceUser.objects.filter(external_id="abc-123").count() == 1
+
+
+@pytest.mark.parametrize("external_id", [" abc-123", "abc-123 "])
+def test_an_external_id_with_surrounding_white_space_is_refused_not_trimmed(client, auth, catalogue, external_id):
+    """Trimmed, " abc-123" was the user of "abc-123": two of the service's ids, one user (their histories mixed)."""
+    created = client.post("/api/users", {"external_id": "abc-123"}, content_type="application/json", **auth)
+    response = client.post("/api/users", {"external_id": external_id}, content_type="application/json", **auth)
+    assert created.status_code == 201 and response.status_code == 400 and "external_id" in response.json()["fields"]
+    assert list(ServiceUser.objects.values_list("external_id", flat=True)) == ["abc-123"]
 
 
 def test_service_users_and_profiles_share_one_sequence(client, auth, member):
@@ -200,6 +211,17 @@ def test_event_ids_are_stored_as_sent_whatever_their_characters(client, auth, ca
     assert set(Event.objects.values_list("fraction", "time")) == {(0.25, NOW - timedelta(hours=1))}
 
 
+@pytest.mark.parametrize("event_id", [" lead", "trail ", "\ttab"])
+def test_an_event_id_with_surrounding_white_space_is_refused_not_trimmed(client, auth, catalogue, event_id):
+    """As load_events refuses it: stored trimmed, the answer named an event_id the sender never sent, and its retry
+    (or another event whose id differs by the spaces) was a duplicate of it."""
+    response = _post(client, auth, [_event(event_id, 101, 10)])
+    result = response.json()["results"][0]
+    assert response.status_code == 422 and result["status"] == "refused" and result["event_id"] == event_id
+    assert result["reason"].startswith("event_id:")
+    assert not Event.objects.exists()
+
+
 def test_a_partial_batch_keeps_the_good_events_and_names_the_bad(client, auth, catalogue):
     """Unknown user, unknown movie, bad time, bad fraction: refused each with its reason; the good ones stored; 422."""
     user = _new_user(client, auth)
@@ -238,6 +260,53 @@ def test_ndjson_is_read_line_by_line_and_names_malformed_lines(client, auth, cat
         (1, "accepted"), (2, "refused"), (4, "accepted"), (5, "refused")]
     assert "malformed JSON" in body["results"][1]["reason"] and body["error"].startswith("Refused line 2: malformed JSON")
     assert sorted(Event.objects.values_list("event_id", flat=True)) == ["n-1", "n-2"]
+
+
+def test_an_overlong_ndjson_line_is_refused_without_being_held_whole(client, auth, catalogue):
+    """A 20 MB line (with good lines around it) is refused as too long while the reader holds at most about a line's
+    limit of it: read whole, it took three times its size in the web process, so one line could exhaust its memory."""
+    good = [json.dumps(_event(f"around-{i}", 101, 10 * (i + 1))) for i in range(2)]
+    body = "\n".join([good[0], '{"event_id": "' + "x" * 20_000_000 + '"}', good[1]]).encode() + b"\n"
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        response = _post(client, auth, body, content_type="application/x-ndjson")
+        held = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 422 and "longer than" in response.json()["results"][1]["reason"]
+    assert [r["line"] for r in response.json()["results"] if r["status"] == "accepted"] == [1, 3]
+    # The test client's own copy of the body (its fake wsgi.input) is counted too: beyond it, a few blocks at most.
+    assert held < len(body) + 4_000_000, f"{held - len(body):,} bytes held beyond the body while reading it"
+
+
+def _post_chunked(client, auth, body: str, content_type: str):
+    """A body sent with ``Transfer-Encoding: chunked`` (a client streaming from a generator), as granian hands it to
+    the app: no Content-Length, the body readable to its end (``wsgi.input_terminated``)."""
+    return client.post("/api/events", body, content_type=content_type, CONTENT_LENGTH="",
+                       HTTP_TRANSFER_ENCODING="chunked",
+                       **{"wsgi.input_terminated": True, "wsgi.input": io.BytesIO(body.encode())}, **auth)
+
+
+def test_a_chunked_ndjson_body_is_read_to_its_end(client, auth, catalogue):
+    """Streaming NDJSON without a Content-Length: every line is read and stored (it was read as an empty body: 200,
+    nothing stored, nothing refused)."""
+    lines = "\n".join(json.dumps(_event(f"s-{i}", 101, 10 * (i + 1))) for i in range(3)) + "\n"
+    response = _post_chunked(client, auth, lines, "application/x-ndjson")
+    assert response.status_code == 200 and response.json()["accepted"] == 3
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["s-0", "s-1", "s-2"]
+
+
+@pytest.mark.parametrize(("url", "body"), [
+    ("/api/events", json.dumps([_event("j-1", 101, 10)])),
+    ("/api/users", json.dumps({"external_id": "chunked"})),
+])
+def test_a_chunked_json_body_is_a_411_and_stores_nothing(client, auth, catalogue, url, body):
+    """A JSON body needs its Content-Length (it is read whole, up to a size limit); unread, it looked empty."""
+    response = client.post(url, body, content_type="application/json", CONTENT_LENGTH="",
+                           HTTP_TRANSFER_ENCODING="chunked", **{"wsgi.input_terminated": True}, **auth)
+    assert response.status_code == 411 and "Content-Length" in response.json()["error"]
+    assert not Event.objects.exists() and not ServiceUser.objects.exists()
 
 
 def test_a_batch_over_the_limit_is_refused_whole(client, auth, catalogue):

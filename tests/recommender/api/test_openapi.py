@@ -132,6 +132,16 @@ def test_event_and_user_answers_match_their_documented_schemas(client, spec, pub
         "ServiceUserInputRequest"}
 
 
+@pytest.mark.parametrize("path", ["/api/events", "/api/users"])
+def test_the_service_calls_document_their_own_refusals(spec, path):
+    """Their 403 is "not a service account" (there is no user to act for) and the events' 415 names NDJSON: the
+    generic words of the user-data calls said "may not act for this user" and "not JSON"."""
+    operation = spec["paths"][path]["post"]
+    assert "service" in operation["responses"]["403"]["description"]
+    if path == "/api/events":
+        assert "application/x-ndjson" in operation["responses"]["415"]["description"]
+
+
 def test_documented_errors_match_the_error_schema(client, spec, published):
     """A 400 and a 404 answer the documented error shape."""
     operation = spec["paths"]["/api/users/{user_id}/recommendations"]["get"]

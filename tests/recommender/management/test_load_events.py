@@ -172,3 +172,29 @@ def test_an_event_another_writer_stores_during_the_load_counts_as_already_stored
     assert waited == [True]  # the load did wait for the other writer's row
     assert "2 events read, 1 stored, 1 already stored" in capsys.readouterr().out
     assert sorted(Event.objects.values_list("event_id", "user_id")) == [("mine", 102), ("race", 130)]
+
+
+def test_a_backfilled_watch_leaves_the_served_list_and_its_etag_changes(tmp_path, client, published):
+    """The read filter hides a back-filled watch at once, and the list's validator moves with it: a client holding
+    the ETag gets the new list (not a 304), and a repeated read is not answered from the answer stored before."""
+    url = "/api/users/101/recommendations?n=5"
+    before = client.get(url)
+    top = before.json()["recommendations"][0]["movie"]["movie_id"]
+    call_command("load_events", str(_csv(tmp_path, [f"bf,101,{top},watched,,{WHEN}"])), verbosity=0)
+    revalidated = client.get(url, HTTP_IF_NONE_MATCH=before["ETag"])
+    assert revalidated.status_code == 200 and revalidated["ETag"] != before["ETag"]
+    assert top not in [r["movie"]["movie_id"] for r in client.get(url).json()["recommendations"]]
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("events.csv", f"event_id,user_id,movie_id,type,time\nbom,101,10,watched,{WHEN}\n"),
+    ("events.csv", f'event_id,user_id,movie_id,type,time\n"bom",101,10,watched,{WHEN}\n'),  # read in Python, not COPY
+    ("events.ndjson", json.dumps({"event_id": "bom", "user_id": 101, "movie_id": 10, "type": "watched", "time": WHEN})),
+])
+def test_a_file_that_begins_with_a_byte_order_mark_loads(tmp_path, catalogue, name, text):
+    """What spreadsheets and Windows tools write first: the CSV header read 'missing event_id' and the NDJSON line
+    'malformed JSON', although the API takes the same NDJSON line."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8-sig")
+    call_command("load_events", str(path), verbosity=0)
+    assert list(Event.objects.values_list("event_id", "user_id")) == [("bom", 101)]

@@ -10,6 +10,7 @@ request stream and handed over :data:`CHUNK` at a time.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Iterator
 
@@ -25,7 +26,10 @@ MAX_JSON_EVENTS = 1_000
 MAX_NDJSON_EVENTS = 100_000
 """The most lines an NDJSON body may hold: one request is one transaction, and its answer lists every event."""
 MAX_LINE_BYTES = 10_000
-"""An NDJSON line longer than this is refused as malformed without being parsed (an event is a few hundred bytes)."""
+"""An NDJSON line longer than this (its newline included) is refused as malformed without being parsed or held whole
+(an event is a few hundred bytes)."""
+READ_BLOCK = 1 << 16
+"""Bytes read from an NDJSON body at a time."""
 CHUNK = 1_000
 """Events validated and inserted together: one lookup of users and movies and one INSERT per chunk."""
 
@@ -41,11 +45,41 @@ class NDJSONParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None) -> Iterator[tuple[int, bytes]]:
         # DRF takes whatever parse returns as request.data: a generator keeps the body unread until consumed.
-        return _numbered_lines(stream)
+        return numbered_lines(stream)
 
 
-def _numbered_lines(stream) -> Iterator[tuple[int, bytes]]:
-    for number, line in enumerate(stream or (), start=1):
+class _RawBody(io.RawIOBase):
+    """A request body as a raw stream, for :class:`io.BufferedReader`: it only needs ``read(n)``, which the request and
+    the WSGI server's own body stream (a chunked body) both honour; their ``readline`` need not take a size."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.stream.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def numbered_lines(stream) -> Iterator[tuple[int, bytes]]:
+    """``(line number from 1, bytes)`` of each line of ``stream``, none held beyond :data:`MAX_LINE_BYTES`.
+
+    A longer line is cut there (so :func:`_parsed_line` refuses it) and the rest of it is read past in blocks:
+    read whole, one line of a body could take the web process's memory (the NDJSON body is not held to
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE``, being read a line at a time).
+    """
+    if stream is None:
+        return
+    body = io.BufferedReader(_RawBody(stream), READ_BLOCK)
+    number = 0
+    while line := body.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := body.readline(READ_BLOCK)) and not rest.endswith(b"\n"):
+                pass
         yield number, line
 
 

@@ -181,10 +181,17 @@ class RatingWrittenSerializer(RatingSerializer):
         fields = [*RatingSerializer.Meta.fields, "refresh"]
 
 
+def _without_surrounding_space(value: str) -> None:
+    if value != value.strip():
+        raise serializers.ValidationError(f"It may not begin or end with white space; got {value!r}.")
+
+
 class ServiceUserInputSerializer(serializers.Serializer):
     """The body of ``POST /api/users``: the browsing service's own id of its user."""
 
-    external_id = serializers.CharField(max_length=200, help_text="The service's own id of its user (1-200 characters).")
+    # Not trimmed: " a" is another id of the service than "a", and trimmed it would get a's user.
+    external_id = serializers.CharField(max_length=200, trim_whitespace=False, validators=[_without_surrounding_space],
+                                        help_text="The service's own id of its user (1-200 characters).")
 
 
 class ServiceUserSerializer(serializers.ModelSerializer):
@@ -237,7 +244,10 @@ class FractionField(serializers.FloatField):
 class EventInputSerializer(serializers.Serializer):
     """One event of ``POST /api/events``. Whether the user and the movie exist is checked for the whole batch at once."""
 
-    event_id = serializers.CharField(max_length=100, help_text="Chosen by the sender, unique per event: a retry with the same id is ignored.")
+    # Not trimmed: a trimmed id is not the one sent (the answer would name another, and " a" would be a duplicate of
+    # "a"); refused instead, as check_event and load_events refuse it.
+    event_id = serializers.CharField(max_length=100, trim_whitespace=False, validators=[_without_surrounding_space],
+                                     help_text="Chosen by the sender, unique per event: a retry with the same id is ignored.")
     user_id = StrictIntegerField(min_value=1, max_value=2**31 - 1)
     movie_id = StrictIntegerField(min_value=1, max_value=2**31 - 1)
     type = serializers.ChoiceField(choices=list(EVENT_TYPES))

@@ -21,7 +21,9 @@ from rest_framework.views import APIView
 
 from web.accounts.authentication import HashedTokenAuthentication
 from web.recommender import caching
-from web.recommender.api.events import MAX_JSON_EVENTS, NDJSONParser, answer, json_batches, ndjson_batches
+from web.recommender.api.events import (
+    MAX_JSON_EVENTS, NDJSONParser, answer, json_batches, ndjson_batches, numbered_lines,
+)
 from web.recommender.api.pagination import Pages
 from web.recommender.api.permissions import ServicePermission, UserDataPermission
 from web.recommender.api.serializers import (
@@ -47,21 +49,33 @@ from web.recommender.api.serializers import (
 from web.recommender.models import (
     PROFILE_USER_ID_START, RATING_VALUES, Event, Movie, Profile, Rating, ServiceUser, SimilarMovie, UserScore, is_profile_id,
 )
-from web.restapi import IF_NONE_MATCH, NOT_MODIFIED, ErrorSerializer, MethodsFirst
+from web.restapi import (
+    IF_NONE_MATCH, NOT_MODIFIED, ErrorSerializer, LengthRequired, MethodsFirst, unframed_body,
+)
 from web.runs.models import Run
 from web.security import RatingWriteThrottle
 
-def _errors(*codes: int) -> dict:
-    """The documented error answers of an operation: ``codes``, plus 503, which any of them may give."""
+SERVICE_REFUSALS = {
+    403: 'Not a service account (group "services": manage.py create_service_token).',
+    415: "The body is neither JSON nor NDJSON (application/x-ndjson).",
+}
+"""The words of the service calls' refusals where the user-data calls' do not fit (there is no user to act for)."""
+
+
+def _errors(*codes: int, words: dict[int, str] | None = None) -> dict:
+    """The documented error answers of an operation: ``codes``, plus 503, which any of them may give; ``words``
+    replaces the description of some."""
     described = {
         400: "A parameter or the body is invalid; `fields` says which and why.",
         401: "Writing needs authentication (a token or the site's session).",
         403: "The account may not act for this user.",
         404: "Unknown user, movie or rating.",
+        411: "The body was sent chunked, without a Content-Length (only events stream a chunked body, as NDJSON).",
         413: "The body is larger than 2.5 MB (or, for events, holds more events than allowed).",
         415: "The body is not JSON.",
         503: "The database is unavailable; try again after `Retry-After` seconds.",
     }
+    described |= words or {}
     return {code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in (*codes, 503)}
 
 
@@ -72,10 +86,12 @@ def _known_user(user_id: int) -> int:
 
 
 def _writable_user(user_id: int) -> int:
-    """Ratings may be written for any positive MovieLens id (that is how a MovieLens-style user starts) or an existing profile."""
-    if user_id < 1 or (is_profile_id(user_id) and not Profile.objects.filter(user_id=user_id).exists()):
+    """Ratings may be written for any positive MovieLens id (that is how a MovieLens-style user starts), an existing
+    profile or a user a service created (who may rate for which: :class:`UserDataPermission`)."""
+    if user_id < 1 or (is_profile_id(user_id) and not Profile.objects.filter(user_id=user_id).exists()
+                       and not ServiceUser.objects.filter(user_id=user_id).exists()):
         raise NotFound(f"No user with id {user_id} can be rated for: ids are positive, and ids from "
-                       f"{PROFILE_USER_ID_START:,} on belong to site profiles.")
+                       f"{PROFILE_USER_ID_START:,} on belong to site profiles and the users services create.")
     return user_id
 
 
@@ -148,7 +164,7 @@ class UserRatingsView(UserDataView):
 
     @extend_schema(
         request=RatingInputSerializer,
-        responses={201: RatingWrittenSerializer, **_errors(400, 401, 403, 404, 413, 415)},
+        responses={201: RatingWrittenSerializer, **_errors(400, 401, 403, 404, 411, 413, 415)},
         summary="Rate a movie (or change the rating) and queue the refresh of the user's list",
     )
     def post(self, request, user_id: int):
@@ -178,7 +194,7 @@ class UserRatingView(UserDataView):
 
     @extend_schema(
         request=RatingValueSerializer,
-        responses={200: RatingWrittenSerializer, 201: RatingWrittenSerializer, **_errors(400, 401, 403, 404, 413, 415)},
+        responses={200: RatingWrittenSerializer, 201: RatingWrittenSerializer, **_errors(400, 401, 403, 404, 411, 413, 415)},
         summary="Set the rating of this movie (201 if new, 200 if changed)",
     )
     def put(self, request, user_id: int, movie_id: int):
@@ -253,6 +269,7 @@ class ServiceView(MethodsFirst, APIView):
     authentication_classes = [HashedTokenAuthentication, SessionAuthentication]
     permission_classes = [ServicePermission]
     throttle_classes = [RatingWriteThrottle]
+    limited_writes = "writes: ratings, event requests and new users count together"
 
 
 class ServiceUsersView(ServiceView):
@@ -262,7 +279,7 @@ class ServiceUsersView(ServiceView):
             201: OpenApiResponse(ServiceUserSerializer, description="A new user for this external id."),
             200: OpenApiResponse(ServiceUserSerializer, description=(
                 "The external id has a user already (a retry, or a concurrent request that won): the same user_id.")),
-            **_errors(400, 401, 403, 413, 415),
+            **_errors(400, 401, 403, 411, 413, 415, words={403: SERVICE_REFUSALS[403]}),
         },
         summary="Create the user of an external id (201), or return the one it already has (200)",
     )
@@ -276,6 +293,7 @@ class ServiceUsersView(ServiceView):
 
 class EventsView(ServiceView):
     parser_classes = [JSONParser, NDJSONParser]
+    streams_unframed_bodies = True  # NDJSON, read line by line, may come chunked (a client streaming a generator)
 
     @extend_schema(
         request={
@@ -294,7 +312,7 @@ class EventsView(ServiceView):
             422: OpenApiResponse(EventsAnswerSerializer, description=(
                 "Some refused, each with its `reason` (unknown user or movie, bad time, wrong type, malformed line "
                 "N); the accepted ones are stored all the same, and `error` names the first refused event.")),
-            **_errors(400, 401, 403, 413, 415),
+            **_errors(400, 401, 403, 411, 413, 415, words=SERVICE_REFUSALS),
         },
         summary="Send events (a JSON array of up to 1,000, or NDJSON): each one accepted, duplicate or refused",
     )
@@ -304,8 +322,12 @@ class EventsView(ServiceView):
         200 when none was refused; 422 when some were (the accepted ones are
         stored all the same, and a retry of the whole request is safe: they come back as duplicates).
         """
+        stream = unframed_body(request)
         if request.content_type.startswith(NDJSONParser.media_type):
-            outcomes, key = Event.objects.record(ndjson_batches(request.data)), "line"
+            lines = request.data if stream is None else numbered_lines(stream)
+            outcomes, key = Event.objects.record(ndjson_batches(lines)), "line"
+        elif stream is not None:
+            raise LengthRequired()
         else:
             outcomes, key = Event.objects.record(json_batches(request.data)), "index"
         body, code = answer(outcomes, key)

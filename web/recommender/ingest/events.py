@@ -10,7 +10,10 @@ fix, so storing part of it would only make the retry harder to reason about.
 Unknown users and movies are looked up once per distinct id; the checked
 lines whose ``event_id`` is not stored yet are inserted with one ``INSERT``
 (with ``ON CONFLICT (event_id) DO NOTHING`` when another writer stored one
-meanwhile), so loading the same file twice stores its events once.
+meanwhile), so loading the same file twice stores its events once. A load
+that stored anything moves the load counter every HTTP validator names
+(web/recommender/models/versions.py), so no client keeps a list with a
+back-filled watch on a 304.
 
 CSV: a header row naming ``event_id,user_id,movie_id,type,time`` and
 optionally ``fraction`` (empty for none). NDJSON: one event object a line, as the API takes.
@@ -35,6 +38,7 @@ from django.utils.dateparse import parse_datetime
 from web.recommender.models import EVENT_TYPES, Event, Movie, Rating, ServiceUser
 from web.recommender.models.events import CLOCK_SKEW, EARLIEST_EVENT_TIME, EVENT_ID_UNIQUE
 from web.recommender.models.profiles import Profile
+from web.recommender.models.versions import LOAD, bump
 from web.runs.retrain import request_check
 
 MAX_REPORTED = 20
@@ -43,6 +47,9 @@ CSV_COLUMNS = ("event_id", "user_id", "movie_id", "type", "time")
 MAX_INT = 2**31 - 1
 COPY_BUFFER = 1 << 20
 """Bytes handed to PostgreSQL's COPY at a time."""
+TEXT_ENCODING = "utf-8-sig"
+"""UTF-8, and a byte order mark before the first line is skipped (spreadsheets and Windows tools write one; the API's
+JSON parser skips it too). A whole CSV file copied by COPY needs no care: its first line, the header, is skipped."""
 SORT_MEMORY = "256MB"
 """``work_mem`` of the load's transaction: its two sorts of the staged lines stay in memory instead of temporary files."""
 
@@ -188,6 +195,11 @@ def load_events(path: str | Path) -> EventLoadSummary:
             # events into 4M: 261,000 pages read and 275,000 written by the insert, against 31,000 and 42,000).
             cursor.execute(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
             inserted = _insert_staged(cursor.cursor)
+            if inserted:
+                # The read filter hides a back-filled watch at once; the lists' ETags (and the answers stored under
+                # them) must move too. One counter every ETag names, as a MovieLens load does: a back-fill may touch
+                # any number of users, and a counter per user would cost a sort of the whole file.
+                bump([(LOAD, 0)])
             request_check()  # back-filled events count towards the next run too (RETRAIN_THRESHOLD)
     except UnicodeDecodeError as error:
         raise EventFileError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
@@ -259,7 +271,7 @@ def _stage_csv(cursor, path: Path) -> list[tuple[int, str]]:
     quotes, it is read in Python instead, which names such lines
     (:func:`_stage_csv_lines`).
     """
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding=TEXT_ENCODING, newline="") as handle:
         header = next(csv.reader(handle), None) or []
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
@@ -294,7 +306,7 @@ def _stage_csv_lines(cursor, path: Path, header: list[str]) -> list[tuple[int, s
     positions = [last.get(name) for name in STAGED]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding=TEXT_ENCODING, newline="") as handle:
         reader = csv.reader(handle)
         next(reader)
         for row in reader:
@@ -316,7 +328,7 @@ def _stage_ndjson(cursor, path: Path) -> list[tuple[int, str]]:
     refused = []
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding=TEXT_ENCODING, newline="") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue

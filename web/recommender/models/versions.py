@@ -5,9 +5,10 @@ so a reader that reads the counter first and the data second can only pair
 a counter with data at least as new (web/recommender/caching.py). Rows:
 
 * ``(load, 0)``: bumped by every MovieLens load that changed a row (movies,
-  ratings, tags change in bulk then, for any user and movie), and by a movie
+  ratings, tags change in bulk then, for any user and movie), by a movie
   saved or deleted one at a time (the admin: ``movie_changed`` in
-  :mod:`~web.recommender.models.catalogue`);
+  :mod:`~web.recommender.models.catalogue`) and by every events back-fill
+  (``manage.py load_events``) that stored an event;
 * ``(user, <user id>)``: the user's ratings, their rows in the active run
   (the worker's refresh), and their events (the events writer must call
   :func:`user_data_changed` in its transaction);

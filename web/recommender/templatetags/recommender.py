@@ -10,15 +10,27 @@ from web.recommender.models import RATING_VALUES, RatingSummary, ScoredMovie
 register = template.Library()
 
 
+@register.simple_tag(takes_context=True)
+def page_path(context) -> str:
+    """Where a form on this page leads back to: the request's address without ``fragment``.
+
+    The user page's poller fetches the list alone (``?fragment=1``) and swaps it in; a form of that list must bring
+    the member back to the whole page, not to the bare list.
+    """
+    request = context["request"]
+    query = request.GET.copy()
+    query.pop("fragment", None)
+    return f"{request.path}?{query.urlencode()}" if query else request.path
+
+
 @register.inclusion_tag("recommender/_stars.html", takes_context=True)
 def star_widget(context, movie, current=None):
     """The 0.5-5 star rating form for ``movie``, filled up to ``current`` (the viewer's rating, or None)."""
-    request = context["request"]
     return {
         "movie": movie,
         "current": current,
         "halves": [(value, "l" if i % 2 == 0 else "r", current is not None and value <= current) for i, value in enumerate(RATING_VALUES)],
-        "next": request.get_full_path(),
+        "next": page_path(context),
         "csrf_token": context.get("csrf_token"),
     }
 

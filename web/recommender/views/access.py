@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest
 
 from web.recommender.api.permissions import may_read
-from web.recommender.models import Profile, Rating, UserScore, is_profile_id
+from web.recommender.models import Event, Profile, Rating, UserScore, is_profile_id
 
 
 def viewer_user_id(request: HttpRequest) -> int | None:
@@ -32,3 +32,10 @@ def ratings_of(user_id: int | None, movie_ids: list[int]) -> dict[int, float]:
     if user_id is None or not movie_ids:
         return {}
     return dict(Rating.objects.filter(user_id=user_id, movie_id__in=movie_ids).values_list("movie_id", "rating"))
+
+
+def watchlisted_of(user_id: int | None, movie_ids: list[int]) -> set[int]:
+    """Which of the movies on a page are on ``user_id``'s watchlist (their cards offer removal): one query."""
+    if user_id is None or not movie_ids:
+        return set()
+    return {movie_id for movie_id, _ in Event.objects.watchlist(user_id, movie_ids)}

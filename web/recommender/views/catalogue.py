@@ -7,8 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from web.recommender import presenters
-from web.recommender.models import CATALOGUE_SORTS, Event, Movie, Rating, ScoredMovie, SimilarMovie, UserScore, is_profile_id
-from web.recommender.views.access import ratings_of, viewer_user_id
+from web.recommender.models import CATALOGUE_SORTS, Movie, Rating, ScoredMovie, SimilarMovie, UserScore, is_profile_id
+from web.recommender.views.access import ratings_of, viewer_user_id, watchlisted_of
 from web.recommender.views.users import MAX_USER_ID
 
 SEARCH_PAGE = 20
@@ -32,6 +32,7 @@ def movies(request: HttpRequest) -> HttpResponse:
         "page": page, "searched": bool(query or genre or year), "sort": sort, "sorts": CATALOGUE_SORTS,
         "rated": {movie_id: presenters.rated_words(*summary) for movie_id, summary in averages.items()},
         "my_ratings": ratings_of(me, [m.movie_id for m in page]), "can_rate": me is not None,
+        "my_watchlist": watchlisted_of(me, [m.movie_id for m in page]),
     }
     return render(request, "recommender/movies.html", context)
 
@@ -58,7 +59,7 @@ def movie(request: HttpRequest, movie_id: int) -> HttpResponse:
         "similar": similar,
         "my_ratings": ratings_of(me, [movie_id, *[row.neighbour_id for row in similar]]),
         "can_rate": me is not None,
-        "movie_on_watchlist": me is not None and movie_id in {m for m, _ in Event.objects.watchlist(me)},
+        "my_watchlist": watchlisted_of(me, [movie_id, *[row.neighbour_id for row in similar]]),
         "match": match, "match_is_mine": match_user == me,
         "match_user": match_user,
     }
