@@ -186,11 +186,12 @@ def test_a_backfilled_watch_leaves_the_served_list_and_its_etag_changes(tmp_path
     assert top not in [r["movie"]["movie_id"] for r in client.get(url).json()["recommendations"]]
 
 
+# Named ids: WHEN is read from the clock, and test ids must be the same in every xdist worker that collects them.
 @pytest.mark.parametrize(("name", "text"), [
     ("events.csv", f"event_id,user_id,movie_id,type,time\nbom,101,10,watched,{WHEN}\n"),
     ("events.csv", f'event_id,user_id,movie_id,type,time\n"bom",101,10,watched,{WHEN}\n'),  # read in Python, not COPY
     ("events.ndjson", json.dumps({"event_id": "bom", "user_id": 101, "movie_id": 10, "type": "watched", "time": WHEN})),
-])
+], ids=["csv", "csv-with-quotes", "ndjson"])
 def test_a_file_that_begins_with_a_byte_order_mark_loads(tmp_path, catalogue, name, text):
     """What spreadsheets and Windows tools write first: the CSV header read 'missing event_id' and the NDJSON line
     'malformed JSON', although the API takes the same NDJSON line."""
