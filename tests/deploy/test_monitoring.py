@@ -176,3 +176,32 @@ def test_check_k8s_renders_and_checks_the_monitoring_overlay():
     result = subprocess.run([shutil.which("make"), "-n", "check-k8s"], capture_output=True, text=True, check=False, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert str(MONITORING_KUSTOMIZATION.relative_to(REPO)) in result.stdout
+
+
+def _log_formats(objects: list[dict]) -> dict[tuple[str, str], str]:
+    """The LOG_FORMAT each container of the app's workloads runs with: its own env entry, else its ConfigMap's, else
+    the settings' default (``plain``)."""
+    config = {(obj["metadata"]["name"]): obj.get("data", {}) for obj in objects if obj["kind"] == "ConfigMap"}
+    formats = {}
+    for obj in objects:
+        template = pod_template(obj)
+        if template is None:
+            continue
+        for item in template["spec"].get("initContainers", []) + template["spec"]["containers"]:
+            entry = env_value(item, "LOG_FORMAT")
+            from_maps = [config.get(source["configMapRef"]["name"], {}).get("LOG_FORMAT")
+                         for source in item.get("envFrom", []) if "configMapRef" in source]
+            chosen = entry["value"] if entry else next((value for value in from_maps if value), "plain")
+            formats[(obj["metadata"]["name"], item["name"])] = chosen
+    return formats
+
+
+def test_prod_logs_json_lines_from_every_process_and_dev_plain_ones():
+    """What a log collector reads in production (docs/operations.md, "Logs"): the web server, its migrations, the worker
+    and the precompute job all log JSON; `skaffold dev` keeps the plain lines a person reads in its output."""
+    prod, dev = _log_formats(rendered("prod")), _log_formats(rendered("dev"))
+    workloads = {"web", "worker", "precompute"}
+
+    assert workloads <= {name for name, _ in prod} and workloads <= {name for name, _ in dev}
+    assert set(prod.values()) == {"json"}, prod
+    assert set(dev.values()) == {"plain"}, dev
