@@ -1,5 +1,7 @@
 """Retraining on a threshold: the count of new interactions on the progress page, and the worker's check."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 from rq import Queue
@@ -108,3 +110,22 @@ def test_the_threshold_off_queues_no_check(catalogue, settings, redis_conn):
     _events(int(catalogue["user_ids"][0]), list(catalogue["movie_ids"][:3]), "off")
     assert Queue(settings.RQ_QUEUE, connection=redis_conn).fetch_job("retrain-check") is None
     assert retrain_if_due() is None
+
+
+@pytest.mark.parametrize("status", [RunStatus.FAILED, RunStatus.CANCELLED])
+def test_after_a_run_failed_or_was_cancelled_the_threshold_waits_before_it_starts_another(catalogue, settings, status):
+    """Past the threshold, the newest run failed (or an operator cancelled it) a minute ago: every write would start
+    the same doomed run again, so the check waits RETRY_AFTER from that run's end; then it starts one."""
+    settings.RETRAIN_THRESHOLD = 2
+    serving = _serving_run()
+    Run.objects.filter(pk=serving.pk).update(finished_at=timezone.now() - timedelta(hours=3))
+    ended = Run.objects.start(algorithm="popularity", params={"top_n": 5})
+    Run.objects.filter(pk=ended.pk).update(status=status, finished_at=timezone.now() - timedelta(minutes=1))
+    _events(int(catalogue["user_ids"][0]), list(catalogue["movie_ids"][:3]), "again")
+
+    assert retrain_if_due() is None
+    assert Run.objects.count() == 2
+
+    Run.objects.filter(pk=ended.pk).update(finished_at=timezone.now() - retrain.RETRY_AFTER - timedelta(minutes=1))
+    assert retrain_if_due() is not None
+    assert Run.objects.count() == 3

@@ -16,7 +16,8 @@ the RQ worker (:data:`CHECK_JOB = "web.progress.retrain.retrain_if_due"
 CHECK_JOB`), which starts a run when N or more arrived
 since the serving run's data and no run is pending or running
 (:func:`claim_due_run`, under an advisory lock, so two workers checking at once
-start one run). docs/decisions.md, "Retraining on a policy".
+start one run), and not within :data:`RETRY_AFTER` of a run that failed or was
+cancelled. docs/decisions.md, "Retraining on a policy".
 
 The tables are the recommender app's, named by the constants of :mod:`web.runs.watermark`.
 """
@@ -25,14 +26,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import redis
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from web.queue import get_queue
 from web.runs.locks import advisory_xact_lock
-from web.runs.models import Run
+from web.runs.models import FINISHED, Run, RunStatus
 from web.runs.watermark import EVENT_TABLE, RATING_TABLE
 
 logger = logging.getLogger(__name__)
@@ -45,6 +48,9 @@ CHECK_PENDING_TTL = 600
 """Seconds the pending flag lives if no worker takes the check (then the next write queues a new one)."""
 LOCK_KEY = 0x52455452  # "RETR"
 """The advisory lock two checks serialise on."""
+RETRY_AFTER = timedelta(hours=1)
+"""How long after a run that failed or was cancelled the threshold starts no run: past the threshold, every write
+would otherwise start the same failing run again (or undo an operator's cancel) as soon as the last one ended."""
 
 
 def new_interactions(run: Run | None) -> int | None:
@@ -126,7 +132,7 @@ def claim_due_run() -> Run | None:
         return None
     with transaction.atomic(), connection.cursor() as cursor:
         advisory_xact_lock(cursor, LOCK_KEY)
-        if Run.objects.unfinished().exists():
+        if Run.objects.unfinished().exists() or _waiting_after_a_failure():
             return None
         active = Run.objects.active()
         count = new_interactions(active)
@@ -136,3 +142,13 @@ def claim_due_run() -> Run | None:
         Run.objects.filter(pk=run.pk).update(metrics={**run.metrics, "started_by": f"threshold: {count:,} new interactions"})
         run.refresh_from_db()
         return run
+
+
+def _waiting_after_a_failure() -> bool:
+    """Whether the newest finished run failed or was cancelled less than :data:`RETRY_AFTER` ago."""
+    newest = Run.objects.filter(status__in=FINISHED).exclude(finished_at=None).order_by("-finished_at").first()
+    if newest is None or newest.status == RunStatus.SUCCEEDED or newest.finished_at < timezone.now() - RETRY_AFTER:
+        return False
+    logger.info("retraining: the threshold is waiting until %s, %s after run %s %s",
+                (newest.finished_at + RETRY_AFTER).isoformat(timespec="seconds"), RETRY_AFTER, newest.pk, newest.status)
+    return True
