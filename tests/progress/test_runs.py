@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from web.progress import views
 from web.runs.models import ActiveRun, Run, RunStatus, ShardProgress, Stage
 
 pytestmark = pytest.mark.django_db
@@ -139,3 +140,24 @@ def test_a_feed_etag_is_no_pass_for_someone_who_may_not_read_it(operator_client,
     _run(status=RunStatus.SUCCEEDED, stage=Stage.DONE, finished_at=timezone.now())
     etag = operator_client.get("/api/runs")["ETag"]
     assert visitor_client.get("/api/runs", HTTP_IF_NONE_MATCH=etag).status_code == 403
+
+
+def test_a_publish_while_the_feed_is_read_never_shows_a_run_serving_while_it_runs(operator_client, monkeypatch):
+    """The feed reads the runs and the serving run in separate statements: a publish that commits between them must
+    not show the new run serving with a "running" row (the page drew "Serving: run N" beside "running" for a second)."""
+    old = _run(status=RunStatus.SUCCEEDED, stage=Stage.DONE, finished_at=timezone.now())
+    old.activate()
+    new = _run()
+    read_runs = views._recent_runs
+
+    def publish_right_after_reading_the_runs():
+        runs = read_runs()
+        Run.objects.publish(new.pk, metrics={})
+        return runs
+
+    monkeypatch.setattr(views, "_recent_runs", publish_right_after_reading_the_runs)
+    feed = operator_client.get("/api/runs").json()
+
+    serving = [run for run in feed["runs"] if run["is_active"]]
+    assert [run["id"] for run in serving] == [feed["active_run_id"]]
+    assert serving[0]["status"] == "succeeded"

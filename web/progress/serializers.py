@@ -27,13 +27,25 @@ from web.runs.scores import attached_run_ids
 from web.runs.spec import JOB_PARAMETERS, MAX_TOP_N, resolve
 
 
-def feed_context(runs: list[Run], extra_sample_runs: tuple[int, ...] = (), log_lines: int = LOG_LINES_SHOWN) -> dict[str, Any]:
-    """What :class:`RunSerializer` needs for ``runs``: read once, not once per run (``log_lines`` of each run's log)."""
+class Unread:
+    """The type of :data:`UNREAD`."""
+
+
+UNREAD = Unread()
+"""A value not read yet (None is a value: no run is serving)."""
+
+
+def feed_context(runs: list[Run], extra_sample_runs: tuple[int, ...] = (), log_lines: int = LOG_LINES_SHOWN,
+                 active_run_id: int | None | Unread = UNREAD) -> dict[str, Any]:
+    """What :class:`RunSerializer` needs for ``runs``: read once, not once per run (``log_lines`` of each run's log);
+    ``active_run_id`` if the caller read it (before ``runs``: :func:`web.progress.views.runs_feed`)."""
     ids = [run.pk for run in runs if run.status in UNFINISHED] + list(extra_sample_runs)
     samples: dict[int, list[RunSample]] = defaultdict(list)
     for sample in RunSample.objects.filter(run_id__in=ids).order_by("at"):
         samples[sample.run_id].append(sample)
-    return {"now": timezone.now(), "active_run_id": ActiveRun.current_run_id(),
+    if active_run_id is UNREAD:
+        active_run_id = ActiveRun.current_run_id()
+    return {"now": timezone.now(), "active_run_id": active_run_id,
             "servable": attached_run_ids(), "samples": samples,
             "logs": RunLogLine.objects.tails([run.pk for run in runs], log_lines)}
 

@@ -31,7 +31,7 @@ from web.progress.serializers import (
 )
 from web.restapi import IF_NONE_MATCH, NOT_MODIFIED, ErrorSerializer
 from web.runs.errors import RollbackRefused
-from web.runs.models import LOG_LINES_KEPT, Run, RunSample
+from web.runs.models import LOG_LINES_KEPT, ActiveRun, Run, RunSample
 from web.runs.retrain import retrain_status
 
 RUNS_SHOWN = 50
@@ -45,8 +45,11 @@ def _recent_runs() -> list[Run]:
 def runs_feed() -> dict[str, Any]:
     """Everything the page shows, as JSON: the runs newest first, the serving run, the run for the Now panel,
     and the retraining policy with the count of interactions since the serving run's data."""
+    # The serving run first: a publish (one transaction: serving, and the row succeeded) that commits between the two
+    # reads then shows its run succeeded a poll before it shows it serving, never serving while its row runs.
+    active = ActiveRun.current_run_id()
     runs = _recent_runs()
-    context = feed_context(runs)
+    context = feed_context(runs, active_run_id=active)
     data = RunSerializer(runs, many=True, context=context).data
     # The Now panel: the newest run that is working, else the newest pending or stalled one, else the newest.
     candidates = [run["id"] for run in data if run["status"] == "running"] or [
