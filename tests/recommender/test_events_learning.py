@@ -3,6 +3,7 @@ one user builds the same history row."""
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import timedelta
 
 import numpy as np
@@ -16,9 +17,9 @@ from web.recommender.tasks import refresh_user
 USER = 101
 
 
-def _record(*events: tuple) -> None:
-    """Events as (event_id, user, movie, type) or (event_id, user, movie, type, fraction)."""
-    at = timezone.now() - timedelta(hours=1)
+def _record(*events: tuple, time: dt.datetime | None = None) -> None:
+    """Events as (event_id, user, movie, type) or (event_id, user, movie, type, fraction), at ``time`` (an hour ago)."""
+    at = time or timezone.now() - timedelta(hours=1)
     valid = [(i, {"event_id": e[0], "user_id": e[1], "movie_id": e[2], "type": e[3],
                   "fraction": e[4] if len(e) > 4 else None, "time": at})
              for i, e in enumerate(events)]
@@ -47,6 +48,30 @@ def test_the_job_loads_unrated_watches_as_implicit_ratings(catalogue):
     assert values[(users == USER) & (movies == rated.movie_id)].tolist() == [np.float32(rated.rating)]
     assert not ((users == USER) & (movies == dismissed)).any()
     assert list(zip(*feedback.dismissed, strict=True)) == [(USER, dismissed)]
+
+
+def test_the_dismissed_pairs_follow_the_latest_dismissal_or_undo(catalogue):
+    """Per (user, movie) the latest of not_interested / not_interested_remove by time, then by arrival, decides:
+    dismissed; dismissed then undone; undone then dismissed again; an undo and an older dismissal sent after it; a
+    dismissal and its undo at the same time (the undo came second). Read for everyone and for the user alike."""
+    kept, undone, again, late, tied = _unrated(USER, 5)
+    now = timezone.now()
+
+    def at(minutes: int) -> dict:
+        return {"time": now - timedelta(minutes=minutes)}
+
+    events = [("k", kept, "not_interested", at(50)), ("u1", undone, "not_interested", at(50)),
+              ("u2", undone, "not_interested_remove", at(40)), ("a1", again, "not_interested", at(50)),
+              ("a2", again, "not_interested_remove", at(40)), ("a3", again, "not_interested", at(30)),
+              ("l1", late, "not_interested_remove", at(40)), ("l2", late, "not_interested", at(50)),
+              ("t1", tied, "not_interested", at(20)), ("t2", tied, "not_interested_remove", at(20))]
+    for event_id, movie, type_, when in events:  # one batch each: the ids are drawn in this order
+        _record((event_id, USER, movie, type_), **when)
+    _record(("other", USER + 1, undone, "not_interested"))
+    for user_ids in (None, [USER], [USER, USER + 1]):
+        pairs = set(zip(*Event.objects.feedback(user_ids).dismissed, strict=True))
+        assert {m for u, m in pairs if u == USER} == {kept, again}, user_ids
+        assert ((USER + 1, undone) in pairs) == (user_ids != [USER])
 
 
 def test_a_watch_counts_by_its_longest_fraction(catalogue):
@@ -104,3 +129,14 @@ def test_the_refresh_leaves_out_watched_and_dismissed_movies(published, redis_co
     assert refresh_user(USER) > 0
     after = set(UserScore.objects.filter(run=published, user_id=USER).values_list("movie_id", flat=True))
     assert watched not in after and dismissed not in after and after
+
+
+def test_the_refresh_after_an_undo_gives_the_movie_its_slot_back(published, redis_conn):
+    """Dismissed, refreshed (the row is gone), undone, refreshed: the movie is in the stored rows again."""
+    first = UserScore.objects.filter(run=published, user_id=USER).order_by("rank").values_list("movie_id", flat=True)[0]
+    _record(("nd", USER, first, "not_interested"))
+    refresh_user(USER)
+    assert not UserScore.objects.filter(run=published, user_id=USER, movie_id=first).exists()
+    _record(("nd-undo", USER, first, "not_interested_remove"), time=timezone.now())
+    refresh_user(USER)
+    assert UserScore.objects.filter(run=published, user_id=USER, movie_id=first).exists()

@@ -141,7 +141,7 @@ def test_a_service_reads_and_writes_its_own_users_but_never_a_members_profile(cl
 # Events in
 
 
-@pytest.mark.parametrize("type_", ["watched", "watchlist_add", "watchlist_remove", "not_interested"])
+@pytest.mark.parametrize("type_", ["watched", "watchlist_add", "watchlist_remove", "not_interested", "not_interested_remove"])
 def test_each_event_type_is_accepted_and_stored(client, auth, catalogue, type_):
     extra = {"fraction": 0.75} if type_ == "watched" else {}
     response = _post(client, auth, [_event("e-1", 101, 20, type_, **extra)])
@@ -157,6 +157,17 @@ def test_a_retried_batch_counts_once(client, auth, catalogue):
     first, second = _post(client, auth, events), _post(client, auth, events)
     assert first.json()["accepted"] == 3 and second.json()["duplicate"] == 3 and second.json()["accepted"] == 0
     assert second.status_code == 200 and Event.objects.count() == 3
+
+
+def test_an_undone_dismissal_comes_in_ndjson_too_and_a_retry_counts_once(client, auth, catalogue):
+    """``not_interested_remove`` by NDJSON, sent twice: stored once, the retry's line a duplicate."""
+    body = "\n".join(json.dumps(e) for e in [_event("ni", 101, 20, "not_interested"),
+                                              _event("ni-undo", 101, 20, "not_interested_remove")]) + "\n"
+    first = _post(client, auth, body, content_type="application/x-ndjson")
+    again = _post(client, auth, body, content_type="application/x-ndjson")
+    assert first.status_code == 200 and first.json()["accepted"] == 2
+    assert again.status_code == 200 and [r["status"] for r in again.json()["results"]] == ["duplicate", "duplicate"]
+    assert sorted(Event.objects.values_list("type", flat=True)) == ["not_interested", "not_interested_remove"]
 
 
 def test_the_events_table_keeps_one_index_on_event_id(catalogue):
@@ -366,6 +377,57 @@ def test_the_popular_list_of_a_new_service_user_drops_dismissed_movies(client, a
     _post(client, auth, [_event("nope", user, top, "not_interested")])
     again = client.get(f"/api/users/{user}/recommendations?n=3", **auth).json()
     assert top not in [r["movie"]["movie_id"] for r in again["recommendations"]]
+
+
+def _served(client, user: int, n: int = 5, **auth) -> list[int]:
+    answer = client.get(f"/api/users/{user}/recommendations?n={n}", **auth).json()
+    return [r["movie"]["movie_id"] for r in answer["recommendations"]]
+
+
+def test_an_undone_dismissal_brings_the_movie_back_until_the_next_one(client, auth, published):
+    """Per movie, the latest of not_interested and not_interested_remove by time decides: the undo brings the movie
+    back into the served list (before any refresh), a later not_interested hides it again, and an older one that
+    arrives late does not."""
+    user = 101
+
+    def at(minutes: int) -> str:
+        return (NOW - timedelta(minutes=minutes)).isoformat()
+
+    dismissed, late = _served(client, user)[:2]
+    _post(client, auth, [{**_event("d1", user, dismissed, "not_interested"), "time": at(30)},
+                         {**_event("l1", user, late, "not_interested"), "time": at(30)}])
+    assert dismissed not in _served(client, user) and late not in _served(client, user)
+    _post(client, auth, [{**_event("u1", user, dismissed, "not_interested_remove"), "time": at(20)},
+                         {**_event("u2", user, late, "not_interested_remove"), "time": at(20)}])
+    assert _served(client, user)[:2] == [dismissed, late]
+    _post(client, auth, [{**_event("d2", user, dismissed, "not_interested"), "time": at(10)},
+                         {**_event("l0", user, late, "not_interested"), "time": at(40)}])  # older than the undo
+    after = _served(client, user)
+    assert dismissed not in after and after[0] == late
+
+
+def test_an_undone_dismissal_does_not_bring_back_a_watched_movie(client, auth, published):
+    """The undo takes back a not_interested, nothing else: a watched movie stays out of the list."""
+    user = 101
+    movie = _served(client, user)[0]
+    _post(client, auth, [_event("w", user, movie), _event("d", user, movie, "not_interested"),
+                         {**_event("u", user, movie, "not_interested_remove"), "time": NOW.isoformat()}])
+    assert movie not in _served(client, user)
+
+
+def test_the_popular_list_of_a_new_service_user_takes_back_an_undone_dismissal(client, auth, published):
+    user = _new_user(client, auth)
+    top = _served(client, user, 3, **auth)[0]
+    _post(client, auth, [_event("nope", user, top, "not_interested")])
+    assert top not in _served(client, user, 3, **auth)
+    _post(client, auth, [{**_event("yes", user, top, "not_interested_remove"), "time": NOW.isoformat()}])
+    assert _served(client, user, 3, **auth)[0] == top
+
+
+def test_an_undone_dismissal_queues_a_refresh_as_the_dismissal_does(client, auth, published, redis_conn):
+    """The refresh gives the movie its slot back (and drops the negative the models took from the dismissal)."""
+    _post(client, auth, [_event("u", 101, 20, "not_interested_remove"), _event("a", 102, 30, "watchlist_remove")])
+    assert redis_conn.exists(pending_key(101)) and not redis_conn.exists(pending_key(102))
 
 
 def test_an_accepted_watch_queues_one_refresh_per_user(client, auth, published, redis_conn):

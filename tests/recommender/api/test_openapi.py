@@ -57,6 +57,19 @@ def test_the_document_lists_every_endpoint_of_the_api(spec):
     assert {p["name"] for p in recommendations["parameters"]} >= {"user_id", "n", "genre"}
 
 
+def test_the_document_lists_every_event_type(spec):
+    """The events' ``type`` names each type the API takes, the undo of a dismissal included."""
+    body = spec["paths"]["/api/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    event = body["oneOf"][0]["items"]
+    while "$ref" in event:
+        event = spec["components"]["schemas"][event["$ref"].rsplit("/", 1)[1]]
+    type_ = event["properties"]["type"]
+    while "$ref" in type_ or "allOf" in type_:
+        type_ = type_["allOf"][0] if "allOf" in type_ else spec["components"]["schemas"][type_["$ref"].rsplit("/", 1)[1]]
+    assert set(type_["enum"]) == {"watched", "watchlist_add", "watchlist_remove", "not_interested",
+                                  "not_interested_remove"}
+
+
 def _resolve(spec: dict, schema: dict) -> dict:
     return {**schema, "components": spec.get("components", {})}
 

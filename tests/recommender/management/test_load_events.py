@@ -45,6 +45,18 @@ def test_an_ndjson_file_loads(tmp_path, catalogue):
     assert sorted(Event.objects.values_list("event_id", flat=True)) == [f"n{i}" for i in range(5)]
 
 
+def test_an_undone_dismissal_loads(tmp_path, catalogue):
+    """A back-fill may carry the undo of a dismissal, in CSV as in NDJSON (the checks take the same types)."""
+    call_command("load_events", str(_csv(tmp_path, [f"c-ni,101,10,not_interested,,{WHEN}",
+                                                    f"c-undo,101,10,not_interested_remove,,{WHEN}"])), verbosity=0)
+    path = tmp_path / "events.ndjson"
+    path.write_text(json.dumps({"event_id": "n-undo", "user_id": 102, "movie_id": 20, "type": "not_interested_remove",
+                                "time": WHEN}) + "\n", encoding="utf-8")
+    call_command("load_events", str(path), verbosity=0)
+    assert sorted(Event.objects.values_list("event_id", "type")) == [
+        ("c-ni", "not_interested"), ("c-undo", "not_interested_remove"), ("n-undo", "not_interested_remove")]
+
+
 @pytest.mark.parametrize(("rows", "expected"), [
     ([f"ok,101,10,watched,,{WHEN}", "bad,101,10,watched,,yesterday"], "line 3: time must be ISO 8601"),
     ([f"ok,101,10,watched,,{WHEN}", "bad,101,ten,watched,,2020-01-01T00:00:00Z"], "line 3: movie_id"),

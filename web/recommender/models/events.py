@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from scoring.feedback import MIN_WATCH_FRACTION, WATCH_RATING, counted_watches
@@ -34,14 +35,21 @@ from web.recommender.models.versions import USER, bump, bump_sql
 from web.recommender.refresh import request_refreshes
 from web.runs.retrain import request_check
 
-EVENT_TYPES = ("watched", "watchlist_add", "watchlist_remove", "not_interested")
-"""What a browsing service reports; ``watched`` may carry the ``fraction`` of the movie watched (0 to 1)."""
+NOT_INTERESTED, NOT_INTERESTED_REMOVE = "not_interested", "not_interested_remove"
 
-SITE_EVENT_TYPES = ("watchlist_add", "watchlist_remove", "not_interested")
+EVENT_TYPES = ("watched", "watchlist_add", "watchlist_remove", NOT_INTERESTED, NOT_INTERESTED_REMOVE)
+"""What a browsing service reports; ``watched`` may carry the ``fraction`` of the movie watched (0 to 1).
+``not_interested_remove`` takes back a ``not_interested``, as ``watchlist_remove`` takes back an add."""
+
+SITE_EVENT_TYPES = ("watchlist_add", "watchlist_remove", NOT_INTERESTED, NOT_INTERESTED_REMOVE)
 """What a signed-in person may record on the site's movie cards and pages (watches come from a browsing service)."""
 
-HIDING_TYPES = ("watched", "not_interested")
-"""Event types that take the movie out of the user's served list at once (the read-time filter)."""
+HIDING_TYPES = ("watched", NOT_INTERESTED)
+"""Event types that take the movie out of the user's served list at once (the read-time filter,
+:func:`hiding_event_sql`): a watch for good, a not-interested until a later ``not_interested_remove``."""
+
+REFRESHING_TYPES = (*HIDING_TYPES, NOT_INTERESTED_REMOVE)
+"""Event types after which the worker refreshes the user's list: what hides a movie, and the undo that brings one back."""
 
 EARLIEST_EVENT_TIME = dt.datetime(1995, 1, 1, tzinfo=dt.UTC)
 """No event is older than MovieLens itself (1995): an older time is a sender's bug, refused."""
@@ -101,7 +109,7 @@ class Feedback:
     values: np.ndarray
     """float32: a rating's stars, a watch's :data:`WATCH_RATING`."""
     dismissed: tuple[np.ndarray, np.ndarray] | None
-    """(user ids, movie ids) of the not-interested events; None when events were not read."""
+    """(user ids, movie ids) of the not-interested events not taken back since; None when events were not read."""
 
 
 @dataclass
@@ -122,6 +130,22 @@ class EventBatch:
     valid: list[tuple[int, dict]]
     """``(position, validated data)``: data has event_id, user_id, movie_id, type, fraction (or None), time."""
     refused: list[EventOutcome]
+
+
+def _undone_sql(event: str) -> str:
+    """SQL: the not-interested events row aliased ``event`` was taken back: a ``not_interested_remove`` of the same
+    user and movie is later by (time, id), the order the watchlist follows too. An index probe of (user, movie, type)."""
+    return (f"EXISTS (SELECT 1 FROM {Event._meta.db_table} undo WHERE undo.user_id = {event}.user_id "
+            f"AND undo.movie_id = {event}.movie_id AND undo.type = '{NOT_INTERESTED_REMOVE}' "
+            f"AND (undo.time, undo.id) > ({event}.time, {event}.id))")
+
+
+def hiding_event_sql(event: str) -> str:
+    """SQL: the events row aliased ``event`` hides its movie from the served list: a watch, or a not-interested that
+    no later ``not_interested_remove`` took back. So per (user, movie) the latest of the two decides, as for the
+    watchlist; an undo never brings back a watched movie."""
+    types = ", ".join(f"'{t}'" for t in HIDING_TYPES)
+    return f"({event}.type IN ({types}) AND ({event}.type <> '{NOT_INTERESTED}' OR NOT {_undone_sql(event)}))"
 
 
 def known_user_ids(user_ids: Iterable[int], *, profiles: bool = True) -> set[int]:
@@ -258,7 +282,7 @@ class EventQuerySet(models.QuerySet):
                 seen.add(event_id)
                 outcomes.append(EventOutcome(position, event_id, "accepted"))
                 changed.add(data["user_id"])
-                if data["type"] in HIDING_TYPES:
+                if data["type"] in REFRESHING_TYPES:
                     users_to_refresh.add(data["user_id"])
             else:
                 seen.add(event_id)
@@ -333,8 +357,36 @@ class EventQuerySet(models.QuerySet):
             GROUP BY e.user_id, e.movie_id"""
 
     def _dismissed_sql(self, user_ids: Collection[int] | None) -> str:
-        one = "" if user_ids is None else f"AND user_id {in_ids_sql(user_ids)}"
-        return f"SELECT DISTINCT user_id, movie_id FROM {self.model._meta.db_table} WHERE type = 'not_interested' {one}"
+        """Each (user, movie) whose latest not-interested event is not taken back by a later ``not_interested_remove``."""
+        one = "" if user_ids is None else f"AND e.user_id {in_ids_sql(user_ids)}"
+        return (f"SELECT DISTINCT e.user_id, e.movie_id FROM {self.model._meta.db_table} e "
+                f"WHERE e.type = '{NOT_INTERESTED}' AND NOT {_undone_sql('e')} {one}")
+
+    def hidden_movie_ids(self, user_id: int) -> RawSQL:
+        """The movies the read-time filter hides from ``user_id``'s served list (:func:`hiding_event_sql`), as a
+        subquery for ``movie_id__in``."""
+        return RawSQL(f"SELECT ev.movie_id FROM {self.model._meta.db_table} ev "
+                      f"WHERE ev.user_id = %s AND {hiding_event_sql('ev')}", [user_id])
+
+    def marks(self, user_id: int, movie_ids: Collection[int]) -> tuple[set[int], set[int]]:
+        """Which of ``movie_ids`` are on the user's watchlist, and which they are not interested in (the buttons of
+        their cards): each by the latest of its two events (add/remove, not_interested/its undo). One query, an
+        index probe per movie."""
+        table = self.model._meta.db_table
+        sql = f"""
+            SELECT movie_id, type FROM (
+                SELECT DISTINCT ON (movie_id, type IN ('watchlist_add', 'watchlist_remove')) movie_id, type
+                FROM {table}
+                WHERE user_id = %s AND movie_id = ANY(%s)
+                  AND type IN ('watchlist_add', 'watchlist_remove', '{NOT_INTERESTED}', '{NOT_INTERESTED_REMOVE}')
+                ORDER BY movie_id, type IN ('watchlist_add', 'watchlist_remove'), time DESC, id DESC
+            ) latest
+            WHERE type IN ('watchlist_add', '{NOT_INTERESTED}')"""
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [user_id, list(movie_ids)])
+            latest = cursor.fetchall()
+        return ({movie_id for movie_id, type_ in latest if type_ == "watchlist_add"},
+                {movie_id for movie_id, type_ in latest if type_ == NOT_INTERESTED})
 
     def watchlist(self, user_id: int, movie_ids: Collection[int] | None = None) -> list[tuple[int, dt.datetime]]:
         """The user's watchlist: ``(movie_id, added at)`` of each movie whose latest watchlist event is an add, newest
@@ -367,7 +419,7 @@ class Event(models.Model):
     user_id = models.IntegerField()
     # Indexed with the user below (the read-time filter and the watchlist look events up by user and movie).
     movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="events", db_index=False)
-    type = models.CharField(max_length=20, choices=[(t, t) for t in EVENT_TYPES])
+    type = models.CharField(max_length=30, choices=[(t, t) for t in EVENT_TYPES])
     fraction = models.FloatField(null=True, blank=True)
     time = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from scoring.registry import ALGORITHMS
 from web.recommender import reasons
 from web.recommender.models.catalogue import Movie
-from web.recommender.models.events import HIDING_TYPES, Event, ServiceUser
+from web.recommender.models.events import Event, ServiceUser, hiding_event_sql
 from web.recommender.models.profiles import Profile
 from web.recommender.models.ratings import Rating
 from web.runs.models import ActiveRun, Run
@@ -97,7 +97,7 @@ class UserScoreQuerySet(models.QuerySet):
         if run is None:
             return Recommendations(user_id=user_id, source="popular", run=None)
         rated = Rating.objects.filter(user_id=user_id).values("movie_id")
-        dismissed = Event.objects.filter(user_id=user_id, type__in=HIDING_TYPES).values("movie_id")
+        dismissed = Event.objects.hidden_movie_ids(user_id)
         in_genre = {"movie__genres__contains": [genre]} if genre else {}
         unrated_rows = self.filter(run=run, user_id=user_id).exclude(movie_id__in=rated).exclude(movie_id__in=dismissed)
         if offset and unrated_rows.filter(**in_genre).exists():
@@ -128,7 +128,8 @@ class UserScoreQuerySet(models.QuerySet):
 
     @staticmethod
     def _personal(user_id: int, limit: int, genre: str | None, offset: int) -> tuple[Run | None, list]:
-        """The active run's rows for the user, minus rated, watched and not-interested movies, with movies and reasons: one query.
+        """The active run's rows for the user, minus rated, watched and not-interested (not taken back) movies, with movies
+        and reasons: one query.
 
         The reason of a row (:mod:`web.recommender.reasons` says the rules) is
         the strongest of the row's movie's similar movies in the run that the
@@ -157,7 +158,7 @@ class UserScoreQuerySet(models.QuerySet):
                                   WHERE rr.user_id = s.user_id AND rr.movie_id = s.movie_id)
                   AND NOT EXISTS (SELECT 1 FROM {Event._meta.db_table} ev
                                   WHERE ev.user_id = s.user_id AND ev.movie_id = s.movie_id
-                                    AND ev.type = ANY(%s))
+                                    AND {hiding_event_sql("ev")})
                   {genre_filter}
                 ORDER BY s.rank
                 LIMIT %s OFFSET %s
@@ -203,7 +204,7 @@ class UserScoreQuerySet(models.QuerySet):
                 LIMIT 1
             ) taste ON true
             ORDER BY p.rank"""
-        params = [ActiveRun.SINGLETON_ID, user_id, list(HIDING_TYPES), *([genre] if genre else []), limit, offset,
+        params = [ActiveRun.SINGLETON_ID, user_id, *([genre] if genre else []), limit, offset,
                   ActiveRun.SINGLETON_ID, user_id, reasons.LIKED_FROM, CONTENT_ALGORITHMS]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
