@@ -74,3 +74,31 @@ def test_not_interested_takes_the_movie_off_the_list(live_server, page, viewer):
     assert movie_id in before and movie_id not in after and after[0] == before[1]
     page.reload()
     assert movie_id not in _listed(page)
+
+
+def test_a_dismissed_movie_can_be_shown_again_from_its_page(live_server, page, viewer):
+    """"Not interested" on a card takes the movie off the list; its page then says so and offers "Show it again"
+    instead; pressed, the flash says so, the buttons change back, and the movie is on the list again."""
+    sign_in(page, live_server.url, "watcher")
+    page.goto(f"{live_server.url}/me/")
+    first = page.locator("#recommendations li.card").first
+    movie_id = int(first.get_attribute("data-movie"))
+    title = first.locator("a.title").inner_text()
+    first.locator("button:has-text('Not interested')").click()
+    expect(page.locator("body")).to_contain_text(f"{title} won't be recommended to you again.")
+    expect(page.locator(f"#recommendations li.card[data-movie='{movie_id}']")).to_have_count(0)
+    page.goto(f"{live_server.url}/movies/{movie_id}/")
+    actions = page.locator(".my-rating form.movie-actions")
+    expect(actions.locator("button:has-text('Not interested')")).to_have_count(0)
+    expect(page.locator("#not-interested")).to_be_visible()
+    screenshot(page, "movie-not-interested")
+    actions.locator("button:has-text('Show it again')").click()
+    expect(page.locator("body")).to_contain_text(f"{title} can be recommended to you again.")
+    expect(page).to_have_url(f"{live_server.url}/movies/{movie_id}/")
+    expect(actions.locator("button:has-text('Not interested')")).to_have_count(1)
+    expect(actions.locator("button:has-text('Show it again')")).to_have_count(0)
+    expect(page.locator("#not-interested")).to_have_count(0)
+    # The worker's refresh after the dismissal may have dropped the movie's stored row: the one after the undo puts it
+    # back, and the page's poller swaps the new list in.
+    page.goto(f"{live_server.url}/me/")
+    expect(page.locator(f"#recommendations li.card[data-movie='{movie_id}']")).to_have_count(1, timeout=30_000)

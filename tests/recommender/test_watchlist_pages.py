@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from web.recommender.models import Event
+from web.recommender.models import Event, Movie
 
 
 def test_the_buttons_record_events_for_the_signed_in_profile(client, member, published):
@@ -76,3 +76,39 @@ def test_the_cards_of_the_polled_list_lead_back_to_the_whole_page(client, member
     fragment = client.get("/me/?genre=Comedy&fragment=1").content.decode()
     targets = set(re.findall(r'name="next" value="([^"]*)"', fragment))
     assert targets == {"/me/?genre=Comedy"}
+
+
+def test_a_dismissed_movie_offers_to_show_it_again_and_the_undo_brings_it_back(client, member, published):
+    """Dismissed from the list: its movie page and its catalogue card offer "Show it again" instead of "Not
+    interested" (the page says why); pressed, the flash says so, the buttons turn back and the list has it again."""
+    account, profile, _ = member
+    client.force_login(account)
+    listed = [int(m) for m in re.findall(r'<li class="card" data-movie="(\d+)"', client.get("/me/").content.decode())]
+    movie, other = listed[:2]
+    title = Movie.objects.get(movie_id=movie).title
+    client.post(f"/movies/{movie}/event", {"action": "not_interested", "next": "/me/"})
+    assert movie not in [int(m) for m in re.findall(r'data-movie="(\d+)"', client.get("/me/").content.decode())]
+    page = client.get(f"/movies/{movie}/").content.decode()
+    assert 'value="not_interested_remove"' in page and "Show it again" in page and 'id="not-interested"' in page
+    assert 'value="not_interested"' not in page
+    found = client.get("/movies/", {"q": title}).content.decode()
+    assert 'value="not_interested_remove"' in _card(found, movie)
+    response = client.post(f"/movies/{movie}/event", {"action": "not_interested_remove", "next": f"/movies/{movie}/"},
+                           follow=True)
+    shown = response.content.decode()
+    assert f"{title} can be recommended to you again." in shown.replace("&#x27;", "'")
+    assert 'value="not_interested"' in shown and 'value="not_interested_remove"' not in shown
+    assert 'id="not-interested"' not in shown
+    assert movie in [int(m) for m in re.findall(r'<li class="card" data-movie="(\d+)"', client.get("/me/").content.decode())]
+    assert 'value="not_interested"' in _card(client.get("/me/").content.decode(), other)
+    assert list(Event.objects.filter(user_id=profile.user_id).order_by("id").values_list("type", flat=True)) == [
+        "not_interested", "not_interested_remove"]
+
+
+def test_a_movie_on_the_watchlist_and_dismissed_says_both_on_the_watchlist_page(client, member, published):
+    account, _, _ = member
+    client.force_login(account)
+    client.post("/movies/30/event", {"action": "watchlist_add"})
+    client.post("/movies/30/event", {"action": "not_interested"})
+    card = _card(client.get("/me/watchlist/").content.decode(), 30)
+    assert 'value="watchlist_remove"' in card and 'value="not_interested_remove"' in card

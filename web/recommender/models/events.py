@@ -388,22 +388,21 @@ class EventQuerySet(models.QuerySet):
         return ({movie_id for movie_id, type_ in latest if type_ == "watchlist_add"},
                 {movie_id for movie_id, type_ in latest if type_ == NOT_INTERESTED})
 
-    def watchlist(self, user_id: int, movie_ids: Collection[int] | None = None) -> list[tuple[int, dt.datetime]]:
+    def watchlist(self, user_id: int) -> list[tuple[int, dt.datetime]]:
         """The user's watchlist: ``(movie_id, added at)`` of each movie whose latest watchlist event is an add, newest
-        first; with ``movie_ids``, only those of them on it (the movie cards of a page)."""
+        first (the buttons of a page's cards read :meth:`marks`)."""
         table = self.model._meta.db_table
-        among = "" if movie_ids is None else "AND movie_id = ANY(%s)"
         sql = f"""
             SELECT movie_id, time FROM (
                 SELECT DISTINCT ON (movie_id) movie_id, type, time
                 FROM {table}
-                WHERE user_id = %s AND type IN ('watchlist_add', 'watchlist_remove') {among}
+                WHERE user_id = %s AND type IN ('watchlist_add', 'watchlist_remove')
                 ORDER BY movie_id, time DESC, id DESC
             ) latest
             WHERE type = 'watchlist_add'
             ORDER BY time DESC, movie_id"""
         with connection.cursor() as cursor:
-            cursor.execute(sql, [user_id] if movie_ids is None else [user_id, list(movie_ids)])
+            cursor.execute(sql, [user_id])
             return [(movie_id, time) for movie_id, time in cursor.fetchall()]
 
 

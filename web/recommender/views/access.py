@@ -34,8 +34,11 @@ def ratings_of(user_id: int | None, movie_ids: list[int]) -> dict[int, float]:
     return dict(Rating.objects.filter(user_id=user_id, movie_id__in=movie_ids).values_list("movie_id", "rating"))
 
 
-def watchlisted_of(user_id: int | None, movie_ids: list[int]) -> set[int]:
-    """Which of the movies on a page are on ``user_id``'s watchlist (their cards offer removal): one query."""
+def marks_of(user_id: int | None, movie_ids: list[int]) -> dict[str, set[int]]:
+    """The page context of the cards' buttons: ``my_watchlist``, the movies on ``user_id``'s watchlist (their cards
+    offer removal), and ``my_dismissed``, those they said they are not interested in (their cards offer to show them
+    again). One query."""
     if user_id is None or not movie_ids:
-        return set()
-    return {movie_id for movie_id, _ in Event.objects.watchlist(user_id, movie_ids)}
+        return {"my_watchlist": set(), "my_dismissed": set()}
+    watchlisted, dismissed = Event.objects.marks(user_id, movie_ids)
+    return {"my_watchlist": watchlisted, "my_dismissed": dismissed}

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 
 from web.recommender.forms import SignUpForm
 from web.recommender.models import Movie, PopularMovie, Profile, Rating
-from web.recommender.views.access import ratings_of, viewer_user_id, watchlisted_of
+from web.recommender.views.access import marks_of, ratings_of, viewer_user_id
 from web.recommender.views.users import ratings_page, recommendations_page, status_of
 from web.runs.models import Run
 from web.security import begin_sign_in, client_ip, sign_in_succeeded, signup_limit, take, wait_message
@@ -118,7 +118,7 @@ def onboarding(request: HttpRequest) -> HttpResponse:
     context = {
         "movies": films, "query": query, "next_batch": batch + 1 if batch < ONBOARDING_BATCHES else 0,
         "my_ratings": ratings_of(me, [m.movie_id for m in films]),
-        "my_watchlist": watchlisted_of(me, [m.movie_id for m in films]),
+        **marks_of(me, [m.movie_id for m in films]),
         "rated_count": Rating.objects.filter(user_id=me).count(),
         "user_id": me,
         "can_rate": True,

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, render
 
 from web.recommender import presenters
 from web.recommender.models import CATALOGUE_SORTS, Movie, Rating, ScoredMovie, SimilarMovie, UserScore, is_profile_id
-from web.recommender.views.access import ratings_of, viewer_user_id, watchlisted_of
+from web.recommender.views.access import marks_of, ratings_of, viewer_user_id
 from web.recommender.views.users import MAX_USER_ID
 
 SEARCH_PAGE = 20
@@ -32,7 +32,7 @@ def movies(request: HttpRequest) -> HttpResponse:
         "page": page, "searched": bool(query or genre or year), "sort": sort, "sorts": CATALOGUE_SORTS,
         "rated": {movie_id: presenters.rated_words(*summary) for movie_id, summary in averages.items()},
         "my_ratings": ratings_of(me, [m.movie_id for m in page]), "can_rate": me is not None,
-        "my_watchlist": watchlisted_of(me, [m.movie_id for m in page]),
+        **marks_of(me, [m.movie_id for m in page]),
     }
     return render(request, "recommender/movies.html", context)
 
@@ -59,7 +59,7 @@ def movie(request: HttpRequest, movie_id: int) -> HttpResponse:
         "similar": similar,
         "my_ratings": ratings_of(me, [movie_id, *[row.neighbour_id for row in similar]]),
         "can_rate": me is not None,
-        "my_watchlist": watchlisted_of(me, [movie_id, *[row.neighbour_id for row in similar]]),
+        **marks_of(me, [movie_id, *[row.neighbour_id for row in similar]]),
         "match": match, "match_is_mine": match_user == me,
         "match_user": match_user,
     }

@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from web.recommender.models import Movie, PopularMovie
-from web.recommender.views.access import ratings_of, viewer_user_id, watchlisted_of
+from web.recommender.views.access import marks_of, ratings_of, viewer_user_id
 from web.runs.models import Run
 
 HOME_POPULAR = 12
@@ -20,7 +20,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "popular": popular,
         "genres": Movie.objects.genre_names(),
         "my_ratings": ratings_of(me, [row.movie_id for row in popular]),
-        "my_watchlist": watchlisted_of(me, [row.movie_id for row in popular]),
+        **marks_of(me, [row.movie_id for row in popular]),
         "can_rate": me is not None,
     }
     return render(request, "recommender/home.html", context)

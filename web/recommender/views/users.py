@@ -11,7 +11,7 @@ from django.urls import reverse
 from web.recommender import caching
 from web.recommender.models import RATING_ORDER, Movie, Rating, UserScore, is_profile_id
 from web.recommender.refresh import is_updating
-from web.recommender.views.access import viewer_user_id, visible_user, watchlisted_of
+from web.recommender.views.access import marks_of, viewer_user_id, visible_user
 from web.runs.spec import DEFAULT_TOP_N
 
 PAGE_SIZE = 20
@@ -94,7 +94,7 @@ def recommendations_page(request: HttpRequest, user_id: int) -> HttpResponse:
         "has_next": recs.has_more and page < MAX_PAGES,
         "own": me == user_id,
         "can_rate": me == user_id,
-        "my_watchlist": watchlisted_of(user_id, [item.movie.movie_id for item in recs.items]) if me == user_id else set(),
+        **marks_of(user_id if me == user_id else None, [item.movie.movie_id for item in recs.items]),
         "is_profile": is_profile_id(user_id),
         "updating": is_updating(user_id),
         "rated_count": rated_count,

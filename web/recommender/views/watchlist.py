@@ -1,4 +1,5 @@
-"""The watchlist and "not interested" on the site: the same events a browsing service sends, recorded for the signed-in profile."""
+"""The watchlist and "not interested" (and its undo) on the site: the same events a browsing service sends, recorded
+for the signed-in profile."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from web.recommender.models import SITE_EVENT_TYPES, Event, Movie
-from web.recommender.views.access import ratings_of, viewer_user_id
+from web.recommender.views.access import marks_of, ratings_of, viewer_user_id
 from web.recommender.views.rating import back_to_page
 from web.security import limit_rating_writes
 
@@ -18,20 +19,21 @@ SAID = {
     "watchlist_add": "Added {title} to your watchlist.",
     "watchlist_remove": "Removed {title} from your watchlist.",
     "not_interested": "{title} won't be recommended to you again.",
+    "not_interested_remove": "{title} can be recommended to you again.",
 }
 
 
 @require_POST
 @limit_rating_writes
 def movie_event(request: HttpRequest, movie_id: int) -> HttpResponse:
-    """Add to or remove from the watchlist, or mark "not interested"; back to the page the button was on."""
+    """Add to or remove from the watchlist, or mark "not interested" or take it back; back to the page the button was on."""
     film = get_object_or_404(Movie, movie_id=movie_id)
     user_id = viewer_user_id(request)
     if user_id is None:
         return redirect(f"{reverse('login')}?next={reverse('movie', args=[movie_id])}")
     action = request.POST.get("action", "")
     if action not in SITE_EVENT_TYPES:
-        messages.error(request, "That button did nothing: choose add to watchlist, remove, or not interested.")
+        messages.error(request, "That button did nothing: choose add to watchlist, remove, not interested, or show it again.")
         return redirect(back_to_page(request, film))
     Event.objects.record_own(user_id, movie_id, action)
     messages.success(request, SAID[action].format(title=film.title))
@@ -45,5 +47,6 @@ def my_watchlist(request: HttpRequest) -> HttpResponse:
     entries = Event.objects.watchlist(me)
     movies = Movie.objects.in_bulk([movie_id for movie_id, _ in entries])
     listed = [movies[movie_id] for movie_id, _ in entries]
-    context = {"movies": listed, "my_ratings": ratings_of(me, [m.movie_id for m in listed]), "can_rate": True}
+    context = {"movies": listed, "my_ratings": ratings_of(me, [m.movie_id for m in listed]), "can_rate": True,
+               "my_dismissed": marks_of(me, [m.movie_id for m in listed])["my_dismissed"]}
     return render(request, "recommender/watchlist.html", context)
