@@ -17,7 +17,8 @@ Next to the star ratings, two kinds of event teach the models:
   (``EASE(dismissed=...)``). It applies only to a movie the user neither
   rated nor watched (what they did outweighs a click), it is never a
   positive, and the read hides the movie from the served list as before.
-  Star models ignore it.
+  Star models ignore it. A later ``not_interested_remove`` takes it back
+  (the web layer leaves such pairs out before they get here).
 
 Both values were chosen on the validation splits of a simulated protocol
 (docs/evaluation.md, "Watches"). The job (``jobs/precompute/store.py``) and

@@ -250,7 +250,9 @@ class EventInputSerializer(serializers.Serializer):
                                      help_text="Chosen by the sender, unique per event: a retry with the same id is ignored.")
     user_id = StrictIntegerField(min_value=1, max_value=2**31 - 1)
     movie_id = StrictIntegerField(min_value=1, max_value=2**31 - 1)
-    type = serializers.ChoiceField(choices=list(EVENT_TYPES))
+    type = serializers.ChoiceField(choices=list(EVENT_TYPES), help_text=(
+        "`not_interested_remove` takes back a `not_interested` of the same user and movie, as `watchlist_remove` "
+        "takes back an add: the latest of the two by `time` decides."))
     fraction = FractionField(required=False, allow_null=True, help_text="Only for `watched`: how much was watched, 0 to 1.")
     time = EventTimeField(help_text="When it happened: ISO 8601 with the UTC offset, from 1995 to now (5 minutes' clock skew allowed).")
 
