@@ -6,7 +6,7 @@ import urllib.request
 
 from prometheus_client import REGISTRY, generate_latest
 
-from tests.observability.conftest import value
+from tests.observability.conftest import samples, value
 from web.observability.worker import MeasuredWorker
 from web.queue import get_queue, new_redis_client
 
@@ -39,3 +39,17 @@ def test_jobs_are_counted_by_function_and_outcome(redis_conn, db, free_tcp_port,
     assert value(after, durations, function="adds", status="finished") - value(before, durations, function="adds", status="finished") == 2
     served = urllib.request.urlopen(f"http://127.0.0.1:{free_tcp_port}/metrics", timeout=5).read().decode()
     assert value(served, jobs, function="adds", status="finished") == value(after, jobs, function="adds", status="finished")
+
+
+def test_the_refresh_failure_series_exist_at_zero_before_the_first_failure(redis_conn, db, free_tcp_port, settings):
+    """rate() needs a sample before the first failure: a series born at 1 hides that failure from the alert
+    MovielensRefreshesFailing. A worker that ran nothing serves the refreshes' outcomes at 0 already."""
+    settings.WORKER_METRICS_PORT = free_tcp_port
+    queue = get_queue(new_redis_client())
+    MeasuredWorker([queue], connection=queue.connection).work(burst=True)
+    served = urllib.request.urlopen(f"http://127.0.0.1:{free_tcp_port}/metrics", timeout=5).read().decode()
+
+    for function in ("refresh_due", "refresh_user"):
+        for status in ("finished", "failed"):
+            assert (("movielens_worker_jobs_total", (("function", function), ("status", status)))
+                    in samples(served)), (function, status)

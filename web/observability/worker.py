@@ -34,6 +34,9 @@ WORKER_JOBS = Counter(
     "Jobs the RQ worker ended, by function (its name without the module, e.g. refresh_user) and final status.",
     ["function", "status"],
 )
+ALERTED_FUNCTIONS = ("refresh_due", "refresh_user")
+"""The jobs whose failures an alert rates (k8s/overlays/monitoring/prometheus-rule.yaml, MovielensRefreshesFailing)."""
+OUTCOMES = ("finished", "failed")
 WORKER_JOB_DURATION = Histogram(
     f"{PREFIX}_worker_job_duration_seconds",
     "Seconds a job ran in the RQ worker, by function and final status.",
@@ -51,6 +54,10 @@ class MeasuredWorker(Worker):
     """A forking RQ worker that counts and times each job, logs a line for it, and runs it under its request id."""
 
     def work(self, *args: object, **kwargs: object) -> bool:
+        # Served at 0 from the start: rate() over a series born at 1 would miss its first failure.
+        for function in ALERTED_FUNCTIONS:
+            for status in OUTCOMES:
+                WORKER_JOBS.labels(function, status)
         if settings.WORKER_METRICS_PORT:
             start_http_server(settings.WORKER_METRICS_PORT)
             logger.info("worker metrics on port %d", settings.WORKER_METRICS_PORT)
