@@ -22,6 +22,8 @@ help:
 	@echo "make loadtest - 60 s of reads, rating writes and events under the web server while a run publishes -> docs/reliability.md"
 	@echo "make evaluate - top-10 metrics of our algorithms and other libraries -> docs/evaluation.md"
 	@echo "make stop   - stop the embedded PostgreSQL and Redis (their data stays in .local/)"
+	@echo "make clean-data - stop them and delete their data (.local/services, the tests' .local/test-services*)"
+	@echo "make check-k8s, make k8s-... - the cluster side: k8s/k8s.mk, docs/kubernetes.md"
 
 # --no-compile: a module is byte-compiled when first imported instead; compiling every installed file up front
 # was half of the install's time (docs/decisions.md, "Local services and tests"). The images compile at build.

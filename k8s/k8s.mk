@@ -312,7 +312,8 @@ k8s-load:
 	| $(K8S) exec -i "$$pod" -c web -- sh -c 'IFS= read -r DATABASE_URL && export DATABASE_URL && exec python manage.py load_movielens /tmp/movielens'; \
 	$(K8S) exec "$$pod" -c web -- rm -rf /tmp/movielens
 
-## Run a management command in the web container: make k8s-manage ARGS="migrate".
+## Run a management command in the web container: make k8s-manage ARGS="showmigrations".
+## It runs as the web's data-only role: migrate and load_movielens are refused (k8s-load, the init container).
 k8s-manage:
 	$(K8S) exec -it deployment/web -c web -- python manage.py $(ARGS)
 

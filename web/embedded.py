@@ -334,10 +334,21 @@ def _stop_postgres(pgdata: Path) -> None:
     _forget_server(pgdata)
 
 
+USAGE = ("usage: python -m web.embedded [start|stop] [DIR]  (start, the default, prints the URLs; "
+         "DIR defaults to $EMBEDDED_DATA_DIR, else .local/services)")
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m web.embedded [start|stop] [DIR]``: manage the servers by hand."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in args or "--help" in args:
+        print(USAGE)
+        return
     command = args[0] if args else "start"
+    # Anything else used to start both servers (a typo of "stop"), or took "--help" for the folder to stop.
+    if command not in ("start", "stop") or len(args) > 2:
+        print(USAGE, file=sys.stderr)
+        raise SystemExit(2)
     data_dir = Path(args[1] if len(args) > 1 else os.environ.get("EMBEDDED_DATA_DIR", default_data_dir()))
     if command == "stop":
         stop(data_dir)

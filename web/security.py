@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.crypto import salted_hmac
@@ -65,19 +64,6 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
-
-
-def require_allowed_hosts() -> None:
-    """Refuse to serve HTTP in production without ``ALLOWED_HOSTS`` (called by ``web.wsgi``).
-
-    The settings themselves only drop the local default, because the precompute job and the
-    image build's collectstatic load them in production mode without serving any request.
-    """
-    if settings.PRODUCTION and not settings.ALLOWED_HOSTS:
-        raise ImproperlyConfigured(
-            "ALLOWED_HOSTS is required when APP_ENV=production and the web server starts: the comma-separated "
-            "host names the site is reached by, e.g. ALLOWED_HOSTS=movies.example.org,localhost"
-        )
 
 
 # -- rate limits ---------------------------------------------------------------

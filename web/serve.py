@@ -5,6 +5,8 @@ the benchmarks and the end-to-end tests all run. It is granian (HTTP in
 Rust, the application in worker processes with a few Python threads each),
 started with what this app needs around it:
 
+- the workers' start-up checks made once before any worker starts (web/startup.py), so a bad setting stops the
+  start with its message rather than a respawn loop of failing workers;
 - a fresh ``PROMETHEUS_MULTIPROC_DIR`` before any worker starts, so that
   every worker's counts add up in ``/metrics`` (web/observability/multiprocess.py);
 - workers that die are started again; ``SIGTERM`` stops taking connections
@@ -24,11 +26,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server import Server
 
+from web import startup
 from web.observability import multiprocess
 from web.observability.logging import FORMATTERS as LOG_FORMATTERS
 
@@ -107,8 +111,18 @@ def build(args: argparse.Namespace, directory: str, made_here: bool) -> Server:
     return server
 
 
+def check_configuration() -> None:
+    """The workers' start-up checks, once here: a bad setting stops the start with its message (web/startup.py)."""
+    startup.set_environment_defaults()  # the workers inherit them
+    try:
+        startup.require_allowed_hosts()
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"python -m web.serve: {exc}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    check_configuration()
     # Before any worker exists: each inherits the variable and imports prometheus_client with it set.
     directory, made_here = multiprocess.fresh_multiprocess_dir()
     os.environ[multiprocess.VARIABLE] = directory

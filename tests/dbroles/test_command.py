@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +19,8 @@ APP_PASSWORD = "fedcba9876543210fedcba9876543210"
 
 def _print_sql(*args: str, **passwords: str) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ.get("PATH", "")} | passwords
-    return subprocess.run([sys.executable, "-m", "web.dbroles", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([sys.executable, "-m", "web.dbroles", *args], check=False, cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=60)
 
 
 def test_prints_one_transaction_that_stops_at_the_first_error():
@@ -59,3 +60,30 @@ def test_quotes_a_hostile_password_and_database_name():
     assert 'ON DATABASE "movie""lens"' in sql
     with pytest.raises(ValueError, match="NUL"):
         roles.setup_sql("movielens", "a\x00" + "b" * 20, APP_PASSWORD)
+
+
+def test_help_prints_the_usage_and_no_sql():
+    """``--help`` is a question, not a database called "--help": the usage on stdout, exit 0, no SQL."""
+    result = _print_sql("--help", DATABASE_OWNER_PASSWORD=OWNER_PASSWORD, DATABASE_APP_PASSWORD=APP_PASSWORD)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m web.dbroles DATABASE")
+    assert "BEGIN;" not in result.stdout
+
+
+def test_refuses_an_option_it_does_not_know():
+    """A mistyped option is refused with the usage rather than taken for the database's name."""
+    result = _print_sql("--database=movielens", DATABASE_OWNER_PASSWORD=OWNER_PASSWORD, DATABASE_APP_PASSWORD=APP_PASSWORD)
+    assert result.returncode == 2
+    assert "usage: python -m web.dbroles DATABASE" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_missing_password_names_the_secrets_make_k8s_secrets_creates():
+    """The message points at the Secrets that hold the passwords on the cluster, by the names k8s/k8s.mk gives them."""
+    makefile = (REPO / "k8s" / "k8s.mk").read_text()
+    secrets = dict(re.findall(r"^(K8S_DB_(?:OWNER|APP)_SECRET) := (\S+)$", makefile, re.MULTILINE))
+    assert set(secrets) == {"K8S_DB_OWNER_SECRET", "K8S_DB_APP_SECRET"}
+    result = _print_sql("movielens")
+    assert result.returncode == 2
+    for name in secrets.values():
+        assert name in result.stderr

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +86,34 @@ def test_production_web_server_refuses_to_start_without_allowed_hosts():
     assert result.returncode != 0
     assert "ALLOWED_HOSTS is required" in result.stderr
     assert _python("import web.wsgi", PRODUCTION).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({k: v for k, v in PRODUCTION.items() if k != "ALLOWED_HOSTS"}, "ALLOWED_HOSTS is required"),
+        (PRODUCTION | {"RETRAIN_THRESHOLD": "-1"}, "RETRAIN_THRESHOLD must be 0 (off) or a positive count"),
+    ],
+    ids=["no-allowed-hosts", "bad-setting"],
+)
+def test_web_serve_stops_at_start_on_a_bad_configuration(env, message):
+    """``python -m web.serve`` exits with the message instead of listening while its workers die and respawn for ever."""
+    base = {k: v for k, v in os.environ.items() if k not in CLEARED and not k.startswith(("HSTS_", "DJANGO_"))}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "web.serve", "--bind", f"127.0.0.1:{port}"], cwd=REPO, env=base | env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, stderr = server.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)  # the server and the workers it keeps respawning
+        server.communicate()
+        pytest.fail("the web server kept running with a configuration its workers refuse")
+    assert server.returncode != 0
+    assert message in stderr
+    assert "Traceback" not in stderr, "the message alone, not a traceback"
+    assert "Listening at" not in stderr
 
 
 def test_production_refuses_to_start_without_secret_key():

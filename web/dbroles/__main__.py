@@ -13,18 +13,23 @@ import sys
 from web.dbroles.roles import setup_sql
 
 PASSWORD_VARIABLES = ("DATABASE_OWNER_PASSWORD", "DATABASE_APP_PASSWORD")
+USAGE = "usage: python -m web.dbroles DATABASE  (passwords in DATABASE_OWNER_PASSWORD, DATABASE_APP_PASSWORD)"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Print the SQL; 2 with a message on stderr when the database name or a password is missing or unusable."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1 or not args[0].strip():
-        print("usage: python -m web.dbroles DATABASE  (passwords in DATABASE_OWNER_PASSWORD, DATABASE_APP_PASSWORD)",
-              file=sys.stderr)
+    if args in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
+    # A leading dash is an option this command does not have, not a database's name (--help used to print SQL
+    # for a database called "--help").
+    if len(args) != 1 or not args[0].strip() or args[0].startswith("-"):
+        print(USAGE, file=sys.stderr)
         return 2
     missing = [name for name in PASSWORD_VARIABLES if not os.environ.get(name)]
     if missing:
-        print(f"web.dbroles: set {' and '.join(missing)} (make k8s-secrets puts them in the Secret movielens-db-roles)",
+        print(f"web.dbroles: set {' and '.join(missing)} (make k8s-secrets puts them in the Secrets movielens-db-owner and movielens-db-app)",
               file=sys.stderr)
         return 2
     try:

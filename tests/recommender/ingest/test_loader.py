@@ -476,3 +476,12 @@ def test_a_failed_vacuum_after_the_commit_is_a_warning_not_a_failed_load(monkeyp
     monkeypatch.setattr(loader, "RATING", "no_such_table")
     loader._mark_ratings_visible("default")
     assert "VACUUM of the ratings failed" in caplog.text
+
+
+@pytest.mark.django_db
+def test_load_command_into_an_unmigrated_database_says_to_migrate(tmp_path):
+    """A table missing (the database never migrated) is a CommandError with the migrate hint, not a traceback."""
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE recommender_movie RENAME TO recommender_movie_hidden")  # undone with the test
+    with pytest.raises(CommandError, match=r"Nothing was loaded\. .*manage\.py migrate"):
+        call_command("load_movielens", str(write_set(tmp_path / "set")), stdout=StringIO(), stderr=StringIO())

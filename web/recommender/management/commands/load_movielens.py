@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg2
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
@@ -31,7 +32,9 @@ class Command(BaseCommand):
             summary = load_movielens(path, progress=progress, using=database)
         except IngestError as exc:
             raise CommandError(f"{exc}. Nothing was loaded.") from exc
-        except DatabaseError as exc:
+        # The loader writes through the raw psycopg2 cursor (COPY is not in the DB-API), whose errors Django
+        # does not wrap: a missing table (never migrated) arrives as psycopg2's own error.
+        except (DatabaseError, psycopg2.Error) as exc:
             raise CommandError(
                 f"the database refused the load: {exc}. Nothing was loaded. "
                 "Is the database reachable and migrated (manage.py migrate)?"
