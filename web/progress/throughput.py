@@ -3,7 +3,11 @@
 Rates are measured over the last :data:`RATE_WINDOW_SECONDS` of the
 ``compute`` stage (where users and rows are counted), so the ETA follows the
 current speed rather than the average since the start; a finished run gets
-its average over the whole stage.
+its average over the whole stage. A stalled run (no heartbeat for
+``PROGRESS_STALL_SECONDS``) is doing nothing: 0 users/s and no ETA, not the
+rate it had when it stopped. A shard that restarts counts its users again
+from 0, so the run's sum drops for a while: rates are measured after the last
+drop, never across it (which gave a negative rate).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from web.runs.models import RunSample, RunStatus, Stage
+from web.runs.models import RunSample, RunStatus, Stage, stall_after
 
 RATE_WINDOW_SECONDS = 15.0
 """Seconds of recent samples that the current users/s and rows/s are measured over."""
@@ -35,6 +39,12 @@ def _rate(first: RunSample, last: RunSample) -> tuple[float, float] | None:
     return (last.users_done - first.users_done) / seconds, (last.rows_written - first.rows_written) / seconds
 
 
+def _since_last_drop(samples: list[RunSample]) -> list[RunSample]:
+    """The samples from the last one whose count fell below its predecessor's (a shard that restarted) onwards."""
+    drops = [i for i in range(1, len(samples)) if samples[i].users_done < samples[i - 1].users_done]
+    return samples[drops[-1]:] if drops else samples
+
+
 def measure(run, samples: Sequence[RunSample], now: datetime | None = None) -> Throughput:
     """Elapsed seconds, users/s and rows/s, and the ETA of ``run`` given its samples in time order."""
     now = now or timezone.now()
@@ -44,7 +54,10 @@ def measure(run, samples: Sequence[RunSample], now: datetime | None = None) -> T
     after = [s for s in samples if computing and s.at > computing[-1].at]
     if after:
         computing.append(after[0])
+    computing = _since_last_drop(computing)
     finished = run.status not in (RunStatus.PENDING, RunStatus.RUNNING)
+    if not finished and run.heartbeat_at is not None and now - run.heartbeat_at > stall_after():
+        return Throughput(elapsed, 0.0, 0.0, None)  # stalled: nothing is being done, and no end is in sight
     if not finished and computing:
         recent = [s for s in computing if (computing[-1].at - s.at).total_seconds() <= RATE_WINDOW_SECONDS]
         window = recent if len(recent) >= 2 else computing[-2:]
