@@ -341,15 +341,27 @@ class Run(models.Model):
         return self.status in UNFINISHED
 
     def cancel(self) -> bool:
-        """Ask the job to stop: one conditional UPDATE; True if the run was still pending or running.
+        """Ask the job to stop: a conditional UPDATE; True if the run was still pending or running.
 
         Cooperative: the job reads the status back with every heartbeat and
         stops at the next chunk or stage (docs/precompute.md); a pending run is
         never started. The serving run is not touched.
+
+        The cancel also records the run's end, and its unfinished shards as
+        cancelled: a pending run, or a stalled one whose job was killed, has
+        no process left to record them, and would otherwise count its
+        duration up for ever (and not count as ended for the retraining
+        policy's wait). A job that is still alive records its own end as it stops.
         """
-        cancelled = Run.objects.filter(pk=self.pk, status__in=UNFINISHED).update(status=RunStatus.CANCELLED)
+        now = timezone.now()
+        with transaction.atomic():
+            cancelled = Run.objects.filter(pk=self.pk, status__in=UNFINISHED).update(
+                status=RunStatus.CANCELLED, finished_at=now)
+            if cancelled:
+                ShardProgress.objects.filter(run_id=self.pk, status__in=UNFINISHED).update(
+                    status=RunStatus.CANCELLED, finished_at=now)
         if cancelled:
-            self.status = RunStatus.CANCELLED
+            self.status, self.finished_at = RunStatus.CANCELLED, now
         return bool(cancelled)
 
     def has_scores(self) -> bool:
