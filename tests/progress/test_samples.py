@@ -94,3 +94,21 @@ def test_a_restarted_shard_never_makes_the_rate_negative():
     run.stage = Stage.COMPUTE
     figures = measure(run, samples, now=start + timedelta(seconds=50))
     assert figures.users_per_second == pytest.approx(50)
+
+
+def test_a_finished_sharded_run_is_not_credited_with_all_users_in_one_shards_time():
+    """A sharded run records the stage seconds of the shard that published it, which scored only its own share (a
+    resumed one, only what was left). All the run's users over that shard's compute seconds read 591.7 users/s for a
+    run that did about 60: without its samples such a run has no rate; with them, the stage's wall-clock average."""
+    start = timezone.now() - timedelta(seconds=100)
+    run = Run(algorithm="item_knn", status=RunStatus.SUCCEEDED, stage=Stage.DONE, started_at=start,
+              finished_at=start + timedelta(seconds=60), users_total=610, users_done=610, rows_written=6100, shards=2,
+              metrics={"seconds": {"compute": 1.031}, "chunks_resumed": 14})
+    assert measure(run, []).users_per_second is None
+    samples = [_sample(run, 5, 0), _sample(run, 10, 300), _sample(run, 15, 610, Stage.WRITE)]
+    assert measure(run, samples).users_per_second == pytest.approx(61)
+
+    single = Run(algorithm="item_knn", status=RunStatus.SUCCEEDED, stage=Stage.DONE, started_at=start,
+                 finished_at=start + timedelta(seconds=60), users_total=610, users_done=610, rows_written=6100,
+                 shards=1, metrics={"seconds": {"compute": 10.0}})
+    assert measure(single, []).users_per_second == pytest.approx(61)  # one process scored every user in that time

@@ -7,7 +7,10 @@ its average over the whole stage. A stalled run (no heartbeat for
 ``PROGRESS_STALL_SECONDS``) is doing nothing: 0 users/s and no ETA, not the
 rate it had when it stopped. A shard that restarts counts its users again
 from 0, so the run's sum drops for a while: rates are measured after the last
-drop, never across it (which gave a negative rate).
+drop, never across it (which gave a negative rate). Without samples (the
+feed reads them only for unfinished runs and the newest one), a finished
+run's rate is its users over its recorded compute seconds, where those are
+the time of all its users: not for a sharded or resumed run.
 """
 
 from __future__ import annotations
@@ -45,6 +48,16 @@ def _since_last_drop(samples: list[RunSample]) -> list[RunSample]:
     return samples[drops[-1]:] if drops else samples
 
 
+def _scored_every_user_in_its_compute_seconds(run) -> bool:
+    """Whether the run's recorded compute seconds are the time its users took: one process, nothing resumed.
+
+    A sharded run records the stages of the shard that published it, which scored only its share (a resumed run,
+    only what was left), so the run's users over those seconds would overstate its rate many times over.
+    """
+    metrics = run.metrics if isinstance(run.metrics, dict) else {}
+    return bool(metrics.get("seconds", {}).get("compute")) and run.shards == 1 and not metrics.get("chunks_resumed")
+
+
 def measure(run, samples: Sequence[RunSample], now: datetime | None = None) -> Throughput:
     """Elapsed seconds, users/s and rows/s, and the ETA of ``run`` given its samples in time order."""
     now = now or timezone.now()
@@ -64,7 +77,7 @@ def measure(run, samples: Sequence[RunSample], now: datetime | None = None) -> T
     else:
         window = computing
     rates = _rate(window[0], window[-1]) if len(window) >= 2 else None
-    if rates is None and finished and run.metrics.get("seconds", {}).get("compute"):
+    if rates is None and finished and _scored_every_user_in_its_compute_seconds(run):
         seconds = float(run.metrics["seconds"]["compute"])
         rates = (run.users_done / seconds, run.rows_written / seconds)
     users_rate, rows_rate = rates if rates else (None, None)
