@@ -236,9 +236,10 @@ class RunQuerySet(models.QuerySet):
                 users_total=models.Sum("users_total"), users_done=models.Sum("users_done"),
                 rows_written=models.Sum("rows_written"))
             progress = {key: value or 0 for key, value in totals.items()}
+            # The publishing shard's metrics: its own stage times, but the rows of the whole run.
             self.filter(pk=run_id).update(
-                status=RunStatus.SUCCEEDED, stage=Stage.DONE, metrics=metrics, error="", heartbeat_at=now,
-                finished_at=now, **progress
+                status=RunStatus.SUCCEEDED, stage=Stage.DONE, metrics={**metrics, "rows": progress["rows_written"]},
+                error="", heartbeat_at=now, finished_at=now, **progress
             )
 
     def fail(self, run_id: int, stage: str, error: str, metrics: dict[str, Any], shard: int = SHARD) -> str:
