@@ -33,7 +33,7 @@ from contextlib import contextmanager
 
 from jobs.precompute.progress import ProgressReporter
 from web.runs.errors import RunCancelled
-from web.runs.models import LOG_LINES_KEPT
+from web.runs.models import LOG_LINES_KEPT, Stage
 
 logger = logging.getLogger("jobs.precompute")
 
@@ -41,6 +41,8 @@ HEARTBEAT_SECONDS = 1.0
 """Seconds between two progress writes (a stage change is written at once)."""
 ERROR_LOG_SECONDS = 30.0
 """Seconds between two log lines about failing progress writes."""
+STAGE_ORDER = [stage.value for stage in Stage]
+"""The stages in the order a run goes through them: a sharded run's stage is its least advanced working shard's."""
 
 
 class DbHeartbeat(ProgressReporter):
@@ -66,8 +68,12 @@ class DbHeartbeat(ProgressReporter):
         self._sql = (
             f"UPDATE {shard_table} SET stage = %(stage)s, users_total = %(total)s, users_done = %(done)s, "
             f"rows_written = %(rows)s, heartbeat_at = now() WHERE run_id = %(run)s AND shard = %(shard)s; "
-            # The run's counts are the sums over its shards; a shard that has finished leaves the run's stage alone.
-            f"UPDATE {run_table} r SET stage = CASE WHEN %(stage)s = 'done' THEN r.stage ELSE %(stage)s END, "
+            # The run's counts are the sums over its shards, and its stage is its least advanced working shard's (the
+            # run is as far as its slowest shard; a shard that finished its part, status succeeded or stage done, no
+            # longer counts, but the beating one does: the last shard writes, indexes and publishes after finishing).
+            f"UPDATE {run_table} r SET stage = coalesce((SELECT stage FROM {shard_table} WHERE run_id = %(run)s "
+            f"AND (status = 'running' OR shard = %(shard)s) AND stage <> 'done' "
+            f"ORDER BY array_position(%(stages)s::text[], stage::text) LIMIT 1), r.stage), "
             f"users_total = s.total, users_done = s.done, rows_written = s.rows, heartbeat_at = now() "
             f"FROM (SELECT coalesce(sum(users_total), 0) AS total, coalesce(sum(users_done), 0) AS done, "
             f"coalesce(sum(rows_written), 0) AS rows FROM {shard_table} WHERE run_id = %(run)s) s "
@@ -166,6 +172,7 @@ class DbHeartbeat(ProgressReporter):
                         "rows": self.rows_written,
                         "run": self.run_id,
                         "shard": self.shard,
+                        "stages": STAGE_ORDER,
                     }
                     lines = list(self._log_lines) if self._log_sql else []
                     logged = self._logged

@@ -9,11 +9,16 @@ kill) breaks the executor with an error instead of hanging the job forever.
 
 Each worker pins BLAS to one thread (two processes beat two BLAS threads,
 PERFORMANCE.md); the caller closes its database connections before the fork
-(``fork_guard``), since a socket shared by two processes corrupts both.
+(``fork_guard``), since a socket shared by two processes corrupts both. A
+worker asks the kernel to kill it when the job's process dies (Linux's
+parent-death signal): after a SIGKILL of the job alone (the OOM killer's
+usual pick, or kill -9 of the pid the RQ worker started) its workers would
+otherwise idle for good, each holding its copy of the matrix and the model.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -95,8 +100,23 @@ def score_chunk(start: int, stop: int) -> ChunkRows:
     )
 
 
-def _init_worker() -> None:
+PR_SET_PDEATHSIG = 1
+"""Linux prctl(2) option: the signal this process gets when the thread that forked it ends."""
+
+
+def _die_with_parent(parent: int) -> None:
+    """SIGKILL this worker when ``parent`` (the job, whose main thread forks the pool) dies; Linux only."""
+    prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
+    if prctl is None:  # not Linux: a worker outlives a SIGKILL of the job there
+        return
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the job died before the request took effect
+        os._exit(1)
+
+
+def _init_worker(parent: int) -> None:
     global _BLAS_LIMIT
+    _die_with_parent(parent)
     # The parent turns SIGTERM into an exception; a worker must simply die when the parent stops it.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
@@ -191,7 +211,8 @@ def _pooled(
     todo = iter(chunks)
     pending: set[Future] = set()
     with fork_guard:
-        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker)
+        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker,
+                                       initargs=(os.getpid(),))
         try:
             # The fork context starts every worker at the first submit, so all forks happen inside the guard.
             pending.add(executor.submit(function, *next(todo)))

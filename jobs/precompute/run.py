@@ -229,9 +229,11 @@ class _Job:
             self.heartbeat.close()  # no beat may land after the final status
             Run.objects.publish(self.run_id, self.metrics())
             self.published = True
+        # The whole run's figures (all its shards', from its start), not this process's share.
+        run = Run.objects.get(pk=self.run_id)
         logger.info(
             "precompute run %s succeeded: %s users, %s rows in %.1f s; it is now the active run",
-            self.run_id, f"{self.counts.users_done:,}", f"{self.counts.rows_written:,}", self._elapsed(),
+            self.run_id, f"{run.users_done:,}", f"{run.rows_written:,}", run.duration.total_seconds(),
         )
 
     @staticmethod

@@ -69,6 +69,26 @@ def test_the_history_shows_the_headline_quality_and_the_rest_on_demand_within_12
     screenshot(page, "progress-history", full_page=True)
 
 
+def test_the_history_fits_1280px_with_failed_runs_errors_in_it(live_server, operator_page):
+    """A failure's error names a path or a socket (one long word): it pushed the history past its panel, and the
+    Actions column out of sight, on the day an operator needs it. The error wraps inside its column instead."""
+    page = operator_page
+    for _ in range(2):
+        _finished(status=RunStatus.SUCCEEDED, stage=Stage.DONE, users_total=610, users_done=610,
+                  metrics={"evaluation": EVALUATION})
+    failed = _finished(status=RunStatus.FAILED, stage=Stage.QUEUED, error=(
+        "queued: ConnectionError: could not queue the run for the worker (Error 2 connecting to "
+        "/srv/movielens-recommender/checkouts/main/.local/services/redis/redis.sock. No such file or directory.)"))
+    page.reload()
+    row = page.locator(f"tr[data-run='{failed.pk}']")
+    expect(row.locator(".error")).to_contain_text("redis.sock")
+    table = page.locator("#runs").bounding_box()
+    panel = page.locator("#runs").locator("xpath=ancestor::section[1]").bounding_box()
+    assert table["x"] + table["width"] <= panel["x"] + panel["width"], "the history is wider than its panel"
+    chart = row.locator("td.actions button.chart").bounding_box()
+    assert chart["x"] + chart["width"] <= panel["x"] + panel["width"]
+
+
 def test_a_cancelled_run_reads_as_a_cancel_and_the_created_notice_goes_when_the_run_starts(live_server, operator_page):
     """Item 7: "Cancelled by an operator", calm; "Run N created: pending ..." is withdrawn once the run has moved on."""
     page = operator_page

@@ -259,6 +259,23 @@ def test_sigkill_leaves_the_run_running_with_a_stale_heartbeat(catalogue):
         assert later.is_stalled and later.display_status == "stalled"
 
 
+def test_the_pool_workers_do_not_outlive_a_killed_job(catalogue):
+    """SIGKILL of the job's main process alone (the OOM killer's usual pick, or kill -9 of the pid the RQ worker
+    started): its pool workers went on idling for good, each holding its copy of the matrix and the model. In a pod
+    the container's end takes them too; under the RQ worker, or by hand, nothing did."""
+    pending = Run.objects.create_pending("popularity")
+    job = _start_slow(pending.pk)
+    try:
+        wait_for(lambda: _computing(pending.pk), what="the job to report compute progress")
+        job.kill()  # the main process only
+        job.wait(timeout=10)  # not communicate(): the workers hold its pipes open while they live
+        wait_for(lambda: _process_group_gone(job.pid), timeout=10, what="the pool workers to exit")
+    finally:
+        if not _process_group_gone(job.pid):
+            os.killpg(job.pid, signal.SIGKILL)
+        job.communicate(timeout=10)
+
+
 def test_sigterm_fails_the_run_and_stops_the_workers(catalogue):
     """SIGTERM (a pod stopped) exits non-zero, fails the run with the signal named, drops its table and workers."""
     good = run(top_n=3)

@@ -167,3 +167,29 @@ def test_heartbeat_keeps_only_the_newest_log_lines_of_a_run():
     assert kept == [f"line {n}" for n in range(30, LOG_LINES_KEPT + 30)]
     assert RunLogLine.objects.tails([run.pk, other.pk], 3) == {
         run.pk: [f"line {n}" for n in range(LOG_LINES_KEPT + 27, LOG_LINES_KEPT + 30)], other.pk: ["another run's line"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sharded_runs_stage_is_its_least_advanced_working_shards():
+    """Each shard's beat wrote its own stage into the run, so while one shard still fitted and another computed the
+    run's stage (and its bars on the page) flipped between fit and compute every second. The run is as far as its
+    slowest working shard; a shard that has finished its part no longer holds it back."""
+    run = Run.objects.create(algorithm="item_knn", status=RunStatus.RUNNING, shards=2)
+    for shard in range(2):
+        ShardProgress.objects.create(run=run, shard=shard, stage="load")
+
+    def beat(shard: int, stage: str) -> str:
+        heartbeat = DbHeartbeat(run.pk, _new_connection, run_table=Run._meta.db_table,
+                                shard_table=ShardProgress._meta.db_table, shard=shard, interval=60).start()
+        heartbeat.stage(stage)
+        heartbeat.close()  # one last write
+        return Run.objects.get(pk=run.pk).stage
+
+    assert beat(0, "fit") == "load"  # shard 1 is still loading
+    assert beat(1, "fit") == "fit"
+    assert beat(0, "compute") == "fit"  # shard 1 is still fitting
+    assert beat(1, "compute") == "compute"
+    ShardProgress.objects.filter(run=run, shard=0).update(status=RunStatus.SUCCEEDED)  # finish_shard: not the last
+    assert beat(0, "done") == "compute"
+    ShardProgress.objects.filter(run=run, shard=1).update(status=RunStatus.SUCCEEDED)  # the last: it publishes
+    assert beat(1, "write") == "write"

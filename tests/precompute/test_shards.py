@@ -19,7 +19,7 @@ from tests.helpers import N_USERS, run, start_job, wait_for
 from web.recommender.models import FittedModel, Rating, SimilarMovie, UserScore
 from web.runs import scores
 from web.runs.errors import RunNotPending
-from web.runs.models import ActiveRun, Run, RunStatus, ShardProgress
+from web.runs.models import ActiveRun, Run, RunLogLine, RunStatus, ShardProgress
 from web.runs.scores import done_table, similar_table
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -202,3 +202,14 @@ def test_a_cancelled_named_run_is_not_started_again_by_a_late_process(catalogue)
     with pytest.raises(RunNotPending, match="was cancelled"):
         run(algorithm="popularity", top_n=2, run_name="late-pod")
     assert Run.objects.count() == before
+
+
+def test_the_publishing_shard_reports_the_runs_totals(catalogue):
+    """The last shard publishes the whole run, so its 'succeeded' line on the page (and the run's recorded rows) are
+    the run's, not its own share: 'succeeded: 305 users' for a run of 610 read like half the users were lost."""
+    for shard in range(2):
+        published = run(algorithm="item_knn", top_n=5, chunk_size=2, shards=2, shard=shard, run_name="totals")
+    assert published.status == RunStatus.SUCCEEDED and published.users_done == N_USERS
+    log = " / ".join(RunLogLine.objects.filter(run=published).values_list("line", flat=True))
+    assert f"precompute run {published.pk} succeeded: {N_USERS} users, {published.rows_written:,} rows" in log
+    assert published.metrics["rows"] == published.rows_written == N_USERS * 5

@@ -1,11 +1,13 @@
 """Start, cancel and roll back from the page's JSON endpoints."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 from rq import Queue
 
 from tests.helpers import run as run_job_in_process
-from web.runs.models import ActiveRun, Run, RunStatus, Stage
+from web.runs.models import ActiveRun, Run, RunStatus, ShardProgress, Stage
 
 START = "/api/runs"
 
@@ -93,3 +95,23 @@ def test_roll_back_serves_an_older_run_whose_partition_exists(operator_client, c
     failed = Run.objects.create(algorithm="popularity", status=RunStatus.FAILED)
     assert operator_client.post(f"/api/runs/{failed.pk}/activate").status_code == 409
     assert ActiveRun.current_run_id() == first.pk
+
+
+@pytest.mark.django_db
+def test_cancelling_a_stalled_run_ends_it_on_the_page(operator_client):
+    """A job killed with SIGKILL (no process left to record anything) leaves its run stalled; the operator cancels
+    it. The page then showed it cancelled but still counting its duration up, with its shard 'stalled', for good:
+    nothing would ever write its end. The cancel records it."""
+    long_ago = timezone.now() - timedelta(minutes=10)
+    last_heard = timezone.now() - timedelta(minutes=5)
+    stalled = Run.objects.create(algorithm="popularity", status=RunStatus.RUNNING, stage=Stage.COMPUTE,
+                                 started_at=long_ago, heartbeat_at=last_heard, users_total=610, users_done=80)
+    ShardProgress.objects.create(run=stalled, shard=0, status=RunStatus.RUNNING, stage=Stage.COMPUTE,
+                                 started_at=long_ago, heartbeat_at=last_heard, users_total=610, users_done=80)
+    assert operator_client.post(f"/api/runs/{stalled.pk}/cancel").status_code == 200
+
+    shown = next(r for r in operator_client.get("/api/runs").json()["runs"] if r["id"] == stalled.pk)
+    assert shown["status"] == "cancelled" and shown["finished_at"] is not None
+    assert shown["duration_seconds"] == pytest.approx(600, abs=30)
+    assert [shard["status"] for shard in shown["shard_progress"]] == ["cancelled"]
+    assert stalled.pk in [run.pk for run in Run.objects.exclude(finished_at=None)]  # in the durations chart

@@ -129,3 +129,22 @@ def test_after_a_run_failed_or_was_cancelled_the_threshold_waits_before_it_start
     Run.objects.filter(pk=ended.pk).update(finished_at=timezone.now() - retrain.RETRY_AFTER - timedelta(minutes=1))
     assert retrain_if_due() is not None
     assert Run.objects.count() == 3
+
+
+def test_an_operators_cancel_of_the_started_run_is_not_undone_by_the_next_write(catalogue, settings, redis_conn,
+                                                                               operator_client):
+    """The threshold starts a run; an operator cancels it from the page while it is pending. Its worker job then
+    refuses it, so nothing but the cancel records its end: without an end time the wait did not count it, and the
+    next write started the same run again."""
+    settings.RETRAIN_THRESHOLD = 2
+    serving = _serving_run()
+    Run.objects.filter(pk=serving.pk).update(finished_at=timezone.now() - timedelta(hours=3))
+    user, movies = int(catalogue["user_ids"][0]), catalogue["movie_ids"]
+    _events(user, list(movies[:3]), "cross")
+    started = retrain_if_due()
+    assert started is not None
+
+    assert operator_client.post(f"/api/runs/{started}/cancel").json() == {"id": started, "status": "cancelled"}
+    _events(user, list(movies[3:4]), "next")
+    assert retrain_if_due() is None
+    assert set(Run.objects.values_list("pk", flat=True)) == {serving.pk, started}

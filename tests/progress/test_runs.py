@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from web.progress import views
-from web.runs.models import ActiveRun, Run, RunStatus, ShardProgress, Stage
+from web.runs.models import ActiveRun, Run, RunSample, RunStatus, ShardProgress, Stage
 
 pytestmark = pytest.mark.django_db
 
@@ -161,3 +161,18 @@ def test_a_publish_while_the_feed_is_read_never_shows_a_run_serving_while_it_run
     serving = [run for run in feed["runs"] if run["is_active"]]
     assert [run["id"] for run in serving] == [feed["active_run_id"]]
     assert serving[0]["status"] == "succeeded"
+
+
+def test_the_last_runs_rate_comes_from_its_samples(operator_client):
+    """When nothing is working the Now panel shows the newest run, finished: its users/s is measured on its samples
+    (a sharded run's recorded seconds are one shard's), so the feed carries them for that run too."""
+    start = timezone.now() - timedelta(seconds=100)
+    last = _run(algorithm="item_knn", shards=2, started_at=start, users_total=610, users_done=0)
+    for seconds, users, stage in [(5, 0, Stage.COMPUTE), (10, 300, Stage.COMPUTE), (15, 610, Stage.WRITE)]:
+        RunSample.objects.create(run=last, at=start + timedelta(seconds=seconds), stage=stage, users_done=users,
+                                 rows_written=users * 10)
+    Run.objects.filter(pk=last.pk).update(status=RunStatus.SUCCEEDED, stage=Stage.DONE, users_done=610,
+                                          finished_at=start + timedelta(seconds=20), metrics={"seconds": {"compute": 1.0}})
+    feed = operator_client.get("/api/runs").json()
+    assert feed["now_run_id"] == last.pk
+    assert feed["runs"][0]["throughput"]["users_per_second"] == pytest.approx(61)

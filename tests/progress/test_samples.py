@@ -62,3 +62,53 @@ def test_a_finished_run_gets_its_average_and_no_eta():
     figures = measure(run, samples)
     assert figures.users_per_second == pytest.approx(500 / 25)
     assert figures.elapsed_seconds == pytest.approx(50) and figures.eta_seconds is None
+
+
+def test_a_stalled_run_shows_no_rate_and_no_eta(settings):
+    """A running run whose heartbeat stopped (a killed job) has done nothing lately: its last rate and ETA would
+    say it is about to finish. Seen on the page: a SIGKILLed shard's run read 62.9 users/s, ETA 1 s, for good."""
+    settings.PROGRESS_STALL_SECONDS = 30
+    start = timezone.now() - timedelta(seconds=200)
+    run = Run(algorithm="popularity", status=RunStatus.RUNNING, stage=Stage.COMPUTE, started_at=start,
+              heartbeat_at=start + timedelta(seconds=40), users_total=1000, users_done=400)
+    samples = [_sample(run, 10, 0), _sample(run, 20, 100), _sample(run, 30, 200), _sample(run, 40, 400)]
+    assert run.is_stalled
+    figures = measure(run, samples, now=start + timedelta(seconds=200))
+    assert figures.users_per_second == 0 and figures.rows_per_second == 0
+    assert figures.eta_seconds is None
+    assert figures.elapsed_seconds == pytest.approx(200)
+
+
+def test_a_restarted_shard_never_makes_the_rate_negative():
+    """A shard that restarts (after a SIGKILL) counts its users again from 0, so the run's sum drops for a while;
+    a rate measured across that drop was negative (the page read -15,832 users/s). The rate is measured after it."""
+    start = timezone.now() - timedelta(seconds=60)
+    run = Run(algorithm="item_knn", status=RunStatus.RUNNING, stage=Stage.FIT, started_at=start,
+              heartbeat_at=start + timedelta(seconds=50), users_total=305, users_done=305, shards=2)
+    samples = [_sample(run, 10, 0), _sample(run, 14, 560), _sample(run, 40, 565),
+               _sample(run, 41, 305, Stage.QUEUED), _sample(run, 42, 305, Stage.FIT)]  # the restarted shard's beats
+    figures = measure(run, samples, now=start + timedelta(seconds=50))
+    assert figures.users_per_second is None and figures.rows_per_second is None
+
+    samples += [_sample(run, 45, 305), _sample(run, 47, 405), _sample(run, 49, 505)]  # its compute resumes
+    run.stage = Stage.COMPUTE
+    figures = measure(run, samples, now=start + timedelta(seconds=50))
+    assert figures.users_per_second == pytest.approx(50)
+
+
+def test_a_finished_sharded_run_is_not_credited_with_all_users_in_one_shards_time():
+    """A sharded run records the stage seconds of the shard that published it, which scored only its own share (a
+    resumed one, only what was left). All the run's users over that shard's compute seconds read 591.7 users/s for a
+    run that did about 60: without its samples such a run has no rate; with them, the stage's wall-clock average."""
+    start = timezone.now() - timedelta(seconds=100)
+    run = Run(algorithm="item_knn", status=RunStatus.SUCCEEDED, stage=Stage.DONE, started_at=start,
+              finished_at=start + timedelta(seconds=60), users_total=610, users_done=610, rows_written=6100, shards=2,
+              metrics={"seconds": {"compute": 1.031}, "chunks_resumed": 14})
+    assert measure(run, []).users_per_second is None
+    samples = [_sample(run, 5, 0), _sample(run, 10, 300), _sample(run, 15, 610, Stage.WRITE)]
+    assert measure(run, samples).users_per_second == pytest.approx(61)
+
+    single = Run(algorithm="item_knn", status=RunStatus.SUCCEEDED, stage=Stage.DONE, started_at=start,
+                 finished_at=start + timedelta(seconds=60), users_total=610, users_done=610, rows_written=6100,
+                 shards=1, metrics={"seconds": {"compute": 10.0}})
+    assert measure(single, []).users_per_second == pytest.approx(61)  # one process scored every user in that time

@@ -3,7 +3,7 @@
 The list serializer needs a few facts about all runs at once; the view puts
 them in the context (see :func:`feed_context`) so a page of runs costs a
 fixed number of queries: ``now``, ``active_run_id``, ``servable`` (runs whose
-partition is attached) and ``samples`` (run id -> samples, unfinished runs only).
+partition is attached) and ``samples`` (run id -> samples, unfinished runs and the newest one only).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def feed_context(runs: list[Run], extra_sample_runs: tuple[int, ...] = (), log_l
                  active_run_id: int | None | Unread = UNREAD) -> dict[str, Any]:
     """What :class:`RunSerializer` needs for ``runs``: read once, not once per run (``log_lines`` of each run's log);
     ``active_run_id`` if the caller read it (before ``runs``: :func:`web.progress.views.runs_feed`)."""
-    ids = [run.pk for run in runs if run.status in UNFINISHED] + list(extra_sample_runs)
+    # The newest run too: when nothing is working it is the Now panel's, whose rate is measured on its samples.
+    ids = [run.pk for run in runs if run.status in UNFINISHED] + [run.pk for run in runs[:1]] + list(extra_sample_runs)
     samples: dict[int, list[RunSample]] = defaultdict(list)
     for sample in RunSample.objects.filter(run_id__in=ids).order_by("at"):
         samples[sample.run_id].append(sample)

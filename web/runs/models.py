@@ -236,9 +236,10 @@ class RunQuerySet(models.QuerySet):
                 users_total=models.Sum("users_total"), users_done=models.Sum("users_done"),
                 rows_written=models.Sum("rows_written"))
             progress = {key: value or 0 for key, value in totals.items()}
+            # The publishing shard's metrics: its own stage times, but the rows of the whole run.
             self.filter(pk=run_id).update(
-                status=RunStatus.SUCCEEDED, stage=Stage.DONE, metrics=metrics, error="", heartbeat_at=now,
-                finished_at=now, **progress
+                status=RunStatus.SUCCEEDED, stage=Stage.DONE, metrics={**metrics, "rows": progress["rows_written"]},
+                error="", heartbeat_at=now, finished_at=now, **progress
             )
 
     def fail(self, run_id: int, stage: str, error: str, metrics: dict[str, Any], shard: int = SHARD) -> str:
@@ -341,15 +342,27 @@ class Run(models.Model):
         return self.status in UNFINISHED
 
     def cancel(self) -> bool:
-        """Ask the job to stop: one conditional UPDATE; True if the run was still pending or running.
+        """Ask the job to stop: a conditional UPDATE; True if the run was still pending or running.
 
         Cooperative: the job reads the status back with every heartbeat and
         stops at the next chunk or stage (docs/precompute.md); a pending run is
         never started. The serving run is not touched.
+
+        The cancel also records the run's end, and its unfinished shards as
+        cancelled: a pending run, or a stalled one whose job was killed, has
+        no process left to record them, and would otherwise count its
+        duration up for ever (and not count as ended for the retraining
+        policy's wait). A job that is still alive records its own end as it stops.
         """
-        cancelled = Run.objects.filter(pk=self.pk, status__in=UNFINISHED).update(status=RunStatus.CANCELLED)
+        now = timezone.now()
+        with transaction.atomic():
+            cancelled = Run.objects.filter(pk=self.pk, status__in=UNFINISHED).update(
+                status=RunStatus.CANCELLED, finished_at=now)
+            if cancelled:
+                ShardProgress.objects.filter(run_id=self.pk, status__in=UNFINISHED).update(
+                    status=RunStatus.CANCELLED, finished_at=now)
         if cancelled:
-            self.status = RunStatus.CANCELLED
+            self.status, self.finished_at = RunStatus.CANCELLED, now
         return bool(cancelled)
 
     def has_scores(self) -> bool:
