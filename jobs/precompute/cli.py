@@ -25,6 +25,7 @@ from django.db import OperationalError
 from jobs.precompute import options as defaults
 from jobs.precompute.resources import WORKERS_ENV, default_workers
 from scoring.registry import ALGORITHMS
+from web.flags import env_flag
 from web.runs import spec
 
 
@@ -61,17 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep-runs", type=int, default=defaults.DEFAULT_KEEP_RUNS,
                         help=f"finished runs whose scores are kept, besides the active one "
                         f"(default {defaults.DEFAULT_KEEP_RUNS})")
-    parser.add_argument("--evaluate", action="store_true", default=_env_flag(EVALUATE_ENV),
+    parser.add_argument("--evaluate", action="store_true", default=None,
                         help="also measure the algorithm offline (stratified 75/25 split, seed 0, top-10; a second "
                         f"fit on 75%% of the ratings) and record it with the run (default: ${EVALUATE_ENV}=1)")
     return parser
 
 
 EVALUATE_ENV = "PRECOMPUTE_EVALUATE"
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _env_int(name: str, default: int) -> int | str:
@@ -105,7 +102,7 @@ def parse_options(argv: Sequence[str] | None = None) -> defaults.JobOptions:
             shard=args.shard,
             shards=args.shards,
             run_name=args.run_name,
-            evaluate=args.evaluate,
+            evaluate=args.evaluate or env_flag(EVALUATE_ENV, default=False),
         )
         if options.run_id is None:
             # Nothing is recorded yet: refuse a bad parameter before a run row exists for it.

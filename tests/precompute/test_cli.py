@@ -52,3 +52,19 @@ def test_shard_and_run_name_come_from_the_indexed_job_environment(monkeypatch):
     options = parse_options(["--workers", "1"])
     assert (options.shard, options.shards, options.run_name) == (1, 3, "precompute-20261125")
     assert parse_options(["--workers", "1", "--shard", "0"]).shard == 0  # the command line wins
+
+
+@pytest.mark.parametrize(("value", "evaluate"), [("1", True), ("on", True), ("0", False), ("no", False), ("", False)])
+def test_precompute_evaluate_takes_the_settings_words(monkeypatch, value, evaluate):
+    """PRECOMPUTE_EVALUATE reads as the settings' booleans do: 1/0, true/false, yes/no, on/off (unset: off)."""
+    monkeypatch.setenv("PRECOMPUTE_EVALUATE", value)
+    assert parse_options(["--workers", "1"]).evaluate is evaluate
+
+
+def test_a_mistyped_precompute_evaluate_is_refused_not_read_as_off(monkeypatch, capsys):
+    """A typo would otherwise skip the evaluation the operator asked for, without a word."""
+    monkeypatch.setenv("PRECOMPUTE_EVALUATE", "ture")
+    with pytest.raises(SystemExit) as exit_info:
+        parse_options(["--workers", "1"])
+    assert exit_info.value.code == 2
+    assert "PRECOMPUTE_EVALUATE must be 1/0, true/false, yes/no or on/off; got 'ture'" in capsys.readouterr().err
