@@ -138,6 +138,21 @@ def test_a_service_reads_and_writes_its_own_users_but_never_a_members_profile(cl
     assert not Event.objects.filter(user_id=profile.user_id).exists()
 
 
+def test_a_members_ratings_do_not_make_their_profile_a_user_a_service_may_write_for(client, auth, member, catalogue):
+    """A MovieLens user is known by their ratings; a member who has rated has ratings too. Counted as one, the member's
+    profile took a service's events into its watchlist and its list (docs/api.md: "a service never writes for a member")."""
+    _, profile, _ = member
+    Rating.objects.create(user_id=profile.user_id, movie_id=10, rating=4.0)
+    response = _post(client, auth, [_event("on-watchlist", profile.user_id, 20, "watchlist_add"),
+                                    _event("watched", profile.user_id, 30)])
+    assert response.status_code == 422
+    assert [r["reason"] for r in response.json()["results"]] == [f"unknown user {profile.user_id}"] * 2
+    ndjson = _post(client, auth, json.dumps(_event("as-line", profile.user_id, 40, "not_interested")),
+                   content_type="application/x-ndjson")
+    assert ndjson.json()["results"][0]["reason"] == f"unknown user {profile.user_id}"
+    assert not Event.objects.filter(user_id=profile.user_id).exists()
+
+
 # Events in
 
 
