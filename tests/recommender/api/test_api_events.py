@@ -288,6 +288,17 @@ def test_ndjson_is_read_line_by_line_and_names_malformed_lines(client, auth, cat
     assert sorted(Event.objects.values_list("event_id", flat=True)) == ["n-1", "n-2"]
 
 
+def test_an_ndjson_line_nested_too_deeply_is_refused_as_malformed(client, auth, catalogue):
+    """Such a line (a few kB) made json.loads raise RecursionError, which no refusal caught: the whole request was a
+    500, the good lines around it lost."""
+    lines = [json.dumps(_event("d-1", 101, 10)), "[" * 4_000 + "]" * 4_000, json.dumps(_event("d-2", 102, 20))]
+    response = _post(client, auth, "\n".join(lines) + "\n", content_type="application/x-ndjson")
+    assert response.status_code == 422
+    assert [(r["line"], r["status"]) for r in response.json()["results"]] == [(1, "accepted"), (2, "refused"), (3, "accepted")]
+    assert response.json()["results"][1]["reason"] == "malformed JSON (nested too deeply)"
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["d-1", "d-2"]
+
+
 def test_an_overlong_ndjson_line_is_refused_without_being_held_whole(client, auth, catalogue):
     """A 20 MB line (with good lines around it) is refused as too long while the reader holds at most about a line's
     limit of it: read whole, it took three times its size in the web process, so one line could exhaust its memory."""

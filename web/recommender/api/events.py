@@ -153,6 +153,8 @@ def _parsed_line(number: int, line: bytes) -> tuple[int, dict] | EventOutcome:
         return EventOutcome(number, None, "refused", "malformed, not UTF-8")
     except ValueError as error:
         return EventOutcome(number, None, "refused", f"malformed JSON ({error.msg} at column {error.colno})")
+    except RecursionError:  # json recurses per level of nesting: a few kB of "[[[..." is not a ValueError
+        return EventOutcome(number, None, "refused", "malformed JSON (nested too deeply)")
     return _validated(number, raw)
 
 

@@ -337,6 +337,9 @@ def _stage_ndjson(cursor, path: Path) -> list[tuple[int, str]]:
             except ValueError as error:
                 refused.append((number, f"malformed JSON ({error.msg} at column {error.colno})"))
                 continue
+            except RecursionError:  # json recurses per level of nesting: a few kB of "[[[..." is not a ValueError
+                refused.append((number, "malformed JSON (nested too deeply)"))
+                continue
             if not isinstance(raw, dict):
                 refused.append((number, f"an event must be a JSON object, not {type(raw).__name__}"))
                 continue
