@@ -248,6 +248,19 @@ def test_an_event_id_with_surrounding_white_space_is_refused_not_trimmed(client,
     assert not Event.objects.exists()
 
 
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-ndjson"])
+def test_an_event_id_with_a_lone_surrogate_is_refused_and_the_others_kept(client, auth, catalogue, content_type):
+    """JSON may spell half a UTF-16 pair ("\\ud800"), which no UTF-8 text holds: the id passed the checks and the insert
+    failed to encode it, a 500 that lost the good events sent with it."""
+    events = [_event("ok-1", 101, 10), _event("half\ud800pair", 101, 20), _event("ok-2", 102, 30)]
+    body = "\n".join(json.dumps(e) for e in events) if content_type.endswith("ndjson") else json.dumps(events)
+    response = _post(client, auth, body, content_type=content_type)
+    assert response.status_code == 422
+    refused = response.json()["results"][1]
+    assert refused["status"] == "refused" and refused["event_id"] is None and "Surrogate" in refused["reason"]
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["ok-1", "ok-2"]
+
+
 def test_a_partial_batch_keeps_the_good_events_and_names_the_bad(client, auth, catalogue):
     """Unknown user, unknown movie, bad time, bad fraction: refused each with its reason; the good ones stored; 422."""
     user = _new_user(client, auth)
