@@ -19,6 +19,7 @@ from collections.abc import Callable
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.encoding import escape_uri_path
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +40,10 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None  # a real bug: let Django's 500 handling (and its logging) see it
-        # The reason goes to the log only: it can name the server's socket or host.
-        logger.warning("database unavailable for %s %s: %s", request.method, request.path, str(exception).strip()[:300])
+        # The reason goes to the log only: it can name the server's socket or host. The path percent-encoded again, as
+        # in the access line: a decoded %0A would start a log line of the client's own.
+        logger.warning("database unavailable for %s %s: %s", request.method, escape_uri_path(request.path),
+                       str(exception).strip()[:300])
         if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
             response: HttpResponse = JsonResponse({"error": MESSAGE, "status": 503}, status=503)
         else:

@@ -1,5 +1,6 @@
 """What every REST API view of the project shares, whichever app it is in: 405 before 401/403, 411 for a body sent
-without its length, the error body, and conditional reads' schema.
+without its length, a JSON parser that refuses any malformed body with a 400, the error body, and conditional reads'
+schema.
 
 The error body itself is made by ``web.recommender.api.errors.json_exception_handler``
 (DRF's ``EXCEPTION_HANDLER`` in the settings); :class:`ErrorSerializer` documents it in the OpenAPI schema.
@@ -11,7 +12,8 @@ from typing import BinaryIO
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, MethodNotAllowed
+from rest_framework import parsers
+from rest_framework.exceptions import APIException, MethodNotAllowed, ParseError
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
@@ -29,6 +31,20 @@ class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
     status = serializers.IntegerField()
     fields = serializers.DictField(required=False)
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser (every view's, ``DEFAULT_PARSER_CLASSES``), with a body nested too deeply a 400 as well.
+
+    Python's json module recurses once per level of nesting and past about a thousand raises ``RecursionError``, not
+    the ``ValueError`` DRF turns into its 400: ``[[[...]]]`` in a few kB was a 500 and a traceback in the log.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None):  # noqa: ANN001, ANN201 - DRF's signature
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise ParseError("JSON parse error - nested too deeply.") from exc
 
 
 class LengthRequired(APIException):

@@ -61,15 +61,31 @@ def _required(name: str, hint: str) -> str:
     return value
 
 
+GENERATE_SECRET_KEY = "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+
+
+def _is_guessable(key: str) -> bool:
+    """A key someone else may know or guess: ours for development, the one ``startproject`` writes, a short one, or one
+    of fewer than 5 different characters (Django's ``check --deploy`` asks the same, security.W009)."""
+    return key == DEVELOPMENT_SECRET_KEY or key.startswith("django-insecure-") or len(key) < 32 or len(set(key)) < 5
+
+
 if PRODUCTION:
-    SECRET_KEY = _required("SECRET_KEY", "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'")
-    if SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 32:
-        raise ImproperlyConfigured("SECRET_KEY must be a real secret of at least 32 characters in production.")
+    SECRET_KEY = _required("SECRET_KEY", GENERATE_SECRET_KEY)
+    if _is_guessable(SECRET_KEY):
+        raise ImproperlyConfigured(
+            f"SECRET_KEY must be a real secret of at least 32 characters in production. {GENERATE_SECRET_KEY}")
 else:
     SECRET_KEY = os.environ.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
 
 SECRET_KEY_FALLBACKS = [key.strip() for key in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()]
 """Earlier keys, still accepted for sessions and stored models' signatures while a new SECRET_KEY takes over."""
+if PRODUCTION and any(_is_guessable(key) for key in SECRET_KEY_FALLBACKS):
+    # An earlier key verifies as much as SECRET_KEY does (signed cookies, session hashes, stored models): a guessable
+    # one would let anyone forge them. The message names no key.
+    raise ImproperlyConfigured(
+        "SECRET_KEY_FALLBACKS holds a key that is not a real secret (the development key, a django-insecure- key, fewer "
+        "than 32 characters or fewer than 5 different ones): list only earlier production keys, comma-separated.")
 
 DEBUG = _env_bool("DEBUG", default=not PRODUCTION)
 DEBUG_ERROR_PAGES = _env_bool("DEBUG_ERROR_PAGES", default=False)
@@ -234,7 +250,7 @@ LOGOUT_REDIRECT_URL = "home"
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["web.restapi.JSONParser"],  # DRF's, with deep nesting a 400 too
     "EXCEPTION_HANDLER": "web.recommender.api.errors.json_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_AUTHENTICATION_CLASSES": [],

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import OperationalError
 from django.test import Client
-from django.urls import path
+from django.urls import path, re_path
 
 from web import urls as site_urls
 
@@ -20,8 +21,13 @@ def boom_in_api(request):
     raise RuntimeError("a bug in an API view")
 
 
-# The site's URLs with two views that fail, and the site's handlers.
-urlpatterns = [path("boom/", boom), path("api/boom", boom_in_api), *site_urls.urlpatterns]
+def database_gone(request, rest):
+    raise OperationalError("server closed the connection unexpectedly")
+
+
+# The site's URLs with views that fail, and the site's handlers.
+urlpatterns = [path("boom/", boom), path("api/boom", boom_in_api), re_path(r"^gone/(?P<rest>[\s\S]*)$", database_gone),
+               *site_urls.urlpatterns]
 handler404, handler403, handler500 = site_urls.handler404, site_urls.handler403, site_urls.handler500
 
 
@@ -63,6 +69,16 @@ def test_a_bug_is_the_sites_own_500_and_json_under_api(mode, caplog):
     assert api.status_code == 500 and api.json()["status"] == 500 and "a bug" not in api.json()["error"]
     # Still logged with the traceback, for whoever reads the log.
     assert any(r.exc_info and "a bug in a view" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_the_database_outage_line_cannot_be_made_to_forge_log_lines(client, mode, caplog):
+    """The 503's log line names the path; decoded, a %0A in it began a line of the client's own in the plain log (the
+    access line percent-encodes its path for this reason)."""
+    forged = "2026-12-07 17:00:00,000 INFO web.access: GET /admin/ admin/ 200"
+    response = client.get("/gone/x%0A" + forged.replace(" ", "%20"))
+    assert response.status_code == 503
+    outage = [r.getMessage() for r in caplog.records if r.name == "web.middleware"]
+    assert len(outage) == 1 and "/gone/x" in outage[0] and "\n" not in outage[0]
 
 
 def test_a_member_on_an_operators_page_gets_the_sites_own_403(client, mode):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ from web.security import client_ip
 REPO = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "APP_ENV": "production",
-    "SECRET_KEY": "p" * 50,
+    "SECRET_KEY": "test-only-" + secrets.token_urlsafe(40),
     # Nothing connects to these: the probe builds a request and reads its address.
     "DATABASE_URL": "postgres://movielens:not-used@db.invalid:5432/movielens",
     "REDIS_URL": "redis://redis.invalid:6379/0",

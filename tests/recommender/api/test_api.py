@@ -122,6 +122,24 @@ def test_malformed_json_and_wrong_content_type_are_refused(client, auth, publish
     assert "error" in bad_json.json() and "error" in form.json()
 
 
+NESTED_TOO_DEEPLY = ["[" * 100_000 + "]" * 100_000, '{"a": ' * 50_000 + "1" + "}" * 50_000]
+"""JSON bodies well inside the 2.5 MB limit, nested far past the depth Python's parser recurses to."""
+
+
+@pytest.mark.parametrize("body", NESTED_TOO_DEEPLY, ids=["arrays", "objects"])
+@pytest.mark.parametrize(("method", "path"), [
+    ("post", f"/api/users/{USER}/ratings"), ("put", f"/api/users/{USER}/ratings/10"), ("post", "/api/users"),
+    ("post", "/api/events"),
+])
+def test_json_nested_too_deeply_is_a_400_and_changes_nothing(client, auth, published, method, path, body):
+    """The parser's RecursionError was not a ValueError, so DRF let it through: a 500 and a traceback in the log for any
+    account that may write, where bad input is the client's 400."""
+    before = list(Rating.objects.order_by("id").values_list("user_id", "movie_id", "rating"))
+    response = getattr(client, method)(path, body, content_type="application/json", **auth)
+    assert response.status_code == 400 and "nested too deeply" in response.json()["error"]
+    assert list(Rating.objects.order_by("id").values_list("user_id", "movie_id", "rating")) == before
+
+
 def test_unknown_api_path_is_json_404(client, db):
     """An unknown URL under /api/ answers JSON, not an HTML page."""
     response = client.get("/api/nothing-here")

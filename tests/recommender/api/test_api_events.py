@@ -138,6 +138,21 @@ def test_a_service_reads_and_writes_its_own_users_but_never_a_members_profile(cl
     assert not Event.objects.filter(user_id=profile.user_id).exists()
 
 
+def test_a_members_ratings_do_not_make_their_profile_a_user_a_service_may_write_for(client, auth, member, catalogue):
+    """A MovieLens user is known by their ratings; a member who has rated has ratings too. Counted as one, the member's
+    profile took a service's events into its watchlist and its list (docs/api.md: "a service never writes for a member")."""
+    _, profile, _ = member
+    Rating.objects.create(user_id=profile.user_id, movie_id=10, rating=4.0)
+    response = _post(client, auth, [_event("on-watchlist", profile.user_id, 20, "watchlist_add"),
+                                    _event("watched", profile.user_id, 30)])
+    assert response.status_code == 422
+    assert [r["reason"] for r in response.json()["results"]] == [f"unknown user {profile.user_id}"] * 2
+    ndjson = _post(client, auth, json.dumps(_event("as-line", profile.user_id, 40, "not_interested")),
+                   content_type="application/x-ndjson")
+    assert ndjson.json()["results"][0]["reason"] == f"unknown user {profile.user_id}"
+    assert not Event.objects.filter(user_id=profile.user_id).exists()
+
+
 # Events in
 
 
@@ -233,6 +248,19 @@ def test_an_event_id_with_surrounding_white_space_is_refused_not_trimmed(client,
     assert not Event.objects.exists()
 
 
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-ndjson"])
+def test_an_event_id_with_a_lone_surrogate_is_refused_and_the_others_kept(client, auth, catalogue, content_type):
+    """JSON may spell half a UTF-16 pair ("\\ud800"), which no UTF-8 text holds: the id passed the checks and the insert
+    failed to encode it, a 500 that lost the good events sent with it."""
+    events = [_event("ok-1", 101, 10), _event("half\ud800pair", 101, 20), _event("ok-2", 102, 30)]
+    body = "\n".join(json.dumps(e) for e in events) if content_type.endswith("ndjson") else json.dumps(events)
+    response = _post(client, auth, body, content_type=content_type)
+    assert response.status_code == 422
+    refused = response.json()["results"][1]
+    assert refused["status"] == "refused" and refused["event_id"] is None and "Surrogate" in refused["reason"]
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["ok-1", "ok-2"]
+
+
 def test_a_partial_batch_keeps_the_good_events_and_names_the_bad(client, auth, catalogue):
     """Unknown user, unknown movie, bad time, bad fraction: refused each with its reason; the good ones stored; 422."""
     user = _new_user(client, auth)
@@ -271,6 +299,17 @@ def test_ndjson_is_read_line_by_line_and_names_malformed_lines(client, auth, cat
         (1, "accepted"), (2, "refused"), (4, "accepted"), (5, "refused")]
     assert "malformed JSON" in body["results"][1]["reason"] and body["error"].startswith("Refused line 2: malformed JSON")
     assert sorted(Event.objects.values_list("event_id", flat=True)) == ["n-1", "n-2"]
+
+
+def test_an_ndjson_line_nested_too_deeply_is_refused_as_malformed(client, auth, catalogue):
+    """Such a line (a few kB) made json.loads raise RecursionError, which no refusal caught: the whole request was a
+    500, the good lines around it lost."""
+    lines = [json.dumps(_event("d-1", 101, 10)), "[" * 4_000 + "]" * 4_000, json.dumps(_event("d-2", 102, 20))]
+    response = _post(client, auth, "\n".join(lines) + "\n", content_type="application/x-ndjson")
+    assert response.status_code == 422
+    assert [(r["line"], r["status"]) for r in response.json()["results"]] == [(1, "accepted"), (2, "refused"), (3, "accepted")]
+    assert response.json()["results"][1]["reason"] == "malformed JSON (nested too deeply)"
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["d-1", "d-2"]
 
 
 def test_an_overlong_ndjson_line_is_refused_without_being_held_whole(client, auth, catalogue):

@@ -86,6 +86,27 @@ def test_a_malformed_ndjson_line_is_named(tmp_path, catalogue):
     assert not Event.objects.exists()
 
 
+def test_an_ndjson_line_nested_too_deeply_is_named_as_malformed(tmp_path, catalogue):
+    """json.loads raises RecursionError on it, not a ValueError: the command ended in a traceback naming no line."""
+    path = tmp_path / "events.ndjson"
+    path.write_text(json.dumps({"event_id": "a", "user_id": 101, "movie_id": 10, "type": "watched", "time": WHEN})
+                    + "\n" + "[" * 5_000 + "]" * 5_000 + "\n", encoding="utf-8")
+    with pytest.raises(CommandError, match=r"line 2: malformed JSON \(nested too deeply\)"):
+        call_command("load_events", str(path))
+    assert not Event.objects.exists()
+
+
+def test_an_ndjson_event_id_with_a_lone_surrogate_is_named(tmp_path, catalogue):
+    """JSON may spell half a UTF-16 pair ("\\ud800"): the line passed the checks and COPY failed to encode it, a
+    traceback naming no line."""
+    path = tmp_path / "events.ndjson"
+    path.write_text(json.dumps({"event_id": "half\ud800pair", "user_id": 101, "movie_id": 10, "type": "watched",
+                                "time": WHEN}) + "\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="line 1: event_id holds half of a UTF-16 surrogate pair"):
+        call_command("load_events", str(path))
+    assert not Event.objects.exists()
+
+
 def test_a_file_with_quotes_or_blank_lines_loads_as_one_without(tmp_path, catalogue):
     """PostgreSQL copies a plain file as it is; one it would read otherwise (quotes, a blank line) is read in Python:
     the same events either way."""

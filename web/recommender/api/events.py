@@ -18,7 +18,7 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import BaseParser
 
 from web.recommender.api.serializers import EventInputSerializer
-from web.recommender.ingest.events import check_event
+from web.recommender.ingest.events import check_event, is_unicode_text
 from web.recommender.models import EventBatch, EventOutcome
 
 MAX_JSON_EVENTS = 1_000
@@ -86,7 +86,7 @@ def numbered_lines(stream) -> Iterator[tuple[int, bytes]]:
 def _validated(position: int, raw: object) -> tuple[int, dict] | EventOutcome:
     """One event validated, or its refusal naming the field at fault."""
     event_id = raw.get("event_id") if isinstance(raw, dict) else None
-    event_id = event_id if isinstance(event_id, str) else None
+    event_id = event_id if isinstance(event_id, str) and is_unicode_text(event_id) else None  # the answer is UTF-8
     if not isinstance(raw, dict):
         return EventOutcome(position, None, "refused", f"an event must be a JSON object, not {type(raw).__name__}")
     try:  # the same rules in plain Python, far cheaper; the serializer only words a refusal
@@ -153,6 +153,8 @@ def _parsed_line(number: int, line: bytes) -> tuple[int, dict] | EventOutcome:
         return EventOutcome(number, None, "refused", "malformed, not UTF-8")
     except ValueError as error:
         return EventOutcome(number, None, "refused", f"malformed JSON ({error.msg} at column {error.colno})")
+    except RecursionError:  # json recurses per level of nesting: a few kB of "[[[..." is not a ValueError
+        return EventOutcome(number, None, "refused", "malformed JSON (nested too deeply)")
     return _validated(number, raw)
 
 

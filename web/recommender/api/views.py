@@ -14,7 +14,6 @@ from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -50,7 +49,7 @@ from web.recommender.models import (
     PROFILE_USER_ID_START, RATING_VALUES, Event, Movie, Profile, Rating, ServiceUser, SimilarMovie, UserScore, is_profile_id,
 )
 from web.restapi import (
-    IF_NONE_MATCH, NOT_MODIFIED, ErrorSerializer, LengthRequired, MethodsFirst, unframed_body,
+    IF_NONE_MATCH, NOT_MODIFIED, ErrorSerializer, JSONParser, LengthRequired, MethodsFirst, unframed_body,
 )
 from web.runs.models import Run
 from web.security import RatingWriteThrottle

@@ -72,6 +72,16 @@ class EventLoadSummary:
         return f"{self.path}: {self.lines:,} events read, {self.inserted:,} stored, {self.duplicates:,} already stored"
 
 
+def is_unicode_text(text: str) -> bool:
+    """``text`` holds no lone UTF-16 surrogate (U+D800-U+DFFF), which JSON can spell (``"\\ud800"``) but no UTF-8 text,
+    the database's included, can hold: the DRF serializer refuses one too."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_event(raw: dict, *, text: bool = False) -> tuple[str, int, int, str, float | None, dt.datetime]:
     """One event's values, or ValueError saying what is wrong: the API's rules, in plain Python.
 
@@ -86,6 +96,8 @@ def check_event(raw: dict, *, text: bool = False) -> tuple[str, int, int, str, f
     event_id = raw.get("event_id")
     if not isinstance(event_id, str) or not 1 <= len(event_id) <= 100 or "\x00" in event_id or event_id != event_id.strip():
         raise ValueError(f"event_id must be 1-100 characters; got {event_id!r}")
+    if not is_unicode_text(event_id):
+        raise ValueError(f"event_id holds half of a UTF-16 surrogate pair, which is not text; got {event_id!r}")
     ids = []
     for name in ("user_id", "movie_id"):
         value = raw.get(name)
@@ -336,6 +348,9 @@ def _stage_ndjson(cursor, path: Path) -> list[tuple[int, str]]:
                 raw = json.loads(line)
             except ValueError as error:
                 refused.append((number, f"malformed JSON ({error.msg} at column {error.colno})"))
+                continue
+            except RecursionError:  # json recurses per level of nesting: a few kB of "[[[..." is not a ValueError
+                refused.append((number, "malformed JSON (nested too deeply)"))
                 continue
             if not isinstance(raw, dict):
                 refused.append((number, f"an event must be a JSON object, not {type(raw).__name__}"))

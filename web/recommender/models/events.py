@@ -150,16 +150,21 @@ def hiding_event_sql(event: str) -> str:
 
 def known_user_ids(user_ids: Iterable[int], *, profiles: bool = True) -> set[int]:
     """Which of ``user_ids`` exist: a service user, a site profile (unless ``profiles`` is false), or a MovieLens user
-    with ratings. One query (:func:`known_ids`)."""
+    (an id below the profiles' range) with ratings. One query (:func:`known_ids`)."""
     return known_ids(user_ids, (), profiles=profiles)[0]
 
 
 def _known_user_sql(user: str, *, profiles: bool) -> str:
     """SQL: the user id ``user`` exists (:func:`known_user_ids`); each table one index probe, a MovieLens user's
-    stopping at their first rating (a DISTINCT would read all of them)."""
+    stopping at their first rating (a DISTINCT would read all of them).
+
+    Ratings make a MovieLens user only below ``PROFILE_USER_ID_START``: a member who has rated has ratings too, and
+    without the bound a service's events for that member's id were taken (a service never writes for a member).
+    """
     profile = f"OR EXISTS (SELECT 1 FROM {Profile._meta.db_table} p WHERE p.user_id = {user})" if profiles else ""
     return (f"(EXISTS (SELECT 1 FROM {ServiceUser._meta.db_table} s WHERE s.user_id = {user}) {profile} "
-            f"OR EXISTS (SELECT 1 FROM {Rating._meta.db_table} r WHERE r.user_id = {user}))")
+            f"OR ({user} < {PROFILE_USER_ID_START} "
+            f"AND EXISTS (SELECT 1 FROM {Rating._meta.db_table} r WHERE r.user_id = {user})))")
 
 
 @functools.cache
