@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 from django.db import close_old_connections, transaction
+from rq import get_current_job
 
 from scoring.matrix import index_rows
 from scoring.topn import top_n
@@ -63,7 +64,10 @@ def refresh_due() -> int:
     later, still a small part of a second.
     """
     time.sleep(DRAIN_WINDOW)
-    return refresh_users(take_due())
+    job = get_current_job()  # a retry of it also refreshes the users an attempt that died had taken
+    users = take_due(job)
+    with running(users, job) as batch:
+        return _refresh_users(batch.user_ids)
 
 
 def refresh_user(user_id: int) -> int:

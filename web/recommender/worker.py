@@ -16,6 +16,10 @@ logger = logging.getLogger(__name__)
 
 MODEL_CHECK_SECONDS = 1.0
 """How often (at most) the worker asks whether a new run was published before it forks."""
+MAINTENANCE_SECONDS = 60
+"""How often the worker cleans RQ's registries (RQ's default is 10 minutes). A worker killed during a drain leaves
+that job "started" until its heartbeat lapses (about 90 s) and a cleanup, of any worker, finds it and runs it again
+(web/recommender/refresh.py): this bounds how much later the users that drain had taken are refreshed."""
 
 
 class ModelWarmWorker(MeasuredWorker):
@@ -31,6 +35,10 @@ class ModelWarmWorker(MeasuredWorker):
     """
 
     _next_check = 0.0
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
+        super().__init__(*args, **kwargs)
 
     def warm(self) -> int | None:
         """Load the active run's model here if it is not loaded; its run id (None before the first run or if the DB is down)."""
