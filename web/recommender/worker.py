@@ -17,9 +17,10 @@ logger = logging.getLogger(__name__)
 MODEL_CHECK_SECONDS = 1.0
 """How often (at most) the worker asks whether a new run was published before it forks."""
 MAINTENANCE_SECONDS = 60
-"""How often the worker cleans RQ's registries (RQ's default is 10 minutes). A worker killed during a drain leaves
-that job "started" until its heartbeat lapses (about 90 s) and a cleanup, of any worker, finds it and runs it again
-(web/recommender/refresh.py): this bounds how much later the users that drain had taken are refreshed."""
+"""How often the worker cleans RQ's registries (RQ's default is 10 minutes), also when idle: its blocking wait for a
+job ends this often (RQ's waits 405 s). A worker killed during a drain leaves that job "started" until its heartbeat
+lapses (about 90 s) and a cleanup, of any worker, finds it and runs it again (web/recommender/refresh.py): this bounds
+how much later the users that drain had taken are refreshed."""
 
 
 class ModelWarmWorker(MeasuredWorker):
@@ -39,6 +40,11 @@ class ModelWarmWorker(MeasuredWorker):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
+
+    @property
+    def dequeue_timeout(self) -> int:
+        """Seconds one blocking wait for a job lasts: an idle worker looks at its registries between two."""
+        return MAINTENANCE_SECONDS
 
     def warm(self) -> int | None:
         """Load the active run's model here if it is not loaded; its run id (None before the first run or if the DB is down)."""
