@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
+from django.db import OperationalError
 from django.utils import timezone
 import numpy as np
 import redis
@@ -186,3 +187,27 @@ def test_a_drain_whose_work_horse_is_killed_runs_again_and_leaves_no_user_updati
     assert rows and top not in rows
     assert is_updating(USER) is False
     assert queue.failed_job_registry.count == 0
+
+
+def test_a_drain_that_keeps_failing_leaves_its_users_due_for_the_next_drain(published, redis_conn, monkeypatch):
+    """PostgreSQL refusing through every attempt of a drain: the users it took go back on the due set (not pending, so
+    not shown 'updating'), and the next change of anyone queues a drain that refreshes them too."""
+    top = UserScore.objects.filter(run=published, user_id=USER, rank=1).values_list("movie_id", flat=True).get()
+    Rating.objects.rate(USER, Movie.objects.get(movie_id=top), 1.0)
+
+    def refused(user_ids):
+        raise OperationalError("connection to server failed")
+
+    queue = get_queue()
+    with monkeypatch.context() as patch:
+        patch.setattr(tasks, "_refresh_users", refused)
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert queue.failed_job_registry.count == 1
+    assert is_updating(USER) is False
+
+    other = USER + 1
+    Rating.objects.rate(other, _unrated(other, 1)[0], 4.0)
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert queue.failed_job_registry.count == 1
+    rows = UserScore.objects.filter(run=published, user_id=USER).values_list("movie_id", flat=True)
+    assert rows and top not in rows

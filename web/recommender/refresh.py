@@ -25,7 +25,9 @@ so it keeps them in its job's meta (``taken``) and is queued with RQ
 retries: when its work horse is killed (or the job fails), RQ runs it
 again, and that attempt refreshes them along with the users due by then;
 it also takes back the running counts that the killed attempt held
-(``counted``), which nothing else would clear before they expire. The
+(``counted``), which nothing else would clear before they expire. When
+the last attempt fails too (PostgreSQL down throughout), its users go back
+on ``refresh:due`` (:func:`give_back`) for the next drain. The
 user's page shows "updating" while *pending* or *running* exists. The keys
 expire, so a lost worker cannot leave a user "updating" forever. If Redis is down the change is stored anyway; the ticket
 says the refresh was not queued and the next batch run picks it up.
@@ -201,6 +203,21 @@ def take_due(job: Job | None = None) -> list[int]:
         job.meta[TAKEN_META] = sorted(users)
         job.save_meta()
     return sorted(users)
+
+
+def give_back(user_ids: list[int]) -> None:
+    """Put the users of a drain that failed for good back on ``refresh:due``, without their pending flags.
+
+    The next drain, which the next change of anyone queues, takes them too;
+    as they are not pending, their own next change queues one as well, and
+    they are not shown "updating" meanwhile (nothing is queued for them).
+    """
+    if not user_ids:
+        return
+    try:
+        redis_connection().sadd(DUE_KEY, *user_ids)
+    except redis.RedisError:
+        logger.warning("could not give back %d users of a failed drain: Redis is unavailable", len(user_ids))
 
 
 def is_updating(user_id: int) -> bool | None:

@@ -15,7 +15,7 @@ from web.queue import redis_connection
 from web.recommender.models import Event, FittedModel, Rating
 from web.recommender.models.events import REFRESHING_TYPES
 from web.recommender.models.versions import USER, bump
-from web.recommender.refresh import request_refreshes, running, take_due
+from web.recommender.refresh import give_back, request_refreshes, running, take_due
 from web.runs.models import Run
 from web.runs.scores import ScoreRows, replace_user_scores
 from web.runs.spec import DEFAULT_TOP_N
@@ -99,8 +99,13 @@ def refresh_due() -> int:
     time.sleep(DRAIN_WINDOW)
     job = get_current_job()  # a retry of it also refreshes the users an attempt that died had taken
     users = take_due(job)
-    with running(users, job) as batch:
-        return _refresh_users(batch.user_ids)
+    try:
+        with running(users, job) as batch:
+            return _refresh_users(batch.user_ids)
+    except Exception:
+        if job is None or not job.retries_left:  # no attempt comes after this one
+            give_back(users)
+        raise
 
 
 def refresh_user(user_id: int) -> int:
