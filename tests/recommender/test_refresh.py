@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
+from django.db import OperationalError
 from django.utils import timezone
 import numpy as np
 import redis
 from rq import Queue, SimpleWorker
 
-from web.queue import get_queue
-from web.recommender import refresh
+from web.queue import get_queue, new_redis_client
+from web.recommender import refresh, tasks
 from web.recommender.models import Event, EventBatch, Movie, Rating, UserScore
 from web.recommender.models.versions import USER as USER_SCOPE, versions
 from web.recommender.refresh import is_updating, pending_key, running_key
 from web.recommender.tasks import refresh_user, refresh_users
+from web.recommender.worker import ModelWarmWorker
 
 USER = 101
 
@@ -157,3 +162,52 @@ def test_when_the_drain_cannot_be_queued_the_users_are_not_left_pending(publishe
     assert not redis_conn.exists(pending_key(USER), refresh.DRAIN_KEY) and not redis_conn.sismember(refresh.DUE_KEY, USER)
     Rating.objects.rate(USER, second, 3.0)
     assert [job.func_name for job in get_queue().jobs] == [refresh.DRAIN_JOB]
+
+
+def test_a_drain_whose_work_horse_is_killed_runs_again_and_leaves_no_user_updating(published, redis_conn, monkeypatch,
+                                                                                   tmp_path):
+    """The work horse SIGKILLed inside a drain, after it took its users off the due set (an OOM kill, a node lost):
+    the drain runs again, refreshes those users, and the status stops saying 'updating' once it has."""
+    top = UserScore.objects.filter(run=published, user_id=USER, rank=1).values_list("movie_id", flat=True).get()
+    Rating.objects.rate(USER, Movie.objects.get(movie_id=top), 1.0)
+    killed = tmp_path / "killed"
+    refresh_for_real = tasks._refresh_users
+
+    def killed_the_first_time(user_ids):  # runs in the work horse, a fork of this process
+        if not killed.exists():
+            killed.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return refresh_for_real(user_ids)
+
+    monkeypatch.setattr(tasks, "_refresh_users", killed_the_first_time)
+    queue = get_queue(new_redis_client())
+    ModelWarmWorker([queue], connection=queue.connection).work(burst=True)
+    assert killed.exists()
+    rows = UserScore.objects.filter(run=published, user_id=USER).values_list("movie_id", flat=True)
+    assert rows and top not in rows
+    assert is_updating(USER) is False
+    assert queue.failed_job_registry.count == 0
+
+
+def test_a_drain_that_keeps_failing_leaves_its_users_due_for_the_next_drain(published, redis_conn, monkeypatch):
+    """PostgreSQL refusing through every attempt of a drain: the users it took go back on the due set (not pending, so
+    not shown 'updating'), and the next change of anyone queues a drain that refreshes them too."""
+    top = UserScore.objects.filter(run=published, user_id=USER, rank=1).values_list("movie_id", flat=True).get()
+    Rating.objects.rate(USER, Movie.objects.get(movie_id=top), 1.0)
+
+    def refused(user_ids):
+        raise OperationalError("connection to server failed")
+
+    queue = get_queue()
+    with monkeypatch.context() as patch:
+        patch.setattr(tasks, "_refresh_users", refused)
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert queue.failed_job_registry.count == 1
+    assert is_updating(USER) is False
+
+    other = USER + 1
+    Rating.objects.rate(other, _unrated(other, 1)[0], 4.0)
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert queue.failed_job_registry.count == 1
+    rows = UserScore.objects.filter(run=published, user_id=USER).values_list("movie_id", flat=True)
+    assert rows and top not in rows

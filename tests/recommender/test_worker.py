@@ -8,8 +8,10 @@ from rq import SimpleWorker
 
 from tests.helpers import run
 from web.queue import get_queue, new_redis_client
-from web.recommender.models import Rating, UserScore
+from web.recommender.models import Movie, Rating, UserScore
 from web.recommender.tasks import refresh_user
+from web.recommender.worker import ModelWarmWorker
+from web.runs import scores
 
 USER = 101
 
@@ -130,3 +132,27 @@ def test_a_model_that_fails_to_load_before_the_fork_does_not_stop_the_worker(pub
     ModelWarmWorker([queue], connection=queue.connection).work(burst=True)
     assert job.get_status() == "finished"
     assert "could not load the active run's model before forking" in caplog.text
+
+
+def test_a_rating_made_while_a_run_computes_is_in_the_users_list_once_that_run_is_published(published, redis_conn,
+                                                                                           monkeypatch):
+    """The next run read the ratings before this one; its refresh then went into the run served at the time. Once the
+    new run is published the worker refreshes, in it, the users whose ratings or events came after its data."""
+    top = _rows(published, USER)[0][1]
+    queue = get_queue(new_redis_client())
+    attach = scores.index_and_attach
+
+    def rate_then_attach(run_id: int) -> None:  # after the job's load, before its publish
+        Rating.objects.rate(USER, Movie.objects.get(movie_id=top), 0.5)
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)  # the refresh, into the run served now
+        attach(run_id)
+
+    monkeypatch.setattr(scores, "index_and_attach", rate_then_attach)
+    newer = run(algorithm="popularity", top_n=10)
+    assert top not in [movie for _, movie in _rows(published, USER)]
+    assert top in [movie for _, movie in _rows(newer, USER)]  # the job did not see the rating
+
+    ModelWarmWorker([queue], connection=queue.connection).work(burst=True)  # the worker, after the publish
+    assert queue.failed_job_registry.count == 0
+    rows = _rows(newer, USER)
+    assert rows and top not in [movie for _, movie in rows]

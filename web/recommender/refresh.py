@@ -20,9 +20,16 @@ Redis keys:
 A drain clears ``refresh:drain`` first, then takes its users and clears
 their *pending* flags before it reads their ratings, so a change committed
 after that sets the flags again and queues the next drain: no change is
-ever left out. The user's page shows "updating" while *pending* or
-*running* exists. The keys expire, so a lost worker cannot leave a user
-"updating" forever. If Redis is down the change is stored anyway; the ticket
+ever left out. The users a drain took are off ``refresh:due`` from then on,
+so it keeps them in its job's meta (``taken``) and is queued with RQ
+retries: when its work horse is killed (or the job fails), RQ runs it
+again, and that attempt refreshes them along with the users due by then;
+it also takes back the running counts that the killed attempt held
+(``counted``), which nothing else would clear before they expire. When
+the last attempt fails too (PostgreSQL down throughout), its users go back
+on ``refresh:due`` (:func:`give_back`) for the next drain. The
+user's page shows "updating" while *pending* or *running* exists. The keys
+expire, so a lost worker cannot leave a user "updating" forever. If Redis is down the change is stored anyway; the ticket
 says the refresh was not queued and the next batch run picks it up.
 """
 
@@ -34,6 +41,8 @@ from dataclasses import dataclass
 
 import redis
 from django.db import transaction
+from rq import Retry
+from rq.job import Job
 
 from web.observability.requestid import job_meta
 from web.queue import REFRESH_DUE_KEY, get_queue, redis_connection
@@ -49,6 +58,12 @@ RUNNING_TTL = 600
 """Seconds a running counter lives if the worker dies mid-job (the same as the queue's job timeout)."""
 USERS_PER_DRAIN = 100
 """Users one drain job refreshes at most; when more are due it queues the next drain as it starts."""
+DRAIN_RETRIES = 3
+"""Times RQ runs a drain again after its work horse died or it failed (see the module's docstring)."""
+TAKEN_META = "taken"
+"""The drain job's meta key: the users it took off ``refresh:due``, for a retry to refresh."""
+COUNTED_META = "counted"
+"""The drain job's meta key: the users it counts as running now (a killed attempt leaves it set)."""
 
 DUE_KEY = REFRESH_DUE_KEY
 DRAIN_KEY = "refresh:drain"
@@ -143,7 +158,7 @@ def _mark_due(users: list[int]) -> list[int] | None:
         drain, newly = queue.connection.register_script(MARK_DUE_SCRIPT)(args=[PENDING_TTL, *users])
         if drain:
             try:
-                queue.enqueue_call(DRAIN_JOB, meta=job_meta())  # the request id, for the worker's log
+                _enqueue_drain(queue)
             except redis.RedisError:
                 _unmark(queue.connection, [int(u) for u in newly])
                 raise
@@ -151,6 +166,11 @@ def _mark_due(users: list[int]) -> list[int] | None:
     except redis.RedisError:
         logger.warning("could not queue the refresh of %d users: Redis is unavailable", len(users))
         return None
+
+
+def _enqueue_drain(queue) -> None:
+    """Queue a drain job: retried if it dies, with the request id for the worker's log."""
+    queue.enqueue_call(DRAIN_JOB, meta=job_meta(), retry=Retry(max=DRAIN_RETRIES))
 
 
 def _unmark(conn: redis.Redis, users: list[int]) -> None:
@@ -162,18 +182,42 @@ def _unmark(conn: redis.Redis, users: list[int]) -> None:
         pipe.execute()
 
 
-def take_due() -> list[int]:
+def take_due(job: Job | None = None) -> list[int]:
     """The drain job's users: up to :data:`USERS_PER_DRAIN` due users, taken off ``refresh:due``; queues the next
-    drain if more wait."""
+    drain if more wait.
+
+    With the drain's ``job``, the users an earlier attempt of it took come
+    too, and all of them are kept in the job's meta until it succeeds.
+    """
     queue = get_queue()
-    more, users = queue.connection.register_script(TAKE_DUE_SCRIPT)(args=[USERS_PER_DRAIN])
+    more, due = queue.connection.register_script(TAKE_DUE_SCRIPT)(args=[USERS_PER_DRAIN])
     if more:
         try:
-            queue.enqueue_call(DRAIN_JOB, meta=job_meta())
+            _enqueue_drain(queue)
         except redis.RedisError:
             queue.connection.delete(DRAIN_KEY)  # the next change queues it
             logger.warning("could not queue the next drain of due refreshes: Redis is unavailable")
-    return sorted(int(u) for u in users)
+    users = {int(u) for u in due}
+    if job is not None:
+        users.update(job.meta.get(TAKEN_META, ()))
+        job.meta[TAKEN_META] = sorted(users)
+        job.save_meta()
+    return sorted(users)
+
+
+def give_back(user_ids: list[int]) -> None:
+    """Put the users of a drain that failed for good back on ``refresh:due``, without their pending flags.
+
+    The next drain, which the next change of anyone queues, takes them too;
+    as they are not pending, their own next change queues one as well, and
+    they are not shown "updating" meanwhile (nothing is queued for them).
+    """
+    if not user_ids:
+        return
+    try:
+        redis_connection().sadd(DUE_KEY, *user_ids)
+    except redis.RedisError:
+        logger.warning("could not give back %d users of a failed drain: Redis is unavailable", len(user_ids))
 
 
 def is_updating(user_id: int) -> bool | None:
@@ -185,10 +229,15 @@ def is_updating(user_id: int) -> bool | None:
 
 
 class running:
-    """Context manager the job wraps its work in: clears the users' *pending* flags, counts itself as *running*."""
+    """Context manager the job wraps its work in: clears the users' *pending* flags, counts itself as *running*.
 
-    def __init__(self, user_ids: Iterable[int]) -> None:
+    With the drain's ``job``, the counts are noted in its meta while they
+    last, so that a retry after a kill takes back what the dead attempt held.
+    """
+
+    def __init__(self, user_ids: Iterable[int], job: Job | None = None) -> None:
         self.user_ids = sorted({int(u) for u in user_ids})
+        self.job = job
         self.conn: redis.Redis | None = None
 
     def __enter__(self) -> running:
@@ -196,10 +245,13 @@ class running:
             return self
         try:
             self.conn = redis_connection()
+            if self.job is not None and self.job.meta.get(COUNTED_META):  # a killed attempt's, never taken back
+                _uncount(self.conn, self.job.meta[COUNTED_META])
             with self.conn.pipeline() as pipe:
                 for user_id in self.user_ids:
                     pipe.incr(running_key(user_id)).expire(running_key(user_id), RUNNING_TTL)
                 pipe.delete(*[pending_key(user_id) for user_id in self.user_ids]).execute()
+            self._note(self.user_ids)
         except redis.RedisError:
             logger.warning("refresh of %d users runs without status keys: Redis is unavailable", len(self.user_ids))
             self.conn = None
@@ -209,12 +261,23 @@ class running:
         if self.conn is None or not self.user_ids:
             return
         try:
-            with self.conn.pipeline() as pipe:
-                for user_id in self.user_ids:
-                    pipe.decr(running_key(user_id))
-                left = pipe.execute()
-            done = [running_key(u) for u, count in zip(self.user_ids, left, strict=True) if count <= 0]
-            if done:
-                self.conn.delete(*done)
+            _uncount(self.conn, self.user_ids)
+            self._note(None)
         except redis.RedisError:
             logger.warning("could not clear the running flags of %d users (they expire)", len(self.user_ids))
+
+    def _note(self, counted: list[int] | None) -> None:
+        if self.job is not None:
+            self.job.meta[COUNTED_META] = counted
+            self.job.save_meta()
+
+
+def _uncount(conn: redis.Redis, user_ids: list[int]) -> None:
+    """One refresh of each user is no longer running: decrement their counters, deleting those that reach 0."""
+    with conn.pipeline() as pipe:
+        for user_id in user_ids:
+            pipe.decr(running_key(user_id))
+        left = pipe.execute()
+    done = [running_key(u) for u, count in zip(user_ids, left, strict=True) if count <= 0]
+    if done:
+        conn.delete(*done)

@@ -7,12 +7,15 @@ import time
 
 import numpy as np
 from django.db import close_old_connections, transaction
+from rq import get_current_job
 
 from scoring.matrix import index_rows
 from scoring.topn import top_n
-from web.recommender.models import Event, FittedModel
+from web.queue import redis_connection
+from web.recommender.models import Event, FittedModel, Rating
+from web.recommender.models.events import REFRESHING_TYPES
 from web.recommender.models.versions import USER, bump
-from web.recommender.refresh import running, take_due
+from web.recommender.refresh import give_back, request_refreshes, running, take_due
 from web.runs.models import Run
 from web.runs.scores import ScoreRows, replace_user_scores
 from web.runs.spec import DEFAULT_TOP_N
@@ -53,6 +56,37 @@ def warm_model_cache() -> int | None:
     return run.pk
 
 
+CAUGHT_UP_KEY = "refresh:caught-up"
+"""Redis key: the id of the last published run whose missed refreshes a worker has queued."""
+
+
+def refresh_missed_by_publish() -> list[int]:
+    """Queue the refresh of every user whose ratings or events came after the active run read its data; those users.
+
+    A run reads the ratings and events when it starts and is published
+    minutes (at scale, hours) later; the refreshes of the changes made
+    meanwhile went into the run served then, so the new run would serve
+    those users a list made without them (the changed movies only hidden
+    at read time) until their next change. Once per published run (any
+    worker, :data:`CAUGHT_UP_KEY`), found by id above the run's data
+    watermark (``Run.data_rating_id`` / ``data_event_id``, primary-key
+    ranges). A rating changed or removed during the run keeps its id and
+    is not found: the read-time filter still hides a rated movie.
+    """
+    run = Run.objects.active()
+    if run is None or run.data_rating_id is None or run.data_event_id is None:
+        return []
+    conn = redis_connection()
+    if conn.get(CAUGHT_UP_KEY) == str(run.pk).encode():
+        return []
+    users = set(Rating.objects.filter(id__gt=run.data_rating_id).values_list("user_id", flat=True).distinct())
+    users.update(Event.objects.filter(id__gt=run.data_event_id, type__in=REFRESHING_TYPES)
+                 .values_list("user_id", flat=True).distinct())
+    request_refreshes(users)  # outside a transaction: queued at once
+    conn.set(CAUGHT_UP_KEY, run.pk)
+    return sorted(users)
+
+
 def refresh_due() -> int:
     """The drain job (:data:`web.recommender.refresh.DRAIN_JOB`): refresh the users due, up to a batch; rows written.
 
@@ -63,7 +97,15 @@ def refresh_due() -> int:
     later, still a small part of a second.
     """
     time.sleep(DRAIN_WINDOW)
-    return refresh_users(take_due())
+    job = get_current_job()  # a retry of it also refreshes the users an attempt that died had taken
+    users = take_due(job)
+    try:
+        with running(users, job) as batch:
+            return _refresh_users(batch.user_ids)
+    except Exception:
+        if job is None or not job.retries_left:  # no attempt comes after this one
+            give_back(users)
+        raise
 
 
 def refresh_user(user_id: int) -> int:
