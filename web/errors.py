@@ -35,12 +35,17 @@ def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+GET_OBJECT_OR_404 = "matches the given query."
+"""The end of ``get_object_or_404``'s message ("No Movie matches the given query."): a model's class name, not words for
+a member."""
+
+
 def _message(exception: Exception | None, default: str) -> str:
-    """The view's own message (``Http404("No user with id 5.")``); never Django's resolver detail."""
+    """The view's own message (``Http404("No user with id 5.")``); never Django's resolver or lookup detail."""
     if exception is None or isinstance(exception, Resolver404):
         return default
     text = str(exception)
-    return text if text and not text.startswith(("{", "[")) else default
+    return text if text and not text.startswith(("{", "[")) and not text.endswith(GET_OBJECT_OR_404) else default
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -150,6 +150,16 @@ def test_unknown_user_and_movie_pages_are_404(client, published):
     assert client.get("/movies/999999/").status_code == 404
 
 
+def test_a_missing_movie_is_said_in_a_members_words(client, member, published):
+    """A movie that is not in the catalogue: its page and a rating of it say so, not Django's "No Movie matches the
+    given query." (a model's class name is code, not words for a member)."""
+    for answer in (client.get("/movies/999999/"), client.post("/movies/999999/rate", {"rating": "4"})):
+        page = answer.content.decode()
+        assert answer.status_code == 404
+        assert "matches the given query" not in page and "No Movie" not in page
+        assert "There is nothing here" in page
+
+
 def test_movie_page_shows_summary_chart_tags_links_and_similar_movies(client, published, similar_tables):
     """The movie page has average, count, one chart bar per half star, tags, external links and similar movies."""
     Movie.objects.filter(movie_id=250).update(imdb_id="0114709", tmdb_id=862)
