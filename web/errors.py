@@ -28,6 +28,8 @@ logger = logging.getLogger("django.request")
 
 NOT_FOUND = "There is nothing here. The address may be mistyped, or what it showed was removed."
 FORBIDDEN = "This page is not open to your account."
+STALE_FORM = ("This form came from a page that is out of date: you signed in or out since it was opened, or it was "
+              "open a long time. Nothing was saved. Go back, reload the page and try again.")
 SERVER_ERROR = "Something went wrong on our side; nothing you did caused it. Please try again in a moment."
 
 
@@ -58,6 +60,14 @@ def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpR
     if _wants_json(request):
         return JsonResponse({"error": _message(exception, FORBIDDEN), "status": 403}, status=403)
     return render(request, "403.html", {"message": _message(exception, FORBIDDEN)}, status=403)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: a form from a page that is out of date (signed in or out since, another tab) gets the
+    site's 403 saying what to do; Django's own page says "CSRF verification failed", unstyled. The page's script reads
+    any answer that is not JSON as "this page has expired" (web/static/js/site.js). The API's views are exempt (DRF
+    checks a session's CSRF token itself and answers JSON), so no JSON here."""
+    return render(request, "403.html", {"message": STALE_FORM}, status=403)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
