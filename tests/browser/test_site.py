@@ -106,6 +106,29 @@ def test_rating_a_recommended_movie_removes_it_from_the_list(live_server, page, 
     assert movie_id not in _listed(page) and len(_listed(page)) == 20
 
 
+def test_the_keyboard_keeps_its_place_when_the_refreshed_list_replaces_the_old(live_server, page, site, worker):
+    """Enter on a star of a recommendation: focus goes to the next card's title and, once the refreshed list is
+    swapped in, stays on that movie's title (or the list's first), not on the page's body."""
+    account = User.objects.create_user("typist", password=PASSWORD)
+    profile = Profile.objects.for_account(account)
+    for movie_id in (1, 260, 296, 318, 356):
+        Rating.objects.create(user_id=profile.user_id, movie_id=movie_id, rating=4.0)
+    refresh_user(profile.user_id)
+    worker()
+    sign_in(page, live_server.url, "typist")
+    page.goto(f"{live_server.url}/me/")
+    cards = page.locator("#recommendations li.card")
+    following = cards.nth(1).get_attribute("data-movie")
+    cards.first.locator("button.half[value='2.0']").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#updating")).to_be_visible()
+    expect(page.locator("#updating")).to_be_hidden(timeout=30_000)
+    focused = page.evaluate('() => [document.activeElement.className, document.activeElement.closest("#recs li.card") '
+                            '&& document.activeElement.closest("li.card").dataset.movie]')
+    expected = following if following in [str(m) for m in _listed(page)] else cards.first.get_attribute("data-movie")
+    assert focused == ["title", expected]
+
+
 def test_rating_on_a_movie_page_says_when_recommendations_will_update_later(live_server, page, site, settings):
     """With the queue down, the star widget itself says so (there is no banner off the recommendations page)."""
     import socket

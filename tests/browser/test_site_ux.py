@@ -62,6 +62,32 @@ def test_a_double_click_on_remove_leaves_no_rating_behind(live_server, page, sit
     assert Rating.objects.filter(user_id=profile.user_id).count() == 2
 
 
+FOCUSED = """() => { const e = document.activeElement;
+  return e === document.body ? null : [e.closest("li.card") && e.closest("li.card").dataset.movie, e.className, e.value || ""]; }"""
+
+
+def test_the_keyboard_keeps_its_place_when_the_control_it_pressed_goes(live_server, page, site):
+    """Enter on the × hides it, Enter on a star of a recommendation removes the card: focus went to the page's body
+    (a screen reader starts again at the top); it now stays on the card's stars, or moves to the next card's title."""
+    profile = _member("keyboard", {1: 4.5, 260: 4.5, 296: 4.0, 318: 5.0, 356: 4.0})
+    refresh_user(profile.user_id)
+    sign_in(page, live_server.url, "keyboard")
+    page.goto(f"{live_server.url}/me/ratings/")
+    card = page.locator("#ratings li.card").first
+    card.locator("button.remove").focus()
+    page.keyboard.press("Enter")
+    expect(card.locator(".stars-status")).to_have_text("Removed")
+    assert page.evaluate(FOCUSED) == [card.get_attribute("data-movie"), "half l", "0.5"]
+
+    page.goto(f"{live_server.url}/me/")
+    cards = page.locator("#recommendations li.card")
+    rated, following = cards.nth(0).get_attribute("data-movie"), cards.nth(1).get_attribute("data-movie")
+    cards.first.locator("button.half[value='3.0']").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#recommendations li.card[data-movie='{rated}']")).to_have_count(0)
+    assert page.evaluate(FOCUSED) == [following, "title", ""]
+
+
 def test_a_recommendation_says_what_its_score_means_and_whose_the_stars_are(live_server, page, site):
     """Item 2: a match is said in words (no gold stars scaled to the top item); the stars are labelled as the member's own."""
     profile = _member("matcher", {1: 4.5, 260: 4.5, 296: 4.0, 318: 5.0, 356: 4.0})
