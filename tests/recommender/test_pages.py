@@ -144,6 +144,27 @@ def test_user_picker_lists_movielens_users_with_their_rating_counts(client, publ
     assert client.get("/users/?user=107").url == "/users/107/"
 
 
+def test_listing_users_past_the_last_says_so_in_a_members_words(client, published):
+    """"List from id" past the last MovieLens user: the member read "load a data set with manage.py load_movielens"
+    (an operator's command, and untrue: the set is loaded); now that no user has so high an id, and a way back."""
+    last = max(user_id for user_id, _ in Rating.objects.user_counts(1, 10_000))
+    html = client.get("/users/", {"from": last + 1000}).content.decode()
+    assert "manage.py" not in html and "load_movielens" not in html
+    assert f"No MovieLens user has an id from {last + 1000} on" in html and 'href="?from=1"' in html
+    operator = Client()
+    operator.force_login(make_operator("op", password="op-test-password")[0])
+    assert "manage.py load_movielens" not in operator.get("/users/", {"from": last + 1000}).content.decode()
+
+
+def test_a_site_with_no_movielens_users_tells_only_operators_what_to_load(client, db):
+    """No ratings loaded at all: a member reads that there are no users yet; only an operator is shown the command."""
+    member_view = client.get("/users/").content.decode()
+    operator = Client()
+    operator.force_login(make_operator("op", password="op-test-password")[0])
+    assert "No MovieLens users yet." in member_view and "manage.py" not in member_view
+    assert "manage.py load_movielens" in operator.get("/users/").content.decode()
+
+
 def test_unknown_user_and_movie_pages_are_404(client, published):
     """Pages for a user or movie that does not exist are 404s."""
     assert client.get("/users/999999/").status_code == 404
