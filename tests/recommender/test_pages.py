@@ -125,6 +125,19 @@ def test_a_site_with_no_run_yet_tells_members_in_their_words_and_operators_what_
     assert "python -m jobs.precompute" in operator_view
 
 
+def test_recommendations_before_the_first_run_say_so_in_a_members_words(client, member, catalogue):
+    """Before the first run, one's own list said "no precompute run has been published" to a member (the home page
+    already spoke plainly); now the list is said to be coming, and only an operator reads about runs."""
+    client.force_login(member[0])
+    member_view = client.get("/me/").content.decode()
+    operator = Client()
+    operator.force_login(make_operator("op", password="op-test-password")[0])
+    operator_view = operator.get(f"/users/{USER}/").content.decode()
+
+    assert "Your recommendations appear here soon" in member_view and "precompute" not in member_view.lower()
+    assert "No precompute run has been published yet" in operator_view
+
+
 def test_catalogue_filters_by_genre_and_year(client, published):
     """Genre and year filters narrow the catalogue; a bad year is ignored with a message."""
     Movie.objects.filter(movie_id__in=[10, 20]).update(genres=["Western"], year=1995)
