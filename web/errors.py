@@ -28,6 +28,8 @@ logger = logging.getLogger("django.request")
 
 NOT_FOUND = "There is nothing here. The address may be mistyped, or what it showed was removed."
 FORBIDDEN = "This page is not open to your account."
+STALE_FORM = ("This form came from a page that is out of date: you signed in or out since it was opened, or it was "
+              "open a long time. Nothing was saved. Go back, reload the page and try again.")
 SERVER_ERROR = "Something went wrong on our side; nothing you did caused it. Please try again in a moment."
 
 
@@ -35,12 +37,17 @@ def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+GET_OBJECT_OR_404 = "matches the given query."
+"""The end of ``get_object_or_404``'s message ("No Movie matches the given query."): a model's class name, not words for
+a member."""
+
+
 def _message(exception: Exception | None, default: str) -> str:
-    """The view's own message (``Http404("No user with id 5.")``); never Django's resolver detail."""
+    """The view's own message (``Http404("No user with id 5.")``); never Django's resolver or lookup detail."""
     if exception is None or isinstance(exception, Resolver404):
         return default
     text = str(exception)
-    return text if text and not text.startswith(("{", "[")) else default
+    return text if text and not text.startswith(("{", "[")) and not text.endswith(GET_OBJECT_OR_404) else default
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -53,6 +60,14 @@ def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpR
     if _wants_json(request):
         return JsonResponse({"error": _message(exception, FORBIDDEN), "status": 403}, status=403)
     return render(request, "403.html", {"message": _message(exception, FORBIDDEN)}, status=403)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: a form from a page that is out of date (signed in or out since, another tab) gets the
+    site's 403 saying what to do; Django's own page says "CSRF verification failed", unstyled. The page's script reads
+    any answer that is not JSON as "this page has expired" (web/static/js/site.js). The API's views are exempt (DRF
+    checks a session's CSRF token itself and answers JSON), so no JSON here."""
+    return render(request, "403.html", {"message": STALE_FORM}, status=403)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

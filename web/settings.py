@@ -96,6 +96,8 @@ ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1]").split(",") if h.strip()
 ]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+# A form from an out-of-date page gets the site's 403 in a member's words, not Django's "CSRF verification failed".
+CSRF_FAILURE_VIEW = "web.errors.csrf_failure"
 
 # -- Services: PostgreSQL and Redis ------------------------------------------
 EMBEDDED_DATA_DIR = Path(os.environ.get("EMBEDDED_DATA_DIR", BASE_DIR / ".local" / "services"))

@@ -84,16 +84,21 @@ def test_sign_up_onboarding_and_the_personal_list_appears_without_reload(live_se
     screenshot(page, "recommendations")
 
 
-def test_rating_a_recommended_movie_removes_it_from_the_list(live_server, page, site, worker):
-    """Rating a card on the recommendations page removes it at once, and the refreshed list leaves it out."""
-    account = User.objects.create_user("rater", password=PASSWORD)
-    profile = Profile.objects.for_account(account)
+def _on_own_list(page, base_url: str, worker, username: str) -> Profile:
+    """A member with five ratings and a refreshed list, signed in on /me/ with the worker running."""
+    profile = Profile.objects.for_account(User.objects.create_user(username, password=PASSWORD))
     for movie_id in (1, 260, 296, 318, 356):
         Rating.objects.create(user_id=profile.user_id, movie_id=movie_id, rating=4.0)
     refresh_user(profile.user_id)
     worker()
-    sign_in(page, live_server.url, "rater")
-    page.goto(f"{live_server.url}/me/")
+    sign_in(page, base_url, username)
+    page.goto(f"{base_url}/me/")
+    return profile
+
+
+def test_rating_a_recommended_movie_removes_it_from_the_list(live_server, page, site, worker):
+    """Rating a card on the recommendations page removes it at once, and the refreshed list leaves it out."""
+    profile = _on_own_list(page, live_server.url, worker, "rater")
     expect(page.locator("#recs")).to_have_attribute("data-source", "personal")
     first = page.locator("#recommendations li.card").first
     movie_id = int(first.get_attribute("data-movie"))
@@ -104,6 +109,22 @@ def test_rating_a_recommended_movie_removes_it_from_the_list(live_server, page, 
     assert Rating.objects.get(user_id=profile.user_id, movie_id=movie_id).rating == 2.0
     page.reload()
     assert movie_id not in _listed(page) and len(_listed(page)) == 20
+
+
+def test_the_keyboard_keeps_its_place_when_the_refreshed_list_replaces_the_old(live_server, page, site, worker):
+    """Enter on a star of a recommendation: focus goes to the next card's title and, once the refreshed list is
+    swapped in, stays on that movie's title (or the list's first), not on the page's body."""
+    _on_own_list(page, live_server.url, worker, "typist")
+    cards = page.locator("#recommendations li.card")
+    following = cards.nth(1).get_attribute("data-movie")
+    cards.first.locator("button.half[value='2.0']").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#updating")).to_be_visible()
+    expect(page.locator("#updating")).to_be_hidden(timeout=30_000)
+    focused = page.evaluate('() => [document.activeElement.className, document.activeElement.closest("#recs li.card") '
+                            '&& document.activeElement.closest("li.card").dataset.movie]')
+    expected = following if following in [str(m) for m in _listed(page)] else cards.first.get_attribute("data-movie")
+    assert focused == ["title", expected]
 
 
 def test_rating_on_a_movie_page_says_when_recommendations_will_update_later(live_server, page, site, settings):

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.account_helpers import grant, make_operator
 from tests.browser.site import MEMBER_PASSWORD, screenshot, sign_in
-from web.recommender.models import Profile, Rating, UserScore
+from web.recommender.models import Event, Profile, Rating, UserScore
 from web.recommender.tasks import refresh_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.movielens, pytest.mark.django_db(transaction=True)]
@@ -62,6 +62,32 @@ def test_a_double_click_on_remove_leaves_no_rating_behind(live_server, page, sit
     assert Rating.objects.filter(user_id=profile.user_id).count() == 2
 
 
+FOCUSED = """() => { const e = document.activeElement;
+  return e === document.body ? null : [e.closest("li.card") && e.closest("li.card").dataset.movie, e.className, e.value || ""]; }"""
+
+
+def test_the_keyboard_keeps_its_place_when_the_control_it_pressed_goes(live_server, page, site):
+    """Enter on the × hides it, Enter on a star of a recommendation removes the card: focus went to the page's body
+    (a screen reader starts again at the top); it now stays on the card's stars, or moves to the next card's title."""
+    profile = _member("keyboard", {1: 4.5, 260: 4.5, 296: 4.0, 318: 5.0, 356: 4.0})
+    refresh_user(profile.user_id)
+    sign_in(page, live_server.url, "keyboard")
+    page.goto(f"{live_server.url}/me/ratings/")
+    card = page.locator("#ratings li.card").first
+    card.locator("button.remove").focus()
+    page.keyboard.press("Enter")
+    expect(card.locator(".stars-status")).to_have_text("Removed")
+    assert page.evaluate(FOCUSED) == [card.get_attribute("data-movie"), "half l", "0.5"]
+
+    page.goto(f"{live_server.url}/me/")
+    cards = page.locator("#recommendations li.card")
+    rated, following = cards.nth(0).get_attribute("data-movie"), cards.nth(1).get_attribute("data-movie")
+    cards.first.locator("button.half[value='3.0']").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#recommendations li.card[data-movie='{rated}']")).to_have_count(0)
+    assert page.evaluate(FOCUSED) == [following, "title", ""]
+
+
 def test_a_recommendation_says_what_its_score_means_and_whose_the_stars_are(live_server, page, site):
     """Item 2: a match is said in words (no gold stars scaled to the top item); the stars are labelled as the member's own."""
     profile = _member("matcher", {1: 4.5, 260: 4.5, 296: 4.0, 318: 5.0, 356: 4.0})
@@ -96,6 +122,29 @@ def test_a_missing_page_is_styled_and_the_api_answers_json(live_server, page, si
         response = page.goto(f"{live_server.url}{path}")
         assert response.status == 404 and response.headers["content-type"] == "application/json"
         assert response.json() == {"error": f"Not found: {path}", "status": 404}
+
+
+def test_a_form_from_before_signing_in_again_says_to_reload_in_the_sites_words(live_server, page, site):
+    """A page left open while the member signed out and in on another tab holds a token Django no longer takes: its
+    form answers the site's styled 403 saying what happened and what to do, not Django's "CSRF verification failed"."""
+    profile = _member("twotabs")
+    sign_in(page, live_server.url, "twotabs")
+    page.goto(f"{live_server.url}/movies/260/")
+    other = page.context.new_page()
+    other.goto(f"{live_server.url}/me/")
+    other.locator("form.logout button").click()
+    sign_in(other, live_server.url, "twotabs")  # signing in gives the browser a new CSRF token
+    other.close()
+
+    with page.expect_response(re.compile(r"/movies/260/event$")) as answer:
+        page.locator("main form.movie-actions button[value=watchlist_add]").first.click()
+    assert answer.value.status == 403
+    expect(page.locator("main h1")).to_have_text("Not allowed")
+    said = page.inner_text("main")
+    assert "CSRF" not in said and "Forbidden" not in said
+    assert "reload" in said.lower()
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(245, 246, 248)"  # site.css applied
+    assert not Event.objects.filter(user_id=profile.user_id).exists()
 
 
 def test_only_operators_see_the_operators_link(live_server, page, site):

@@ -125,6 +125,19 @@ def test_a_site_with_no_run_yet_tells_members_in_their_words_and_operators_what_
     assert "python -m jobs.precompute" in operator_view
 
 
+def test_recommendations_before_the_first_run_say_so_in_a_members_words(client, member, catalogue):
+    """Before the first run, one's own list said "no precompute run has been published" to a member (the home page
+    already spoke plainly); now the list is said to be coming, and only an operator reads about runs."""
+    client.force_login(member[0])
+    member_view = client.get("/me/").content.decode()
+    operator = Client()
+    operator.force_login(make_operator("op", password="op-test-password")[0])
+    operator_view = operator.get(f"/users/{USER}/").content.decode()
+
+    assert "Your recommendations appear here soon" in member_view and "precompute" not in member_view.lower()
+    assert "No precompute run has been published yet" in operator_view
+
+
 def test_catalogue_filters_by_genre_and_year(client, published):
     """Genre and year filters narrow the catalogue; a bad year is ignored with a message."""
     Movie.objects.filter(movie_id__in=[10, 20]).update(genres=["Western"], year=1995)
@@ -144,10 +157,41 @@ def test_user_picker_lists_movielens_users_with_their_rating_counts(client, publ
     assert client.get("/users/?user=107").url == "/users/107/"
 
 
+def test_listing_users_past_the_last_says_so_in_a_members_words(client, published):
+    """"List from id" past the last MovieLens user: the member read "load a data set with manage.py load_movielens"
+    (an operator's command, and untrue: the set is loaded); now that no user has so high an id, and a way back."""
+    last = max(user_id for user_id, _ in Rating.objects.user_counts(1, 10_000))
+    html = client.get("/users/", {"from": last + 1000}).content.decode()
+    assert "manage.py" not in html and "load_movielens" not in html
+    assert f"No MovieLens user has an id from {last + 1000} on" in html and 'href="?from=1"' in html
+    operator = Client()
+    operator.force_login(make_operator("op", password="op-test-password")[0])
+    assert "manage.py load_movielens" not in operator.get("/users/", {"from": last + 1000}).content.decode()
+
+
+def test_a_site_with_no_movielens_users_tells_only_operators_what_to_load(client, db):
+    """No ratings loaded at all: a member reads that there are no users yet; only an operator is shown the command."""
+    member_view = client.get("/users/").content.decode()
+    operator = Client()
+    operator.force_login(make_operator("op", password="op-test-password")[0])
+    assert "No MovieLens users yet." in member_view and "manage.py" not in member_view
+    assert "manage.py load_movielens" in operator.get("/users/").content.decode()
+
+
 def test_unknown_user_and_movie_pages_are_404(client, published):
     """Pages for a user or movie that does not exist are 404s."""
     assert client.get("/users/999999/").status_code == 404
     assert client.get("/movies/999999/").status_code == 404
+
+
+def test_a_missing_movie_is_said_in_a_members_words(client, member, published):
+    """A movie that is not in the catalogue: its page and a rating of it say so, not Django's "No Movie matches the
+    given query." (a model's class name is code, not words for a member)."""
+    for answer in (client.get("/movies/999999/"), client.post("/movies/999999/rate", {"rating": "4"})):
+        page = answer.content.decode()
+        assert answer.status_code == 404
+        assert "matches the given query" not in page and "No Movie" not in page
+        assert "There is nothing here" in page
 
 
 def test_movie_page_shows_summary_chart_tags_links_and_similar_movies(client, published, similar_tables):

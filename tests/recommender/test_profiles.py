@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
@@ -26,6 +28,20 @@ def test_sign_up_refuses_mismatched_passwords(client, db):
     response = client.post("/signup/", {"username": "dave", "password1": "d4ve-long-pass", "password2": "other-pass-1"})
     assert response.status_code == 200 and "didn’t match" in response.content.decode()
     assert not User.objects.filter(username="dave").exists()
+
+
+@pytest.mark.parametrize("form", [{}, {"username": "bad name!", "password1": "short", "password2": "other"}],
+                         ids=["blank", "refused"])
+def test_the_sign_up_fields_point_a_screen_reader_at_help_and_errors_that_are_on_the_page(client, db, form):
+    """Every id a field's aria-describedby names is on the page: a screen reader reads the password rules (and the
+    username's) with the field, and an id that names nothing is an ARIA error."""
+    html = (client.post("/signup/", form) if form else client.get("/signup/")).content.decode()
+    ids = set(re.findall(r'\bid="([^"]+)"', html))
+    described = {name: refs.split() for name, refs in re.findall(r'name="(\w+)"[^>]*aria-describedby="([^"]+)"', html)}
+    assert set(described) == {"username", "password1", "password2"}
+    assert {name: [ref for ref in refs if ref not in ids] for name, refs in described.items()} == {
+        "username": [], "password1": [], "password2": []}
+    assert "At least 8 characters" in html
 
 
 def test_profile_ids_come_from_the_sequence_and_are_unique(db):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from web.recommender.models import Event, Movie
+from tests.helpers import run
+from web.recommender.models import Event, Movie, Rating
 
 
 def test_the_buttons_record_events_for_the_signed_in_profile(client, member, published):
@@ -112,3 +113,20 @@ def test_a_movie_on_the_watchlist_and_dismissed_says_both_on_the_watchlist_page(
     client.post("/movies/30/event", {"action": "not_interested"})
     card = _card(client.get("/me/watchlist/").content.decode(), 30)
     assert 'value="watchlist_remove"' in card and 'value="not_interested_remove"' in card
+
+
+def test_a_dismissed_movie_page_claims_no_match_while_it_says_it_is_not_recommended(client, member, catalogue):
+    """"Not interested" on a recommended movie: its page said "Your match: Strong match" beside "so it isn't
+    recommended to you" until the worker's refresh dropped the stored score; it now says no match at once."""
+    account, profile, _ = member
+    for movie_id in Movie.objects.order_by("movie_id").values_list("movie_id", flat=True)[:3]:
+        Rating.objects.create(user_id=profile.user_id, movie_id=movie_id, rating=4.0)
+    run(algorithm="popularity", top_n=10)
+    client.force_login(account)
+    movie = int(re.search(r'<li class="card" data-movie="(\d+)"', client.get("/me/").content.decode()).group(1))
+    assert 'id="match"' in client.get(f"/movies/{movie}/").content.decode()
+    client.post(f"/movies/{movie}/event", {"action": "not_interested"})
+    page = client.get(f"/movies/{movie}/").content.decode()
+    assert 'id="not-interested"' in page and 'id="match"' not in page
+    client.post(f"/movies/{movie}/event", {"action": "not_interested_remove"})
+    assert 'id="match"' in client.get(f"/movies/{movie}/").content.decode()

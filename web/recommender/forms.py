@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
@@ -20,4 +22,18 @@ class RatingForm(forms.Form):
 
 
 class SignUpForm(UserCreationForm):
-    """Django's sign-up form; the profile (and its user id) is created with the account."""
+    """Django's sign-up form; the profile (and its user id) is created with the account.
+
+    Each field's help is said in a line (Django's password help is a list of its validators' rules): the page shows it
+    under the field with the id that the field's ``aria-describedby`` names, so a screen reader reads it too."""
+
+    HELP: ClassVar[dict[str, str]] = {
+        "username": "Letters, digits and @ . + - _ only (no spaces).",
+        "password1": "At least 8 characters, not too common, not all digits, not like your username.",
+        "password2": "The same password again.",
+    }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name, help_text in self.HELP.items():
+            self.fields[name].help_text = help_text

@@ -23,6 +23,13 @@
     counter.textContent = String(Math.max(rated, parseInt(counter.dataset.base || counter.textContent, 10) || 0));
   }
 
+  /* A rated recommendation leaves the list: the keyboard moves on to the next card's title (the previous one's at the end). */
+  function focusNextCard(card) {
+    var neighbour = card.nextElementSibling || card.previousElementSibling;
+    var title = neighbour && neighbour.querySelector("a.title");
+    if (title) title.focus();
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.matches("form.stars") || !window.fetch) return;
@@ -44,12 +51,18 @@
     }).then(function (result) {
       if (!result.ok) { status.textContent = result.body.error || "Could not save."; return; }
       var body = result.body;
+      var focused = document.activeElement;
       paint(form, body.rating);
+      // The × hides itself once the rating is gone: a keyboard that pressed it stays on these stars, not the page's top.
+      if (focused && focused.hidden && form.contains(focused)) form.querySelector("button.half").focus();
       status.textContent = body.rating === null ? "Removed" : "Saved " + body.rating + "★";
       // Without the banner (every page but the user's recommendations) the status says what the banner would.
       if (!banner && body.queued === false) status.textContent += ": recommendations will update later (the background queue is unavailable).";
       var card = form.closest("[data-recommended]");
-      if (card && body.rating !== null) card.remove();
+      if (card && body.rating !== null) {
+        if (card.contains(document.activeElement)) focusNextCard(card);
+        card.remove();
+      }
       countRated();
       if (typeof body.rated_count === "number") {  // "12 ratings" on one's own pages, without a reload
         var counter = document.getElementById("rated-count");
@@ -77,7 +90,16 @@
       if (r.status === 304) return;
       return r.text().then(function (html) {
         var current = document.getElementById("recs");
-        if (current) current.outerHTML = html;
+        if (!current) return;
+        // The keyboard's place in the old list: the same movie's title in the new one (the first title if it went).
+        var wasIn = current.contains(document.activeElement);
+        var focusedCard = wasIn ? document.activeElement.closest("li.card") : null;
+        current.outerHTML = html;
+        if (!wasIn) return;
+        var fresh = document.getElementById("recs");
+        var title = fresh && ((focusedCard && fresh.querySelector('li.card[data-movie="' + focusedCard.dataset.movie + '"] a.title'))
+          || fresh.querySelector("li.card a.title"));
+        if (title) title.focus();
       });
     });
   }
