@@ -19,7 +19,7 @@ from scoring.content import MovieContent
 from web.pgcopy import copy_columns
 from web.recommender.models import Event, FittedModel, Movie, PopularMovie, Rating
 from web.recommender.models.events import Feedback
-from web.runs.models import FINISHED, ActiveRun, Run
+from web.runs.models import FINISHED, ActiveRun, Run, RunStatus
 from web.runs.scores import (
     SIMILAR_TABLE, SIMILAR_TYPES, attach_partition, drop_run_tables, is_attached, run_tables, similar_table,
 )
@@ -105,12 +105,18 @@ def drop_run_data(run_id: int) -> None:
 def apply_retention(keep_runs: int) -> list[int]:
     """Drop the scores, cold-start lists and fitted models of finished runs older than the newest ``keep_runs``.
 
-    The active run is always kept, and so are pending and running runs (a
-    stalled run keeps its table until an operator cancels it). Tables whose
-    run row no longer exists are dropped too. Returns the run ids dropped.
+    The newest ``keep_runs`` succeeded runs are kept as well, whatever
+    failed or was cancelled since: they are what an operator can serve
+    again, and a few failed starts in a row (a Redis outage) would
+    otherwise push every one of them out. The active run is always kept,
+    and so are pending and running runs (a stalled run keeps its table
+    until an operator cancels it). Tables whose run row no longer exists
+    are dropped too. Returns the run ids dropped.
     """
     active = ActiveRun.current_run_id()
-    keep = set(Run.objects.filter(status__in=FINISHED).order_by("-id").values_list("id", flat=True)[:keep_runs])
+    newest = Run.objects.order_by("-id").values_list("id", flat=True)
+    keep = set(newest.filter(status__in=FINISHED)[:keep_runs])
+    keep |= set(newest.filter(status=RunStatus.SUCCEEDED)[:keep_runs])
     if active is not None:
         keep.add(active)
     unfinished = set(Run.objects.exclude(status__in=FINISHED).values_list("id", flat=True))

@@ -211,6 +211,20 @@ def test_retention_never_drops_the_active_run(catalogue):
     assert not table_exists(first.pk)
 
 
+def test_retention_keeps_runs_to_roll_back_to_however_many_failed_since(catalogue):
+    """--keep-runs counts the succeeded runs an operator can serve again: failed or cancelled starts (a Redis outage
+    makes several in a row) never push them all out, though the newest of those keep their tables as before."""
+    succeeded = [run(top_n=2, keep_runs=10) for _ in range(3)]
+    failed = [Run.objects.create(algorithm="popularity", status=status, finished_at=timezone.now())
+              for status in (RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.FAILED)]
+    newest = run(top_n=2, keep_runs=2)
+
+    assert table_exists(newest.pk) and table_exists(succeeded[-1].pk)
+    assert not table_exists(succeeded[0].pk) and not table_exists(succeeded[1].pk)
+    assert Run.objects.roll_back_to(succeeded[-1].pk).pk == succeeded[-1].pk
+    assert failed[-1].pk in Run.objects.values_list("pk", flat=True)  # the history stays
+
+
 def test_job_parameters_do_not_clash_with_hyperparameters():
     """No algorithm has a hyperparameter named like a job parameter of Run.parameters."""
     for cls in ALGORITHMS.values():
