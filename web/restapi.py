@@ -1,6 +1,6 @@
 """What every REST API view of the project shares, whichever app it is in: 405 before 401/403, 411 for a body sent
 without its length, a JSON parser that refuses any malformed body with a 400, the error body, and conditional reads'
-schema.
+schema and test.
 
 The error body itself is made by ``web.recommender.api.errors.json_exception_handler``
 (DRF's ``EXCEPTION_HANDLER`` in the settings); :class:`ErrorSerializer` documents it in the OpenAPI schema.
@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
-from rest_framework import serializers, status
-from rest_framework import parsers
+from django.http import HttpRequest
+from django.utils.cache import parse_etags
+from rest_framework import parsers, serializers, status
 from rest_framework.exceptions import APIException, MethodNotAllowed, ParseError
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
@@ -23,6 +24,19 @@ IF_NONE_MATCH = OpenApiParameter(
 )
 NOT_MODIFIED = {304: OpenApiResponse(description="Not Modified: the answer whose ETag was sent in If-None-Match is still current; no body.")}
 """A conditional read's request header and answer, for ``extend_schema``."""
+
+
+def matches(request: HttpRequest, etag: str) -> bool:
+    """Whether the request's ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 asks for it)."""
+    header = request.META.get("HTTP_IF_NONE_MATCH")
+    if not header:
+        return False
+    sent = parse_etags(header)
+    return "*" in sent or _opaque(etag) in {_opaque(tag) for tag in sent}
+
+
+def _opaque(etag: str) -> str:
+    return etag.removeprefix("W/")
 
 
 class ErrorSerializer(serializers.Serializer):

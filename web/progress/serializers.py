@@ -20,32 +20,22 @@ from web.progress import cluster_status
 from web.progress.algorithms import catalogue
 from web.progress.throughput import measure
 from web.runs.models import (
-    LOG_LINES_SHOWN, UNFINISHED, WORK_STAGES, ActiveRun, Run, RunLogLine, RunSample, RunStatus, ShardProgress, Stage,
+    LOG_LINES_SHOWN, UNFINISHED, WORK_STAGES, Run, RunLogLine, RunSample, RunStatus, ShardProgress, Stage,
     stall_after,
 )
 from web.runs.scores import attached_run_ids
 from web.runs.spec import JOB_PARAMETERS, MAX_TOP_N, resolve
 
 
-class Unread:
-    """The type of :data:`UNREAD`."""
-
-
-UNREAD = Unread()
-"""A value not read yet (None is a value: no run is serving)."""
-
-
-def feed_context(runs: list[Run], extra_sample_runs: tuple[int, ...] = (), log_lines: int = LOG_LINES_SHOWN,
-                 active_run_id: int | None | Unread = UNREAD) -> dict[str, Any]:
+def feed_context(runs: list[Run], active_run_id: int | None, extra_sample_runs: tuple[int, ...] = (),
+                 log_lines: int = LOG_LINES_SHOWN) -> dict[str, Any]:
     """What :class:`RunSerializer` needs for ``runs``: read once, not once per run (``log_lines`` of each run's log);
-    ``active_run_id`` if the caller read it (before ``runs``: :func:`web.progress.views.runs_feed`)."""
+    ``active_run_id`` is the caller's (read before ``runs``: :func:`web.progress.views.runs_feed` says why)."""
     # The newest run too: when nothing is working it is the Now panel's, whose rate is measured on its samples.
     ids = [run.pk for run in runs if run.status in UNFINISHED] + [run.pk for run in runs[:1]] + list(extra_sample_runs)
     samples: dict[int, list[RunSample]] = defaultdict(list)
     for sample in RunSample.objects.filter(run_id__in=ids).order_by("at"):
         samples[sample.run_id].append(sample)
-    if active_run_id is UNREAD:
-        active_run_id = ActiveRun.current_run_id()
     return {"now": timezone.now(), "active_run_id": active_run_id,
             "servable": attached_run_ids(), "samples": samples,
             "logs": RunLogLine.objects.tails([run.pk for run in runs], log_lines)}

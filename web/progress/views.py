@@ -15,7 +15,6 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, render
-from django.utils.cache import parse_etags
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -29,7 +28,7 @@ from web.progress.serializers import (
     MAX_PAGE_SHARDS, LaunchFailedSerializer, RunActivatedSerializer, RunCancelledSerializer, RunSerializer, RunsFeedSerializer,
     StartRunSerializer, feed_context,
 )
-from web.restapi import IF_NONE_MATCH, NOT_MODIFIED, ErrorSerializer
+from web.restapi import IF_NONE_MATCH, NOT_MODIFIED, ErrorSerializer, matches
 from web.runs.errors import RollbackRefused
 from web.runs.models import LOG_LINES_KEPT, ActiveRun, Run, RunSample
 from web.runs.retrain import retrain_status
@@ -49,7 +48,7 @@ def runs_feed() -> dict[str, Any]:
     # reads then shows its run succeeded a poll before it shows it serving, never serving while its row runs.
     active = ActiveRun.current_run_id()
     runs = _recent_runs()
-    context = feed_context(runs, active_run_id=active)
+    context = feed_context(runs, active)
     data = RunSerializer(runs, many=True, context=context).data
     # The Now panel: the newest run that is working, else the newest pending or stalled one, else the newest.
     candidates = [run["id"] for run in data if run["status"] == "running"] or [
@@ -97,12 +96,6 @@ def _without_clock(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_clock(item) for item in value]
     return value
-
-
-def _names(request: HttpRequest, etag: str) -> bool:
-    """Whether the request's ``If-None-Match`` names ``etag`` (weak comparison)."""
-    sent = parse_etags(request.META.get("HTTP_IF_NONE_MATCH", ""))
-    return etag.removeprefix("W/") in {tag.removeprefix("W/") for tag in sent}
 
 
 @never_cache
@@ -153,7 +146,7 @@ class RunListView(OperatorsOnly, APIView):
     def get(self, request):
         feed = runs_feed()
         etag = feed_etag(feed)
-        answer = HttpResponseNotModified() if _names(request, etag) else Response(feed)
+        answer = HttpResponseNotModified() if matches(request, etag) else Response(feed)
         answer["ETag"], answer["Cache-Control"] = etag, FEED_CACHE_CONTROL
         return answer
 
@@ -179,7 +172,8 @@ class RunListView(OperatorsOnly, APIView):
             return Response({"error": str(exc), "status": 503, "run_id": run.pk},
                             status=status.HTTP_503_SERVICE_UNAVAILABLE)
         run.refresh_from_db()
-        return Response(RunSerializer(run, context=feed_context([run])).data, status=status.HTTP_201_CREATED)
+        context = feed_context([run], ActiveRun.current_run_id())
+        return Response(RunSerializer(run, context=context).data, status=status.HTTP_201_CREATED)
 
 
 class RunDetailView(OperatorsOnly, APIView):
@@ -190,7 +184,8 @@ class RunDetailView(OperatorsOnly, APIView):
                    summary="One precompute run with its shards, stages and throughput")
     def get(self, request, run_id: int):
         run = get_object_or_404(Run.objects.prefetch_related("shard_progress"), pk=run_id)
-        return Response(RunSerializer(run, context=feed_context([run], extra_sample_runs=(run.pk,), log_lines=LOG_LINES_KEPT)).data)
+        context = feed_context([run], ActiveRun.current_run_id(), extra_sample_runs=(run.pk,), log_lines=LOG_LINES_KEPT)
+        return Response(RunSerializer(run, context=context).data)
 
 
 class RunCancelView(OperatorsOnly, APIView):

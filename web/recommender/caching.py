@@ -38,13 +38,14 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.middleware.csrf import get_token
-from django.utils.cache import parse_etags, patch_vary_headers
+from django.utils.cache import patch_vary_headers
 from django.utils.crypto import salted_hmac
 from django.utils.http import urlencode
 
 from web.recommender.models import is_profile_id
 from web.recommender.models.versions import ACTIVE_RUN, LOAD, MOVIE, USER, versions
 from web.recommender.stored_answers import ANSWERS, StoredAnswer
+from web.restapi import matches
 
 CATALOGUE_MAX_AGE = 60
 """Seconds a client or proxy may reuse the catalogue or similar movies unasked: how late a load, publish or rollback may show."""
@@ -166,19 +167,6 @@ def movie_validator(request: HttpRequest, movie_id: int) -> tuple[str, CachePoli
 def similar_validator(request: HttpRequest, movie_id: int) -> tuple[str, CachePolicy]:
     """A movie's similar movies: the active run's neighbours."""
     return make_etag("similar", movie_id, catalogue_version(), request_variant(request)), PUBLIC_CATALOGUE
-
-
-def matches(request: HttpRequest, etag: str) -> bool:
-    """Whether the request's ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 asks for it)."""
-    header = request.META.get("HTTP_IF_NONE_MATCH")
-    if not header:
-        return False
-    sent = parse_etags(header)
-    return "*" in sent or _opaque(etag) in {_opaque(tag) for tag in sent}
-
-
-def _opaque(etag: str) -> str:
-    return etag.removeprefix("W/")
 
 
 def label(response: HttpResponse, etag: str, policy: CachePolicy) -> HttpResponse:
