@@ -225,6 +225,57 @@ def test_retention_keeps_runs_to_roll_back_to_however_many_failed_since(catalogu
     assert failed[-1].pk in Run.objects.values_list("pk", flat=True)  # the history stays
 
 
+def _restore_a_backup_taken_before(later: Run, earlier: Run) -> None:
+    """What restoring a dump taken between ``earlier`` and ``later`` into the running database leaves (pg_restore
+    --clean, docs/kubernetes.md): the partitioned parents are dropped and re-made, taking ``later``'s partitions
+    with them, while its chunk record, a table of its own that the dump does not name, stays; the rows and the
+    sequence go back to the dump's, so the next run gets ``later``'s id again."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {scores.run_table(later.pk)}, {scores.similar_table(later.pk)}")
+        ActiveRun.objects.update(run_id=earlier.pk)
+        later.delete()
+        cursor.execute("SELECT setval(pg_get_serial_sequence('progress_run', 'id'), %s)", [earlier.pk])
+
+
+@pytest.mark.parametrize("start", ["new", "pending", "named"])
+def test_a_run_whose_id_comes_back_after_a_restore_writes_every_score(catalogue, start):
+    """A restored backup hands out run ids again whose old runs left a chunk record behind: the new run must not take
+    those chunks as its own and publish a run without scores (before the fix: 0 rows, every list the popular one)."""
+    earlier = run(top_n=2)
+    later = run(top_n=2)
+    later_id = later.pk
+    assert scores.done_chunks(later_id, 0)  # the chunk record a restore leaves behind
+    _restore_a_backup_taken_before(later, earlier)
+
+    if start == "pending":
+        again = run(top_n=2, run_id=Run.objects.create_pending("popularity", {"top_n": 2}).pk)
+    elif start == "named":
+        again = run(top_n=2, run_name="after-restore")
+    else:
+        again = run(top_n=2)
+    assert again.pk == later_id and again.status == RunStatus.SUCCEEDED
+    assert len(score_rows(again.pk)) == N_USERS * 2
+    assert again.metrics.get("chunks_resumed", 0) == 0
+
+
+def test_retention_drops_the_chunk_records_of_runs_that_no_longer_exist(catalogue):
+    """A restore leaves the chunk records of every run made after the backup (not only the next id's): retention
+    drops those of runs without a row, as it drops their score tables (before the fix they stayed for ever)."""
+    earlier = run(top_n=2)
+    later, last = run(top_n=2), run(top_n=2)
+    gone = [later.pk, last.pk]
+    _restore_a_backup_taken_before(later, earlier)
+    Run.objects.filter(pk=gone[1]).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {scores.run_table(gone[1])}, {scores.similar_table(gone[1])}")
+
+    newest = run(top_n=2, keep_runs=5)
+    assert newest.pk == gone[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [scores.done_table(gone[1])])
+        assert cursor.fetchone()[0] is None
+
+
 def test_job_parameters_do_not_clash_with_hyperparameters():
     """No algorithm has a hyperparameter named like a job parameter of Run.parameters."""
     for cls in ALGORITHMS.values():

@@ -28,7 +28,7 @@ from django.utils import timezone
 from scoring.base import Scorer
 from web.runs.errors import RollbackRefused, RunCancelled, RunNotPending
 from web.runs.locks import advisory_xact_lock, name_key
-from web.runs.scores import attached_run_ids
+from web.runs.scores import attached_run_ids, drop_leftover_tables
 from web.runs.spec import DEFAULT_ALGORITHM, RUN_NAME_KEY, RunSpec, resolve
 from web.runs.watermark import data_watermark
 
@@ -143,11 +143,17 @@ class RunQuerySet(models.QuerySet):
         if run_name is not None:
             run = self._join_named(run_name, shards, now, new_run)
         elif run_id is None:
-            run = self.create(**new_run)
+            with transaction.atomic():
+                run = self.create(**new_run)
+                drop_leftover_tables(run.pk)
         else:
-            claimed = self.filter(pk=run_id, status=RunStatus.PENDING).update(
-                status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, shards=shards, **data
-            )
+            with transaction.atomic():
+                # The claim and the clean-up commit together: another shard joins only once the claim is visible.
+                claimed = self.filter(pk=run_id, status=RunStatus.PENDING).update(
+                    status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, shards=shards, **data
+                )
+                if claimed:
+                    drop_leftover_tables(run_id)
             run = self.filter(pk=run_id).first()
             if run is None:
                 raise RunNotPending(f"run {run_id} does not exist")
@@ -172,13 +178,17 @@ class RunQuerySet(models.QuerySet):
                 # An operator cancelled it (perhaps before its pods started): its late pods must not start it again.
                 raise RunNotPending(f"run {run.pk} ({name!r}) was cancelled; start a new run under another name")
             if run is None or run.status == RunStatus.SUCCEEDED:
-                return self.create(**new_run, metrics={RUN_NAME_KEY: name})
+                run = self.create(**new_run, metrics={RUN_NAME_KEY: name})
+                drop_leftover_tables(run.pk)
+                return run
             if run.shards != shards:
                 raise RunNotPending(
                     f"run {run.pk} ({name!r}) has {run.shards} shard(s); this process was started as one of {shards}"
                 )
             self.filter(pk=run.pk).update(status=RunStatus.RUNNING, error="", finished_at=None, heartbeat_at=now,
                                           started_at=run.started_at or now)
+            if run.status == RunStatus.PENDING:  # the progress page's run, first started here: nothing of it is written
+                drop_leftover_tables(run.pk)
             run.refresh_from_db()
             run.joined = True  # another process started it: this one must match its recorded settings
             return run

@@ -39,7 +39,7 @@ SIMILAR_TABLE = "recommender_similarmovie"
 """The partitioned parent of every run's similar-movies table (the ``SimilarMovie`` model's table)."""
 SIMILAR_TYPES = {"run_id": "bigint", "movie_id": "integer", "neighbour_id": "integer", "score": "real", "rank": "smallint"}
 """PostgreSQL types of the similar-movies table's columns, for binary COPY."""
-_RUN_TABLE = re.compile(rf"^(?:{SCORE_TABLE}|{SIMILAR_TABLE})_r(\d+)$")
+_RUN_TABLE = re.compile(rf"^(?:{SCORE_TABLE}_r(\d+)(?:_done)?|{SIMILAR_TABLE}_r(\d+))$")
 
 
 @dataclass
@@ -194,7 +194,7 @@ def attached_run_ids() -> set[int]:
 
 # -- dropping them ----------------------------------------------------------------
 def run_tables() -> list[int]:
-    """Run ids that have a score or similar-movies table (attached or not)."""
+    """Run ids that have a score or similar-movies table (attached or not) or a chunk record."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname FROM pg_class WHERE relkind = 'r' AND (relname LIKE %s OR relname LIKE %s) "
@@ -202,7 +202,7 @@ def run_tables() -> list[int]:
             [f"{SCORE_TABLE}_r%", f"{SIMILAR_TABLE}_r%"],
         )
         names = [name for (name,) in cursor.fetchall()]
-    return sorted({int(match.group(1)) for name in names if (match := _RUN_TABLE.match(name))})
+    return sorted({int(match.group(1) or match.group(2)) for name in names if (match := _RUN_TABLE.match(name))})
 
 
 def drop_run_tables(run_id: int) -> None:
@@ -219,6 +219,21 @@ def drop_run_tables(run_id: int) -> None:
             if exists:
                 cursor.execute(f"DROP TABLE {table}")
         cursor.execute(f"DROP TABLE IF EXISTS {done_table(run_id)}")
+
+
+def drop_leftover_tables(run_id: int) -> None:
+    """Drop whatever tables carry the id of run ``run_id``, which is starting for the first time, so none are its own.
+
+    They are another run's that had the same id: restoring a backup into the running database (pg_restore
+    --clean, docs/kubernetes.md) puts the run id sequence back, but leaves the chunk records and unattached
+    tables of the runs made after the backup, which the dump does not name. Taken as this run's, their chunk
+    record would skip every chunk and publish a run without scores. Plain DROPs (a partition too), so the
+    caller's transaction holds them together with the start.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DROP TABLE IF EXISTS {run_table(run_id)}, {similar_table(run_id)}, {done_table(run_id)}"
+        )
 
 
 def _detach(cursor, parent: str, table: str) -> None:
