@@ -85,7 +85,7 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
 .PHONY: check-k8s check-k8s-tools check-k8s-render check-k8s-checkov k8s-cluster k8s-cluster-objects \
         k8s-secrets k8s-db k8s-db-roles k8s-dev k8s-run k8s-job k8s-precompute k8s-load k8s-manage k8s-operator \
-        k8s-operator-password k8s-status k8s-delete
+        k8s-operator-password k8s-status k8s-delete k8s-rotate-secret-key k8s-forget-old-secret-key
 
 ## Check both overlays, the database module, the cluster objects, both
 ## Dockerfiles and skaffold.yaml, no cluster needed: render each
@@ -311,6 +311,37 @@ k8s-load:
 	printf 'postgres://$(DB_OWNER_ROLE):%s@postgres:5432/%s\n' "$$owner_password" "$$database" \
 	| $(K8S) exec -i "$$pod" -c web -- sh -c 'IFS= read -r DATABASE_URL && export DATABASE_URL && exec python manage.py load_movielens /tmp/movielens'; \
 	$(K8S) exec "$$pod" -c web -- rm -rf /tmp/movielens
+
+## Rotate SECRET_KEY without signing anyone out: a new random key, the
+## current one moved to SECRET_KEY_FALLBACKS (sessions and the serving run's
+## model, signed with it, stay valid), then web and worker restarted to read
+## them. The precompute job signs its model with the new key from its next
+## run. Once that run serves and old sessions no longer matter, drop the old
+## key with k8s-forget-old-secret-key. One fallback: rotating again drops the
+## key before the current one.
+k8s-rotate-secret-key:
+	@set -e; \
+	old_key=$$($(K8S) get secret $(K8S_APP_SECRET) -o jsonpath='{.data.SECRET_KEY}' | base64 -d); \
+	[ -n "$$old_key" ] || { echo "secret $(K8S_APP_SECRET) has no SECRET_KEY: make k8s-secrets" >&2; exit 1; }; \
+	new_key=$$($(call k8s_random_hex,32)); \
+	[ -n "$$new_key" ] || { echo "cannot generate a secret key: install openssl or python3" >&2; exit 1; }; \
+	$(K8S) create secret generic $(K8S_APP_SECRET) \
+		--from-literal=SECRET_KEY="$$new_key" \
+		--from-literal=SECRET_KEY_FALLBACKS="$$old_key" \
+		--dry-run=client -o yaml \
+	| $(K8S) apply --server-side --force-conflicts --field-manager=movielens-make -f -; \
+	$(K8S) rollout restart deployment/web deployment/worker; \
+	echo "SECRET_KEY rotated; the previous key stays in SECRET_KEY_FALLBACKS until make k8s-forget-old-secret-key"
+
+## Drop the key that k8s-rotate-secret-key kept: sessions signed with it end,
+## and a model signed with it is refused (start a run first).
+k8s-forget-old-secret-key:
+	@set -e; \
+	key=$$($(K8S) get secret $(K8S_APP_SECRET) -o jsonpath='{.data.SECRET_KEY}' | base64 -d); \
+	[ -n "$$key" ] || { echo "secret $(K8S_APP_SECRET) has no SECRET_KEY: make k8s-secrets" >&2; exit 1; }; \
+	$(K8S) create secret generic $(K8S_APP_SECRET) --from-literal=SECRET_KEY="$$key" --dry-run=client -o yaml \
+	| $(K8S) apply --server-side --force-conflicts --field-manager=movielens-make -f -; \
+	$(K8S) rollout restart deployment/web deployment/worker
 
 ## Run a management command in the web container: make k8s-manage ARGS="showmigrations".
 ## It runs as the web's data-only role: migrate and load_movielens are refused (k8s-load, the init container).

@@ -442,7 +442,7 @@ def test_secrets_read_are_created_by_the_makefile():
     assert created.get(DB_SECRET) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
     assert created.get(DB_OWNER_SECRET) == {"DATABASE_OWNER_PASSWORD"}
     assert created.get(DB_APP_SECRET) == {"DATABASE_APP_PASSWORD"}
-    assert created.get(APP_SECRET) == {"SECRET_KEY"}
+    assert created.get(APP_SECRET) == {"SECRET_KEY", "SECRET_KEY_FALLBACKS"}  # the second by k8s-rotate-secret-key
     assert created.get(REDIS_SECRET) == {"REDIS_PASSWORD"}
     assert secret_problems(all_objects(), created) == []
 
@@ -539,6 +539,24 @@ def test_each_container_connects_as_its_database_role():
             if item["image"] in {WEB_IMAGE, JOB_IMAGE} and env_value(item, "DATABASE_URL"):
                 key = env_value(item, "SECRET_KEY")["valueFrom"]["secretKeyRef"]
                 assert key == {"name": APP_SECRET, "key": "SECRET_KEY"}
+
+
+def test_a_secret_key_rotation_keeps_the_old_key_as_a_fallback():
+    """web and worker read SECRET_KEY_FALLBACKS from the app Secret, optional (a Secret made before it has none), and
+    `make k8s-rotate-secret-key` moves the key there: signed-in users stay signed in and the worker still loads the
+    serving run's model, signed with the old key (before, the only documented rotation ended every session and
+    failed every refresh until the next run)."""
+    for overlay in (PROD, DEV):
+        objects = rendered(overlay)
+        for name in ("web", "worker"):
+            item = container(pod_spec(find_object(objects, "Deployment", name)), name)
+            assert env_value(item, "SECRET_KEY_FALLBACKS")["valueFrom"]["secretKeyRef"] == {
+                "name": APP_SECRET, "key": "SECRET_KEY_FALLBACKS", "optional": True}, (overlay, name)
+    recipe = makefile_targets()["k8s-rotate-secret-key"]
+    assert "jsonpath='{.data.SECRET_KEY}'" in recipe
+    assert '--from-literal=SECRET_KEY="$$' in recipe and '--from-literal=SECRET_KEY_FALLBACKS="$$' in recipe
+    assert "rollout restart deployment/web deployment/worker" in recipe
+    assert "make k8s-rotate-secret-key" in (REPO / "docs" / "kubernetes.md").read_text()
 
 
 def test_only_the_postgres_pod_reads_the_superuser_password():
@@ -982,7 +1000,8 @@ def test_makefile_parses_with_make():
     make = shutil.which("make")
     assert make, "GNU make is not installed"
     result = subprocess.run(
-        [make, "-n", "-f", str(K8S_MAKEFILE), "k8s-secrets", "k8s-db", "k8s-db-roles", "k8s-load", "k8s-dev", "k8s-precompute"],
+        [make, "-n", "-f", str(K8S_MAKEFILE), "k8s-secrets", "k8s-db", "k8s-db-roles", "k8s-load", "k8s-dev", "k8s-precompute",
+         "k8s-rotate-secret-key"],
         capture_output=True, text=True, check=False, cwd=REPO,
     )
     assert result.returncode == 0, result.stderr

@@ -90,7 +90,10 @@ def pod_env(container: dict, *, secrets_: dict, configmaps: dict, services: dict
         else:
             source = entry["valueFrom"]
             if "secretKeyRef" in source:
-                value = secrets_[source["secretKeyRef"]["name"]][source["secretKeyRef"]["key"]]
+                ref = source["secretKeyRef"]
+                if ref.get("optional") and ref["key"] not in secrets_[ref["name"]]:
+                    continue  # as Kubernetes does: an optional key that is absent leaves the variable unset
+                value = secrets_[ref["name"]][ref["key"]]
             elif source.get("fieldRef", {}).get("fieldPath") == "status.podIP":
                 value = "127.0.0.1"  # the pod's address: here, this machine's loopback
             elif "fieldRef" in source:
