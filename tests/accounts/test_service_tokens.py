@@ -50,6 +50,19 @@ def test_a_second_key_keeps_the_first_and_rotate_revokes_both():
     assert (_works(first), _works(second), _works(third)) == (False, False, True)
 
 
+def test_revoke_older_ends_the_old_key_once_the_service_sends_the_new_one():
+    """The rotation without a gap from the command line: a new key, the service moves to it, --revoke-older revokes
+    every key but the newest and issues none (before, only the admin could, on a superuser's page the cluster has not)."""
+    first = _issue("browsing").splitlines()[-1]
+    second = _issue("browsing").splitlines()[-1]
+    output = _issue("browsing", "--revoke-older")
+    assert "Revoked 1 key(s)" in output and second not in output and first not in output
+    assert (_works(first), _works(second)) == (False, True)
+    assert "Revoked 0 key(s)" in _issue("browsing", "--revoke-older") and _works(second)
+    with pytest.raises(CommandError, match="No account 'nobody'"):
+        _issue("nobody", "--revoke-older")
+
+
 def test_revoke_leaves_no_key():
     """--revoke deletes every key of the account and prints none."""
     key = _issue("browsing").splitlines()[-1]

@@ -35,6 +35,12 @@ class ApiTokenManager(models.Manager):
         deleted, _ = self.filter(user=account).delete()
         return deleted
 
+    def revoke_older(self, account) -> int:  # noqa: ANN001
+        """Delete every token of ``account`` but the newest (the one its client moved to); the number deleted."""
+        newest = self.filter(user=account).order_by("-created", "-pk").values_list("pk", flat=True).first()
+        deleted, _ = self.filter(user=account).exclude(pk=newest).delete()
+        return deleted
+
 
 class ApiToken(models.Model):
     """One API key of an account (an account may hold several while a client rotates)."""

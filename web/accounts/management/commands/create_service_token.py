@@ -3,8 +3,9 @@
 The key is printed once, on its own last line, and only its SHA-256 is
 stored: lose it and issue another. Without an option the account's other
 keys keep working, so a client can move to the new key before the old one is
-deleted (in the admin, by its row); ``--rotate`` revokes them all first (a
-leaked key); ``--revoke`` only revokes. The
+revoked with ``--revoke-older`` (every key but the newest; or in the admin,
+by its row); ``--rotate`` revokes them all first (a leaked key); ``--revoke``
+only revokes. The
 account has no usable password: it signs in nowhere, it only sends its key.
 """
 
@@ -26,15 +27,19 @@ class Command(BaseCommand):
         actions = parser.add_mutually_exclusive_group()
         actions.add_argument("--rotate", action="store_true", help="revoke the account's existing keys, then issue one")
         actions.add_argument("--revoke", action="store_true", help="revoke the account's keys and issue none")
+        actions.add_argument("--revoke-older", action="store_true",
+                             help="revoke every key of the account but the newest and issue none (once the service sends the newest)")
 
-    def handle(self, *args, name: str, rotate: bool = False, revoke: bool = False, **options):
+    def handle(self, *args, name: str, rotate: bool = False, revoke: bool = False, revoke_older: bool = False,
+               **options):
         User = get_user_model()
         with transaction.atomic():
             account = User.objects.filter(username=name).first()
-            if revoke:
+            if revoke or revoke_older:
                 if account is None:
                     raise CommandError(f"No account {name!r}: nothing to revoke.")
-                self.stdout.write(f"Revoked {ApiToken.objects.revoke_all(account)} key(s) of {name!r}.")
+                revoked = ApiToken.objects.revoke_older(account) if revoke_older else ApiToken.objects.revoke_all(account)
+                self.stdout.write(f"Revoked {revoked} key(s) of {name!r}.")
                 return
             if account is None:
                 account = User(username=name)
