@@ -4,7 +4,11 @@ import io
 
 import pytest
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.test import Client
+
+from web.accounts.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +80,36 @@ def test_password_stdin_refuses_an_empty_input(monkeypatch, django_user_model):
     with pytest.raises(CommandError, match="no password"):
         _call(password_stdin=True)
     assert not django_user_model.objects.exists()
+
+
+def test_remove_ends_an_operators_access_and_the_open_page_hears_it(monkeypatch, client):
+    """--remove takes an operator out: the open progress page's next poll is refused (the page says "signed out or
+    not an operator"), its session is over, its password and API keys no longer work, the admin no longer lets it
+    in; the account stays, without rights (before, there was no command: the admin's page needs a superuser)."""
+    monkeypatch.setenv("OPERATOR_PASSWORD", "a-long-operator-secret-42")
+    _call(username="leaver")
+    leaver = User.objects.get(username="leaver")
+    key = ApiToken.objects.issue(leaver)
+    assert Client(HTTP_AUTHORIZATION=f"Token {key}").get("/api/runs").status_code == 200
+    client.force_login(leaver)  # the progress page left open
+    assert client.get("/api/runs").status_code == 200
+
+    output = _call(username="leaver", remove=True)
+    assert "Removed operator 'leaver'" in output
+    assert client.get("/api/runs").status_code == 403  # the page's next poll
+    assert client.get("/progress/").status_code == 302  # signed out: to the login page
+    assert Client(HTTP_AUTHORIZATION=f"Token {key}").get("/api/runs").status_code == 403  # an invalid key here
+    assert not ApiToken.objects.filter(user=leaver).exists()
+    assert authenticate(username="leaver", password="a-long-operator-secret-42") is None
+    leaver.refresh_from_db()
+    assert not leaver.is_staff and not leaver.groups.exists() and not leaver.has_perm("progress.operate_runs")
+    with pytest.raises(CommandError, match="No account 'nobody'"):
+        _call(username="nobody", remove=True)
+
+
+def test_remove_refuses_a_superuser(django_user_model):
+    """A superuser holds every permission whatever its groups: --remove would leave it able to do everything."""
+    django_user_model.objects.create_superuser("root", password="x" * 20)
+    with pytest.raises(CommandError, match="superuser"):
+        _call(username="root", remove=True)
+    assert django_user_model.objects.get(username="root").is_superuser

@@ -13,6 +13,11 @@ new random one that is printed once (``make demo`` shows it). In production
 (``APP_ENV=production``) a password must be given explicitly: a printed random
 password would end up in the pod's logs. Running it again resets the
 password: it is idempotent.
+
+``--remove`` takes an operator out: the account leaves the group and the
+admin (``is_staff``), its password becomes unusable (which also ends its
+sessions: an open progress page's next poll is refused and the page says so)
+and its API keys are revoked. The account row stays, with no rights.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from web.accounts.models import ApiToken
 from web.accounts.permissions import OPERATORS, join_group
 
 PASSWORD_ENV = "OPERATOR_PASSWORD"
@@ -40,8 +46,13 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="operator", help="the operator's user name (default: operator)")
         parser.add_argument("--password-stdin", action="store_true",
                             help="read the password from standard input (its first line) instead of $OPERATOR_PASSWORD")
+        parser.add_argument("--remove", action="store_true",
+                            help="take the operator out: no group, no admin, no password, no sessions, no API keys")
 
-    def handle(self, *args, username: str, password_stdin: bool = False, **options):
+    def handle(self, *args, username: str, password_stdin: bool = False, remove: bool = False, **options):
+        if remove:
+            self._remove(username)
+            return
         if password_stdin:
             given = sys.stdin.readline().rstrip("\r\n")
             if not given:
@@ -69,3 +80,18 @@ class Command(BaseCommand):
         self.stdout.write(f"{'Created' if created else 'Updated'} operator {username!r} (group {OPERATORS}).")
         if not given:
             self.stdout.write(f"  user name: {username}\n  password:  {password}")
+
+    def _remove(self, username: str) -> None:
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"No account {username!r}: nothing to remove.")
+        if user.is_superuser:
+            raise CommandError(f"{username!r} is a superuser, which holds every permission whatever its groups; "
+                               "take that away in the admin first.")
+        with transaction.atomic():
+            user.groups.remove(*user.groups.filter(name=OPERATORS))
+            user.is_staff = False
+            user.set_unusable_password()  # a new session hash: every session of the account is over
+            user.save()
+            keys = ApiToken.objects.revoke_all(user)
+        self.stdout.write(f"Removed operator {username!r}: signed out everywhere, {keys} API key(s) revoked.")
