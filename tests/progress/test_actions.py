@@ -65,6 +65,31 @@ def test_start_with_redis_down_marks_the_run_failed_and_says_so(operator_client,
 
 
 @pytest.mark.django_db
+def test_a_run_whose_queued_job_redis_lost_is_failed_and_no_longer_blocks_the_page(operator_client, redis_conn, settings):
+    """Redis lost its data (restarted without persistence, flushed) while a started run waited for the worker: nothing
+    would ever start it. Once the run is past the queueing grace, the page's next poll finds its job gone and fails
+    it, saying why, and the Now panel moves on; a run whose job is still queued stays pending. (Before: pending for
+    ever, the Now panel stuck on it, and a retraining policy, which waits while a run is pending, never ran again.)"""
+    lost, waiting = (operator_client.post(START, {"algorithm": "popularity"}, content_type="application/json").json()["id"]
+                     for _ in range(2))
+    redis_conn.delete(f"rq:job:precompute-run-{lost}")  # what a Redis that lost its data no longer holds
+    Run.objects.filter(pk__in=[lost, waiting]).update(created_at=timezone.now() - timedelta(minutes=5))
+
+    feed = operator_client.get(START).json()
+    runs = {run["id"]: run for run in feed["runs"]}
+    assert runs[lost]["status"] == "failed" and "Redis" in runs[lost]["error"] and "start it again" in runs[lost]["error"]
+    assert runs[waiting]["status"] == "pending" and feed["now_run_id"] == waiting
+
+
+@pytest.mark.django_db
+def test_a_just_started_run_is_not_taken_for_lost(operator_client, redis_conn):
+    """Within the grace a pending run is left alone whatever Redis holds: the start queues its job after creating it."""
+    started = operator_client.post(START, {"algorithm": "popularity"}, content_type="application/json").json()["id"]
+    redis_conn.delete(f"rq:job:precompute-run-{started}")
+    assert Run.objects.get(pk=operator_client.get(START).json()["now_run_id"]).status == RunStatus.PENDING
+
+
+@pytest.mark.django_db
 def test_cancel_marks_an_unfinished_run_and_refuses_a_finished_one(operator_client):
     """Cancel turns a running run cancelled (the job stops itself) and answers 409 for a succeeded run."""
     running = Run.objects.create(algorithm="popularity", status=RunStatus.RUNNING, stage=Stage.COMPUTE,

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 def retrain_if_due() -> int | None:
     """Start a run if the threshold is crossed and none is pending or running; the new run's id, else None."""
     retrain.clear_check_pending()
+    launcher.fail_lost_queued_runs()  # a run whose job Redis lost is pending for ever and would hold this back
     run = retrain.claim_due_run()
     if run is None:
         return None

@@ -46,6 +46,7 @@ def runs_feed() -> dict[str, Any]:
     and the retraining policy with the count of interactions since the serving run's data."""
     # The serving run first: a publish (one transaction: serving, and the row succeeded) that commits between the two
     # reads then shows its run succeeded a poll before it shows it serving, never serving while its row runs.
+    launcher.fail_lost_queued_runs()  # else a run whose job Redis lost would wait here for ever
     active = ActiveRun.current_run_id()
     runs = _recent_runs()
     context = feed_context(runs, active)
