@@ -44,9 +44,9 @@ def _recent_runs() -> list[Run]:
 def runs_feed() -> dict[str, Any]:
     """Everything the page shows, as JSON: the runs newest first, the serving run, the run for the Now panel,
     and the retraining policy with the count of interactions since the serving run's data."""
+    launcher.fail_lost_queued_runs()  # else a run whose job Redis lost would wait here for ever
     # The serving run first: a publish (one transaction: serving, and the row succeeded) that commits between the two
     # reads then shows its run succeeded a poll before it shows it serving, never serving while its row runs.
-    launcher.fail_lost_queued_runs()  # else a run whose job Redis lost would wait here for ever
     active = ActiveRun.current_run_id()
     runs = _recent_runs()
     context = feed_context(runs, active)
