@@ -154,7 +154,8 @@ class Stack:
                 data: bytes | None = None, timeout: float = 15) -> tuple[int, Message, bytes]:
         """One HTTP request (the API token unless ``headers`` say otherwise); returns status, headers, body.
 
-        ``timeout``: seconds the client waits for the answer (``TimeoutError`` after that).
+        ``timeout``: seconds the client waits for the answer (``TimeoutError`` after that). A header given as
+        ``None`` is not sent (``{"Authorization": None}``: an anonymous request).
 
         The headers are looked up without regard to case, as HTTP defines them (the server sends them lower-case).
         """
@@ -162,7 +163,7 @@ class Stack:
         if payload is not None:
             data = json.dumps(payload).encode()
             sent["Content-Type"] = "application/json"
-        sent |= headers or {}
+        sent = {name: value for name, value in (sent | (headers or {})).items() if value is not None}  # None: not sent
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=sent)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:

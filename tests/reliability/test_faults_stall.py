@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg2
@@ -20,7 +21,14 @@ import pytest
 import yaml
 
 from tests.helpers import wait_for
-from tests.reliability.faultstack import REPO, Stack, postgres_pids, redis_pid, stalled
+from tests.reliability.faultstack import (
+    REPO,
+    Stack,
+    postgres_pids,
+    redis_pid,
+    stalled,
+    stop_group,
+)
 from web import embedded
 from web.dbroles import roles
 
@@ -29,6 +37,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.movielens]
 USER_ID = 3
 REQUEST_TIMEOUT = 4
 """DATABASE_REQUEST_TIMEOUT of the test's web server: seconds a request may wait on the database (15 by default)."""
+STALL_SECONDS = 6
+"""How long the worker's test keeps each server stopped: longer than the clients' socket timeouts (5 s at most)."""
 CLIENT_WAIT = 10
 """How long the test's client waits for a page or an API answer: the request's time, a connect's and some to spare."""
 
@@ -93,6 +103,11 @@ def test_stalled_postgres_gets_probes_scrapes_and_requests_answered_in_bounded_t
         status, headers, body = stack.request("GET", f"/api/users/{USER_ID}/recommendations?n=5", timeout=CLIENT_WAIT)
         assert status == 503 and "database is unavailable" in json.loads(body)["error"], body[:2000]
         assert int(headers["Retry-After"]) > 0
+
+        # Anonymous: the public list's shortcut (web/recommender/middleware.py) reads before the view, then the view.
+        status, _, body = stack.request("GET", f"/api/users/{USER_ID}/recommendations?n=5",
+                                        headers={"Authorization": None}, timeout=CLIENT_WAIT)
+        assert status == 503 and "database is unavailable" in json.loads(body)["error"], body[:2000]
 
         status, headers, body = stack.request("GET", "/movies/", headers={"Authorization": ""}, timeout=CLIENT_WAIT)
         assert status == 503 and headers["Content-Type"].startswith("text/html"), body[:2000]
@@ -173,3 +188,24 @@ def test_stalled_redis_keeps_ratings_pages_probes_and_scrapes_answering(stall_st
         # Redis decides no request's readiness: without it ratings are still taken and lists served.
         assert stack.request("GET", "/readyz", timeout=_web_probe_timeout("readinessProbe"))[0] == 200
     assert "movielens_queue_scrape_ok 1.0" in _metrics(stack)
+
+
+def test_worker_carries_on_after_redis_and_postgres_stalled_under_it(stall_stack):
+    """The RQ worker, idle in its blocking dequeue while Redis and then PostgreSQL stall, is still there afterwards
+    and refreshes the next rating's list: a stall pauses it, nothing wedges it."""
+    stack, root = stall_stack
+    worker = stack.start("worker")
+    try:
+        first, second = [movie for movie, _, _ in stack.user_rows(USER_ID)][:2]
+        for movie in (first, second):
+            if movie == second:
+                for pids in ([redis_pid(root)], postgres_pids(root / "postgres")):
+                    with stalled(pids):
+                        time.sleep(STALL_SECONDS)  # the fault's length, long enough for any wait of the worker's to start
+            status, _, body = stack.request("POST", f"/api/users/{USER_ID}/ratings",
+                                            {"movie_id": movie, "rating": 1.0}, timeout=CLIENT_WAIT)
+            assert status == 201 and json.loads(body)["refresh"] == "queued", body[:2000]
+            wait_for(lambda m=movie: m not in {row[0] for row in stack.user_rows(USER_ID)}, 60, "the worker's refresh")
+        assert worker.poll() is None
+    finally:
+        stop_group(stack.processes.pop("worker"))
