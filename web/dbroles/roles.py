@@ -29,8 +29,9 @@ APP_ROLE = "movielens_app"
 """Data only: the web server and the RQ worker."""
 APP_STATEMENT_TIMEOUT = "30s"
 """Longest statement the app role may run. The slowest real request reads a user's list or a movie page in
-well under a second; 30 s is far above that. The web server (web/serve.py) has no per-request timeout of its
-own, so this is what ends a runaway query and frees the worker thread that waits for it."""
+well under a second; 30 s is far above that, and leaves room for the worker's longer statements. It ends a runaway
+query on a running server; a stalled server enforces nothing, and there the web's own deadline frees the thread
+(DATABASE_REQUEST_TIMEOUT, web/dbdeadline.py)."""
 APP_LOCK_TIMEOUT = "5s"
 """Longest wait of the app role for a lock. A query queued behind another transaction's ACCESS EXCLUSIVE lock (a
 migration, the loader's rebuild) fails with a clear 503 after this, and leaves the lock's queue: a session left
