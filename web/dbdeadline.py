@@ -66,9 +66,11 @@ def deadline(seconds: float) -> Iterator[None]:
             threading.Thread(target=_watch, name="database-deadlines", daemon=True).start()
             _watchdog_pid = os.getpid()
         stack = _watches.setdefault(thread, [])
-        ends = time.monotonic() + seconds
-        stack.append(_Watch(connections[DEFAULT_DB_ALIAS], min([ends, *(w.ends for w in stack[-1:])]), seconds))
-        _wake.notify()
+        ends = min([time.monotonic() + seconds, *(w.ends for w in stack[-1:])])
+        # The watchdog sleeps until the soonest deadline; a later one (every request's, as a rule) needs no wake-up.
+        if all(ends < other[-1].ends for other in _watches.values() if other and not other[-1].cut):
+            _wake.notify()
+        stack.append(_Watch(connections[DEFAULT_DB_ALIAS], ends, seconds))
     try:
         yield
     finally:
