@@ -6,6 +6,7 @@ query. A read outside any transaction can find a dead connection by using
 it: on a connection error the connection is closed and the read runs once
 more on a new one, which is what the check would have done, one round trip
 cheaper when the connection is fine (docs/decisions.md, "HTTP caching").
+A read cut by its deadline (web/dbdeadline.py: the server stalled) is not run again: the time is up.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from typing import TypeVar
 
 from django.db import InterfaceError, OperationalError, connection
 
+from web import dbdeadline
+
 T = TypeVar("T")
 
 
 def first_read(read: Callable[[], T]) -> T:
     """``read()`` (queries that only read, outside a transaction) with the request's health check skipped; on a
-    connection error the connection is closed and ``read()`` runs once more, whose error, if any, is raised."""
+    connection error the connection is closed and ``read()`` runs once more (unless the thread's database deadline
+    has passed), whose error, if any, is raised."""
     if connection.in_atomic_block:
         return read()  # a transaction's connection is checked when it began; it cannot be swapped mid-way
     if connection.connection is not None:
@@ -29,4 +33,6 @@ def first_read(read: Callable[[], T]) -> T:
         return read()
     except (OperationalError, InterfaceError):
         connection.close()  # a broken connection: the next attempt opens a new one
+        if dbdeadline.expired():
+            raise
         return read()

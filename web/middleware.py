@@ -8,7 +8,9 @@ Unavailable`` with ``Retry-After``, JSON for the API and a short HTML page
 for browsers. Nothing was stored by the failed request (its transaction
 never committed), so a retry is always safe. ``conn_health_checks`` in the
 settings makes the next request after the restart open a fresh connection,
-so service comes back by itself.
+so service comes back by itself. A PostgreSQL that stalls (alive, answering
+nothing) raises nothing by itself: :class:`DatabaseDeadlineMiddleware` cuts
+a request's wait after ``DATABASE_REQUEST_TIMEOUT``, which then fails the same way.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.encoding import escape_uri_path
+
+from web import dbdeadline
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +56,18 @@ class DatabaseUnavailableMiddleware:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         response["Cache-Control"] = "no-store"
         return response
+
+
+class DatabaseDeadlineMiddleware:
+    """Cut the request's database connection once it has waited ``DATABASE_REQUEST_TIMEOUT`` in all (web/dbdeadline.py).
+
+    Near the top of the chain, so the reads of the middleware below it (the public list's ETag, the session) count
+    too; the cut shows up as ``OperationalError``, answered below with the 503 of :class:`DatabaseUnavailableMiddleware`.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with dbdeadline.deadline(settings.DATABASE_REQUEST_TIMEOUT):
+            return self.get_response(request)

@@ -132,6 +132,19 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+DATABASE_CONNECT_TIMEOUT = int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "2"))
+"""Seconds libpq waits to open a connection (libpq's smallest, 2, is the default). It bounds only the opening, so the
+long work of the owner role (migrate, the loader, the job's COPY and index builds) is not limited by it; a stalled
+server accepts the TCP connection and then never answers it (docs/decisions.md, "Stalled dependencies")."""
+if DATABASE_CONNECT_TIMEOUT < 2:
+    raise ImproperlyConfigured(f"DATABASE_CONNECT_TIMEOUT must be 2 seconds or more (libpq's least); got {DATABASE_CONNECT_TIMEOUT}.")
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
+DATABASE_REQUEST_TIMEOUT = float(os.environ.get("DATABASE_REQUEST_TIMEOUT", "15"))
+"""Seconds one web request may wait on PostgreSQL in all before its connection is cut and it answers 503
+(web/dbdeadline.py, web/middleware.py): a stalled server never answers, and the server's own timeouts only work
+while it runs. /readyz and /metrics have shorter ones of their own, under the probe's and the scrape's timeouts."""
+if DATABASE_REQUEST_TIMEOUT <= 0:
+    raise ImproperlyConfigured(f"DATABASE_REQUEST_TIMEOUT must be a positive number of seconds; got {DATABASE_REQUEST_TIMEOUT}.")
 
 PROGRESS_STALL_SECONDS = float(os.environ.get("PROGRESS_STALL_SECONDS", "30"))
 """A running precompute whose heartbeat is older than this many seconds is shown as stalled."""
@@ -180,6 +193,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Every request's database waits end after DATABASE_REQUEST_TIMEOUT (a stalled PostgreSQL answers nothing).
+    "web.middleware.DatabaseDeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "web.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -639,7 +639,7 @@ def test_web_deployment_runs_the_contract_commands():
     argv = full_command(migrate)
     assert argv[:2] == ["python", "-c"], "the migrate init container runs its lock-and-migrate script"
     script = argv[2]
-    assert 'call_command("migrate", interactive=False)' in script  # = MIGRATE_COMMAND's `migrate --noinput`
+    assert 'call_command("migrate", interactive=False' in script  # = MIGRATE_COMMAND's `migrate --noinput`
     assert script.index(MIGRATE_LOCK) < script.index('call_command("migrate"'), "the lock is taken first"
     assert "ensure_connection" in script, "it waits for the database instead of crash-looping"
     main = container(spec, "web")

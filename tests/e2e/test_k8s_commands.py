@@ -641,7 +641,8 @@ def test_worker_liveness_probe_passes_while_rqworker_runs_and_fails_once_it_has_
 
 def test_two_pods_migrating_a_fresh_database_at_once_take_turns(tmp_path):
     """Two web pods' migrate init containers started together (a rollout's surge, the HPA) on an empty database
-    both succeed: the advisory lock makes the second wait and then find every migration applied."""
+    both succeed: the advisory lock makes the second wait and then find every migration applied. Under prod's
+    LOG_FORMAT=json every line they print is a JSON object, as the log collector reads the pod's log."""
     import psycopg2
 
     database = ScratchDatabase("e2e_migrate")
@@ -667,8 +668,11 @@ def test_two_pods_migrating_a_fresh_database_at_once_take_turns(tmp_path):
             assert cursor.fetchall() == [], "a migration was applied twice"
             cursor.execute("SELECT count(*) FROM django_migrations WHERE app = 'progress'")
             assert cursor.fetchone()[0] > 0
-        outputs = [log.read_text() for log in logs]
-        assert sum("No migrations to apply" in output for output in outputs) == 1, outputs
+        assert configmap["data"]["LOG_FORMAT"] == "json"
+        outputs = [[json.loads(line) for line in log.read_text().splitlines()] for log in logs]
+        messages = [" ".join(record["message"] for record in output) for output in outputs]
+        assert sum("No migrations to apply" in message for message in messages) == 1, messages
+        assert any("Applying progress.0001_initial... OK" in message for message in messages), messages
     finally:
         database.drop()
 

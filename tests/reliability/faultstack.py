@@ -14,6 +14,8 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -26,8 +28,40 @@ from tests.helpers import wait_for
 REPO = Path(__file__).resolve().parents[2]
 
 
+def postgres_pids(pgdata: Path) -> list[int]:
+    """The postmaster of ``pgdata`` and every process it started (backends, checkpointer, WAL writer...)."""
+    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name, in parentheses, may hold spaces: the parent pid is the second field after it.
+            if int(stat.read_text().rpartition(")")[2].split()[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):  # a process that ended while we looked
+            continue
+    return [postmaster, *children]
 
 
+def redis_pid(data_dir: Path) -> int:
+    """The pid of the embedded Redis under ``data_dir`` (web.embedded.redis_url's layout)."""
+    return int((data_dir / "redis" / "redis.pid").read_text().strip())
+
+
+@contextmanager
+def stalled(pids: list[int]) -> Iterator[None]:
+    """The processes ``pids`` stopped (SIGSTOP), alive but answering nothing, as a hung server is; always continued."""
+    stopped = []
+    try:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+            stopped.append(pid)
+        yield
+    finally:
+        for pid in stopped:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
 
 
 def stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
@@ -56,6 +90,8 @@ class Stack:
     log_dir: Path
     port: int = field(default_factory=free_port)
     token: str = ""
+    serving_env: dict[str, str] = field(default_factory=dict)
+    """What the web server and the worker get on top of ``env`` (another role's DATABASE_URL, shorter timeouts)."""
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -96,7 +132,7 @@ class Stack:
             "worker": [sys.executable, "manage.py", "rqworker"],
         }[name]
         log = open(self.log_dir / f"{name}.log", "a")
-        process = subprocess.Popen(argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(argv, cwd=REPO, env=self.env | self.serving_env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
         self.processes[name] = process
         if name == "web":
@@ -115,8 +151,11 @@ class Stack:
 
     # -- HTTP -----------------------------------------------------------------
     def request(self, method: str, path: str, payload: dict | None = None, headers: dict | None = None,
-                data: bytes | None = None) -> tuple[int, Message, bytes]:
+                data: bytes | None = None, timeout: float = 15) -> tuple[int, Message, bytes]:
         """One HTTP request (the API token unless ``headers`` say otherwise); returns status, headers, body.
+
+        ``timeout``: seconds the client waits for the answer (``TimeoutError`` after that). A header given as
+        ``None`` is not sent (``{"Authorization": None}``: an anonymous request).
 
         The headers are looked up without regard to case, as HTTP defines them (the server sends them lower-case).
         """
@@ -124,10 +163,10 @@ class Stack:
         if payload is not None:
             data = json.dumps(payload).encode()
             sent["Content-Type"] = "application/json"
-        sent |= headers or {}
+        sent = {name: value for name, value in (sent | (headers or {})).items() if value is not None}  # None: not sent
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=sent)
         try:
-            with urllib.request.urlopen(request, timeout=15) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, response.headers, response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.headers, error.read()

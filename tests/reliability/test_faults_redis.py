@@ -20,7 +20,7 @@ import pytest
 
 from tests.helpers import ScratchDatabase
 from tests.helpers import wait_for
-from tests.reliability.faultstack import Stack
+from tests.reliability.faultstack import Stack, redis_pid
 from web import embedded
 
 pytestmark = [pytest.mark.e2e, pytest.mark.movielens]
@@ -29,7 +29,7 @@ USER_ID = 9
 
 
 def _stop_redis(data_dir: Path) -> None:
-    pid = int((data_dir / "redis" / "redis.pid").read_text().strip())
+    pid = redis_pid(data_dir)
     os.kill(pid, signal.SIGTERM)  # a clean shutdown: the append-only file is flushed, as on a pod stop
     wait_for(lambda: not Path(f"/proc/{pid}").exists(), 30, "Redis to stop")
 

@@ -23,7 +23,7 @@ def test_readyz_checks_the_database(client):
 
 @pytest.mark.django_db(transaction=True)
 def test_readyz_fails_when_the_database_is_unreachable_and_tells_only_the_log_why(client, caplog):
-    """/readyz answers a bare 503 when PostgreSQL cannot be reached; the reason goes to the log only.
+    """/readyz answers a 503 naming only the dependency when PostgreSQL cannot be reached; the reason goes to the log only.
 
     Anyone can call /readyz, and the driver's error names the database host, port, user and (on a bad
     password) "password authentication failed": an attacker's map of the database, so none of it is sent.
@@ -40,7 +40,7 @@ def test_readyz_fails_when_the_database_is_unreachable_and_tells_only_the_log_wh
         connection.settings_dict.clear()
         connection.settings_dict.update(saved)
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable"}
+    assert response.json() == {"status": "unavailable", "database": "unavailable"}
     assert "127.0.0.1" not in response.content.decode()
     logged = " ".join(record.getMessage() for record in caplog.records if record.name == "web.health")
     assert "127.0.0.1" in logged, logged
@@ -60,7 +60,7 @@ def test_readyz_fails_while_a_migration_of_this_release_is_not_applied(client, c
         cursor.execute("DELETE FROM django_migrations WHERE app = 'progress' AND name = '0007_retrain_data_watermark'")
     with caplog.at_level(logging.WARNING, logger="web.health"):
         response = client.get("/readyz")
-    assert response.status_code == 503 and response.json() == {"status": "unavailable"}
+    assert response.status_code == 503 and response.json() == {"status": "unavailable", "database": "migrations missing"}
     logged = " ".join(record.getMessage() for record in caplog.records if record.name == "web.health")
     assert "progress.0007_retrain_data_watermark" in logged and "migrate" in logged, logged
 

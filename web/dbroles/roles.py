@@ -29,8 +29,14 @@ APP_ROLE = "movielens_app"
 """Data only: the web server and the RQ worker."""
 APP_STATEMENT_TIMEOUT = "30s"
 """Longest statement the app role may run. The slowest real request reads a user's list or a movie page in
-well under a second; 30 s is far above that. The web server (web/serve.py) has no per-request timeout of its
-own, so this is what ends a runaway query and frees the worker thread that waits for it."""
+well under a second; 30 s is far above that, and leaves room for the worker's longer statements. It ends a runaway
+query on a running server; a stalled server enforces nothing, and there the web's own deadline frees the thread
+(DATABASE_REQUEST_TIMEOUT, web/dbdeadline.py)."""
+APP_LOCK_TIMEOUT = "5s"
+"""Longest wait of the app role for a lock. A query queued behind another transaction's ACCESS EXCLUSIVE lock (a
+migration, the loader's rebuild) fails with a clear 503 after this, and leaves the lock's queue: a session left
+waiting there (its client gone after the web's request timeout, DATABASE_REQUEST_TIMEOUT) would make every later
+reader of the table wait behind it. Row locks between the app's own writes last milliseconds."""
 SCHEMA = "public"
 ROLES = {"owner": OWNER_ROLE, "app": APP_ROLE}
 """``DATABASE_ROLE`` values and the roles they name."""
@@ -87,6 +93,7 @@ END $roles$;
 ALTER ROLE {owner} {common}{createdb}{_password_clause(owner_password)};
 ALTER ROLE {app} {common} NOCREATEDB NOINHERIT{_password_clause(app_password)};
 ALTER ROLE {app} SET statement_timeout = {quote_literal(APP_STATEMENT_TIMEOUT)};
+ALTER ROLE {app} SET lock_timeout = {quote_literal(APP_LOCK_TIMEOUT)};
 {f"GRANT pg_signal_backend TO {owner};" if owner_creates_databases else ""}
 -- Nobody but these two (and the superuser) connects; temporary tables are the owner's (the loader's staging).
 REVOKE ALL ON DATABASE {db} FROM PUBLIC;
@@ -131,6 +138,7 @@ def is_set_up_sql(*, owner_creates_databases: bool = False) -> str:
     """
     owner, app = quote_literal(OWNER_ROLE), quote_literal(APP_ROLE)
     timeout = quote_literal(f"statement_timeout={APP_STATEMENT_TIMEOUT}")
+    lock_timeout = quote_literal(f"lock_timeout={APP_LOCK_TIMEOUT}")
     local = (
         f"AND (SELECT rolcreatedb FROM pg_roles WHERE rolname = {owner}) "
         f"AND pg_has_role(to_regrole({owner}), 'pg_signal_backend', 'MEMBER')"
@@ -139,7 +147,7 @@ def is_set_up_sql(*, owner_creates_databases: bool = False) -> str:
     return f"""
 SELECT to_regrole({owner}) IS NOT NULL AND to_regrole({app}) IS NOT NULL {local}
    AND EXISTS (SELECT FROM pg_db_role_setting WHERE setrole = to_regrole({app}) AND setdatabase = 0
-                                               AND {timeout} = ANY (setconfig))
+                                               AND {timeout} = ANY (setconfig) AND {lock_timeout} = ANY (setconfig))
    AND EXISTS (SELECT FROM pg_default_acl WHERE defaclrole = to_regrole({owner}) AND defaclobjtype = 'r'
                                            AND defaclnamespace = {quote_literal(SCHEMA)}::regnamespace)
    AND NOT has_database_privilege('public', current_database(), 'TEMPORARY')

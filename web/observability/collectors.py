@@ -19,8 +19,10 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from web import dbdeadline
+from web.dbreads import first_read
 from web.observability.metrics import PREFIX
-from web.queue import REFRESH_DUE_KEY, get_queue
+from web.queue import REFRESH_DUE_KEY, get_queue, redis_connection
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +43,8 @@ class QueueCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
-            queue = get_queue()
+            # Short timeouts of its own: the scrape must answer within Prometheus's timeout when Redis stalls.
+            queue = get_queue(redis_connection(connect_timeout=1, timeout=2))
             depth = queue.count
             oldest_ids = queue.get_job_ids(0, 1)
             try:
@@ -111,22 +114,28 @@ class TableRowsCollector(Collector):
             labels=["table"],
         )
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(self.QUERY, [list(self.tables.values())])
-                found = {name: (reltuples, live, counted) for name, reltuples, live, counted in cursor.fetchall()}
-                for label, table in self.tables.items():
-                    reltuples, live, counted = found[table]
-                    if counted:
-                        estimate = live
-                    elif reltuples >= 0 or live > 0:
-                        estimate = max(reltuples, live)
-                    else:
-                        cursor.execute(f'SELECT count(*) FROM "{table}"')  # noqa: S608 - a table name from the model, not input
-                        estimate = cursor.fetchone()[0]
-                    rows.add_metric([label], float(estimate))
+            dbdeadline.require_time_left()  # another collector may have waited out this scrape's time
+            for label, estimate in first_read(self._estimates).items():
+                rows.add_metric([label], float(estimate))
         except (DatabaseError, KeyError) as exc:  # KeyError: a table not (yet) created, e.g. before migrate
             logger.warning("table metrics unavailable: %s", str(exc).strip()[:300])
             yield source_up("tables", False)
             return
         yield source_up("tables", True)
         yield rows
+
+    def _estimates(self) -> dict[str, int]:
+        estimates = {}
+        with connection.cursor() as cursor:
+            cursor.execute(self.QUERY, [list(self.tables.values())])
+            found = {name: (reltuples, live, counted) for name, reltuples, live, counted in cursor.fetchall()}
+            for label, table in self.tables.items():
+                reltuples, live, counted = found[table]
+                if counted:
+                    estimates[label] = live
+                elif reltuples >= 0 or live > 0:
+                    estimates[label] = max(reltuples, live)
+                else:
+                    cursor.execute(f'SELECT count(*) FROM "{table}"')  # noqa: S608 - a table name from the model, not input
+                    estimates[label] = cursor.fetchone()[0]
+        return estimates

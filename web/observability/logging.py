@@ -7,6 +7,7 @@ server, the RQ worker and the precompute job, which all call
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from datetime import UTC, datetime
@@ -54,3 +55,33 @@ class JsonFormatter(logging.Formatter):
             entry["stack"] = self.formatStack(record.stack_info)
         # default=str: an extra field that JSON cannot hold (a datetime, a Decimal) is written as text, never dropped.
         return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class LogLines(io.TextIOBase):
+    """A text stream that logs each line written to it as one record of ``logger``: a management command's output
+    (``call_command(..., stdout=LogLines(...))``) in the process's ``LOG_FORMAT``, for a container whose log a
+    collector reads. A line written in pieces (migrate's ``Applying x...`` then `` OK``) is one record; ``close()``
+    logs an unfinished last line."""
+
+    def __init__(self, logger: logging.Logger, level: int = logging.INFO) -> None:
+        super().__init__()
+        self.logger, self.level, self._pending = logger, level, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            if line.strip():
+                self.logger.log(self.level, line.rstrip())
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing until the line is complete: migrate flushes after ``Applying x...`` so that a terminal shows it."""
+
+    def close(self) -> None:
+        if not self.closed and self._pending.strip():
+            self.logger.log(self.level, self._pending.rstrip())
+        self._pending = ""
+        super().close()

@@ -20,6 +20,8 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from web import dbdeadline
+from web.dbreads import first_read
 from web.observability.collectors import QueueCollector, source_up
 from web.observability.metrics import PREFIX, register_scrape_collector
 from web.runs.models import ActiveRun, Run, RunSample, RunStatus, Stage
@@ -51,7 +53,8 @@ class RunCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
-            families = list(self._families(timezone.now()))
+            dbdeadline.require_time_left()  # another collector may have waited out this scrape's time
+            families = first_read(lambda: list(self._families(timezone.now())))
         except DatabaseError as exc:
             logger.warning("run metrics unavailable: %s", str(exc).strip()[:300])
             yield source_up("runs", False)
