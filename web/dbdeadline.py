@@ -42,14 +42,16 @@ _wake = threading.Condition(_lock)
 _watches: dict[int, list[_Watch]] = {}
 """Each thread's deadlines, innermost last (it never ends later than the one around it)."""
 _watchdog_pid: int | None = None
+_sleeping_until = float("inf")
+"""``time.monotonic()`` when the watchdog wakes next by itself: only a sooner deadline needs to wake it."""
 
 
 def _reset_after_fork() -> None:
     # A forked child (a granian worker, RQ's work horse) has none of the parent's threads: it starts its own watchdog.
-    global _lock, _wake, _watches, _watchdog_pid
+    global _lock, _wake, _watches, _watchdog_pid, _sleeping_until
     _lock = threading.Lock()
     _wake = threading.Condition(_lock)
-    _watches, _watchdog_pid = {}, None
+    _watches, _watchdog_pid, _sleeping_until = {}, None, float("inf")
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
@@ -67,8 +69,9 @@ def deadline(seconds: float) -> Iterator[None]:
             _watchdog_pid = os.getpid()
         stack = _watches.setdefault(thread, [])
         ends = min([time.monotonic() + seconds, *(w.ends for w in stack[-1:])])
-        # The watchdog sleeps until the soonest deadline; a later one (every request's, as a rule) needs no wake-up.
-        if all(ends < other[-1].ends for other in _watches.values() if other and not other[-1].cut):
+        # The watchdog sleeps until the soonest deadline it knows of, or a finished request's: a later one (every
+        # request's, as a rule, under traffic) needs no wake-up, so the watchdog wakes about once a timeout, not per request.
+        if ends < _sleeping_until:
             _wake.notify()
         stack.append(_Watch(connections[DEFAULT_DB_ALIAS], ends, seconds))
     try:
@@ -95,6 +98,7 @@ def require_time_left() -> None:
 
 
 def _watch() -> None:
+    global _sleeping_until
     with _wake:
         while True:
             now = time.monotonic()
@@ -103,6 +107,7 @@ def _watch() -> None:
                 if watch.ends <= now:
                     _cut(watch)
             upcoming = [watch.ends - now for watch in pending if not watch.cut]
+            _sleeping_until = now + min(upcoming) if upcoming else float("inf")
             _wake.wait(timeout=min(upcoming) if upcoming else None)
 
 
