@@ -40,6 +40,7 @@ from .manifests import (
     MIGRATE_LOCK,
     REDIS_SECRET,
     REPO,
+    SKAFFOLD_DB_FILE,
     WEB_COMMAND,
     WEB_IMAGE,
     WEB_PORT,
@@ -572,7 +573,7 @@ def test_makefile_role_names_match_the_code():
     variables = makefile_variables(makefile_text())
     assert (variables["DB_OWNER_ROLE"], variables["DB_APP_ROLE"]) == (roles.OWNER_ROLE, roles.APP_ROLE)
     db = makefile_targets()["k8s-db"]
-    assert "k8s-db-roles" in db.split("run -m db", 1)[1], "the roles are set up after Postgres is up"
+    assert "k8s-db-roles" in db.split("run --filename $(SKAFFOLD_DB_FILE)", 1)[1], "the roles are set up after Postgres is up"
     recipe = makefile_targets()["k8s-db-roles"]
     assert "-m web.dbroles" in recipe and "exec -i statefulset/postgres" in recipe
     load = makefile_targets()["k8s-load"]
@@ -934,7 +935,8 @@ def test_check_k8s_runs_every_static_check():
     assert re.fullmatch(r"checkov==\d+\.\d+\.\d+", (REPO / "requirements-checkov.txt").read_text().split("\n# ")[-1]
                         .strip().splitlines()[-1]), "checkov is pinned"
     assert "hadolint" in recipe and "Dockerfile Dockerfile.job" in recipe
-    assert "-m tests.deploy.skaffold_schema $(SKAFFOLD_SCHEMA) skaffold.yaml" in recipe
+    assert "-m tests.deploy.skaffold_schema $(SKAFFOLD_SCHEMA) skaffold.yaml $(SKAFFOLD_DB_FILE)" in recipe
+    assert makefile_variables(makefile_text())["SKAFFOLD_DB_FILE"] == SKAFFOLD_DB_FILE.name
     assert "-m pytest" in recipe and "tests/deploy" in recipe
     result = subprocess.run(
         [shutil.which("make"), "-n", "check-k8s"], capture_output=True, text=True, check=False, cwd=REPO,
@@ -945,15 +947,16 @@ def test_check_k8s_runs_every_static_check():
 
 
 def test_makefile_targets_run_the_documented_commands():
-    """db once with a fixed run id, dev of the app module, jobs from the CronJob."""
+    """db once from its own file with a fixed run id; dev, run and delete of skaffold.yaml alone (the app), as a bare
+    `skaffold dev` in the checkout; jobs from the CronJob."""
     targets = makefile_targets()
     text = makefile_text()
     db = re.sub(r"\s+", " ", targets["k8s-db"])
-    assert "run -m db" in db
+    assert "run --filename $(SKAFFOLD_DB_FILE)" in db
     assert re.search(r"--label[ =]skaffold\.dev/run-id=\S+", db), "k8s-db needs a fixed run id"
     assert re.search(r"^K8S_DB_RUN_ID \?= \S+", text, re.MULTILINE)
-    assert "dev -m app" in targets["k8s-dev"]
-    assert "-m db" not in targets["k8s-dev"] and "db" not in targets["k8s-delete"].split("-m", 1)[1]
+    for target, command in (("k8s-dev", "dev"), ("k8s-run", "run"), ("k8s-delete", "delete")):
+        assert targets[target].strip().endswith(f"$(SKAFFOLD) {command}"), (target, targets[target])
     assert "--from=cronjob/precompute" in targets["k8s-precompute"]
     assert "precompute-$$(date +%s)" in targets["k8s-precompute"]
 
@@ -986,7 +989,7 @@ def test_makefile_parses_with_make():
         capture_output=True, text=True, check=False, cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
-    assert "skaffold run -m db" in result.stdout
+    assert f"skaffold run --filename {SKAFFOLD_DB_FILE.name} --label skaffold.dev/run-id=" in result.stdout
 
 
 def json_patch(document: dict, operations: list[dict]) -> dict:
