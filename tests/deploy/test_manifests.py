@@ -1038,3 +1038,53 @@ def test_sharding_patch_refuses_a_reordered_env():
     job["spec"]["template"]["spec"]["containers"][0]["env"].reverse()
     with pytest.raises(AssertionError, match="test failed"):
         json_patch(job, sharding_patch(4, 4))
+
+
+# --- edits the docs tell an operator to make -----------------------------------
+
+# "set `FIELD: VALUE` in `k8s/...yaml`", wrapped over lines as prose is.
+DOCUMENTED_EDIT = re.compile(r"[Ss]et\s+`(?P<field>[A-Za-z_][\w.]*):\s*(?P<value>[^`]+)`\s+in\s+`(?P<path>k8s/[^`]+\.yaml)`")
+EDIT_DOCS = ("README.md", "docs/kubernetes.md", "k8s/README.md")
+
+
+def documented_edits() -> list[tuple[str, str, str, str]]:
+    """(doc, file, field, value) for each manifest edit the docs tell the reader to make."""
+    return [(doc, m["path"], m["field"], m["value"].strip())
+            for doc in EDIT_DOCS for m in DOCUMENTED_EDIT.finditer((REPO / doc).read_text(encoding="utf-8"))]
+
+
+def apply_documented_edit(k8s_copy, path: str, field: str, value: str) -> None:
+    """Set the first `FIELD:` line of the file in a copy of k8s/ to VALUE, as the reader would."""
+    target = k8s_copy / path.removeprefix("k8s/")
+    text, count = re.subn(rf"^(\s*){re.escape(field)}:[^\n]*$", rf"\g<1>{field}: {value}", target.read_text(), count=1,
+                          flags=re.MULTILINE)
+    assert count == 1, f"{path} has no `{field}:` line to set"
+    target.write_text(text)
+
+
+def test_every_documented_manifest_edit_reaches_the_cluster(tmp_path):
+    """Each "set `FIELD: VALUE` in `k8s/...`" of the docs, made in a copy of k8s/, changes what both overlays deploy
+    (an edit kustomize overrides, e.g. the CronJob's `suspend`, which the overlays copy from the ConfigMap, would do
+    nothing), and the rendered objects carry the value."""
+    edits = documented_edits()
+    assert {doc for doc, *_ in edits} >= {"README.md", "docs/kubernetes.md"}, edits
+    for doc, path, field, value in edits:
+        k8s_copy = tmp_path / f"{len(list(tmp_path.iterdir()))}" / "k8s"
+        shutil.copytree(K8S_DIR, k8s_copy)
+        apply_documented_edit(k8s_copy, path, field, value)
+        wanted = yaml.safe_load(f"{field}: {value}")[field]
+        for overlay in (PROD, DEV):
+            edited = render_kustomization(k8s_copy / KUSTOMIZATIONS[overlay].relative_to(K8S_DIR))
+            assert edited != rendered(overlay), f"{doc}: setting `{field}: {value}` in {path} changes nothing in {overlay}"
+            changed = [o for o in edited if o not in rendered(overlay)]
+            assert any(found == wanted for o in changed for found in field_values(o, field)), (
+                f"{doc}: setting `{field}: {value}` in {path}: no object {overlay} renders has it")
+
+
+def field_values(node, field: str) -> list:
+    """Every value of a key named `field` anywhere in a rendered object."""
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == field] + [x for v in node.values() for x in field_values(v, field)]
+    if isinstance(node, list):
+        return [x for v in node for x in field_values(v, field)]
+    return []
