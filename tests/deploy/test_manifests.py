@@ -1088,3 +1088,44 @@ def field_values(node, field: str) -> list:
     if isinstance(node, list):
         return [x for v in node for x in field_values(v, field)]
     return []
+
+
+# --- what a newcomer installs ----------------------------------------------------
+
+# The k8s.mk variables that name a program on the operator's machine (K8S is kubectl with the namespace).
+PROGRAM_VARIABLES = ("MINIKUBE", "KUBECTL", "K8S", "SKAFFOLD", "PYTHON")
+
+
+def programs_run_by_the_cluster_targets() -> set[str]:
+    """The programs the k8s-* targets run on the operator's machine, by the names they are installed under."""
+    text = makefile_text()
+    variables = makefile_variables(text)
+    recipes = " ".join(recipe for name, recipe in makefile_targets().items() if name.startswith("k8s-"))
+    programs = set()
+    for name in set(re.findall(r"\$\(([A-Z0-9_]+)\)", recipes)) & set(PROGRAM_VARIABLES):
+        value = variables["KUBECTL"] if name == "K8S" else variables[name]
+        programs.add(value.split()[0])
+    programs |= {word for word in ("openssl",) if re.search(rf"^\t.*\b{word}\b", K8S_MAKEFILE.read_text(), re.MULTILINE)}
+    return programs
+
+
+def prerequisite_texts() -> dict[str, str]:
+    """Where a newcomer reads what to install: the quick start and section 1 of docs/kubernetes.md, the README's
+    cluster section."""
+    docs = (REPO / "docs" / "kubernetes.md").read_text(encoding="utf-8")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    return {
+        "docs/kubernetes.md quick start": re.search(r"^With minikube.*?installed:", docs, re.MULTILINE | re.DOTALL).group(0),
+        "docs/kubernetes.md 1. Prerequisites": re.search(r"^## 1\. Prerequisites\n(.*?)^## ", docs, re.MULTILINE | re.DOTALL).group(1),
+        "README.md": re.search(r"^## On a cluster.*?\n\n(.*?)\n\n", readme, re.MULTILINE | re.DOTALL).group(1),
+    }
+
+
+def test_the_prerequisites_name_every_program_the_make_targets_run():
+    """minikube, kubectl, skaffold, openssl and python3 (k8s-db-roles prints the roles' SQL with it, before any
+    virtualenv exists) are each named wherever the docs say what to install."""
+    programs = programs_run_by_the_cluster_targets()
+    assert {"minikube", "kubectl", "skaffold", "python3", "openssl"} <= programs, programs
+    for where, text in prerequisite_texts().items():
+        missing = sorted(p for p in programs if p.lower() not in text.lower())
+        assert not missing, f"{where} does not name {missing}:\n{text}"
