@@ -750,6 +750,33 @@ def test_dev_sync_hook_makes_the_web_server_serve_the_synced_code(cluster, tmp_p
         assert (app / "staticfiles").is_dir(), "the hook collected the static files again"
 
 
+def test_dev_sync_hook_collects_static_files_only_when_one_changed(cluster, tmp_path):
+    """collectstatic hashes and compresses every static file again (many seconds on the web pod's one CPU), which a
+    Python or template change does not need: the hook runs it when a file under a static folder is newer than the
+    collected manifest, so a code change is served without it, and a changed asset is collected and served."""
+    app = _copy_app(tmp_path / "app")
+    manifest = app / "staticfiles" / "staticfiles.json"
+    with _web_in_copy(cluster, app, tmp_path / "web.log") as (web, stack):
+        result = _run_hook(cluster, web, app)  # the copy starts without collected files, as no image does
+        assert result.returncode == 0 and manifest.is_file(), result.stderr[-2000:]
+        collected = manifest.stat().st_mtime_ns
+
+        _mark_health_synced(app)
+        result = _run_hook(cluster, web, app)
+        assert result.returncode == 0, result.stderr[-2000:]
+        _wait_until(lambda: _body(stack, "/healthz").get("synced") is True, 60, "fresh workers with the synced code")
+        assert manifest.stat().st_mtime_ns == collected, "a Python change collected the static files again"
+
+        (app / "web" / "static" / "devloop-probe.txt").write_text("synced asset\n")
+        result = _run_hook(cluster, web, app)
+        assert result.returncode == 0, result.stderr[-2000:]
+        names = json.loads(manifest.read_text())["paths"]
+        assert "devloop-probe.txt" in names, "a changed static file was not collected"
+        _wait_until(lambda: _status(stack, f"/static/{names['devloop-probe.txt']}") == 200, 60,
+                    "the fresh workers to serve the collected asset")
+        assert web.poll() is None
+
+
 def test_dev_sync_hook_keeps_the_server_up_when_the_synced_code_does_not_load(cluster, tmp_path):
     """A synced file the workers cannot import (a typo an editor saved) must not end the dev web container: fresh
     workers would die at import, the server would exit on their crash loop, the container restart into the same
