@@ -90,7 +90,7 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
         k8s-secrets k8s-db k8s-db-roles k8s-dev k8s-run k8s-job k8s-precompute k8s-load k8s-manage k8s-operator \
         k8s-operator-password k8s-status k8s-delete
 
-## Check both overlays, the database module, the cluster objects, both
+## Check both overlays, the database, the cluster objects, both
 ## Dockerfiles and both Skaffold files, no cluster needed: render each
 ## kustomization, kubernetes-validate --strict (newest and oldest supported
 ## Kubernetes), hadolint at every severity, the Skaffold v4beta14 schema for
@@ -276,7 +276,7 @@ k8s-dev: k8s-secrets
 k8s-run: k8s-secrets
 	$(SKAFFOLD) run
 
-## The precompute CronJob is part of the app module now: the same as k8s-run.
+## The precompute CronJob is part of the app (skaffold.yaml) now: the same as k8s-run.
 k8s-job: k8s-run
 
 ## Start a precompute run now: a Job made from the CronJob's template.
@@ -337,7 +337,8 @@ k8s-operator-password:
 k8s-status:
 	$(K8S) get statefulsets,deployments,pods,services,pvc,cronjobs,jobs,ingresses,hpa -l app.kubernetes.io/part-of=movielens
 
-## Remove the app and the precompute CronJob (with its Jobs). The database
-## module, its volume, the Secrets and the namespace stay.
+## Remove the app and the precompute CronJob (with its Jobs): `skaffold delete`
+## reads skaffold.yaml, the app alone. The database (skaffold-db.yaml), its
+## volume, the Secrets and the namespace stay.
 k8s-delete:
 	$(SKAFFOLD) delete
