@@ -250,10 +250,13 @@ k8s-db: k8s-secrets
 ## (web/dbroles/roles.py). The SQL is printed here by `python -m
 ## web.dbroles` and piped into psql inside the Postgres pod, which runs it as
 ## the superuser over its unix socket: the passwords travel through the
-## pipe only, never a command line, a pod's env or a log. Idempotent; also
+## pipe only, never a command line, a pod's env or a log. It first waits
+## for Postgres to be ready (up to 10 minutes: a first start pulls the image
+## and runs initdb), so it can run alone at any time. Idempotent; also
 ## the upgrade step of a cluster made before the roles (docs/kubernetes.md).
 k8s-db-roles:
 	@set -e; \
+	$(K8S) rollout status statefulset/postgres --timeout=600s; \
 	owner_password=$$($(K8S) get secret $(K8S_DB_OWNER_SECRET) -o jsonpath='{.data.DATABASE_OWNER_PASSWORD}' | base64 -d); \
 	app_password=$$($(K8S) get secret $(K8S_DB_APP_SECRET) -o jsonpath='{.data.DATABASE_APP_PASSWORD}' | base64 -d); \
 	database=$$($(K8S) get secret $(K8S_DB_SECRET) -o jsonpath='{.data.POSTGRES_DB}' | base64 -d); \

@@ -576,6 +576,10 @@ def test_makefile_role_names_match_the_code():
     assert "k8s-db-roles" in db.split("run --filename $(SKAFFOLD_DB_FILE)", 1)[1], "the roles are set up after Postgres is up"
     recipe = makefile_targets()["k8s-db-roles"]
     assert "-m web.dbroles" in recipe and "exec -i statefulset/postgres" in recipe
+    # Run alone (a Secret's rotation, an upgrade) or right after a first deploy, Postgres may still be starting:
+    # `kubectl exec` then fails with "container not found" instead of waiting.
+    wait = re.search(r"\$\(K8S\) rollout status statefulset/postgres --timeout=\S+", recipe)
+    assert wait and wait.start() < recipe.index("exec -i statefulset/postgres"), "k8s-db-roles waits for Postgres first"
     load = makefile_targets()["k8s-load"]
     assert "$(DB_OWNER_ROLE)" in load and "read -r DATABASE_URL" in load
 
