@@ -50,6 +50,9 @@ K8S_OPERATOR_USER ?= operator
 # The prod overlay's Ingress host (k8s/overlays/prod/ingress.yaml).
 K8S_HOST := movielens.local
 
+# The database's Skaffold config, apart from the app's skaffold.yaml so that
+# no bare `skaffold dev`/`run`/`delete` in the checkout selects it.
+SKAFFOLD_DB_FILE := skaffold-db.yaml
 # skaffold labels everything it deploys, pod templates included, with a
 # per-invocation skaffold.dev/run-id: a fresh id on every `skaffold run`
 # would change the StatefulSet's pod template and restart Postgres. A fixed
@@ -87,11 +90,11 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
         k8s-secrets k8s-db k8s-db-roles k8s-dev k8s-run k8s-job k8s-precompute k8s-load k8s-manage k8s-operator \
         k8s-operator-password k8s-status k8s-delete k8s-rotate-secret-key k8s-forget-old-secret-key
 
-## Check both overlays, the database module, the cluster objects, both
-## Dockerfiles and skaffold.yaml, no cluster needed: render each
+## Check both overlays, the database, the cluster objects, both
+## Dockerfiles and both Skaffold files, no cluster needed: render each
 ## kustomization, kubernetes-validate --strict (newest and oldest supported
 ## Kubernetes), hadolint at every severity, the Skaffold v4beta14 schema for
-## each module, Checkov, then tests/deploy (the same checks plus the points of
+## each config, Checkov, then tests/deploy (the same checks plus the points of
 ## the rendered objects: security, sizes, policies). Part of `make test`.
 check-k8s: check-k8s-tools
 	$(PY) -m pytest -q -p no:cacheprovider tests/deploy
@@ -104,7 +107,7 @@ check-k8s-tools: install check-k8s-render check-k8s-checkov
 		$(VENV)/bin/kubernetes-validate --strict --quiet -k $$version $(K8S_RENDERED)/*.yaml; \
 	done
 	$(VENV)/bin/hadolint --no-color --failure-threshold info Dockerfile Dockerfile.job
-	$(PY) -m tests.deploy.skaffold_schema $(SKAFFOLD_SCHEMA) skaffold.yaml
+	$(PY) -m tests.deploy.skaffold_schema $(SKAFFOLD_SCHEMA) skaffold.yaml $(SKAFFOLD_DB_FILE)
 
 ## Render every kustomization into $(K8S_RENDERED)/<name>.yaml.
 check-k8s-render:
@@ -234,11 +237,11 @@ k8s-secrets: k8s-cluster-objects
 		| $(K8S) apply --server-side --field-manager=movielens-make -f -; \
 	fi
 
-## Deploy the database module (Postgres StatefulSet + Redis) once, then set
+## Deploy the database (skaffold-db.yaml: Postgres StatefulSet + Redis) once, then set
 ## up the database's two roles. Safe to repeat: the fixed run id leaves
 ## running pods alone, and the roles' step changes only what differs.
 k8s-db: k8s-secrets
-	$(SKAFFOLD) run -m db --label skaffold.dev/run-id=$(K8S_DB_RUN_ID) --status-check=true
+	$(SKAFFOLD) run --filename $(SKAFFOLD_DB_FILE) --label skaffold.dev/run-id=$(K8S_DB_RUN_ID) --status-check=true
 	$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) k8s-db-roles
 
 ## Create (or update) the owner and app roles with the passwords of their
@@ -247,10 +250,13 @@ k8s-db: k8s-secrets
 ## (web/dbroles/roles.py). The SQL is printed here by `python -m
 ## web.dbroles` and piped into psql inside the Postgres pod, which runs it as
 ## the superuser over its unix socket: the passwords travel through the
-## pipe only, never a command line, a pod's env or a log. Idempotent; also
+## pipe only, never a command line, a pod's env or a log. It first waits
+## for Postgres to be ready (up to 10 minutes: a first start pulls the image
+## and runs initdb), so it can run alone at any time. Idempotent; also
 ## the upgrade step of a cluster made before the roles (docs/kubernetes.md).
 k8s-db-roles:
 	@set -e; \
+	$(K8S) rollout status statefulset/postgres --timeout=600s; \
 	owner_password=$$($(K8S) get secret $(K8S_DB_OWNER_SECRET) -o jsonpath='{.data.DATABASE_OWNER_PASSWORD}' | base64 -d); \
 	app_password=$$($(K8S) get secret $(K8S_DB_APP_SECRET) -o jsonpath='{.data.DATABASE_APP_PASSWORD}' | base64 -d); \
 	database=$$($(K8S) get secret $(K8S_DB_SECRET) -o jsonpath='{.data.POSTGRES_DB}' | base64 -d); \
@@ -266,14 +272,14 @@ k8s-db-roles:
 ## rqworker, the job image is rebuilt), forward http://localhost:8000.
 ## Ctrl-C removes the app only; the database stays.
 k8s-dev: k8s-secrets
-	$(SKAFFOLD) dev -m app
+	$(SKAFFOLD) dev
 
 ## Build and deploy the app and the precompute CronJob once with the
 ## production overlay (k8s/overlays/prod).
 k8s-run: k8s-secrets
-	$(SKAFFOLD) run -m app
+	$(SKAFFOLD) run
 
-## The precompute CronJob is part of the app module now: the same as k8s-run.
+## The precompute CronJob is part of the app (skaffold.yaml) now: the same as k8s-run.
 k8s-job: k8s-run
 
 ## Start a precompute run now: a Job made from the CronJob's template.
@@ -365,7 +371,8 @@ k8s-operator-password:
 k8s-status:
 	$(K8S) get statefulsets,deployments,pods,services,pvc,cronjobs,jobs,ingresses,hpa -l app.kubernetes.io/part-of=movielens
 
-## Remove the app and the precompute CronJob (with its Jobs). The database
-## module, its volume, the Secrets and the namespace stay.
+## Remove the app and the precompute CronJob (with its Jobs): `skaffold delete`
+## reads skaffold.yaml, the app alone. The database (skaffold-db.yaml), its
+## volume, the Secrets and the namespace stay.
 k8s-delete:
-	$(SKAFFOLD) delete -m app
+	$(SKAFFOLD) delete

@@ -38,6 +38,9 @@ MONITORING_CRD_GROUP = "monitoring.coreos.com"
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 K8S_MAKEFILE = K8S_DIR / "k8s.mk"
 SKAFFOLD_FILE = REPO / "skaffold.yaml"
+"""The app's config: what `skaffold dev`, `run` and `delete` read in the checkout."""
+SKAFFOLD_DB_FILE = REPO / "skaffold-db.yaml"
+"""The database's config, named only by `make k8s-db` (-f), so no bare Skaffold command selects it."""
 # CI clones the repository beside a copy of shared/, so the schema is found
 # relative to the clone, not to the current directory.
 SKAFFOLD_SCHEMA = REPO / ".." / "shared" / "schemas" / "skaffold-v4beta14.json"
@@ -312,7 +315,7 @@ def makefile_targets(path: Path = K8S_MAKEFILE) -> dict[str, str]:
 
 
 def skaffold_configs(path: Path = SKAFFOLD_FILE) -> list[dict]:
-    """Return the config documents of a (multi-config) skaffold.yaml."""
+    """Return the config documents of a Skaffold file (skaffold.yaml unless told)."""
     return load_yaml_documents(path)
 
 

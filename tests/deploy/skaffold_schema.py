@@ -1,10 +1,11 @@
-"""Validate each config of a multi-config skaffold.yaml against a JSON schema.
+"""Validate each config of Skaffold files (one or more configs each) against a JSON schema.
 
-    python -m tests.deploy.skaffold_schema SCHEMA.json skaffold.yaml
+    python -m tests.deploy.skaffold_schema SCHEMA.json skaffold.yaml [skaffold-db.yaml ...]
 
-`make check-k8s` runs this: check-jsonschema reads one YAML document per
-file, while skaffold.yaml holds one config per module. Exit status 1 and one
-line per error (document, path, message) if any config is invalid.
+`make check-k8s` runs this on skaffold.yaml (the app) and skaffold-db.yaml
+(the database): check-jsonschema reads one YAML document per file, while a
+Skaffold file may hold several configs. Exit status 1 and one line per error
+(file, config, path, message) if any config is invalid.
 """
 
 from __future__ import annotations
@@ -42,20 +43,23 @@ def schema_errors(schema_path: Path, skaffold_path: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Print the errors and return the exit status."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
+    if len(args) < 2:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
-    schema_path, skaffold_path = map(Path, args)
-    for path in (schema_path, skaffold_path):
+    schema_path, *skaffold_paths = map(Path, args)
+    for path in (schema_path, *skaffold_paths):
         if not path.is_file():
             print(f"{path}: no such file", file=sys.stderr)
             return 2
-    errors = schema_errors(schema_path, skaffold_path)
-    for error in errors:
-        print(f"{skaffold_path}: {error}", file=sys.stderr)
-    if not errors:
-        print(f"{skaffold_path}: every config is valid against {schema_path.name}")
-    return 1 if errors else 0
+    failed = False
+    for skaffold_path in skaffold_paths:
+        errors = schema_errors(schema_path, skaffold_path)
+        for error in errors:
+            print(f"{skaffold_path}: {error}", file=sys.stderr)
+        if not errors:
+            print(f"{skaffold_path}: every config is valid against {schema_path.name}")
+        failed = failed or bool(errors)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

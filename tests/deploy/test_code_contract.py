@@ -671,3 +671,12 @@ def test_job_reads_what_kubernetes_gives_its_pods():
     (the run name's variable is defined once, beside the run's other settings, in web/runs/spec.py)."""
     names = code_string_constants(("jobs", "web/runs"))
     assert {"JOB_COMPLETION_INDEX", "JOB_COMPLETIONS", "PRECOMPUTE_RUN_NAME", "PRECOMPUTE_WORKERS"} <= names
+
+
+def test_sync_hook_checks_the_module_the_web_workers_import(configs):
+    """The after-sync hook reloads only if `python -c "import M"` succeeds, and M is the module of the web server's
+    application (web.serve's APPLICATION): what each fresh worker imports, and dies on if it does not load."""
+    (where, script), = [(w, s) for w, s in hook_scripts(configs) if "kill -HUP" in s]
+    checked = re.findall(r'python -c "import ([\w.]+)"', script)
+    assert checked == [web_serve.APPLICATION.split(":")[0]], (where, script)
+    assert script.index("import ") < script.index("kill -HUP"), "the check comes before the reload"

@@ -40,6 +40,7 @@ from .manifests import (
     MIGRATE_LOCK,
     REDIS_SECRET,
     REPO,
+    SKAFFOLD_DB_FILE,
     WEB_COMMAND,
     WEB_IMAGE,
     WEB_PORT,
@@ -590,9 +591,13 @@ def test_makefile_role_names_match_the_code():
     variables = makefile_variables(makefile_text())
     assert (variables["DB_OWNER_ROLE"], variables["DB_APP_ROLE"]) == (roles.OWNER_ROLE, roles.APP_ROLE)
     db = makefile_targets()["k8s-db"]
-    assert "k8s-db-roles" in db.split("run -m db", 1)[1], "the roles are set up after Postgres is up"
+    assert "k8s-db-roles" in db.split("run --filename $(SKAFFOLD_DB_FILE)", 1)[1], "the roles are set up after Postgres is up"
     recipe = makefile_targets()["k8s-db-roles"]
     assert "-m web.dbroles" in recipe and "exec -i statefulset/postgres" in recipe
+    # Run alone (a Secret's rotation, an upgrade) or right after a first deploy, Postgres may still be starting:
+    # `kubectl exec` then fails with "container not found" instead of waiting.
+    wait = re.search(r"\$\(K8S\) rollout status statefulset/postgres --timeout=\S+", recipe)
+    assert wait and wait.start() < recipe.index("exec -i statefulset/postgres"), "k8s-db-roles waits for Postgres first"
     load = makefile_targets()["k8s-load"]
     assert "$(DB_OWNER_ROLE)" in load and "read -r DATABASE_URL" in load
 
@@ -952,7 +957,8 @@ def test_check_k8s_runs_every_static_check():
     assert re.fullmatch(r"checkov==\d+\.\d+\.\d+", (REPO / "requirements-checkov.txt").read_text().split("\n# ")[-1]
                         .strip().splitlines()[-1]), "checkov is pinned"
     assert "hadolint" in recipe and "Dockerfile Dockerfile.job" in recipe
-    assert "-m tests.deploy.skaffold_schema $(SKAFFOLD_SCHEMA) skaffold.yaml" in recipe
+    assert "-m tests.deploy.skaffold_schema $(SKAFFOLD_SCHEMA) skaffold.yaml $(SKAFFOLD_DB_FILE)" in recipe
+    assert makefile_variables(makefile_text())["SKAFFOLD_DB_FILE"] == SKAFFOLD_DB_FILE.name
     assert "-m pytest" in recipe and "tests/deploy" in recipe
     result = subprocess.run(
         [shutil.which("make"), "-n", "check-k8s"], capture_output=True, text=True, check=False, cwd=REPO,
@@ -963,15 +969,16 @@ def test_check_k8s_runs_every_static_check():
 
 
 def test_makefile_targets_run_the_documented_commands():
-    """db once with a fixed run id, dev of the app module, jobs from the CronJob."""
+    """db once from its own file with a fixed run id; dev, run and delete of skaffold.yaml alone (the app), as a bare
+    `skaffold dev` in the checkout; jobs from the CronJob."""
     targets = makefile_targets()
     text = makefile_text()
     db = re.sub(r"\s+", " ", targets["k8s-db"])
-    assert "run -m db" in db
+    assert "run --filename $(SKAFFOLD_DB_FILE)" in db
     assert re.search(r"--label[ =]skaffold\.dev/run-id=\S+", db), "k8s-db needs a fixed run id"
     assert re.search(r"^K8S_DB_RUN_ID \?= \S+", text, re.MULTILINE)
-    assert "dev -m app" in targets["k8s-dev"]
-    assert "-m db" not in targets["k8s-dev"] and "db" not in targets["k8s-delete"].split("-m", 1)[1]
+    for target, command in (("k8s-dev", "dev"), ("k8s-run", "run"), ("k8s-delete", "delete")):
+        assert targets[target].strip().endswith(f"$(SKAFFOLD) {command}"), (target, targets[target])
     assert "--from=cronjob/precompute" in targets["k8s-precompute"]
     assert "precompute-$$(date +%s)" in targets["k8s-precompute"]
 
@@ -1005,7 +1012,7 @@ def test_makefile_parses_with_make():
         capture_output=True, text=True, check=False, cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
-    assert "skaffold run -m db" in result.stdout
+    assert f"skaffold run --filename {SKAFFOLD_DB_FILE.name} --label skaffold.dev/run-id=" in result.stdout
 
 
 def json_patch(document: dict, operations: list[dict]) -> dict:
@@ -1054,3 +1061,94 @@ def test_sharding_patch_refuses_a_reordered_env():
     job["spec"]["template"]["spec"]["containers"][0]["env"].reverse()
     with pytest.raises(AssertionError, match="test failed"):
         json_patch(job, sharding_patch(4, 4))
+
+
+# --- edits the docs tell an operator to make -----------------------------------
+
+# "set `FIELD: VALUE` in `k8s/...yaml`", wrapped over lines as prose is.
+DOCUMENTED_EDIT = re.compile(r"[Ss]et\s+`(?P<field>[A-Za-z_][\w.]*):\s*(?P<value>[^`]+)`\s+in\s+`(?P<path>k8s/[^`]+\.yaml)`")
+EDIT_DOCS = ("README.md", "docs/kubernetes.md", "k8s/README.md")
+
+
+def documented_edits() -> list[tuple[str, str, str, str]]:
+    """(doc, file, field, value) for each manifest edit the docs tell the reader to make."""
+    return [(doc, m["path"], m["field"], m["value"].strip())
+            for doc in EDIT_DOCS for m in DOCUMENTED_EDIT.finditer((REPO / doc).read_text(encoding="utf-8"))]
+
+
+def apply_documented_edit(k8s_copy, path: str, field: str, value: str) -> None:
+    """Set the first `FIELD:` line of the file in a copy of k8s/ to VALUE, as the reader would."""
+    target = k8s_copy / path.removeprefix("k8s/")
+    text, count = re.subn(rf"^(\s*){re.escape(field)}:[^\n]*$", rf"\g<1>{field}: {value}", target.read_text(), count=1,
+                          flags=re.MULTILINE)
+    assert count == 1, f"{path} has no `{field}:` line to set"
+    target.write_text(text)
+
+
+def test_every_documented_manifest_edit_reaches_the_cluster(tmp_path):
+    """Each "set `FIELD: VALUE` in `k8s/...`" of the docs, made in a copy of k8s/, changes what both overlays deploy
+    (an edit kustomize overrides, e.g. the CronJob's `suspend`, which the overlays copy from the ConfigMap, would do
+    nothing), and the rendered objects carry the value."""
+    edits = documented_edits()
+    assert {doc for doc, *_ in edits} >= {"README.md", "docs/kubernetes.md"}, edits
+    for doc, path, field, value in edits:
+        k8s_copy = tmp_path / f"{len(list(tmp_path.iterdir()))}" / "k8s"
+        shutil.copytree(K8S_DIR, k8s_copy)
+        apply_documented_edit(k8s_copy, path, field, value)
+        wanted = yaml.safe_load(f"{field}: {value}")[field]
+        for overlay in (PROD, DEV):
+            edited = render_kustomization(k8s_copy / KUSTOMIZATIONS[overlay].relative_to(K8S_DIR))
+            assert edited != rendered(overlay), f"{doc}: setting `{field}: {value}` in {path} changes nothing in {overlay}"
+            changed = [o for o in edited if o not in rendered(overlay)]
+            assert any(found == wanted for o in changed for found in field_values(o, field)), (
+                f"{doc}: setting `{field}: {value}` in {path}: no object {overlay} renders has it")
+
+
+def field_values(node, field: str) -> list:
+    """Every value of a key named `field` anywhere in a rendered object."""
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == field] + [x for v in node.values() for x in field_values(v, field)]
+    if isinstance(node, list):
+        return [x for v in node for x in field_values(v, field)]
+    return []
+
+
+# --- what a newcomer installs ----------------------------------------------------
+
+# The k8s.mk variables that name a program on the operator's machine (K8S is kubectl with the namespace).
+PROGRAM_VARIABLES = ("MINIKUBE", "KUBECTL", "K8S", "SKAFFOLD", "PYTHON")
+
+
+def programs_run_by_the_cluster_targets() -> set[str]:
+    """The programs the k8s-* targets run on the operator's machine, by the names they are installed under."""
+    text = makefile_text()
+    variables = makefile_variables(text)
+    recipes = " ".join(recipe for name, recipe in makefile_targets().items() if name.startswith("k8s-"))
+    programs = set()
+    for name in set(re.findall(r"\$\(([A-Z0-9_]+)\)", recipes)) & set(PROGRAM_VARIABLES):
+        value = variables["KUBECTL"] if name == "K8S" else variables[name]
+        programs.add(value.split()[0])
+    programs |= {word for word in ("openssl",) if re.search(rf"^\t.*\b{word}\b", K8S_MAKEFILE.read_text(), re.MULTILINE)}
+    return programs
+
+
+def prerequisite_texts() -> dict[str, str]:
+    """Where a newcomer reads what to install: the quick start and section 1 of docs/kubernetes.md, the README's
+    cluster section."""
+    docs = (REPO / "docs" / "kubernetes.md").read_text(encoding="utf-8")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    return {
+        "docs/kubernetes.md quick start": re.search(r"^With minikube.*?installed:", docs, re.MULTILINE | re.DOTALL).group(0),
+        "docs/kubernetes.md 1. Prerequisites": re.search(r"^## 1\. Prerequisites\n(.*?)^## ", docs, re.MULTILINE | re.DOTALL).group(1),
+        "README.md": re.search(r"^## On a cluster.*?\n\n(.*?)\n\n", readme, re.MULTILINE | re.DOTALL).group(1),
+    }
+
+
+def test_the_prerequisites_name_every_program_the_make_targets_run():
+    """minikube, kubectl, skaffold, openssl and python3 (k8s-db-roles prints the roles' SQL with it, before any
+    virtualenv exists) are each named wherever the docs say what to install."""
+    programs = programs_run_by_the_cluster_targets()
+    assert {"minikube", "kubectl", "skaffold", "python3", "openssl"} <= programs, programs
+    for where, text in prerequisite_texts().items():
+        missing = sorted(p for p in programs if p.lower() not in text.lower())
+        assert not missing, f"{where} does not name {missing}:\n{text}"

@@ -1,6 +1,7 @@
-"""skaffold.yaml: valid against the v4beta14 schema and true to the repository.
+"""skaffold.yaml and skaffold-db.yaml: valid against the v4beta14 schema and true to the repository.
 
-The file holds three configs (modules): `db`, `app` and `job`. Each is
+skaffold.yaml holds the config `app`, skaffold-db.yaml the config `db` (the
+database, apart, so that no bare `skaffold dev` selects it). Each config is
 validated on its own against ../shared/schemas/skaffold-v4beta14.json, then
 checked against what it names: manifests, Dockerfiles, images, sync
 destinations and the forwarded port, with each profile applied as Skaffold
@@ -23,6 +24,8 @@ from .manifests import (
     NAMESPACE,
     REPO,
     SKAFFOLD_API_VERSION,
+    SKAFFOLD_DB_FILE,
+    SKAFFOLD_FILE,
     SKAFFOLD_SCHEMA,
     WEB_PORT,
     containers,
@@ -36,6 +39,8 @@ from .manifests import (
 )
 
 MODULES = {"db", "app"}
+# The file each config lives in: `skaffold dev`/`run`/`delete` in the checkout read skaffold.yaml only.
+MODULE_FILES = {"db": SKAFFOLD_DB_FILE, "app": SKAFFOLD_FILE}
 # The kustomizations each module (with any of its profiles) may deploy.
 MODULE_KUSTOMIZATIONS = {"db": {"k8s/db"}, "app": {"k8s/overlays/prod", "k8s/overlays/dev"}}
 
@@ -150,18 +155,41 @@ def module_problems(label: str, config: dict, repo) -> list[str]:
     return problems
 
 
+def selected_by_a_bare_command(configs: list[dict], repo=REPO) -> list[tuple[str, dict]]:
+    """(label, config) for what `skaffold dev`, `run` or `delete` without -m/-f selects in the checkout: every config
+    of skaffold.yaml and every config they `require` (same file or another), each alone and with each profile."""
+    selected, queue, seen = [], [(config, repo) for config in configs], set()
+    while queue:
+        config, folder = queue.pop(0)
+        key = (str(folder), config.get("metadata", {}).get("name"))
+        if key in seen:
+            continue
+        seen.add(key)
+        selected += effective_configs(config)
+        for required in config.get("requires", []):
+            path = folder / required["path"] if required.get("path") else None
+            if path is not None and path.is_dir():
+                path = path / "skaffold.yaml"
+            pool = skaffold_configs(path) if path is not None else configs
+            names = set(required.get("configs") or [c.get("metadata", {}).get("name") for c in pool])
+            queue += [(c, path.parent if path else folder) for c in pool if c.get("metadata", {}).get("name") in names]
+    return selected
+
+
 @pytest.fixture(scope="module")
 def configs() -> list[dict]:
-    return skaffold_configs()
+    """Both configs, db then app."""
+    return skaffold_configs(SKAFFOLD_DB_FILE) + skaffold_configs(SKAFFOLD_FILE)
 
 
 # --- schema ------------------------------------------------------------------
 
 
-def test_is_a_multi_config_file_of_named_modules(configs):
-    """skaffold.yaml holds the db and app configs, each with apiVersion skaffold/v4beta14."""
-    assert [c["metadata"]["name"] for c in configs] == ["db", "app"]
-    for config in configs:
+def test_each_file_holds_its_one_named_config():
+    """skaffold.yaml holds the app config alone, skaffold-db.yaml the db config alone, each skaffold/v4beta14."""
+    for name, path in MODULE_FILES.items():
+        (config,) = skaffold_configs(path)
+        assert config["metadata"]["name"] == name, path.name
         assert config["apiVersion"] == SKAFFOLD_API_VERSION
         assert config["kind"] == "Config"
 
@@ -314,14 +342,48 @@ def test_sync_hook_script_is_valid_shell(configs):
 
 
 def test_schema_cli_validates_each_module(tmp_path):
-    """`python -m tests.deploy.skaffold_schema` (used by make check-k8s) passes skaffold.yaml and fails a broken module."""
+    """`python -m tests.deploy.skaffold_schema` (used by make check-k8s) passes both Skaffold files and fails when a
+    config of either is broken."""
     import sys
 
     command = [sys.executable, "-m", "tests.deploy.skaffold_schema", str(SKAFFOLD_SCHEMA.resolve())]
-    good = subprocess.run([*command, str(REPO / "skaffold.yaml")], capture_output=True, text=True, check=False, cwd=REPO)
+    good = subprocess.run([*command, str(SKAFFOLD_FILE), str(SKAFFOLD_DB_FILE)], capture_output=True, text=True,
+                          check=False, cwd=REPO)
     assert good.returncode == 0, good.stderr
+    assert good.stdout.count("every config is valid") == 2, good.stdout
     broken = tmp_path / "skaffold.yaml"
-    broken.write_text((REPO / "skaffold.yaml").read_text().replace("statusCheckDeadlineSeconds: 600\nportForward", "statusCheckDeadlineSeconds: soon\nportForward"))
-    bad = subprocess.run([*command, str(broken)], capture_output=True, text=True, check=False, cwd=REPO)
+    broken.write_text(SKAFFOLD_FILE.read_text().replace("statusCheckDeadlineSeconds: 600\nportForward", "statusCheckDeadlineSeconds: soon\nportForward"))
+    bad = subprocess.run([*command, str(SKAFFOLD_DB_FILE), str(broken)], capture_output=True, text=True, check=False, cwd=REPO)
     assert bad.returncode == 1
     assert "config app: deploy/statusCheckDeadlineSeconds" in bad.stderr, bad.stderr
+    broken_db = tmp_path / "skaffold-db.yaml"
+    broken_db.write_text(SKAFFOLD_DB_FILE.read_text().replace("statusCheckDeadlineSeconds: 600", "statusCheckDeadlineSeconds: soon"))
+    bad = subprocess.run([*command, str(SKAFFOLD_FILE), str(broken_db)], capture_output=True, text=True, check=False, cwd=REPO)
+    assert bad.returncode == 1
+    assert "config db: deploy/statusCheckDeadlineSeconds" in bad.stderr, bad.stderr
+
+
+def test_a_bare_skaffold_command_never_selects_the_database():
+    """`skaffold dev` as a developer types it (no -m), or a bare `skaffold run` / `skaffold delete`, selects every config
+    of skaffold.yaml and all they `require`: none may deploy the database module, or the dev loop restarts Postgres as
+    it starts (a new skaffold.dev/run-id on its pod template) and deletes the StatefulSet and Redis when it exits."""
+    database = {(o["kind"], o["metadata"]["name"]) for o in rendered("db")}
+    assert ("StatefulSet", "postgres") in database
+    for label, effective in selected_by_a_bare_command(skaffold_configs(SKAFFOLD_FILE)):
+        deployed = {(o["kind"], o["metadata"]["name"]) for p in kustomize_paths(effective) for o in objects_of(p)}
+        assert not deployed & database, f"a bare `skaffold dev` selects {label}, which deploys {sorted(deployed & database)}"
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        pytest.param(lambda app, db: [*app, *db], id="db-back-in-skaffold.yaml"),
+        pytest.param(lambda app, db: [{**app[0], "requires": [{"path": SKAFFOLD_DB_FILE.name}]}], id="app-requires-db-file"),
+        pytest.param(lambda app, db: [{**app[0], "requires": [{"configs": ["db"]}]}, *db], id="app-requires-db-same-file"),
+    ],
+)
+def test_bare_command_check_follows_the_file_and_its_requires(breakage):
+    """The db config in skaffold.yaml again, or required from it (by file or by name), is what a bare `skaffold dev`
+    would select."""
+    selected = selected_by_a_bare_command(breakage(skaffold_configs(SKAFFOLD_FILE), skaffold_configs(SKAFFOLD_DB_FILE)))
+    assert any(("k8s/db" in kustomize_paths(effective)) for _, effective in selected), [label for label, _ in selected]

@@ -18,6 +18,7 @@ reference that the 2-shard runs must reproduce exactly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -708,34 +709,105 @@ def _copy_app(destination: Path) -> Path:
     return destination
 
 
-def test_dev_sync_hook_makes_the_web_server_serve_the_synced_code(cluster, tmp_path):
-    """A file changed in the writable copy of /app is served after the after-sync hook HUPs the web server (found by its
-    command line), with no restart of the process."""
-    app = _copy_app(tmp_path / "app")
+@contextlib.contextmanager
+def _web_in_copy(cluster, app: Path, log_path: Path):
+    """The dev web container: the web server's command run in a writable copy of /app, until the block ends."""
     port = free_port()
     argv = [w.replace(cluster.stack.url.rsplit(":", 1)[1], str(port)) for w in cluster.web_argv]
-    log = open(tmp_path / "web.log", "w")
+    log = open(log_path, "w")
     web = subprocess.Popen(argv, cwd=app, env=cluster.web_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     stack = Stack(url=f"http://127.0.0.1:{port}", env={}, database_url="")
     try:
         _wait_until(lambda: _status(stack, "/healthz") == 200, 30, "the web server in the copy to answer")
         assert json.loads(stack.get("/healthz")[1]) == {"status": "ok"}
-        health = app / "web" / "health.py"
-        health.write_text(health.read_text().replace('JsonResponse({"status": "ok"})', 'JsonResponse({"status": "ok", "synced": True})', 1))
-        assert "synced" in health.read_text(), "web/health.py changed shape; update this test's edit"
+        yield web, stack
+    finally:
+        if web.poll() is None:
+            os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=30)
 
-        # `kubectl exec` runs the hook with the container's environment; `python` is this virtualenv's.
-        hook_env = cluster.web_env | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        result = subprocess.run(["sh", "-c", _after_sync_hook(web.pid, app)], capture_output=True, text=True,
-                                timeout=120, env=hook_env)
+
+def _run_hook(cluster, web: subprocess.Popen, app: Path) -> subprocess.CompletedProcess:
+    """The after-sync hook as `kubectl exec` runs it: the container's environment; `python` is this virtualenv's."""
+    hook_env = cluster.web_env | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(["sh", "-c", _after_sync_hook(web.pid, app)], capture_output=True, text=True, timeout=120,
+                          env=hook_env)
+
+
+def _mark_health_synced(app: Path) -> str:
+    """Change web/health.py in the copy so that /healthz says it is the synced code; return the file's old text."""
+    health = app / "web" / "health.py"
+    before = health.read_text()
+    health.write_text(before.replace('JsonResponse({"status": "ok"})', 'JsonResponse({"status": "ok", "synced": True})', 1))
+    assert "synced" in health.read_text(), "web/health.py changed shape; update this test's edit"
+    return before
+
+
+def test_dev_sync_hook_makes_the_web_server_serve_the_synced_code(cluster, tmp_path):
+    """A file changed in the writable copy of /app is served after the after-sync hook HUPs the web server (found by its
+    command line), with no restart of the process."""
+    app = _copy_app(tmp_path / "app")
+    with _web_in_copy(cluster, app, tmp_path / "web.log") as (web, stack):
+        _mark_health_synced(app)
+        result = _run_hook(cluster, web, app)
         assert result.returncode == 0, result.stderr
         assert "collectstatic failed" not in result.stderr, result.stderr[-2000:]
         _wait_until(lambda: _body(stack, "/healthz").get("synced") is True, 30, "fresh workers with the synced code")
         assert web.poll() is None, "the server's main process kept running"
         assert (app / "staticfiles").is_dir(), "the hook collected the static files again"
-    finally:
-        os.killpg(web.pid, signal.SIGTERM)
-        web.wait(timeout=30)
+
+
+def test_dev_sync_hook_collects_static_files_only_when_one_changed(cluster, tmp_path):
+    """collectstatic hashes and compresses every static file again (many seconds on the web pod's one CPU), which a
+    Python or template change does not need: the hook runs it when a file under a static folder is newer than the
+    collected manifest, so a code change is served without it, and a changed asset is collected and served."""
+    app = _copy_app(tmp_path / "app")
+    manifest = app / "staticfiles" / "staticfiles.json"
+    with _web_in_copy(cluster, app, tmp_path / "web.log") as (web, stack):
+        result = _run_hook(cluster, web, app)  # the copy starts without collected files, as no image does
+        assert result.returncode == 0 and manifest.is_file(), result.stderr[-2000:]
+        collected = manifest.stat().st_mtime_ns
+
+        _mark_health_synced(app)
+        result = _run_hook(cluster, web, app)
+        assert result.returncode == 0, result.stderr[-2000:]
+        _wait_until(lambda: _body(stack, "/healthz").get("synced") is True, 60, "fresh workers with the synced code")
+        assert manifest.stat().st_mtime_ns == collected, "a Python change collected the static files again"
+
+        (app / "web" / "static" / "devloop-probe.txt").write_text("synced asset\n")
+        result = _run_hook(cluster, web, app)
+        assert result.returncode == 0, result.stderr[-2000:]
+        names = json.loads(manifest.read_text())["paths"]
+        assert "devloop-probe.txt" in names, "a changed static file was not collected"
+        _wait_until(lambda: _status(stack, f"/static/{names['devloop-probe.txt']}") == 200, 60,
+                    "the fresh workers to serve the collected asset")
+        assert web.poll() is None
+
+
+def test_dev_sync_hook_keeps_the_server_up_when_the_synced_code_does_not_load(cluster, tmp_path):
+    """A synced file the workers cannot import (a typo an editor saved) must not end the dev web container: fresh
+    workers would die at import, the server would exit on their crash loop, the container restart into the same
+    broken copy of /app (it lives in the pod's emptyDir), and the next sync, the fix, would find no container to copy
+    into. The hook says why it does not reload, the running workers keep serving, and the next good sync reloads."""
+    app = _copy_app(tmp_path / "app")
+    log_path = tmp_path / "web.log"
+    with _web_in_copy(cluster, app, log_path) as (web, stack):
+        health = app / "web" / "health.py"
+        good = health.read_text()
+        health.write_text(good + "\ndef half_typed(:\n")
+        result = _run_hook(cluster, web, app)
+        assert result.returncode == 0, result.stderr
+        assert "SyntaxError" in result.stderr and "not reloading" in result.stderr, (
+            f"hook:\n{result.stderr[-2000:]}\nserver:\n{log_path.read_text()[-2000:]}")
+        assert web.poll() is None and _status(stack, "/healthz") == 200
+
+        health.write_text(good)
+        _mark_health_synced(app)
+        result = _run_hook(cluster, web, app)
+        assert result.returncode == 0 and "not reloading" not in result.stderr, result.stderr[-2000:]
+        _wait_until(lambda: _body(stack, "/healthz").get("synced") is True, 30,
+                    f"fresh workers with the fixed code; server:\n{log_path.read_text()[-2000:]}")
+        assert web.poll() is None, "the server's main process kept running"
 
 
 def test_dev_worker_reloads_synced_code_without_its_container_exiting(cluster, tmp_path):
