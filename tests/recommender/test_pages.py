@@ -220,7 +220,7 @@ def test_a_movie_without_similar_movies_says_so_in_a_members_words(client, publi
     Movie.objects.create(movie_id=300_001, title="Starfall Protocol (2024)", year=2024, genres=["Sci-Fi"])
     new = _similar_section(client.get("/movies/300001/").content.decode())
     rated = _similar_section(client.get("/movies/250/").content.decode())
-    assert new == "No similar movies yet: nobody has rated it so far."
+    assert new == "No similar movies yet: too few people have rated it so far."
     assert rated == "No similar movies yet."
 
 

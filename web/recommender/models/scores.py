@@ -19,7 +19,7 @@ from scoring.registry import ALGORITHMS
 from web.recommender import reasons
 from web.recommender.models.catalogue import Movie
 from web.recommender.models.events import Event, ServiceUser, hiding_event_sql
-from web.recommender.models.profiles import Profile
+from web.recommender.models.profiles import PROFILE_USER_ID_START, Profile
 from web.recommender.models.ratings import Rating
 from web.runs.models import ActiveRun, Run
 from web.runs.scores import SCORE_TABLE, SIMILAR_TABLE
@@ -186,8 +186,10 @@ class UserScoreQuerySet(models.QuerySet):
             LEFT JOIN {Movie._meta.db_table} wm ON wm.movie_id = why.neighbour_id
             LEFT JOIN LATERAL (
                 -- A content-reading run's pick that its collaborative part does not model (no similar movies in
-                -- the run): a movie the model is unsure of, labelled as something new; is it rated by anyone yet?
-                SELECT NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table} ar WHERE ar.movie_id = p.movie_id) AS unrated
+                -- the run): a movie the model is unsure of, labelled as something new; has anyone in the public data
+                -- rated it yet? (Counting members' ratings, "little known" would tell that a member rated it.)
+                SELECT NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table} ar
+                                   WHERE ar.movie_id = p.movie_id AND ar.user_id < {PROFILE_USER_ID_START}) AS unrated
                 WHERE run.algorithm = ANY(%s) AND why.neighbour_id IS NULL
                   AND NOT EXISTS (SELECT 1 FROM {SimilarMovie._meta.db_table} cs
                                   WHERE cs.run_id = p.run_id AND cs.movie_id = p.movie_id)
