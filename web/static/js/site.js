@@ -124,7 +124,7 @@
       banner.textContent = "Recommendations will update later: the background queue is unavailable.";
       return;
     }
-    banner.textContent = "Updating your recommendations…";
+    banner.textContent = banner.dataset.updatingText;  /* "your" or "these": the page knows whose list it is */
     banner.dataset.updating = "1";
     if (!polling) { polling = true; poll(Date.now()); }
   }
