@@ -77,7 +77,7 @@ def recommendations_page(request: HttpRequest, user_id: int) -> HttpResponse:
         genre = None
     list_etag = caching.site_list_etag(request, user_id, page, genre)
     fragment = bool(request.GET.get("fragment"))
-    if fragment and caching.matches(request, list_etag):  # the poller already shows this list
+    if fragment and caching.matches(request, list_etag, exists=False):  # the poller already shows this list
         return caching.label(HttpResponseNotModified(), list_etag, caching.SITE_PRIVATE)
     me = viewer_user_id(request)
     recs = UserScore.objects.recommend(user_id, PAGE_SIZE, genre=genre, offset=(page - 1) * PAGE_SIZE,
@@ -86,6 +86,8 @@ def recommendations_page(request: HttpRequest, user_id: int) -> HttpResponse:
     if not is_profile_id(user_id) and recs.source != "personal" and not rated_count:
         # A personal list or a rating proves a MovieLens user exists (one query fewer per page); else ask, 404 if unknown.
         visible_user(request, user_id)
+    if fragment and caching.names_any(request):  # "*": a 304 now that the list is known to exist
+        return caching.label(HttpResponseNotModified(), list_etag, caching.SITE_PRIVATE)
     context = {
         "user_id": user_id,
         "recs": recs,
