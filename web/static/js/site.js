@@ -1,4 +1,4 @@
-/* The site's only script: star ratings without a reload, the "updating…" banner that
+/* The site's only script: star ratings, the watchlist and "not interested" without a reload, the "updating…" banner that
    swaps in the refreshed list once the worker is done, and filters that apply on change.
    Pages work without it (plain forms). */
 (function () {
@@ -30,6 +30,22 @@
     if (title) title.focus();
   }
 
+  /* POST a form's data in the background, asking for JSON: a promise of {ok, body}; body.error says a refusal in words. */
+  function send(form, data, again) {
+    // getAttribute: the watchlist buttons are named "action", and form.action would be one of them.
+    return fetch(form.getAttribute("action"), {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRFToken": data.get("csrfmiddlewaretoken") }
+    }).then(function (response) {
+      return response.json().then(function (body) { return { ok: response.ok, body: body }; }, function () {
+        // Not JSON: the site's 403 page when the CSRF token has expired (a page left open for long), or a proxy's error.
+        return { ok: false, body: { error: response.status === 403
+          ? "Not saved: this page has expired. Reload it and " + again + "."
+          : "Not saved (HTTP " + response.status + "), try again." } };
+      });
+    });
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.matches("form.stars") || !window.fetch) return;
@@ -38,17 +54,7 @@
     if (event.submitter && event.submitter.name) data.set(event.submitter.name, event.submitter.value);
     var status = form.querySelector(".stars-status");
     status.textContent = "Saving…";
-    fetch(form.action, {
-      method: "POST", body: data, credentials: "same-origin",
-      headers: { "Accept": "application/json", "X-CSRFToken": data.get("csrfmiddlewaretoken") }
-    }).then(function (response) {
-      return response.json().then(function (body) { return { ok: response.ok, body: body }; }, function () {
-        // Not JSON: Django's own 403 page when the CSRF token has expired (a page left open for long), or a proxy's error.
-        return { ok: false, body: { error: response.status === 403
-          ? "Not saved: this page has expired. Reload it and rate again."
-          : "Not saved (HTTP " + response.status + "), try again." } };
-      });
-    }).then(function (result) {
+    send(form, data, "rate again").then(function (result) {
       if (!result.ok) { status.textContent = result.body.error || "Could not save."; return; }
       var body = result.body;
       var focused = document.activeElement;
@@ -72,6 +78,61 @@
         });
       }
       updating(body.queued === false ? "unavailable" : "start");
+    }).catch(function () { status.textContent = "Network error: not saved, try again."; });
+  });
+
+  /* Watchlist and "not interested" in the background, as the stars: the reader keeps their place in a long list.
+     A button turns into its undo (data-undo-*); a card that the answer takes off this list leaves it. */
+  function swapButton(button) {
+    var was = { value: button.value, text: button.textContent, title: button.getAttribute("title") };
+    button.value = button.dataset.undoValue;
+    button.textContent = button.dataset.undoText;
+    if (button.dataset.undoTitle) button.setAttribute("title", button.dataset.undoTitle); else button.removeAttribute("title");
+    button.dataset.undoValue = was.value;
+    button.dataset.undoText = was.text;
+    if (was.title) button.dataset.undoTitle = was.title; else delete button.dataset.undoTitle;
+  }
+
+  function pageStatus(text) {
+    var main = document.querySelector("main");
+    var note = document.getElementById("action-status");
+    if (!note) {
+      note = document.createElement("p");
+      note.id = "action-status";
+      note.className = "message success";
+      note.setAttribute("role", "status");
+      main.insertBefore(note, main.firstChild);
+    }
+    note.textContent = text;
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches("form.movie-actions") || !window.fetch || !event.submitter) return;
+    event.preventDefault();
+    var button = event.submitter;
+    var data = new FormData(form);
+    data.set(button.name, button.value);
+    var status = form.querySelector(".actions-status");
+    status.textContent = "Saving…";
+    send(form, data, "try again").then(function (result) {
+      if (!result.ok) { status.textContent = result.body.error || "Could not save."; return; }
+      var action = result.body.action;
+      var card = form.closest("li.card");
+      var leaves = card && ((action === "not_interested" && card.hasAttribute("data-recommended"))
+        || (action === "watchlist_remove" && card.closest("#watchlist")));
+      if (leaves) {
+        if (card.contains(document.activeElement)) focusNextCard(card);
+        card.remove();
+        pageStatus(result.body.message);
+        return;
+      }
+      swapButton(button);
+      status.textContent = result.body.message;
+      if (action === "not_interested_remove") {  // the movie page's note about the dismissal no longer holds
+        var note = document.getElementById("not-interested");
+        if (note) note.remove();
+      }
     }).catch(function () { status.textContent = "Network error: not saved, try again."; });
   });
 
