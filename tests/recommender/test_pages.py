@@ -367,3 +367,12 @@ def test_a_predicted_rating_and_a_popular_pick_are_said_as_ratings():
 
     assert score_words(ScoredMovie(Movie(movie_id=1, title="x"), 4.24, 1, scale="stars")) == "We think you'd rate it 4.2"
     assert score_words(ScoredMovie(Movie(movie_id=1, title="x"), 3.96, 1, scale="average")) == "Rated 4.0 on average"
+
+
+def test_a_year_that_is_not_one_stays_in_its_box_to_be_corrected(client, catalogue):
+    """"19955" or "199O" is said to be ignored, and the box still holds what the member typed (it was emptied, so they
+    had to type it all again), as do the sort and page links, which drop it."""
+    html = client.get("/movies/?q=movie&year=199O").content.decode()
+    assert "ignored" in html
+    assert 'name="year" value="199O"' in html
+    assert "year=199O" not in html.split("</form>", 1)[1]  # the links search as the page did: without the bad year

@@ -29,6 +29,7 @@ def movies(request: HttpRequest) -> HttpResponse:
     averages = Rating.objects.averages([m.movie_id for m in page])
     context = {
         "query": query, "genre": genre or "", "genres": genres, "year": year or "", "bad_year": bool(year_text) and year is None,
+        "year_typed": year_text[:20],  # the box keeps a bad year for the member to correct
         "page": page, "searched": bool(query or genre or year), "sort": sort, "sorts": CATALOGUE_SORTS,
         "rated": {movie_id: presenters.rated_words(*summary) for movie_id, summary in averages.items()},
         "my_ratings": ratings_of(me, [m.movie_id for m in page]), "can_rate": me is not None,
