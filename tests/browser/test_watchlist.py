@@ -177,3 +177,22 @@ def test_with_javascript_the_buttons_act_in_place_without_a_reload(live_server, 
     expect(page.locator("body")).to_contain_text(f"{title} won't be recommended to you again.")
     expect(following).to_be_in_viewport()
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_removing_from_the_watchlist_page_updates_its_count(live_server, page, viewer):
+    """Removed in place (no reload), the card leaves the watchlist page and the page's "2 movies" says 1: it went on
+    saying 2. The last one out leaves the page's own words for an empty list."""
+    for movie_id in (1, 2):
+        Event.objects.record_own(viewer.user_id, movie_id, "watchlist_add")
+    sign_in(page, live_server.url, "watcher")
+    page.goto(f"{live_server.url}/me/watchlist/")
+    page.evaluate("window.__sameDocument = true")
+    count = page.locator("main p.muted").first
+    expect(count).to_have_text("2 movies you want to watch, last added first.")
+    page.locator("#watchlist li.card").first.locator("button:has-text('Remove from watchlist')").click()
+    expect(page.locator("#watchlist li.card")).to_have_count(1)
+    expect(count).to_have_text("1 movie you want to watch, last added first.")
+    page.locator("#watchlist li.card").first.locator("button:has-text('Remove from watchlist')").click()
+    expect(count).to_have_text("0 movies you want to watch, last added first.")
+    expect(page.locator("#watchlist")).to_contain_text('Nothing yet: add movies with "Add to watchlist" on any movie.')
+    assert page.evaluate("window.__sameDocument") is True

@@ -48,6 +48,10 @@ def movie_event(request: HttpRequest, movie_id: int) -> HttpResponse:
     return redirect(back_to_page(request, film))
 
 
+EMPTY = 'Nothing yet: add movies with "Add to watchlist" on any movie.'
+"""The watchlist page's words for an empty list (the page's script says them too when the last movie is removed)."""
+
+
 @login_required
 def my_watchlist(request: HttpRequest) -> HttpResponse:
     """The signed-in profile's watchlist, last added first."""
@@ -55,6 +59,6 @@ def my_watchlist(request: HttpRequest) -> HttpResponse:
     entries = Event.objects.watchlist(me)
     movies = Movie.objects.in_bulk([movie_id for movie_id, _ in entries])
     listed = [movies[movie_id] for movie_id, _ in entries]
-    context = {"movies": listed, "my_ratings": ratings_of(me, [m.movie_id for m in listed]), "can_rate": True,
+    context = {"movies": listed, "empty": EMPTY, "my_ratings": ratings_of(me, [m.movie_id for m in listed]), "can_rate": True,
                "my_dismissed": marks_of(me, [m.movie_id for m in listed])["my_dismissed"]}
     return render(request, "recommender/watchlist.html", context)

@@ -93,6 +93,20 @@
     if (was.title) button.dataset.undoTitle = was.title; else delete button.dataset.undoTitle;
   }
 
+  /* The watchlist page's "N movies" after a removal in place, and its words for an empty list once the last one went. */
+  function countWatchlist(list) {
+    var left = list.querySelectorAll("li.card").length;
+    document.querySelectorAll("[data-watchlist-count]").forEach(function (node) {
+      node.textContent = left + (left === 1 ? " movie" : " movies");
+    });
+    if (!left) {
+      var empty = document.createElement("li");
+      empty.className = "empty";
+      empty.textContent = list.dataset.empty;
+      list.appendChild(empty);
+    }
+  }
+
   function pageStatus(text) {
     var main = document.querySelector("main");
     var note = document.getElementById("action-status");
@@ -123,8 +137,10 @@
         || (action === "watchlist_remove" && card.closest("#watchlist")));
       if (leaves) {
         if (card.contains(document.activeElement)) focusNextCard(card);
+        var list = card.parentNode;
         card.remove();
         pageStatus(result.body.message);
+        if (list.id === "watchlist") countWatchlist(list);
         return;
       }
       swapButton(button);
