@@ -376,3 +376,12 @@ def test_a_year_that_is_not_one_stays_in_its_box_to_be_corrected(client, catalog
     assert "ignored" in html
     assert 'name="year" value="199O"' in html
     assert "year=199O" not in html.split("</form>", 1)[1]  # the links search as the page did: without the bad year
+
+
+def test_signing_out_says_so(client, member):
+    """Signing out landed on the home page with nothing said: on a shared computer the member could not tell that it
+    had worked. The home page says so, and the account's name is gone from the menu."""
+    account, _, _ = member
+    client.force_login(account)
+    home = client.post("/accounts/logout/", follow=True).content.decode()
+    assert "You have signed out." in home and account.username not in home
