@@ -196,3 +196,20 @@ def test_removing_from_the_watchlist_page_updates_its_count(live_server, page, v
     expect(count).to_have_text("0 movies you want to watch, last added first.")
     expect(page.locator("#watchlist")).to_contain_text('Nothing yet: add movies with "Add to watchlist" on any movie.')
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_the_movie_page_stops_claiming_a_match_once_rated_or_dismissed_in_place(live_server, page, viewer):
+    """"Your match" is for a movie one may be recommended (the page leaves it out once the movie is rated or marked
+    not interested): done in place, the line went on saying "Your match: Strong match" until a reload."""
+    sign_in(page, live_server.url, "watcher")
+    first, second = _listed(page)[:2]
+    page.goto(f"{live_server.url}/movies/{first}/")
+    expect(page.locator("#match")).to_be_visible()
+    page.locator(".my-rating form.movie-actions button:has-text('Not interested')").click()
+    expect(page.locator(".my-rating .actions-status")).to_contain_text("won't be recommended to you again")
+    expect(page.locator("#match")).to_be_hidden()
+    page.goto(f"{live_server.url}/movies/{second}/")
+    expect(page.locator("#match")).to_be_visible()
+    page.locator(".my-rating form.stars button[value='4.0']").click()
+    expect(page.locator(".my-rating .stars-status")).to_contain_text("Saved 4")
+    expect(page.locator("#match")).to_be_hidden()

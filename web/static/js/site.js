@@ -30,6 +30,13 @@
     if (title) title.focus();
   }
 
+  /* The movie page's "Your match" is for a movie one may be recommended: not once it is rated or dismissed (as the
+     page leaves it out when it is made). Its own forms only: a similar movie's card is another movie. */
+  function noLongerAMatch(form) {
+    var match = document.getElementById("match");
+    if (match && form.closest(".my-rating")) match.hidden = true;
+  }
+
   /* POST a form's data in the background, asking for JSON: a promise of {ok, body}; body.error says a refusal in words. */
   function send(form, data, again) {
     // getAttribute: the watchlist buttons are named "action", and form.action would be one of them.
@@ -64,6 +71,7 @@
       status.textContent = body.rating === null ? "Removed" : "Saved " + body.rating + "★";
       // Without the banner (every page but the user's recommendations) the status says what the banner would.
       if (!banner && body.queued === false) status.textContent += ": recommendations will update later (the background queue is unavailable).";
+      if (body.rating !== null) noLongerAMatch(form);
       var card = form.closest("[data-recommended]");
       if (card && body.rating !== null) {
         if (card.contains(document.activeElement)) focusNextCard(card);
@@ -145,6 +153,7 @@
       }
       swapButton(button);
       status.textContent = result.body.message;
+      if (action === "not_interested") noLongerAMatch(form);
       if (action === "not_interested_remove") {  // the movie page's note about the dismissal no longer holds
         var note = document.getElementById("not-interested");
         if (note) note.remove();
