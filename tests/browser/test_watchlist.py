@@ -213,3 +213,22 @@ def test_the_movie_page_stops_claiming_a_match_once_rated_or_dismissed_in_place(
     page.locator(".my-rating form.stars button[value='4.0']").click()
     expect(page.locator(".my-rating .stars-status")).to_contain_text("Saved 4")
     expect(page.locator("#match")).to_be_hidden()
+
+
+def test_without_javascript_removing_a_rating_keeps_the_place_in_the_history(live_server, no_script_page, viewer):
+    """The rating history is a long list too: a rating removed with the plain form leaves it, and the page opens at
+    the card that took its place, not at the top."""
+    from web.recommender.models import Movie
+
+    for movie_id in Movie.objects.exclude(ratings__user_id=viewer.user_id).order_by("movie_id").values_list("movie_id", flat=True)[:30]:
+        Rating.objects.create(user_id=viewer.user_id, movie_id=movie_id, rating=3.0)
+    page = no_script_page
+    sign_in(page, live_server.url, "watcher")
+    page.goto(f"{live_server.url}/me/ratings/?sort=title")
+    card = _far_card(page, "ratings")
+    gone = int(card.get_attribute("data-movie"))
+    following = int(page.locator("#ratings li.card").nth(FAR + 1).get_attribute("data-movie"))
+    card.locator("button.remove").click()
+    page.wait_for_load_state()
+    assert not Rating.objects.filter(user_id=viewer.user_id, movie_id=gone).exists()
+    expect(page.locator(f"#ratings li.card[data-movie='{following}']")).to_be_in_viewport()

@@ -32,11 +32,13 @@ def back_path(context) -> str:
 
 
 @register.simple_tag(takes_context=True)
-def card_anchor(context, movie) -> str:
-    """A card's id (``{% card_anchor movie as card_anchor %}``): a recommendation's by its place (``pick-3``: when it
-    leaves the list, rated or dismissed, the next one takes its place and its id), any other card's by its movie
-    (``movie-260``)."""
-    return f"pick-{context['rank']}" if context.get("recommended") else f"movie-{movie.movie_id}"
+def card_anchor(context, movie, place: int | str = "") -> str:
+    """A card's id (``{% card_anchor movie as card_anchor %}``): a recommendation's by its rank (``pick-3``), a rating
+    history's by its ``place`` on the page (``place-3``), so that when the card leaves the list (rated, dismissed, its
+    rating removed) the one that takes its place has its id; any other card's by its movie (``movie-260``)."""
+    if context.get("recommended"):
+        return f"pick-{context['rank']}"
+    return f"place-{place}" if place else f"movie-{movie.movie_id}"
 
 
 @register.inclusion_tag("recommender/_stars.html", takes_context=True)
