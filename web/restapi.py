@@ -26,13 +26,25 @@ NOT_MODIFIED = {304: OpenApiResponse(description="Not Modified: the answer whose
 """A conditional read's request header and answer, for ``extend_schema``."""
 
 
-def matches(request: HttpRequest, etag: str) -> bool:
-    """Whether the request's ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 asks for it)."""
+def matches(request: HttpRequest, etag: str, *, exists: bool) -> bool:
+    """Whether the request's ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 asks for it).
+
+    ``*`` names any current representation, so it matches only when the caller knows that one ``exists``: a 304 for
+    an unknown user would say the client holds what is not there (RFC 9110 13.1.2; the answer must be the 404). A
+    caller that has not looked yet passes False and, once it has a 200 to send, asks :func:`names_any`.
+    """
+    sent = _sent(request)
+    return (exists and "*" in sent) or _opaque(etag) in {_opaque(tag) for tag in sent}
+
+
+def names_any(request: HttpRequest) -> bool:
+    """Whether the request's ``If-None-Match`` is ``*``: a 304 for any answer that would be a 200."""
+    return "*" in _sent(request)
+
+
+def _sent(request: HttpRequest) -> list[str]:
     header = request.META.get("HTTP_IF_NONE_MATCH")
-    if not header:
-        return False
-    sent = parse_etags(header)
-    return "*" in sent or _opaque(etag) in {_opaque(tag) for tag in sent}
+    return parse_etags(header) if header else []
 
 
 def _opaque(etag: str) -> str:

@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth.views import LogoutView
 from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
@@ -7,7 +6,7 @@ from django.views.generic import RedirectView
 
 from web import errors
 from web.health import healthz, readyz
-from web.recommender.views import SignInView
+from web.recommender.views import SignInView, SignOutView
 
 urlpatterns = [
     path("", include("web.recommender.urls")),
@@ -24,7 +23,7 @@ urlpatterns = [
     # web.recommender.urls. Not django.contrib.auth.urls: its password reset mails any account's address
     # with no rate limit, and its password change pages are linked from nowhere (issue #16, item 7).
     path("accounts/login/", SignInView.as_view(), name="login"),
-    path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", SignOutView.as_view(), name="logout"),
     # The admin signs in through the same rate-limited form (it would otherwise be a second, unlimited one).
     path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
     path("admin/", admin.site.urls),

@@ -7,7 +7,7 @@ import pytest
 from tests.helpers import run
 from tests.recommender.similar import add_similar
 from web.recommender.api.serializers import RecommendationsSerializer, recommendations_data
-from web.recommender.models import Movie, Rating, UserScore
+from web.recommender.models import PROFILE_USER_ID_START, Movie, Rating, UserScore
 from web.recommender.stored_answers import ANSWERS
 from web.runs.models import Run
 
@@ -77,6 +77,16 @@ def test_a_content_pick_is_explained_by_the_genre_the_user_rates_highly(publishe
             == "something new to try: new, and like the science fiction you rate highly")
     Movie.objects.filter(pk=top).update(genres=["Western"])  # nothing the user rates highly: still labelled
     assert UserScore.objects.recommend(USER, 1).items[0].reason == "something new to try: new"
+
+
+def test_new_to_try_says_new_whatever_members_rated(published, similar_tables):
+    """"new" or "little known" is said of the public ratings (the MovieLens data's): "little known" on a movie no
+    MovieLens user rated would tell each reader that some member has rated it (docs/decisions.md, "Site")."""
+    Run.objects.filter(pk=published.pk).update(algorithm="hybrid")
+    top = _ranked(published.pk)[0]
+    Rating.objects.filter(movie_id=top).delete()
+    Rating.objects.create(user_id=PROFILE_USER_ID_START + 7, movie_id=top, rating=4.5)  # a member's, not public
+    assert UserScore.objects.recommend(USER, 1).items[0].reason.startswith("something new to try: new")
 
 
 def test_a_content_run_calls_none_of_its_picks_new_and_explains_them_by_taste(published, similar_tables):

@@ -147,7 +147,7 @@ class RunListView(OperatorsOnly, APIView):
     def get(self, request):
         feed = runs_feed()
         etag = feed_etag(feed)
-        answer = HttpResponseNotModified() if matches(request, etag) else Response(feed)
+        answer = HttpResponseNotModified() if matches(request, etag, exists=True) else Response(feed)  # the feed always exists
         answer["ETag"], answer["Cache-Control"] = etag, FEED_CACHE_CONTROL
         return answer
 

@@ -45,7 +45,7 @@ from django.utils.http import urlencode
 from web.recommender.models import is_profile_id
 from web.recommender.models.versions import ACTIVE_RUN, LOAD, MOVIE, USER, versions
 from web.recommender.stored_answers import ANSWERS, StoredAnswer
-from web.restapi import matches
+from web.restapi import matches, names_any
 
 CATALOGUE_MAX_AGE = 60
 """Seconds a client or proxy may reuse the catalogue or similar movies unasked: how late a load, publish or rollback may show."""
@@ -214,17 +214,21 @@ def not_modified_or(request: HttpRequest, etag: str, policy: CachePolicy, answer
     """304 if the client holds ``etag``, else the body kept for ``etag``, else ``answer()``.
 
     A 200 gets the ETag and the policy, and its body is kept; other statuses
-    get nothing and are not kept.
+    get nothing and are not kept. ``If-None-Match: *`` is a 304 only where the
+    answer would be a 200 (a 404 stays a 404).
     """
-    if request.method in ("GET", "HEAD") and matches(request, etag):
+    conditional = request.method in ("GET", "HEAD")
+    if conditional and matches(request, etag, exists=False):
         return label(HttpResponseNotModified(), etag, policy)
     stored = stored_or_none(request, etag, policy)
     if stored is not None:
-        return stored
+        return label(HttpResponseNotModified(), etag, policy) if names_any(request) else stored
     response = answer()
     if response.status_code == 200:
         label(response, etag, policy)
         keep(request, etag, response)
+        if conditional and names_any(request):
+            return label(HttpResponseNotModified(), etag, policy)
     return response
 
 

@@ -92,7 +92,9 @@ class AnonymousPublicListMiddleware:
         if validator is None:
             return None  # the full path tries again and answers 503 if the database is away
         etag, policy = validator
-        if caching.matches(request, etag):
+        if caching.names_any(request):  # "*" is a 304 only if the user exists: the full path finds out
+            return None
+        if caching.matches(request, etag, exists=False):
             response: HttpResponse | None = caching.label(HttpResponseNotModified(), etag, policy)
         else:
             response = caching.stored_or_none(request, etag, policy)

@@ -51,7 +51,7 @@ def score_words(item: ScoredMovie) -> str:
         return "Good match" if strength >= GOOD_MATCH else "Fair match"
     if item.scale == "average":
         return average_words(item.score)
-    return f"We think you'd rate it {float(item.score):.1f}"
+    return f"We think {item.voice.would} rate it {float(item.score):.1f}"
 
 
 def average_words(score: float) -> str:
@@ -73,11 +73,11 @@ def score_label(item: ScoredMovie) -> str:
         return METADATA_LABEL
     if item.scale == "match":
         if not item.best or item.best <= 0:
-            return "a weak match: nothing stands out for you yet"
+            return f"a weak match: nothing stands out for {item.voice.name} yet"
         strength = match_strength(item)
         if strength >= 0.995:
-            return "your strongest match"
-        return f"{round(100 * strength)}% as strong a match as your strongest"
+            return f"{item.voice.possessive} strongest match"
+        return f"{round(100 * strength)}% as strong a match as {item.voice.possessive} strongest"
     if item.scale == "average":
         return AVERAGE_LABEL
     return f"predicted {float(item.score):.2f} of 5"

@@ -214,3 +214,21 @@ def test_similar_movies_change_with_a_publish(client, published, similar_tables)
     assert _get(client, url, first["ETag"]).status_code == 304
     run(algorithm="popularity", top_n=5)
     assert _get(client, url, first["ETag"]).status_code == 200
+
+
+# -- If-None-Match: * ----------------------------------------------------------------
+UNKNOWN_USER, UNKNOWN_MOVIE = 999_999, 999_999
+
+
+def test_a_star_is_304_only_for_what_exists(client, published, similar_tables):
+    """RFC 9110 13.1.2: ``If-None-Match: *`` is false (304) when a current representation exists, and otherwise true:
+    the request goes on and answers as without the header (404 for an unknown user or movie), never a 304 that says
+    "you hold it" of nothing."""
+    add_similar(published.pk, [(10, 20, 0.5)])
+    for url in (LIST.format(UNKNOWN_USER), f"/api/movies/{UNKNOWN_MOVIE}", f"/api/movies/{UNKNOWN_MOVIE}/similar",
+                f"/users/{UNKNOWN_USER}/?fragment=1"):
+        assert _get(client, url, "*").status_code == 404, url
+    for url in (LIST.format(USER), "/api/movies/10", "/api/movies/10/similar", "/api/movies?search=movie",
+                f"/users/{USER}/?fragment=1"):
+        assert _get(client, url, "*").status_code == 304, url
+    assert _get(client, "/api/movies?page=999", "*").status_code == 404  # past the last page: nothing to hold

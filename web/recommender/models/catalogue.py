@@ -142,11 +142,12 @@ class Movie(models.Model):
         return f"https://www.themoviedb.org/movie/{self.tmdb_id}" if self.tmdb_id else ""
 
     def rating_summary(self) -> RatingSummary:
-        """Average, count and the number of ratings at each half star, in one grouped query.
+        """Average, count and the number of ratings at each half star of the public ratings (the MovieLens data's:
+        ``RatingQuerySet.public``), in one grouped query.
 
         ``COUNT(*)``, not of a column: the index on (movie, rating) then answers it alone.
         """
-        counts = dict(self.ratings.values_list("rating").annotate(n=models.Count("*")).values_list("rating", "n"))
+        counts = dict(self.ratings.public().values_list("rating").annotate(n=models.Count("*")).values_list("rating", "n"))
         histogram = [counts.get(value, 0) for value in RATING_VALUES]
         total = sum(histogram)
         average = sum(v * c for v, c in zip(RATING_VALUES, histogram, strict=True)) / total if total else None
@@ -196,7 +197,8 @@ class Tag(models.Model):
 
 
 class MovieStats(models.Model):
-    """How many ratings a movie has and their average, for the catalogue's sorts.
+    """How many public ratings a movie has (the MovieLens data's, as ``RatingQuerySet.public``) and their average,
+    for the catalogue's sorts (migration 0016: a member's rating would place the movie, and its place say the rating).
 
     A materialized view over the ratings (migration 0010), refreshed by a load and by each precompute
     run (:meth:`refresh`), so that sorting 60k movies per page never groups the ratings; a rating made

@@ -50,12 +50,21 @@ class RatingQuerySet(models.QuerySet):
         with connection.cursor() as cursor:
             return read_columns(cursor.cursor, query, types)
 
+    def public(self) -> RatingQuerySet:
+        """The ratings that public figures count: the MovieLens data's, not a member's or a browsing service's user's.
+
+        A figure that counts members' ratings gives a member's rating away: alone on a new movie it is the
+        "average from 1 rating", and among others it is the difference between two readings
+        (docs/decisions.md, "Site"). The (movie, rating) index carries the user id, so this stays index-only.
+        """
+        return self.filter(user_id__lt=PROFILE_USER_ID_START)
+
     def averages(self, movie_ids: list[int]) -> dict[int, tuple[float, int]]:
-        """``{movie_id: (average rating, number of ratings)}`` for the movies of a list page: one grouped query,
-        answered by the (movie, rating) index."""
+        """``{movie_id: (average rating, number of ratings)}`` of the public ratings (:meth:`public`) for the movies
+        of a list page: one grouped query, answered by the (movie, rating) index."""
         if not movie_ids:
             return {}
-        rows = (self.filter(movie_id__in=movie_ids).values("movie_id")
+        rows = (self.public().filter(movie_id__in=movie_ids).values("movie_id")
                 .annotate(average=models.Avg("rating"), n=models.Count("*")).values_list("movie_id", "average", "n"))
         return {movie_id: (float(average), n) for movie_id, average, n in rows}
 
@@ -73,7 +82,7 @@ class RatingQuerySet(models.QuerySet):
             rating, _ = self.update_or_create(
                 user_id=user_id, movie=movie, defaults={"rating": value, "timestamp": timezone.now()}
             )
-            bump([(USER, user_id), (MOVIE, movie.movie_id)])  # the user's list and the movie's summary (ETags)
+            bump(_changed(user_id, movie))
             rating.refresh = request_refresh(user_id)
             request_check()  # a new interaction: maybe time for the next run (RETRAIN_THRESHOLD)
         return rating
@@ -84,7 +93,7 @@ class RatingQuerySet(models.QuerySet):
             deleted, _ = self.filter(user_id=user_id, movie=movie).delete()
             if not deleted:
                 return None
-            bump([(USER, user_id), (MOVIE, movie.movie_id)])
+            bump(_changed(user_id, movie))
             return request_refresh(user_id)
 
     def user_counts(self, start: int = 1, limit: int = 50) -> list[tuple[int, int]]:
@@ -96,6 +105,12 @@ class RatingQuerySet(models.QuerySet):
             .order_by("user_id")
             .values_list("user_id", "n")[:limit]
         )
+
+
+def _changed(user_id: int, movie: Movie) -> list[tuple[str, int]]:
+    """The counters a rating moves (the ETags it changes): the user's list, and the movie's summary only for a public
+    rating, since a member's leaves the movie's answer as it was, and a new ETag would say that someone rated it."""
+    return [(USER, user_id), *([(MOVIE, movie.movie_id)] if user_id < PROFILE_USER_ID_START else [])]
 
 
 class Rating(models.Model):
@@ -112,8 +127,9 @@ class Rating(models.Model):
     class Meta:
         indexes = [
             # A movie page's rating distribution from the index alone: a much-rated movie's ratings lie on
-            # nearly as many heap pages (figures in docs/decisions.md, "Data and schema").
-            models.Index(fields=["movie", "rating"], name="rating_movie_rating"),
+            # nearly as many heap pages (figures in docs/decisions.md, "Data and schema"). The user id rides
+            # along so that counting only the public ratings (RatingQuerySet.public) needs no heap page either.
+            models.Index(fields=["movie", "rating"], include=["user_id"], name="rating_movie_rating"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["user_id", "movie"], name="rating_user_movie_unique"),

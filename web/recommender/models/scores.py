@@ -19,7 +19,7 @@ from scoring.registry import ALGORITHMS
 from web.recommender import reasons
 from web.recommender.models.catalogue import Movie
 from web.recommender.models.events import Event, ServiceUser, hiding_event_sql
-from web.recommender.models.profiles import Profile
+from web.recommender.models.profiles import PROFILE_USER_ID_START, Profile
 from web.recommender.models.ratings import Rating
 from web.runs.models import ActiveRun, Run
 from web.runs.scores import SCORE_TABLE, SIMILAR_TABLE
@@ -41,6 +41,8 @@ class ScoredMovie:
     by_metadata: bool = False
     """A pick that the run's collaborative part does not model, found by its metadata alone: its score places it (the
     hybrid's exploration sets it under the user's eighteenth) and is no match strength to show."""
+    voice: reasons.Voice = reasons.YOU
+    """Whom the reason and the score's words speak of: "you", or another user by name to someone else reading."""
 
 
 CONTENT_ALGORITHMS = sorted(name for name, scorer in ALGORITHMS.items() if getattr(scorer, "uses_content", False))
@@ -77,10 +79,11 @@ class UserScoreQuerySet(models.QuerySet):
         run = Run.objects.active()
         return run is not None and self.filter(run=run, user_id=user_id).exists()
 
-    def recommend(self, user_id: int, n: int, genre: str | None = None, offset: int = 0) -> Recommendations:
+    def recommend(self, user_id: int, n: int, genre: str | None = None, offset: int = 0,
+                  voice: reasons.Voice = reasons.YOU) -> Recommendations:
         """The user's top ``n`` (after ``offset``) from the active run, minus what they rated, watched or dismissed since; else the popular list.
 
-        ``genre`` keeps only movies of that genre. Each item carries a reason.
+        ``genre`` keeps only movies of that genre. Each item carries a reason, in ``voice``.
         A user the run scored costs one query (:meth:`_personal`); the popular
         fallback a few more.
         """
@@ -88,8 +91,8 @@ class UserScoreQuerySet(models.QuerySet):
         if rows:
             scale = score_scale(run.algorithm)
             items = [
-                ScoredMovie(movie, score, offset + i + 1, why.words(run.algorithm), scale, best,
-                            by_metadata=why.new_to_try(run.algorithm))
+                ScoredMovie(movie, score, offset + i + 1, why.words(run.algorithm, voice), scale, best,
+                            by_metadata=why.new_to_try(run.algorithm), voice=voice)
                 for i, (movie, score, why, best) in enumerate(rows[:n])
             ]
             return Recommendations(user_id=user_id, source="personal", run=run, items=items, has_more=len(rows) > n)
@@ -107,11 +110,12 @@ class UserScoreQuerySet(models.QuerySet):
             PopularMovie.objects.of_run(run).exclude(movie_id__in=rated).exclude(movie_id__in=dismissed)
             .filter(**in_genre)[offset : offset + n + 1]
         )
-        items = [ScoredMovie(row.movie, row.score, offset + i + 1, reasons.POPULAR, "average") for i, row in enumerate(popular[:n])]
+        items = [ScoredMovie(row.movie, row.score, offset + i + 1, reasons.POPULAR, "average", voice=voice)
+                 for i, row in enumerate(popular[:n])]
         return Recommendations(user_id=user_id, source="popular", run=run, items=items, has_more=len(popular) > n,
                                has_personal=has_personal)
 
-    def match(self, user_id: int, movie: Movie) -> ScoredMovie | None:
+    def match(self, user_id: int, movie: Movie, voice: reasons.Voice = reasons.YOU) -> ScoredMovie | None:
         """``movie``'s precomputed score for the user in the active run, as a card shows it (a movie page's "your
         match"); None when the run kept no score for it (not in the user's top N, or no run). Two indexed reads, and
         for a content-reading run a third: whether its collaborative part models the movie (as the list's query)."""
@@ -124,7 +128,8 @@ class UserScoreQuerySet(models.QuerySet):
         best = self.filter(run=run, user_id=user_id, rank=1).values_list("score", flat=True).first()
         by_metadata = (run.algorithm in CONTENT_ALGORITHMS and run.algorithm not in reasons.BY_METADATA_ALONE
                        and not SimilarMovie.objects.filter(run=run, movie_id=movie.movie_id).exists())
-        return ScoredMovie(movie, row[0], row[1], scale=score_scale(run.algorithm), best=best, by_metadata=by_metadata)
+        return ScoredMovie(movie, row[0], row[1], scale=score_scale(run.algorithm), best=best, by_metadata=by_metadata,
+                           voice=voice)
 
     @staticmethod
     def _personal(user_id: int, limit: int, genre: str | None, offset: int) -> tuple[Run | None, list]:
@@ -186,8 +191,10 @@ class UserScoreQuerySet(models.QuerySet):
             LEFT JOIN {Movie._meta.db_table} wm ON wm.movie_id = why.neighbour_id
             LEFT JOIN LATERAL (
                 -- A content-reading run's pick that its collaborative part does not model (no similar movies in
-                -- the run): a movie the model is unsure of, labelled as something new; is it rated by anyone yet?
-                SELECT NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table} ar WHERE ar.movie_id = p.movie_id) AS unrated
+                -- the run): a movie the model is unsure of, labelled as something new; has anyone in the public data
+                -- rated it yet? (Counting members' ratings, "little known" would tell that a member rated it.)
+                SELECT NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table} ar
+                                   WHERE ar.movie_id = p.movie_id AND ar.user_id < {PROFILE_USER_ID_START}) AS unrated
                 WHERE run.algorithm = ANY(%s) AND why.neighbour_id IS NULL
                   AND NOT EXISTS (SELECT 1 FROM {SimilarMovie._meta.db_table} cs
                                   WHERE cs.run_id = p.run_id AND cs.movie_id = p.movie_id)

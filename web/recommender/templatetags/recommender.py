@@ -23,6 +23,24 @@ def page_path(context) -> str:
     return f"{request.path}?{query.urlencode()}" if query else request.path
 
 
+@register.simple_tag(takes_context=True)
+def back_path(context) -> str:
+    """Where a card's form leads back to: :func:`page_path` at the card (``#pick-3``, ``#movie-260``), so the plain
+    form's reload opens where the reader was in a long list, not at its top."""
+    anchor = context.get("card_anchor")
+    return f"{page_path(context)}#{anchor}" if anchor else page_path(context)
+
+
+@register.simple_tag(takes_context=True)
+def card_anchor(context, movie, place: int | str = "") -> str:
+    """A card's id (``{% card_anchor movie as card_anchor %}``): a recommendation's by its rank (``pick-3``), a rating
+    history's by its ``place`` on the page (``place-3``), so that when the card leaves the list (rated, dismissed, its
+    rating removed) the one that takes its place has its id; any other card's by its movie (``movie-260``)."""
+    if context.get("recommended"):
+        return f"pick-{context['rank']}"
+    return f"place-{place}" if place else f"movie-{movie.movie_id}"
+
+
 @register.inclusion_tag("recommender/_stars.html", takes_context=True)
 def star_widget(context, movie, current=None):
     """The 0.5-5 star rating form for ``movie``, filled up to ``current`` (the viewer's rating, or None)."""
@@ -30,7 +48,7 @@ def star_widget(context, movie, current=None):
         "movie": movie,
         "current": current,
         "halves": [(value, "l" if i % 2 == 0 else "r", current is not None and value <= current) for i, value in enumerate(RATING_VALUES)],
-        "next": page_path(context),
+        "next": back_path(context),
         "csrf_token": context.get("csrf_token"),
     }
 

@@ -5,7 +5,7 @@ and the movie page), ``accounts`` (sign-up and onboarding), ``rating`` (the
 star widget's endpoint), ``watchlist`` (watchlist and "not interested").
 """
 
-from web.recommender.views.accounts import SignInView, me, my_ratings, my_status, onboarding, signup
+from web.recommender.views.accounts import SignInView, SignOutView, me, my_ratings, my_status, onboarding, signup
 from web.recommender.views.catalogue import movie, movies
 from web.recommender.views.home import home
 from web.recommender.views.rating import rate
@@ -13,6 +13,6 @@ from web.recommender.views.users import refresh_status, user, user_picker, user_
 from web.recommender.views.watchlist import movie_event, my_watchlist
 
 __all__ = [
-    "SignInView", "home", "me", "movie", "movie_event", "my_watchlist", "my_ratings", "my_status", "movies", "onboarding", "rate", "refresh_status", "signup", "user", "user_picker",
+    "SignInView", "SignOutView", "home", "me", "movie", "movie_event", "my_watchlist", "my_ratings", "my_status", "movies", "onboarding", "rate", "refresh_status", "signup", "user", "user_picker",
     "user_ratings",
 ]

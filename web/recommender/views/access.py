@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest
 
 from web.recommender.api.permissions import may_read
+from web.recommender.reasons import YOU, Voice
 from web.recommender.models import Event, Profile, Rating, UserScore, is_profile_id
 
 
@@ -42,3 +43,11 @@ def marks_of(user_id: int | None, movie_ids: list[int]) -> dict[str, set[int]]:
         return {"my_watchlist": set(), "my_dismissed": set()}
     watchlisted, dismissed = Event.objects.marks(user_id, movie_ids)
     return {"my_watchlist": watchlisted, "my_dismissed": dismissed}
+
+
+def voice_for(viewer: int | None, user_id: int) -> Voice:
+    """How a page speaks of ``user_id``'s list to ``viewer``: "you" to the user themself, else by the name the page
+    gives them ("User 1"; "Profile N" to an account allowed to read private profiles)."""
+    if viewer == user_id:
+        return YOU
+    return Voice.of_user(f"{'Profile' if is_profile_id(user_id) else 'User'} {user_id}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
+from django.contrib import messages
+from django.contrib.auth.views import LoginView, LogoutView
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -59,6 +60,17 @@ class SignInView(LoginView):
     def form_valid(self, form) -> HttpResponse:
         response = super().form_valid(form)
         sign_in_succeeded(self.attempt, response, form.get_user().get_username())
+        return response
+
+
+class SignOutView(LogoutView):
+    """Django's sign-out, and the page it lands on says it worked (on a shared computer the member wants to know)."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        was_signed_in = request.user.is_authenticated
+        response = super().post(request, *args, **kwargs)
+        if was_signed_in:  # after the session's end: the message rides on the fresh one
+            messages.success(request, "You have signed out.")
         return response
 
 

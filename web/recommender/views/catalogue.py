@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, render
 
 from web.recommender import presenters
 from web.recommender.models import CATALOGUE_SORTS, Movie, Rating, ScoredMovie, SimilarMovie, UserScore, is_profile_id
-from web.recommender.views.access import marks_of, ratings_of, viewer_user_id
+from web.recommender.views.access import marks_of, ratings_of, viewer_user_id, voice_for
 from web.recommender.views.users import MAX_USER_ID
 
 SEARCH_PAGE = 20
@@ -29,6 +29,7 @@ def movies(request: HttpRequest) -> HttpResponse:
     averages = Rating.objects.averages([m.movie_id for m in page])
     context = {
         "query": query, "genre": genre or "", "genres": genres, "year": year or "", "bad_year": bool(year_text) and year is None,
+        "year_typed": year_text[:20],  # the box keeps a bad year for the member to correct
         "page": page, "searched": bool(query or genre or year), "sort": sort, "sorts": CATALOGUE_SORTS,
         "rated": {movie_id: presenters.rated_words(*summary) for movie_id, summary in averages.items()},
         "my_ratings": ratings_of(me, [m.movie_id for m in page]), "can_rate": me is not None,
@@ -42,7 +43,7 @@ def _match_for(request: HttpRequest, film: Movie, me: int | None) -> tuple[int |
     recommendations are), else the signed-in member's; (None, None) for anyone else or a bad id."""
     asked = request.GET.get("user", "")
     if asked.isdigit() and 0 < int(asked) <= MAX_USER_ID and not is_profile_id(int(asked)) and int(asked) != me:
-        return int(asked), UserScore.objects.match(int(asked), film)
+        return int(asked), UserScore.objects.match(int(asked), film, voice_for(me, int(asked)))
     return (me, UserScore.objects.match(me, film)) if me is not None else (None, None)
 
 

@@ -15,7 +15,8 @@ from web.recommender.views.access import viewer_user_id
 from web.security import limit_rating_writes
 
 
-def _wants_json(request: HttpRequest) -> bool:
+def wants_json(request: HttpRequest) -> bool:
+    """The page's script asked (``Accept: application/json``): it updates the page itself instead of a redirect."""
     return "application/json" in request.headers.get("Accept", "")
 
 
@@ -34,13 +35,13 @@ def rate(request: HttpRequest, movie_id: int) -> HttpResponse:
     film = get_object_or_404(Movie, movie_id=movie_id)
     user_id = viewer_user_id(request)
     if user_id is None:
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"error": "Sign in to rate movies.", "status": 401}, status=401)
         return redirect(f"{reverse('login')}?next={reverse('movie', args=[movie_id])}")
     form = RatingForm(request.POST)
     if not form.is_valid():
         error = "; ".join(e for errors in form.errors.values() for e in errors)
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"error": error, "status": 400, "fields": form.errors}, status=400)
         messages.error(request, error)
         return redirect(back_to_page(request, film))
@@ -52,7 +53,7 @@ def rate(request: HttpRequest, movie_id: int) -> HttpResponse:
         ticket = Rating.objects.rate(user_id, film, value).refresh
         saved = f"Saved: you rated {film.title} {value:g} stars."
     note = ticket.message if ticket is not None else ""
-    if _wants_json(request):
+    if wants_json(request):
         queued = None if ticket is None else ticket.queued is not False
         rated = Rating.objects.filter(user_id=user_id).count()  # the page's "N ratings" follows without a reload
         return JsonResponse({"movie_id": movie_id, "rating": value, "message": f"{saved} {note}".strip(), "queued": queued,

@@ -11,7 +11,7 @@ from django.urls import reverse
 from web.recommender import caching
 from web.recommender.models import RATING_ORDER, Movie, Rating, UserScore, is_profile_id
 from web.recommender.refresh import is_updating
-from web.recommender.views.access import marks_of, viewer_user_id, visible_user
+from web.recommender.views.access import marks_of, viewer_user_id, visible_user, voice_for
 from web.runs.spec import DEFAULT_TOP_N
 
 PAGE_SIZE = 20
@@ -77,14 +77,17 @@ def recommendations_page(request: HttpRequest, user_id: int) -> HttpResponse:
         genre = None
     list_etag = caching.site_list_etag(request, user_id, page, genre)
     fragment = bool(request.GET.get("fragment"))
-    if fragment and caching.matches(request, list_etag):  # the poller already shows this list
+    if fragment and caching.matches(request, list_etag, exists=False):  # the poller already shows this list
         return caching.label(HttpResponseNotModified(), list_etag, caching.SITE_PRIVATE)
-    recs = UserScore.objects.recommend(user_id, PAGE_SIZE, genre=genre, offset=(page - 1) * PAGE_SIZE)
+    me = viewer_user_id(request)
+    recs = UserScore.objects.recommend(user_id, PAGE_SIZE, genre=genre, offset=(page - 1) * PAGE_SIZE,
+                                       voice=voice_for(me, user_id))
     rated_count = Rating.objects.filter(user_id=user_id).count()
     if not is_profile_id(user_id) and recs.source != "personal" and not rated_count:
         # A personal list or a rating proves a MovieLens user exists (one query fewer per page); else ask, 404 if unknown.
         visible_user(request, user_id)
-    me = viewer_user_id(request)
+    if fragment and caching.names_any(request):  # "*": a 304 now that the list is known to exist
+        return caching.label(HttpResponseNotModified(), list_etag, caching.SITE_PRIVATE)
     context = {
         "user_id": user_id,
         "recs": recs,

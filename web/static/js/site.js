@@ -1,4 +1,4 @@
-/* The site's only script: star ratings without a reload, the "updating…" banner that
+/* The site's only script: star ratings, the watchlist and "not interested" without a reload, the "updating…" banner that
    swaps in the refreshed list once the worker is done, and filters that apply on change.
    Pages work without it (plain forms). */
 (function () {
@@ -30,6 +30,29 @@
     if (title) title.focus();
   }
 
+  /* The movie page's "Your match" is for a movie one may be recommended: not once it is rated or dismissed (as the
+     page leaves it out when it is made). Its own forms only: a similar movie's card is another movie. */
+  function noLongerAMatch(form) {
+    var match = document.getElementById("match");
+    if (match && form.closest(".my-rating")) match.hidden = true;
+  }
+
+  /* POST a form's data in the background, asking for JSON: a promise of {ok, body}; body.error says a refusal in words. */
+  function send(form, data, again) {
+    // getAttribute: the watchlist buttons are named "action", and form.action would be one of them.
+    return fetch(form.getAttribute("action"), {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRFToken": data.get("csrfmiddlewaretoken") }
+    }).then(function (response) {
+      return response.json().then(function (body) { return { ok: response.ok, body: body }; }, function () {
+        // Not JSON: the site's 403 page when the CSRF token has expired (a page left open for long), or a proxy's error.
+        return { ok: false, body: { error: response.status === 403
+          ? "Not saved: this page has expired. Reload it and " + again + "."
+          : "Not saved (HTTP " + response.status + "), try again." } };
+      });
+    });
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.matches("form.stars") || !window.fetch) return;
@@ -38,17 +61,7 @@
     if (event.submitter && event.submitter.name) data.set(event.submitter.name, event.submitter.value);
     var status = form.querySelector(".stars-status");
     status.textContent = "Saving…";
-    fetch(form.action, {
-      method: "POST", body: data, credentials: "same-origin",
-      headers: { "Accept": "application/json", "X-CSRFToken": data.get("csrfmiddlewaretoken") }
-    }).then(function (response) {
-      return response.json().then(function (body) { return { ok: response.ok, body: body }; }, function () {
-        // Not JSON: Django's own 403 page when the CSRF token has expired (a page left open for long), or a proxy's error.
-        return { ok: false, body: { error: response.status === 403
-          ? "Not saved: this page has expired. Reload it and rate again."
-          : "Not saved (HTTP " + response.status + "), try again." } };
-      });
-    }).then(function (result) {
+    send(form, data, "rate again").then(function (result) {
       if (!result.ok) { status.textContent = result.body.error || "Could not save."; return; }
       var body = result.body;
       var focused = document.activeElement;
@@ -58,6 +71,7 @@
       status.textContent = body.rating === null ? "Removed" : "Saved " + body.rating + "★";
       // Without the banner (every page but the user's recommendations) the status says what the banner would.
       if (!banner && body.queued === false) status.textContent += ": recommendations will update later (the background queue is unavailable).";
+      if (body.rating !== null) noLongerAMatch(form);
       var card = form.closest("[data-recommended]");
       if (card && body.rating !== null) {
         if (card.contains(document.activeElement)) focusNextCard(card);
@@ -72,6 +86,78 @@
         });
       }
       updating(body.queued === false ? "unavailable" : "start");
+    }).catch(function () { status.textContent = "Network error: not saved, try again."; });
+  });
+
+  /* Watchlist and "not interested" in the background, as the stars: the reader keeps their place in a long list.
+     A button turns into its undo (data-undo-*); a card that the answer takes off this list leaves it. */
+  function swapButton(button) {
+    var was = { value: button.value, text: button.textContent, title: button.getAttribute("title") };
+    button.value = button.dataset.undoValue;
+    button.textContent = button.dataset.undoText;
+    if (button.dataset.undoTitle) button.setAttribute("title", button.dataset.undoTitle); else button.removeAttribute("title");
+    button.dataset.undoValue = was.value;
+    button.dataset.undoText = was.text;
+    if (was.title) button.dataset.undoTitle = was.title; else delete button.dataset.undoTitle;
+  }
+
+  /* The watchlist page's "N movies" after a removal in place, and its words for an empty list once the last one went. */
+  function countWatchlist(list) {
+    var left = list.querySelectorAll("li.card").length;
+    document.querySelectorAll("[data-watchlist-count]").forEach(function (node) {
+      node.textContent = left + (left === 1 ? " movie" : " movies");
+    });
+    if (!left) {
+      var empty = document.createElement("li");
+      empty.className = "empty";
+      empty.textContent = list.dataset.empty;
+      list.appendChild(empty);
+    }
+  }
+
+  function pageStatus(text) {
+    var main = document.querySelector("main");
+    var note = document.getElementById("action-status");
+    if (!note) {
+      note = document.createElement("p");
+      note.id = "action-status";
+      note.className = "message success";
+      note.setAttribute("role", "status");
+      main.insertBefore(note, main.firstChild);
+    }
+    note.textContent = text;
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches("form.movie-actions") || !window.fetch || !event.submitter) return;
+    event.preventDefault();
+    var button = event.submitter;
+    var data = new FormData(form);
+    data.set(button.name, button.value);
+    var status = form.querySelector(".actions-status");
+    status.textContent = "Saving…";
+    send(form, data, "try again").then(function (result) {
+      if (!result.ok) { status.textContent = result.body.error || "Could not save."; return; }
+      var action = result.body.action;
+      var card = form.closest("li.card");
+      var leaves = card && ((action === "not_interested" && card.hasAttribute("data-recommended"))
+        || (action === "watchlist_remove" && card.closest("#watchlist")));
+      if (leaves) {
+        if (card.contains(document.activeElement)) focusNextCard(card);
+        var list = card.parentNode;
+        card.remove();
+        pageStatus(result.body.message);
+        if (list.id === "watchlist") countWatchlist(list);
+        return;
+      }
+      swapButton(button);
+      status.textContent = result.body.message;
+      if (action === "not_interested") noLongerAMatch(form);
+      if (action === "not_interested_remove") {  // the movie page's note about the dismissal no longer holds
+        var note = document.getElementById("not-interested");
+        if (note) note.remove();
+      }
     }).catch(function () { status.textContent = "Network error: not saved, try again."; });
   });
 
@@ -124,7 +210,7 @@
       banner.textContent = "Recommendations will update later: the background queue is unavailable.";
       return;
     }
-    banner.textContent = "Updating your recommendations…";
+    banner.textContent = banner.dataset.updatingText;  /* "your" or "these": the page knows whose list it is */
     banner.dataset.updating = "1";
     if (!polling) { polling = true; poll(Date.now()); }
   }
