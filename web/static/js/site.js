@@ -131,6 +131,35 @@
 
   if (banner && banner.dataset.updating === "1") updating("start");
 
+  /* The watchlist and "not interested" buttons are plain forms that reload the page. The keyboard would start
+     again at the page's top: the button in the same place of that movie's form takes it back, described by the
+     message that says what was done ("#said"); with the movie gone from the list, the message itself takes it. */
+  var PRESSED = "movie-actions:pressed";
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches("form.movie-actions") || !event.submitter || !window.sessionStorage) return;
+    var buttons = Array.prototype.slice.call(form.querySelectorAll("button"));
+    sessionStorage.setItem(PRESSED, JSON.stringify({ action: form.getAttribute("action"), index: buttons.indexOf(event.submitter) }));
+  });
+  (function () {
+    var pressed = window.sessionStorage && sessionStorage.getItem(PRESSED);
+    if (!pressed) return;
+    sessionStorage.removeItem(PRESSED);
+    var said = document.getElementById("said");
+    if (!said) return;  // not the page the button went back to (a refused form, a sign-in)
+    pressed = JSON.parse(pressed);
+    var form = Array.prototype.find.call(document.querySelectorAll("main form.movie-actions"), function (f) {
+      return f.getAttribute("action") === pressed.action;
+    });
+    var button = form && form.querySelectorAll("button")[pressed.index];
+    if (button) {
+      button.setAttribute("aria-describedby", "said");
+      button.focus();
+    } else {
+      said.focus();
+    }
+  })();
+
   /* A filter <select data-autosubmit> applies on change (an inline onchange= would break the CSP). */
   document.addEventListener("change", function (event) {
     var select = event.target;

@@ -1,0 +1,210 @@
+"""The site with a keyboard only, in Chromium: Tab, Shift+Tab, Enter and Space reach and work every control,
+the focused one always shows it, and no action leaves the keyboard on the page's <body> (back at the top).
+
+What a screen reader hears of the live parts (the refreshed list, the progress page) is in here too: said
+politely, without taking the keyboard's place.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from tests.browser.site import MEMBER_PASSWORD, sign_in
+from web.recommender.models import Profile, Rating
+from web.runs.models import Run, RunStatus, ShardProgress, Stage
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+FOCUSED = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return {tag: "BODY"};
+  const style = getComputedStyle(e), box = e.getBoundingClientRect();
+  return {tag: e.tagName, text: (e.innerText || e.value || "").trim(), cls: e.className, id: e.id,
+          outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0,
+          shadow: style.boxShadow !== "none", visible: box.width > 0 && box.height > 0};
+}"""
+
+
+def focused(page) -> dict:
+    return page.evaluate(FOCUSED)
+
+
+def tab_to(page, selector: str, limit: int = 120, key: str = "Tab") -> dict:
+    """Press Tab (or Shift+Tab) until the focused element matches ``selector`` (none if it already does); fails
+    after ``limit`` presses."""
+    for _ in range(limit + 1):
+        if page.evaluate("(s) => !!document.activeElement && document.activeElement.matches(s)", selector):
+            return focused(page)
+        page.keyboard.press(key)
+    raise AssertionError(f"{limit} presses of {key} never reached {selector}; last: {focused(page)}")
+
+
+def assert_visibly_focused(state: dict) -> None:
+    assert state["tag"] != "BODY", "the keyboard's place went back to the page's top"
+    assert state["visible"] and (state["outline"] or state["shadow"]), f"no focus indicator on {state}"
+
+
+@pytest.mark.movielens
+@pytest.mark.parametrize("path", ["/", "/movies/", "/movies/260/", "/accounts/login/", "/signup/", "/users/1/", "/nope/"])
+def test_the_first_tab_stop_is_a_visible_skip_link_to_the_content(live_server, page, site, path):
+    page.goto(f"{live_server.url}{path}")
+    first = page.evaluate("() => document.querySelector('a[href], button, input:not([type=hidden]), select, textarea,"
+                          " [tabindex]:not([tabindex=\"-1\"])').textContent")
+    assert first == "Skip to content"
+    # The sign-in and sign-up forms put the keyboard in their first field (autofocus): back to the skip link from there.
+    if page.evaluate("() => document.activeElement === document.body"):
+        page.keyboard.press("Tab")
+    else:
+        tab_to(page, "a.skip-link", key="Shift+Tab")
+    state = focused(page)
+    assert state["tag"] == "A" and state["text"] == "Skip to content", state
+    assert_visibly_focused(state)
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.matches('main, main *')"), focused(page)
+    # The next Tab goes on inside the page's content, past the menus.
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.closest('main') !== null"), focused(page)
+
+
+@pytest.mark.movielens
+def test_stars_rate_and_remove_with_the_keyboard_and_keep_its_place(live_server, page, site):
+    User.objects.create_user("keys", password=MEMBER_PASSWORD)
+    sign_in(page, live_server.url, "keys")
+    page.goto(f"{live_server.url}/movies/260/")
+    four = tab_to(page, "main form.stars button.half[value='4.0']")
+    assert_visibly_focused(four)
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('main .stars-status').textContent.startsWith('Saved')")
+    assert_visibly_focused(focused(page))
+    remove = tab_to(page, "main form.stars button.remove")
+    assert_visibly_focused(remove)
+    page.keyboard.press("Space")
+    page.wait_for_function("() => document.querySelector('main .stars-status').textContent === 'Removed'")
+    assert_visibly_focused(focused(page))
+    assert not Rating.objects.filter(user_id=Profile.objects.for_account(User.objects.get(username="keys")).user_id).exists()
+
+
+@pytest.mark.movielens
+def test_watchlist_and_not_interested_keep_the_keyboard_on_the_movie(live_server, page, site):
+    User.objects.create_user("keys", password=MEMBER_PASSWORD)
+    sign_in(page, live_server.url, "keys")
+    page.goto(f"{live_server.url}/movies/260/")
+    for pressed, then in [("watchlist_add", "Remove from watchlist"), ("watchlist_remove", "Add to watchlist"),
+                          ("not_interested", "Show it again"), ("not_interested_remove", "Not interested")]:
+        tab_to(page, f"main form.movie-actions button[value={pressed}]")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        state = focused(page)
+        assert state["tag"] == "BUTTON" and state["text"] == then, (pressed, state)
+        assert_visibly_focused(state)
+        # What happened is said where a screen reader reads it: the message, named by the button.
+        said = page.locator("main p.message[role=status]").first.inner_text()
+        assert page.evaluate("() => document.activeElement.getAttribute('aria-describedby')") == "said"
+        assert said == page.locator("#said").inner_text()
+
+
+@pytest.mark.movielens
+def test_a_card_gone_from_the_list_hands_the_keyboard_to_the_message(live_server, page, site):
+    """Removed from the watchlist on the watchlist page, the card is gone after the reload: the keyboard lands
+    on what was said ("Removed ... from your watchlist"), not on the page's top."""
+    User.objects.create_user("keys", password=MEMBER_PASSWORD)
+    sign_in(page, live_server.url, "keys")
+    page.goto(f"{live_server.url}/movies/260/")
+    page.locator("main .my-rating form.movie-actions button[value=watchlist_add]").click()
+    page.goto(f"{live_server.url}/me/watchlist/")
+    tab_to(page, "main form.movie-actions button[value=watchlist_remove]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    state = focused(page)
+    assert state["id"] == "said" and "Removed" in state["text"], state
+    assert_visibly_focused(state)
+
+
+@pytest.mark.movielens
+def test_the_phone_menu_opens_and_closes_with_the_keyboard(live_server, page, site):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/")
+    toggle = tab_to(page, "#menu-toggle")
+    assert toggle["tag"] == "INPUT"
+    # The checkbox is invisible; its label, the "Menu" button, shows the focus.
+    ring = page.evaluate("() => getComputedStyle(document.querySelector('label.menu-button')).outlineStyle")
+    assert ring != "none"
+    page.keyboard.press("Space")
+    assert page.locator("#menus").is_visible()
+    link = tab_to(page, "#menus a")
+    assert_visibly_focused(link)
+    tab_to(page, "#menu-toggle", key="Shift+Tab")
+    page.keyboard.press("Space")
+    assert not page.locator("#menus").is_visible()
+
+
+def _running() -> Run:
+    run = Run.objects.create(
+        algorithm="popularity", status=RunStatus.RUNNING, stage=Stage.COMPUTE,
+        users_total=200, users_done=20, started_at=timezone.now(), heartbeat_at=timezone.now())
+    ShardProgress.objects.create(run=run, shard=0, host="precompute-abc", users_total=200, users_done=20)
+    return run
+
+
+def _wait_for_users(page, done: int) -> None:
+    page.wait_for_function(f"() => (document.querySelector('#now .users') || {{}}).textContent === '{done} / 200 users'",
+                           timeout=10_000)
+
+
+@pytest.mark.parametrize("where", ["#now", "#runs"])
+def test_a_focused_cancel_button_keeps_the_keyboard_while_the_page_redraws(live_server, operator_page, where):
+    page = operator_page
+    run = _running()
+    page.reload()
+    _wait_for_users(page, 20)
+    assert_visibly_focused(tab_to(page, f"{where} button.cancel"))
+    Run.objects.filter(pk=run.pk).update(users_done=80, heartbeat_at=timezone.now())
+    _wait_for_users(page, 80)
+    state = focused(page)
+    assert state["tag"] == "BUTTON" and state["text"] == "Cancel", state
+    assert page.evaluate(f"() => document.activeElement.matches('{where} button.cancel')")
+    assert_visibly_focused(state)
+    # Cancelled with Enter (and the browser's confirm): the button goes, the keyboard lands on the Now panel,
+    # which says so.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => !document.querySelector('button.cancel')", timeout=10_000)
+    state = focused(page)
+    assert state["id"] == "now" and "Cancelled by an operator." in state["text"], state
+    assert_visibly_focused(state)
+
+
+def test_the_progress_page_says_stage_changes_politely_not_every_tick(live_server, operator_page):
+    """A screen reader hears the run's stage and outcome as they change, not the whole panel every second."""
+    page = operator_page
+    run = _running()
+    page.reload()
+    _wait_for_users(page, 20)
+    live = page.evaluate("() => [...document.querySelectorAll('[aria-live], [role=status], [role=alert]')]"
+                         ".filter(e => e.closest('#progress-app')).map(e => e.id)")
+    assert "now" not in live, "the whole Now panel, redrawn each second, is a live region"
+    said = page.locator("#run-said")
+    assert said.get_attribute("role") == "status"
+    live_texts = "() => [...document.querySelectorAll('#progress-app [aria-live], #progress-app [role=status]')].map(e => e.textContent)"
+    first = said.inner_text()
+    before = page.evaluate(live_texts)
+    assert f"Run {run.pk}" in first and "compute" in first.lower()
+    Run.objects.filter(pk=run.pk).update(users_done=80, heartbeat_at=timezone.now())
+    _wait_for_users(page, 80)
+    assert said.inner_text() == first
+    assert page.evaluate(live_texts) == before, "a live region changed with the counts, every second"
+    Run.objects.filter(pk=run.pk).update(stage=Stage.WRITE, users_done=150, heartbeat_at=timezone.now())
+    page.wait_for_function("() => document.querySelector('#run-said').textContent.toLowerCase().includes('write')",
+                           timeout=10_000)
+
+
+def test_start_a_run_with_the_keyboard(live_server, operator_page, redis_conn):
+    page = operator_page
+    button = tab_to(page, "#start-button")
+    assert_visibly_focused(button)
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => !document.getElementById('action-message').hidden", timeout=10_000)
+    assert_visibly_focused(focused(page))
+    assert Run.objects.exists()
