@@ -112,7 +112,12 @@
         if (body.updating && Date.now() - started < POLL_LIMIT_MS) { setTimeout(function () { poll(started); }, POLL_MS); return; }
         polling = false;
         if (body.updating) { banner.textContent = "Still updating: reload the page in a while."; return; }
-        swapList().then(function () { banner.hidden = true; banner.dataset.updating = ""; });
+        swapList().then(function () {
+          banner.hidden = true;
+          banner.dataset.updating = "";
+          var said = document.getElementById("live-said");  // the hidden banner is not heard: say it is done
+          if (said) said.textContent = "Recommendations updated.";
+        });
       })
       .catch(function () { setTimeout(function () { poll(started); }, POLL_MS * 4); });
   }
