@@ -86,6 +86,34 @@ def test_stars_rate_and_remove_with_the_keyboard_and_keep_its_place(live_server,
     assert not Rating.objects.filter(user_id=Profile.objects.for_account(User.objects.get(username="keys")).user_id).exists()
 
 
+PRESSED = "() => [...document.querySelectorAll('main .my-rating button.half')].map(b => b.value + ':' + b.getAttribute('aria-pressed'))"
+
+
+def _pressed(value: str | None) -> list[str]:
+    values = ["0.5", "1.0", "1.5", "2.0", "2.5", "3.0", "3.5", "4.0", "4.5", "5.0"]
+    return [f"{v}:{'true' if v == value else 'false'}" for v in values]
+
+
+@pytest.mark.movielens
+def test_a_screen_reader_hears_which_star_is_the_rating(live_server, page, site):
+    """The half stars are buttons named "4.0 stars": the one of the rating given is pressed (aria-pressed), so the
+    rating is heard at the control, after a rating, a reload, and a removal."""
+    User.objects.create_user("keys", password=MEMBER_PASSWORD)
+    sign_in(page, live_server.url, "keys")
+    page.goto(f"{live_server.url}/movies/260/")
+    assert page.evaluate(PRESSED) == _pressed(None)
+    tab_to(page, "main .my-rating button.half[value='4.0']")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('main .stars-status').textContent.startsWith('Saved')")
+    assert page.evaluate(PRESSED) == _pressed("4.0")
+    page.reload()
+    assert page.evaluate(PRESSED) == _pressed("4.0")
+    tab_to(page, "main .my-rating button.remove")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('main .stars-status').textContent === 'Removed'")
+    assert page.evaluate(PRESSED) == _pressed(None)
+
+
 @pytest.mark.movielens
 def test_watchlist_and_not_interested_keep_the_keyboard_on_the_movie(live_server, page, site):
     User.objects.create_user("keys", password=MEMBER_PASSWORD)

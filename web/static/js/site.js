@@ -10,6 +10,7 @@
   function paint(form, value) {
     form.querySelectorAll("button.half").forEach(function (button) {
       button.classList.toggle("on", value !== null && parseFloat(button.value) <= value);
+      button.setAttribute("aria-pressed", String(value !== null && parseFloat(button.value) === value));
     });
     var remove = form.querySelector("button.remove");
     if (remove) remove.hidden = value === null;
