@@ -236,3 +236,48 @@ def test_start_a_run_with_the_keyboard(live_server, operator_page, redis_conn):
     page.wait_for_function("() => !document.getElementById('action-message').hidden", timeout=10_000)
     assert_visibly_focused(focused(page))
     assert Run.objects.exists()
+
+
+WALK = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  if (!e.dataset.walked) e.dataset.walked = String(window.walked = (window.walked || 0) + 1);
+  return e.dataset.walked;
+}"""
+
+
+def _walk(page, key: str, limit: int = 400) -> list[str]:
+    """Press ``key`` from the page's start until the keyboard leaves the page; the stops, in order."""
+    stops: list[str] = []
+    for _ in range(limit):
+        page.keyboard.press(key)
+        stop = page.evaluate(WALK)
+        if stop is None:
+            return stops
+        stops.append(stop)
+    raise AssertionError(f"{limit} presses of {key} never left the page: trapped around {stops[-10:]}")
+
+
+@pytest.mark.movielens
+def test_no_page_traps_the_keyboard(live_server, page, site):
+    """Tab goes through every stop of a page once and out of it; Shift+Tab goes back through the same stops."""
+    User.objects.create_user("keys", password=MEMBER_PASSWORD)
+    sign_in(page, live_server.url, "keys")
+    for path in ["/movies/260/", "/me/", "/movies/?q=star"]:
+        page.goto(f"{live_server.url}{path}")
+        forward = _walk(page, "Tab")
+        assert forward and len(set(forward)) == len(forward), (path, forward)
+        backward = []
+        for _ in forward:  # from past the end, back to the start (headless Chromium wraps there, no browser UI)
+            page.keyboard.press("Shift+Tab")
+            backward.append(page.evaluate(WALK))
+        assert backward == forward[::-1], path
+
+
+def test_the_progress_page_does_not_trap_the_keyboard_while_a_run_goes(live_server, operator_page):
+    page = operator_page
+    _running()
+    page.reload()
+    _wait_for_users(page, 20)
+    forward = _walk(page, "Tab")
+    assert forward and len(set(forward)) == len(forward), forward
