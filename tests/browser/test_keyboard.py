@@ -281,3 +281,24 @@ def test_the_progress_page_does_not_trap_the_keyboard_while_a_run_goes(live_serv
     _wait_for_users(page, 20)
     forward = _walk(page, "Tab")
     assert forward and len(set(forward)) == len(forward), forward
+
+
+@pytest.mark.movielens
+def test_the_genre_filter_waits_for_the_keyboard_to_choose(live_server, page, site):
+    """Arrow keys on a closed <select> change its value at once (and fire "change"): a filter that applied on
+    every change took a keyboard to the first genre on the first arrow (WCAG 3.2.2). The arrows browse; Enter or
+    the Filter button applies; a mouse's choice still applies at once."""
+    page.goto(f"{live_server.url}/users/1/")
+    second = page.locator("#genre option").nth(2).get_attribute("value")
+    tab_to(page, "#genre")
+    loads: list[str] = []
+    page.on("request", lambda request: request.is_navigation_request() and loads.append(request.url))
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert [url.split("?")[-1] for url in loads] == [f"genre={second}"]
+    assert page.locator("form.filters button[type=submit]").is_visible()
+    with page.expect_navigation():
+        page.select_option("#genre", "")
+    assert "genre=" in page.url and not page.url.endswith(f"genre={second}")
