@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.browser.site import SITE
+from tests.browser.site import SITE, sign_in_operator
 from tests.helpers import drop_run_tables
 from tests.recommender.similar import drop_similar_tables
 
@@ -50,6 +50,13 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def operator_page(live_server, page):
+    """The page's browser, signed in as an operator through the login form, on the progress page."""
+    sign_in_operator(page, live_server.url)
+    return page
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
 
+from tests.account_helpers import make_operator
 from tests.helpers import REPO, database_url, run, stop_process_group
 from tests.reliability.snapshot import stored
 from web.runs.models import ActiveRun, Run
@@ -99,6 +100,20 @@ def screenshot(page, name: str, full_page: bool = False) -> None:
 
 MEMBER_PASSWORD = "a-long-test-passw0rd"
 """The password of the members the browser tests make."""
+
+
+OPERATOR_PASSWORD = "op-test-password"
+"""The password of the operator ``op`` that :func:`sign_in_operator` makes."""
+
+
+def sign_in_operator(page, base_url: str) -> None:
+    """Make the operator ``op`` and sign in through the form, landing on the progress page."""
+    make_operator("op", OPERATOR_PASSWORD)
+    page.goto(f"{base_url}/accounts/login/?next=/progress/")
+    page.fill("input[name=username]", "op")
+    page.fill("input[name=password]", OPERATOR_PASSWORD)
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
 
 
 def sign_in(page, base_url: str, username: str, password: str = MEMBER_PASSWORD) -> None:

@@ -3,22 +3,9 @@
 import pytest
 from django.utils import timezone
 
-from tests.account_helpers import make_operator
 from web.runs.models import Run, RunStatus, ShardProgress, Stage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def operator_page(live_server, page, django_user_model):
-    """The page's browser, signed in as an operator through the login form."""
-    make_operator("op", password="op-test-password")
-    page.goto(f"{live_server.url}/accounts/login/?next=/progress/")
-    page.fill("input[name=username]", "op")
-    page.fill("input[name=password]", "op-test-password")
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    return page
 
 
 def test_progress_bar_moves_without_reloading_the_page(live_server, operator_page):

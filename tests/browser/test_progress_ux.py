@@ -6,8 +6,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.account_helpers import make_operator
-from tests.browser.site import screenshot
+from tests.browser.site import screenshot, sign_in_operator
 
 from web.runs.models import ActiveRun, Run, RunLogLine, RunStatus, Stage
 
@@ -25,14 +24,9 @@ EVALUATION = {
 @pytest.fixture
 def operator_page(live_server, browser, django_user_model):
     """A 1280 px wide browser signed in as an operator."""
-    make_operator("op", "op-test-password")
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto(f"{live_server.url}/accounts/login/?next=/progress/")
-    page.fill("input[name=username]", "op")
-    page.fill("input[name=password]", "op-test-password")
-    with page.expect_navigation():
-        page.click("main button[type=submit]")
+    sign_in_operator(page, live_server.url)
     yield page
     context.close()
 

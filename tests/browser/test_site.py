@@ -127,6 +127,21 @@ def test_the_keyboard_keeps_its_place_when_the_refreshed_list_replaces_the_old(l
     assert focused == ["title", expected]
 
 
+def test_a_screen_reader_hears_the_list_start_and_finish_updating(live_server, page, site, worker):
+    """The banner (role=status) says "Updating…"; once the refreshed list is in, a polite status says so (the
+    banner only hides, which a screen reader does not hear), and the keyboard stays on the list."""
+    _on_own_list(page, live_server.url, worker, "listener")
+    page.locator("#recommendations li.card").first.locator("button.half[value='2.0']").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#updating")).to_have_attribute("role", "status")
+    expect(page.locator("#updating")).to_be_visible()
+    expect(page.locator("#updating")).to_be_hidden(timeout=30_000)
+    said = page.locator("#live-said")
+    assert said.get_attribute("role") == "status"
+    expect(said).to_have_text("Recommendations updated.")
+    assert page.evaluate("() => document.activeElement.matches('#recs a.title')")
+
+
 def test_rating_on_a_movie_page_says_when_recommendations_will_update_later(live_server, page, site, settings):
     """With the queue down, the star widget itself says so (there is no banner off the recommendations page)."""
     import socket

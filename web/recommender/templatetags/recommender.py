@@ -43,11 +43,15 @@ def card_anchor(context, movie, place: int | str = "") -> str:
 
 @register.inclusion_tag("recommender/_stars.html", takes_context=True)
 def star_widget(context, movie, current=None):
-    """The 0.5-5 star rating form for ``movie``, filled up to ``current`` (the viewer's rating, or None)."""
+    """The 0.5-5 star rating form for ``movie``, filled up to ``current`` (the viewer's rating, or None).
+
+    Each half star: its value, its side, whether it is filled, and whether it is the rating itself (aria-pressed:
+    what a screen reader says of the control, where the filling is only seen)."""
     return {
         "movie": movie,
         "current": current,
-        "halves": [(value, "l" if i % 2 == 0 else "r", current is not None and value <= current) for i, value in enumerate(RATING_VALUES)],
+        "halves": [(value, "l" if i % 2 == 0 else "r", current is not None and value <= current, value == current)
+                   for i, value in enumerate(RATING_VALUES)],
         "next": back_path(context),
         "csrf_token": context.get("csrf_token"),
     }

@@ -1,5 +1,5 @@
 /* The site's only script: star ratings, the watchlist and "not interested" without a reload, the "updating…" banner that
-   swaps in the refreshed list once the worker is done, and filters that apply on change.
+   swaps in the refreshed list once the worker is done, and filters that apply on a choice.
    Pages work without it (plain forms). */
 (function () {
   "use strict";
@@ -10,6 +10,7 @@
   function paint(form, value) {
     form.querySelectorAll("button.half").forEach(function (button) {
       button.classList.toggle("on", value !== null && parseFloat(button.value) <= value);
+      button.setAttribute("aria-pressed", String(value !== null && parseFloat(button.value) === value));
     });
     var remove = form.querySelector("button.remove");
     if (remove) remove.hidden = value === null;
@@ -28,6 +29,7 @@
     var neighbour = card.nextElementSibling || card.previousElementSibling;
     var title = neighbour && neighbour.querySelector("a.title");
     if (title) title.focus();
+    return Boolean(title);
   }
 
   /* The movie page's "Your match" is for a movie one may be recommended: not once it is rated or dismissed (as the
@@ -123,9 +125,11 @@
       note.id = "action-status";
       note.className = "message success";
       note.setAttribute("role", "status");
+      note.tabIndex = -1;  // it takes the keyboard when the card that had it left and no card is left to take it
       main.insertBefore(note, main.firstChild);
     }
     note.textContent = text;
+    return note;
   }
 
   document.addEventListener("submit", function (event) {
@@ -144,10 +148,12 @@
       var leaves = card && ((action === "not_interested" && card.hasAttribute("data-recommended"))
         || (action === "watchlist_remove" && card.closest("#watchlist")));
       if (leaves) {
-        if (card.contains(document.activeElement)) focusNextCard(card);
+        var hadFocus = card.contains(document.activeElement);
+        var moved = hadFocus && focusNextCard(card);
         var list = card.parentNode;
         card.remove();
-        pageStatus(result.body.message);
+        var note = pageStatus(result.body.message);
+        if (hadFocus && !moved) note.focus();
         if (list.id === "watchlist") countWatchlist(list);
         return;
       }
@@ -198,7 +204,12 @@
         if (body.updating && Date.now() - started < POLL_LIMIT_MS) { setTimeout(function () { poll(started); }, POLL_MS); return; }
         polling = false;
         if (body.updating) { banner.textContent = "Still updating: reload the page in a while."; return; }
-        swapList().then(function () { banner.hidden = true; banner.dataset.updating = ""; });
+        swapList().then(function () {
+          banner.hidden = true;
+          banner.dataset.updating = "";
+          var said = document.getElementById("live-said");  // the hidden banner is not heard: say it is done
+          if (said) said.textContent = "Recommendations updated.";
+        });
       })
       .catch(function () { setTimeout(function () { poll(started); }, POLL_MS * 4); });
   }
@@ -217,9 +228,19 @@
 
   if (banner && banner.dataset.updating === "1") updating("start");
 
-  /* A filter <select data-autosubmit> applies on change (an inline onchange= would break the CSP). */
+  /* A filter <select data-autosubmit> applies on a mouse's choice (an inline onchange= would break the CSP). The
+     keyboard's arrows change a closed <select> at once too: they only browse, and Enter (or the Filter button
+     beside it) applies, or the first arrow would load the page filtered by the next genre (WCAG 3.2.2). */
+  var keyed = null;
+  document.addEventListener("keydown", function (event) {
+    var select = event.target;
+    if (!select.matches || !select.matches("select[data-autosubmit]")) return;
+    if (event.key === "Enter" && select.form) { event.preventDefault(); select.form.submit(); return; }
+    keyed = select;
+  });
+  document.addEventListener("pointerdown", function () { keyed = null; });
   document.addEventListener("change", function (event) {
     var select = event.target;
-    if (select.matches("select[data-autosubmit]") && select.form) select.form.submit();
+    if (select.matches("select[data-autosubmit]") && select.form && keyed !== select) select.form.submit();
   });
 })();

@@ -257,9 +257,40 @@
       "; " + (policy.schedule ? "scheduled: " + policy.schedule : "no schedule") + ".";
   }
 
+  // -- the keyboard and the screen reader across the redraws --------------------------------
+  // The Now panel and the history are drawn anew every second while a run goes: a button the keyboard is on would
+  // go with them and leave it on the page's <body>. Where it was is remembered as its panel or run row and its
+  // place among the same kind of control there, and given to the new one; gone (a cancelled run has no Cancel),
+  // the keyboard goes to what the action said, or to the panel.
+  function focusPlace() {
+    const focused = document.activeElement;
+    const holder = focused && focused.closest ? focused.closest("#now, #runs tr[data-run]") : null;
+    if (!holder || focused === holder) return null;
+    const kind = focused.tagName.toLowerCase() + (focused.classList.length ? "." + focused.classList[0] : "");
+    return { holder: holder.id ? "#now" : "#runs tr[data-run='" + holder.dataset.run + "']", kind,
+      index: Array.prototype.indexOf.call(holder.querySelectorAll(kind), focused) };
+  }
+  function giveFocusBack(place) {
+    if (!place || (document.activeElement && document.activeElement !== document.body)) return;
+    const holder = document.querySelector(place.holder);
+    const same = holder && holder.querySelectorAll(place.kind)[place.index];
+    const message = document.getElementById("action-message");
+    const target = same || (!message.hidden ? message : document.getElementById("now"));
+    target.focus({ preventScroll: Boolean(same) });
+  }
+  // Said once per change of the run's stage or outcome, not every tick of its counts.
+  function sayRun(feed, byId) {
+    const run = byId.get(feed.now_run_id);
+    const text = !run ? "No runs yet." : "Run " + run.id + " " + statusText(run).replace(/, last heard.*/, "") +
+      (run.can_cancel ? ", stage " + run.stage_label.toLowerCase() : "") + ".";
+    const target = document.getElementById("run-said");
+    if (target.textContent !== text) target.textContent = text;
+  }
+
   let lastFeed = null;
   function render(feed) {
     lastFeed = feed;
+    const place = focusPlace();
     const byId = new Map(feed.runs.map((run) => [run.id, run]));
     withdrawStaleNotice(byId);
     renderServing(feed, byId);
@@ -267,6 +298,8 @@
     renderNow(feed, byId);
     renderHistory(feed, byId);
     renderCharts(feed, byId);
+    sayRun(feed, byId);
+    giveFocusBack(place);
     app.dataset.updated = feed.server_time;
   }
 
@@ -291,11 +324,13 @@
       }
       state.textContent = "Updated " + new Date().toLocaleTimeString("en-GB") + ".";
       state.className = "";
+      if (app.dataset.error !== undefined) document.getElementById("feed-said").textContent = "Updating again.";
       delete app.dataset.error;
     } catch (err) {
       // A redeploy or a network blip: keep what is shown, say so, and keep polling.
       state.textContent = "Could not update (" + err.message + "); retrying.";
       state.className = "stale";
+      if (app.dataset.error === undefined) document.getElementById("feed-said").textContent = state.textContent;
       app.dataset.error = String(err.message || err);
     } finally {
       if (schedule) timer = setTimeout(refresh, POLL_MS);
@@ -332,8 +367,10 @@
       }
       const errors = document.getElementById("start-errors");
       errors.replaceChildren();
+      // Busy while the run is created: aria-disabled, not disabled, which would drop the keyboard on the <body>.
       const button = document.getElementById("start-button");
-      button.disabled = true;
+      if (button.getAttribute("aria-disabled") === "true") return;
+      button.setAttribute("aria-disabled", "true");
       try {
         const result = await post(feedUrl, payload);
         if (result.ok) {
@@ -345,7 +382,7 @@
           errors.replaceChildren(...(messages.length ? messages : [result.body.error || "HTTP " + result.status]).map((m) => el("li", {}, m)));
         }
       } finally {
-        button.disabled = false;
+        button.removeAttribute("aria-disabled");
         refresh(false);
       }
     });
