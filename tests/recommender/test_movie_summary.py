@@ -34,4 +34,4 @@ def test_the_summary_is_an_index_only_scan(db):
         cursor.execute("SET LOCAL enable_bitmapscan = off")
         cursor.execute("EXPLAIN " + query["sql"])
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "Index Only Scan using rating_movie_rating" in plan, plan
+    assert "Index Only Scan using rating_movie_rating_user" in plan, plan

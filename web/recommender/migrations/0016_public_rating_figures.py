@@ -2,9 +2,13 @@
 
 The catalogue's counts (``MovieStats``) are made again without members' and services' users' ratings (ids from
 ``PROFILE_USER_ID_START``, 1,000,000,000, on), and the (movie, rating) index carries the user id, so that the movie
-page's summary, now filtered on it, is still read from the index alone.
+page's summary, now filtered on it, is still read from the index alone. The new index is built, and the old one
+dropped, concurrently (not atomic): a plain CREATE INDEX would hold every rating's insert off for the whole build,
+minutes at ml-25m's size, and the app role gives up on a lock after 5 s (tests/recommender/test_migration_locks.py).
+The view is replaced in one statement string, so in one transaction: readers see the old counts or the new.
 """
 
+from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
 from django.db import migrations, models
 
 MOVIE_STATS = """
@@ -22,16 +26,18 @@ CREATE INDEX moviestats_highest_rated ON recommender_moviestats (trusted DESC, a
 
 class Migration(migrations.Migration):
 
+    atomic = False
+
     dependencies = [
         ('recommender', '0015_validate_event_type_constraints'),
     ]
 
     operations = [
-        migrations.RemoveIndex(model_name='rating', name='rating_movie_rating'),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='rating',
-            index=models.Index(fields=['movie', 'rating'], include=['user_id'], name='rating_movie_rating'),
+            index=models.Index(fields=['movie', 'rating'], include=['user_id'], name='rating_movie_rating_user'),
         ),
+        RemoveIndexConcurrently(model_name='rating', name='rating_movie_rating'),
         migrations.RunSQL(
             # The literal is PROFILE_USER_ID_START as migration 0005's sequence starts it (a migration keeps its own copy).
             sql="DROP MATERIALIZED VIEW recommender_moviestats;" + MOVIE_STATS.format(public=" AND r.user_id < 1000000000"),

@@ -129,7 +129,7 @@ class Rating(models.Model):
             # A movie page's rating distribution from the index alone: a much-rated movie's ratings lie on
             # nearly as many heap pages (figures in docs/decisions.md, "Data and schema"). The user id rides
             # along so that counting only the public ratings (RatingQuerySet.public) needs no heap page either.
-            models.Index(fields=["movie", "rating"], include=["user_id"], name="rating_movie_rating"),
+            models.Index(fields=["movie", "rating"], include=["user_id"], name="rating_movie_rating_user"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["user_id", "movie"], name="rating_user_movie_unique"),
