@@ -46,26 +46,30 @@ def assert_visibly_focused(state: dict) -> None:
     assert state["visible"] and (state["outline"] or state["shadow"]), f"no focus indicator on {state}"
 
 
+SKIP_LINK_PAGES = ["/", "/movies/", "/movies/260/", "/accounts/login/", "/signup/", "/users/1/", "/nope/"]
+
+
 @pytest.mark.movielens
-@pytest.mark.parametrize("path", ["/", "/movies/", "/movies/260/", "/accounts/login/", "/signup/", "/users/1/", "/nope/"])
-def test_the_first_tab_stop_is_a_visible_skip_link_to_the_content(live_server, page, site, path):
-    page.goto(f"{live_server.url}{path}")
-    first = page.evaluate("() => document.querySelector('a[href], button, input:not([type=hidden]), select, textarea,"
-                          " [tabindex]:not([tabindex=\"-1\"])').textContent")
-    assert first == "Skip to content"
-    # The sign-in and sign-up forms put the keyboard in their first field (autofocus): back to the skip link from there.
-    if page.evaluate("() => document.activeElement === document.body"):
+def test_the_first_tab_stop_is_a_visible_skip_link_to_the_content(live_server, page, site):
+    """On every kind of page (one test: the site's data is set up once for all of them)."""
+    for path in SKIP_LINK_PAGES:
+        page.goto(f"{live_server.url}{path}")
+        first = page.evaluate("() => document.querySelector('a[href], button, input:not([type=hidden]), select, textarea,"
+                              " [tabindex]:not([tabindex=\"-1\"])').textContent")
+        assert first == "Skip to content", path
+        # The sign-in and sign-up forms put the keyboard in their first field (autofocus): back to the skip link from there.
+        if page.evaluate("() => document.activeElement === document.body"):
+            page.keyboard.press("Tab")
+        else:
+            tab_to(page, "a.skip-link", key="Shift+Tab")
+        state = focused(page)
+        assert state["tag"] == "A" and state["text"] == "Skip to content", (path, state)
+        assert_visibly_focused(state)
+        page.keyboard.press("Enter")
+        assert page.evaluate("() => document.activeElement.matches('main, main *')"), (path, focused(page))
+        # The next Tab goes on inside the page's content, past the menus.
         page.keyboard.press("Tab")
-    else:
-        tab_to(page, "a.skip-link", key="Shift+Tab")
-    state = focused(page)
-    assert state["tag"] == "A" and state["text"] == "Skip to content", state
-    assert_visibly_focused(state)
-    page.keyboard.press("Enter")
-    assert page.evaluate("() => document.activeElement.matches('main, main *')"), focused(page)
-    # The next Tab goes on inside the page's content, past the menus.
-    page.keyboard.press("Tab")
-    assert page.evaluate("() => document.activeElement.closest('main') !== null"), focused(page)
+        assert page.evaluate("() => document.activeElement.closest('main') !== null"), (path, focused(page))
 
 
 @pytest.mark.movielens
